@@ -1,0 +1,67 @@
+//! `mock-upstream --config providers.toml`: serve fake providers on loopback until Ctrl-C.
+
+use clap::Parser;
+use mock_upstream::{tomlfile, MockConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Fake OpenAI-compatible LLM providers with fault injection, for load and chaos tests.
+///
+/// Each `[[providers]]` table of the config is served on its own loopback port (127.0.0.1). Every response
+/// names its provider in the `x-upstream` header. Faults can be changed at run time with
+/// `POST /__control`; counters are at `GET /__stats`.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The providers file (see mock-upstream/providers.toml).
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config: MockConfig = match tomlfile::read(&cli.config) {
+        Ok((c, source)) => match check(&cli.config, &source, &c) {
+            Ok(()) => c,
+            Err(e) => return usage_error(e),
+        },
+        Err(e) => return usage_error(e),
+    };
+    let started = Instant::now();
+    let mut running = Vec::new();
+    for p in config.providers {
+        match mock_upstream::start(p, started).await {
+            Ok(r) => {
+                eprintln!("mock-upstream: provider {} on {}", r.provider.name(), r.chat_url());
+                running.push(r);
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", cli.config.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("mock-upstream: stopping");
+    ExitCode::SUCCESS
+}
+
+fn check(file: &std::path::Path, source: &str, c: &MockConfig) -> Result<(), tomlfile::FileError> {
+    if c.providers.is_empty() {
+        return Err(tomlfile::error_at(file, source, "providers", "declare at least one [[providers]] table"));
+    }
+    for (i, p) in c.providers.iter().enumerate() {
+        if let Err((field, message)) = p.check() {
+            let field = field.split_once('.').map(|(_, f)| f).unwrap_or(&field);
+            return Err(tomlfile::error_at(file, source, &format!("providers[{i}].{field}"), message));
+        }
+    }
+    Ok(())
+}
+
+fn usage_error(e: tomlfile::FileError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,222 @@
+//! The HTTP side of a provider: a small hyper server over [`Provider`], for in-process and standalone use.
+//!
+//! wiremock (see [`crate::wiremock_support`]) sends each body whole and keeps a copy of every matched request,
+//! so it cannot stream tokens or run for an hour at 50,000 RPM with flat memory. This server shares the same
+//! fault logic, streams SSE token by token and keeps no per-request state after answering.
+
+use crate::config::{ProviderConfig, StreamFaultKind};
+use crate::openai::{self, ChatRequest};
+use crate::provider::{Control, Decision, Provider};
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A provider listening on a loopback port. Dropping it stops the server.
+pub struct RunningProvider {
+    pub addr: SocketAddr,
+    pub provider: Arc<Provider>,
+    accept_loop: JoinHandle<()>,
+}
+
+impl RunningProvider {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// The chat-completions endpoint.
+    pub fn chat_url(&self) -> String {
+        format!("{}/v1/chat/completions", self.base_url())
+    }
+}
+
+impl Drop for RunningProvider {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("provider {name:?}: cannot listen on {addr}: {source}{hint}")]
+    Bind { name: String, addr: SocketAddr, source: std::io::Error, hint: &'static str },
+}
+
+/// Starts a provider on `127.0.0.1:<config.port>` (0: any free port). Outage windows count from `started`.
+pub async fn start(config: ProviderConfig, started: Instant) -> Result<RunningProvider, ServeError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], config.port));
+    let name = config.name.clone();
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
+        hint: if source.kind() == std::io::ErrorKind::AddrInUse { " (the port is in use; pick another)" } else { "" },
+        name,
+        addr,
+        source,
+    })?;
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    let provider = Arc::new(Provider::starting_at(config, started));
+    let accept_loop = tokio::spawn(accept(listener, provider.clone()));
+    Ok(RunningProvider { addr, provider, accept_loop })
+}
+
+async fn accept(listener: TcpListener, provider: Arc<Provider>) {
+    let ids = Arc::new(AtomicU64::new(1));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let (provider, ids) = (provider.clone(), ids.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(provider.clone(), ids.clone(), req));
+            // Errors here are connections closed by a client or reset on purpose: nothing to report.
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Returned by the service to make hyper drop the connection without an answer.
+#[derive(Debug)]
+struct ResetOnPurpose;
+impl std::fmt::Display for ResetOnPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by mock-upstream fault")
+    }
+}
+impl std::error::Error for ResetOnPurpose {}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into()).boxed()
+}
+
+fn respond(provider: &Provider, status: u16, content_type: &str, body: Body) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .header("x-upstream", provider.name())
+        .body(body)
+        .expect("static headers are valid")
+}
+
+fn json(provider: &Provider, status: u16, body: String) -> Response<Body> {
+    respond(provider, status, "application/json", full(body))
+}
+
+async fn handle(
+    provider: Arc<Provider>,
+    ids: Arc<AtomicU64>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ResetOnPurpose> {
+    let p = &*provider;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(ResetOnPurpose),
+    };
+    Ok(match (method, path.as_str()) {
+        (Method::POST, "/v1/chat/completions") => return chat(provider.clone(), ids, body).await,
+        (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
+        (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
+        (Method::GET, "/__stats") => json(p, 200, serde_json::to_string(&p.stats()).unwrap_or_default()),
+        (Method::POST, "/__control") => match serde_json::from_slice::<Control>(&body) {
+            Ok(c) => match p.control(&c) {
+                Ok(change) => {
+                    eprintln!("mock-upstream: {change}");
+                    json(p, 200, serde_json::json!({ "ok": true, "change": change }).to_string())
+                }
+                Err(e) => json(p, 400, openai::error_body(400, &e)),
+            },
+            Err(e) => json(p, 400, openai::error_body(400, &format!("bad control request: {e}"))),
+        },
+        _ => json(p, 404, openai::error_body(404, &format!("no route for {path}"))),
+    })
+}
+
+async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Result<Response<Body>, ResetOnPurpose> {
+    let request = ChatRequest::parse(&body);
+    let model = request.model().to_string();
+    let decision = provider.decide(Instant::now(), &model, request.stream);
+    let id = ids.fetch_add(1, Ordering::Relaxed);
+    let prompt_tokens = openai::prompt_tokens(&body);
+    let completion_tokens = request.completion_tokens(provider.config.completion_tokens);
+    match decision {
+        Decision::Reset => Err(ResetOnPurpose),
+        Decision::Hang => {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            Err(ResetOnPurpose)
+        }
+        Decision::Error { status, delay, retry_after } => {
+            tokio::time::sleep(delay).await;
+            let mut r = json(&provider, status, openai::error_body(status, "injected by mock-upstream"));
+            if let Some(s) = retry_after {
+                r.headers_mut().insert("retry-after", s.into());
+            }
+            Ok(r)
+        }
+        Decision::Answer { delay, malformed, stream_fault } => {
+            if request.stream {
+                let body = sse_body(provider.clone(), id, model, delay, prompt_tokens, completion_tokens, stream_fault);
+                let mut r = respond(&provider, 200, "text/event-stream", body);
+                r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
+                return Ok(r);
+            }
+            tokio::time::sleep(delay).await;
+            let text = if malformed {
+                openai::MALFORMED_BODY.to_string()
+            } else {
+                openai::completion(id, &model, prompt_tokens, completion_tokens)
+            };
+            Ok(json(&provider, 200, text))
+        }
+    }
+}
+
+/// An SSE body: headers go out at once, the first token after `ttft`, then one token per inter-token gap.
+fn sse_body(
+    provider: Arc<Provider>,
+    id: u64,
+    model: String,
+    ttft: Duration,
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    fault: Option<StreamFaultKind>,
+) -> Body {
+    let halfway = completion_tokens / 2;
+    let frames = futures_util::stream::unfold(0u32, move |index| {
+        let provider = provider.clone();
+        let model = model.clone();
+        async move {
+            if index > completion_tokens {
+                return None;
+            }
+            let gap = if index == 0 { ttft } else { provider.inter_token_gap() };
+            tokio::time::sleep(gap).await;
+            let text = if index == completion_tokens {
+                openai::stream_end(id, &model, prompt_tokens, completion_tokens, provider.config.stream.usage)
+            } else {
+                match fault {
+                    Some(StreamFaultKind::Truncate) if index == halfway => return None,
+                    Some(StreamFaultKind::Malformed) if index == halfway => openai::MALFORMED_CHUNK.to_string(),
+                    Some(StreamFaultKind::Stall) if index == halfway => {
+                        let stall = provider.config.stream_faults.as_ref().map(|f| f.stall.0).unwrap_or_default();
+                        tokio::time::sleep(stall).await;
+                        openai::chunk_event(id, &model, index)
+                    }
+                    _ => openai::chunk_event(id, &model, index),
+                }
+            };
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), index + 1))
+        }
+    });
+    BodyExt::boxed(StreamBody::new(frames))
+}

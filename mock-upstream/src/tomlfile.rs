@@ -1,0 +1,223 @@
+//! Reading TOML files with errors that name the file, line, column and field.
+//!
+//! serde errors carry a byte span; this module turns it into `file:line:col`, and finds the dotted field path at
+//! that span by walking toml's spanned document tree. Checks made after parsing (p99 below p50, …) name a field
+//! path and get its position the same way. slacheck reads its scenarios with this too.
+
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// A problem in a TOML file, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted path of the field, e.g. `load.duration` or `mock.providers[0].latency.p99`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        if self.field.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// Reads and parses `file`, returning the value and the source text (for later [`error_at`] calls).
+pub fn read<T: DeserializeOwned>(file: &Path) -> Result<(T, String), FileError> {
+    let source = std::fs::read_to_string(file).map_err(|e| FileError {
+        file: file.to_path_buf(),
+        line: None,
+        column: None,
+        field: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    let value = parse(file, &source)?;
+    Ok((value, source))
+}
+
+/// Parses `source` (the text of `file`).
+pub fn parse<T: DeserializeOwned>(file: &Path, source: &str) -> Result<T, FileError> {
+    toml::from_str(source).map_err(|e| {
+        let span = e.span();
+        let field = span.as_ref().map(|s| field_at(source, s.start)).unwrap_or_default();
+        let (line, column) = span.map(|s| line_col(source, s.start)).unzip();
+        FileError { file: file.to_path_buf(), line, column, field, message: tidy(e.message()) }
+    })
+}
+
+/// An error about the field at dotted `path` (`a.b[2].c`), placed where that field is written in `source`.
+/// A field that is not written (a missing key) is placed at its closest written parent.
+pub fn error_at(file: &Path, source: &str, path: &str, message: impl Into<String>) -> FileError {
+    let place = DeTable::parse(source).ok().and_then(|root| span_of(&root, path)).map(|s| line_col(source, s.start));
+    let (line, column) = place.unzip();
+    FileError { file: file.to_path_buf(), line, column, field: path.to_string(), message: message.into() }
+}
+
+fn tidy(message: &str) -> String {
+    message.trim().replace('\n', " ")
+}
+
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn steps(path: &str) -> Vec<Step<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            out.push(Step::Key(key));
+        }
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse() {
+                out.push(Step::Index(i));
+            }
+        }
+    }
+    out
+}
+
+fn span_of(root: &Spanned<DeTable<'_>>, path: &str) -> Option<Range<usize>> {
+    let mut best: Option<Range<usize>> = None;
+    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut value: Option<&Spanned<DeValue<'_>>> = None;
+    for step in steps(path) {
+        let next = match (step, table, value) {
+            (Step::Key(k), Some(t), _) => t.get(k),
+            (Step::Key(k), None, Some(v)) => v.get_ref().get(k),
+            (Step::Index(i), _, Some(v)) => v.get_ref().get(i),
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        best = Some(next.span());
+        value = Some(next);
+        table = None;
+    }
+    best
+}
+
+/// The dotted path of the deepest field whose key or value contains `offset`.
+fn field_at(source: &str, offset: usize) -> String {
+    let Ok(root) = DeTable::parse(source) else { return String::new() };
+    let mut path = String::new();
+    walk_table(root.get_ref(), offset, &mut path);
+    path
+}
+
+fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
+    for (key, value) in table.iter() {
+        if key.span().contains(&offset) || value.span().contains(&offset) || contains_deep(value, offset) {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(key.get_ref());
+            walk_value(value, offset, path);
+            return;
+        }
+    }
+}
+
+fn walk_value(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut String) {
+    match value.get_ref() {
+        DeValue::Table(t) => walk_table(t, offset, path),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                if item.span().contains(&offset) || contains_deep(item, offset) {
+                    path.push_str(&format!("[{i}]"));
+                    walk_value(item, offset, path);
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Header tables (`[load]`) have spans that do not cover their keys, so look inside them too.
+fn contains_deep(value: &Spanned<DeValue<'_>>, offset: usize) -> bool {
+    match value.get_ref() {
+        DeValue::Table(t) => {
+            t.iter().any(|(k, v)| k.span().contains(&offset) || v.span().contains(&offset) || contains_deep(v, offset))
+        }
+        DeValue::Array(a) => a.iter().any(|v| v.span().contains(&offset) || contains_deep(v, offset)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        load: Load,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Load {
+        duration: crate::units::HumanDuration,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        rate: crate::units::Rate,
+    }
+
+    #[test]
+    fn a_bad_value_is_located_by_line_column_and_field() {
+        let src = "# c\n[load]\nduration = \"3 parsecs\"\n";
+        let e = parse::<Doc>(Path::new("s.toml"), src).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(3), Some(12)));
+        assert_eq!(e.field, "load.duration");
+        assert!(e.message.contains("expected"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_key_in_an_array_table_is_located() {
+        let src = "[load]\nduration = \"1s\"\n[[load.items]]\nrate = \"1/s\"\n[[load.items]]\nrat = \"1/s\"\n";
+        let e = parse::<Doc>(Path::new("s.toml"), src).unwrap_err();
+        assert_eq!(e.line, Some(6));
+        assert_eq!(e.field, "load.items[1].rat");
+        assert!(e.message.contains("unknown field"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_later_check_is_placed_at_its_field() {
+        let src = "[load]\nduration = \"1s\"\n[[load.items]]\nrate = \"1/s\"\n";
+        let e = error_at(Path::new("s.toml"), src, "load.items[0].rate", "too slow");
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.to_string(), "s.toml:4:8: field `load.items[0].rate`: too slow");
+    }
+}

@@ -1,0 +1,219 @@
+//! Values written the way people write them: durations (`"250ms"`, `"30s"`), rates (`"50000/min"`, `"833/s"`),
+//! ratios (`"99.9%"`) and windows (`"20s..35s"`).
+//!
+//! Each type deserializes from its string form with an error that says what was expected, so a TOML
+//! reader can point at the exact value. slacheck reuses these types for its scenario files.
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration written as text, parsed by `humantime` (`"250ms"`, `"1m 30s"`, `"2h"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(HumanDuration)
+            .map_err(|e| format!("invalid duration {s:?} ({e}); expected e.g. \"250ms\", \"30s\", \"5m\""))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// A rate of events per second, written `"<count>/<unit>"`: `"50000/min"`, `"833/s"`, `"10/ms"`, `"3600/h"`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Rate {
+    pub per_second: f64,
+}
+
+impl Rate {
+    pub fn per_second(per_second: f64) -> Self {
+        Rate { per_second }
+    }
+    pub fn per_minute(&self) -> f64 {
+        self.per_second * 60.0
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = "expected \"<count>/<unit>\" with unit s, min or h, e.g. \"50000/min\" or \"833/s\"";
+        let (count, unit) = s
+            .split_once('/')
+            .ok_or_else(|| format!("invalid rate {s:?}: {expected}"))?;
+        let count: f64 = count
+            .trim()
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("invalid rate {s:?}: {expected}"))?;
+        if !count.is_finite() || count < 0.0 {
+            return Err(format!("invalid rate {s:?}: the count must be zero or positive"));
+        }
+        let unit = unit.trim();
+        let seconds = match unit {
+            "ms" => 0.001,
+            "s" | "sec" | "second" => 1.0,
+            "m" | "min" | "minute" => 60.0,
+            "h" | "hour" => 3600.0,
+            _ => {
+                // "10s" as a unit: count per ten seconds.
+                humantime::parse_duration(unit)
+                    .map_err(|_| format!("invalid rate {s:?}: unknown unit {unit:?}; {expected}"))?
+                    .as_secs_f64()
+            }
+        };
+        if seconds <= 0.0 {
+            return Err(format!("invalid rate {s:?}: {expected}"));
+        }
+        Ok(Rate { per_second: count / seconds })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.per_second >= 1.0 && (self.per_second - self.per_second.round()).abs() < 1e-9 {
+            write!(f, "{}/s", self.per_second.round())
+        } else {
+            write!(f, "{}/min", round_to(self.per_minute(), 6))
+        }
+    }
+}
+
+/// A ratio in [0, 1], written as a percentage (`"99.9%"`) or a plain fraction (`0.999`).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Ratio(pub f64);
+
+impl FromStr for Ratio {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let value = if let Some(p) = t.strip_suffix('%') {
+            p.trim().parse::<f64>().map(|v| v / 100.0)
+        } else {
+            t.parse::<f64>()
+        }
+        .map_err(|_| format!("invalid ratio {s:?}: expected a percentage like \"99.9%\" or a fraction like 0.999"))?;
+        if !(0.0..=1.0).contains(&value) {
+            return Err(format!("invalid ratio {s:?}: must lie between 0% and 100%"));
+        }
+        Ok(Ratio(value))
+    }
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", round_to(self.0 * 100.0, 6))
+    }
+}
+
+/// A window of time relative to the start of a run: `"20s..35s"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: Duration,
+    pub end: Duration,
+}
+
+impl Window {
+    pub fn contains(&self, t: Duration) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+impl FromStr for Window {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = "expected \"<start>..<end>\" relative to the start, e.g. \"20s..35s\"";
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("invalid window {s:?}: {expected}"))?;
+        let start = HumanDuration::from_str(a).map_err(|e| format!("invalid window {s:?}: {e}"))?.0;
+        let end = HumanDuration::from_str(b).map_err(|e| format!("invalid window {s:?}: {e}"))?.0;
+        if end <= start {
+            return Err(format!("invalid window {s:?}: the end must come after the start"));
+        }
+        Ok(Window { start, end })
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", HumanDuration(self.start), HumanDuration(self.end))
+    }
+}
+
+fn round_to(v: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (v * p).round() / p
+}
+
+/// Serde glue: these types are read from strings (or, for ratios, numbers) and written back as strings.
+macro_rules! text_serde {
+    ($t:ty, $what:literal) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> de::Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<$t, E> {
+                        self.visit_str(&v.to_string())
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<$t, E> {
+                        self.visit_str(&v.to_string())
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+text_serde!(HumanDuration, "a duration such as \"250ms\" or \"30s\"");
+text_serde!(Rate, "a rate such as \"50000/min\" or \"833/s\"");
+text_serde!(Ratio, "a percentage such as \"99.9%\"");
+text_serde!(Window, "a window such as \"20s..35s\"");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_every_unit() {
+        assert_eq!("50000/min".parse::<Rate>().unwrap().per_second, 50000.0 / 60.0);
+        assert_eq!("833/s".parse::<Rate>().unwrap().per_second, 833.0);
+        assert_eq!("3600/h".parse::<Rate>().unwrap().per_second, 1.0);
+        assert_eq!("50/10s".parse::<Rate>().unwrap().per_second, 5.0);
+        assert!("-5/s".parse::<Rate>().is_err());
+        assert!("5".parse::<Rate>().is_err());
+        assert!("5/fortnight".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn ratios_and_windows_parse() {
+        assert!(("99.9%".parse::<Ratio>().unwrap().0 - 0.999).abs() < 1e-12);
+        assert!("101%".parse::<Ratio>().is_err());
+        let w: Window = "20s..35s".parse().unwrap();
+        assert!(w.contains(Duration::from_secs(20)) && !w.contains(Duration::from_secs(35)));
+        assert!("35s..20s".parse::<Window>().is_err());
+        assert!("3x".parse::<HumanDuration>().is_err());
+    }
+}
