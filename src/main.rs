@@ -1,1 +1,123 @@
-fn main() {}
+//! The `slacheck` command line: parse arguments, call the library, map outcomes to exit codes.
+//!
+//! Exit codes: 0 every SLA target held; 1 a target was missed; 2 bad usage or a bad scenario; 3 the run could
+//! not be carried out (target unreachable, or a target missed while the generator itself was overloaded);
+//! 130 interrupted (partial results written, marked incomplete).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use slacheck::run::{self, Overrides, RunOptions};
+use slacheck::scenario::LoadedScenario;
+use slacheck::units::{HumanDuration, Rate};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Open-loop load testing and SLA verification for LLM API gateways.
+///
+/// slacheck replays a traffic profile against a gateway (or its built-in mock upstream), measures latency from
+/// each request's intended send time (no coordinated omission), and says whether every SLA target held.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario, print the verdict, and write results; the exit code says whether the SLA held.
+    ///
+    /// Results go to results/<scenario>-<UTC timestamp>/ (or --out): summary.json with counts, percentiles,
+    /// the per-second timeline and the verdict. Ctrl-C stops early and writes partial results marked
+    /// "complete": false.
+    Run {
+        /// The scenario file (TOML; see scenarios/README.md).
+        file: PathBuf,
+        /// Write results into this folder instead of results/<scenario>-<timestamp>/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Override the scenario's duration, e.g. "5s" or "2m".
+        #[arg(long, value_name = "D")]
+        duration: Option<HumanDuration>,
+        /// Replace the load profile with a constant rate, e.g. "833/s" or "50000/min".
+        #[arg(long, value_name = "R")]
+        rate: Option<Rate>,
+        /// No progress bar and only the verdict line.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print summary.json to stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse and check a scenario, print it with every default filled in; exit 0 if valid, 2 if not.
+    Validate {
+        /// The scenario file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Validate { file } => match LoadedScenario::read(&file) {
+            Ok(loaded) => {
+                print!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
+                eprintln!("{}: valid", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { file, out, duration, rate, quiet, json } => {
+            let overrides = Overrides { duration: duration.map(|d| d.0), rate };
+            let loaded = match LoadedScenario::read(&file).and_then(|l| l.with_overrides(&overrides)) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = RunOptions {
+                out,
+                results_root: run::default_results_root().to_path_buf(),
+                show_progress: run::progress_wanted(quiet || json),
+            };
+            match run_scenario(&loaded, &options, quiet, json) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(e.downcast_ref::<run::RunError>().map(|r| r.exit_code()).unwrap_or(3))
+                }
+            }
+        }
+    }
+}
+
+fn run_scenario(loaded: &LoadedScenario, options: &RunOptions, quiet: bool, json: bool) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(run::run(loaded, options))?;
+    let summary = &outcome.summary;
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else if quiet {
+        let failed = summary.verdict.failed().count();
+        let verdict = if failed == 0 { "PASS".to_string() } else { format!("FAIL ({failed} targets missed)") };
+        println!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
+    } else {
+        print!("{}", slacheck::report::terminal(summary, &outcome.dir));
+    }
+    if outcome.interrupted {
+        eprintln!("interrupted: partial results written to {} (marked incomplete)", outcome.dir.display());
+    }
+    // Stop at once: requests to a hung target may still hold runtime tasks, and they are already counted.
+    runtime.shutdown_background();
+    Ok(outcome.exit_code())
+}

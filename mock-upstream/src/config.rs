@@ -193,6 +193,9 @@ pub enum OutageMode {
     Reset,
     /// Never answer; the client's timeout decides.
     Hang,
+    /// Hold every request until the window ends, then answer normally (a pause, like a long GC or a
+    /// failover that blocks). Only for scheduled windows, not for `/__control`.
+    Stall,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

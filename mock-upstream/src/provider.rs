@@ -109,15 +109,19 @@ impl Provider {
         *st.stats.by_model.entry(model.to_string()).or_default() += 1;
         let since_start = now.saturating_duration_since(self.started);
 
-        let outage = st
-            .manual_outage
-            .or_else(|| cfg.outages.iter().find(|o| o.window.contains(since_start)).map(|o| (o.mode, o.status)));
+        let window = cfg.outages.iter().find(|o| o.window.contains(since_start));
+        let outage = st.manual_outage.or_else(|| window.map(|o| (o.mode, o.status)));
         let decision = if let Some((mode, status)) = outage {
             count(&mut st.stats.faults, FaultKind::Outage);
             match mode {
                 OutageMode::Status => Decision::Error { status, delay: Duration::ZERO, retry_after: None },
                 OutageMode::Reset => Decision::Reset,
                 OutageMode::Hang => Decision::Hang,
+                OutageMode::Stall => {
+                    let until = window.map(|w| w.window.end.saturating_sub(since_start)).unwrap_or_default();
+                    let delay = until + sample(&cfg.latency, &mut st.rng);
+                    Decision::Answer { delay, malformed: false, stream_fault: None }
+                }
             }
         } else if !take_token(cfg, &mut st, now) {
             count(&mut st.stats.faults, FaultKind::RateLimited);
@@ -185,6 +189,9 @@ impl Provider {
         match c.outage.as_deref() {
             Some("start") => {
                 let mode = c.mode.unwrap_or_default();
+                if mode == OutageMode::Stall {
+                    return Err("mode \"stall\" needs a scheduled window (outages = [...]); use \"hang\" here".into());
+                }
                 let status = c.status.unwrap_or(503);
                 st.manual_outage = Some((mode, status));
                 changes.push(format!("outage started (mode {mode:?}, status {status})"));
@@ -324,6 +331,18 @@ mod tests {
         assert!(matches!(p.decide(start, "m", false), Decision::Answer { .. }));
         assert_eq!(p.decide(start + Duration::from_millis(1500), "m", false), Decision::Reset);
         assert!(matches!(p.decide(start + Duration::from_secs(2), "m", false), Decision::Answer { .. }));
+    }
+
+    #[test]
+    fn stall_window_holds_requests_until_it_ends() {
+        let mut cfg = ProviderConfig::named("p");
+        cfg.latency = Latency::Fixed { value: ms(5) };
+        cfg.outages = vec![Outage { window: "1s..3s".parse().unwrap(), mode: OutageMode::Stall, status: 503 }];
+        let start = Instant::now();
+        let p = Provider::starting_at(cfg, start);
+        let at = |t: u64| p.decide(start + Duration::from_millis(t), "m", false);
+        assert_eq!(at(500), Decision::Answer { delay: Duration::from_millis(5), malformed: false, stream_fault: None });
+        assert_eq!(at(2500), Decision::Answer { delay: Duration::from_millis(505), malformed: false, stream_fault: None });
     }
 
     #[test]

@@ -87,9 +87,24 @@ enum Step<'a> {
 }
 
 fn steps(path: &str) -> Vec<Step<'_>> {
+    // Split on dots outside quotes: `sla."p99.9"` is two steps.
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in path.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => {
+                parts.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&path[start..]);
     let mut out = Vec::new();
-    for part in path.split('.') {
-        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+    for part in parts {
+        let (key, rest) = if part.starts_with('"') { (part, "") } else { part.split_once('[').unwrap_or((part, "")) };
+        let key = key.trim_matches('"');
         if !key.is_empty() {
             out.push(Step::Key(key));
         }
@@ -135,7 +150,11 @@ fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
             if !path.is_empty() {
                 path.push('.');
             }
-            path.push_str(key.get_ref());
+            if key.get_ref().contains('.') {
+                path.push_str(&format!("\"{}\"", key.get_ref()));
+            } else {
+                path.push_str(key.get_ref());
+            }
             walk_value(value, offset, path);
             return;
         }

@@ -1,0 +1,183 @@
+//! The open-loop dispatcher and the HTTP client.
+//!
+//! A pacer thread walks the schedule and fires each request at its intended time, whatever the target is doing.
+//! It runs on its own OS thread because tokio's timers wake up to a millisecond late, while a thread's sleep
+//! is accurate to tens of microseconds; requests already due are fired in one pass. Each request runs as a task
+//! on the tokio runtime and ends as exactly one [`Sample`]. When `max_in_flight` requests are out, a due request
+//! is counted as not sent instead of being delayed (which would hide the target's slowness) or dropped.
+
+use crate::measure::{ErrorKind, Outcome, Sample};
+use crate::profile::{Profile, Schedule};
+use crate::scenario::Arrivals;
+use crate::scenario::StatusPattern;
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc::UnboundedSender, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// One request, built once and cloned cheaply for every send.
+pub struct Job {
+    pub client: reqwest::Client,
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub timeout: Duration,
+    pub success: Vec<StatusPattern>,
+}
+
+impl Job {
+    fn is_success(&self, status: u16) -> bool {
+        self.success.iter().any(|p| p.matches(status))
+    }
+}
+
+/// Shared switches of a running dispatch.
+#[derive(Clone)]
+pub struct Controls {
+    /// Set to stop scheduling new requests (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+    /// Cancelled to give up on requests still in flight.
+    pub cancel: CancellationToken,
+    pub in_flight: Arc<Semaphore>,
+    pub max_in_flight: usize,
+}
+
+impl Controls {
+    pub fn new(max_in_flight: usize) -> Self {
+        Controls {
+            stop: Arc::new(AtomicBool::new(false)),
+            cancel: CancellationToken::new(),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
+    }
+
+    /// Waits until no request is in flight.
+    pub async fn drained(&self) {
+        let n = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
+        let _all = self.in_flight.acquire_many(n).await;
+    }
+}
+
+/// Runs the pacer on its own thread until the schedule ends or `stop` is set. Returns when it has fired the last
+/// request (requests may still be in flight).
+pub fn spawn_pacer(
+    schedule: Schedule,
+    job: Arc<Job>,
+    start: Instant,
+    controls: Controls,
+    samples: UnboundedSender<Sample>,
+    runtime: tokio::runtime::Handle,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("slacheck-pacer".into())
+        .spawn(move || {
+            for intended in schedule {
+                let due = start + intended;
+                loop {
+                    if controls.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    // Short sleeps so that a stop request is seen within 50 ms even between sparse requests.
+                    std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                }
+                match controls.in_flight.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (job, samples, cancel) = (job.clone(), samples.clone(), controls.cancel.clone());
+                        runtime.spawn(async move {
+                            let sample = send(&job, intended, start, &cancel).await;
+                            drop(permit);
+                            let _ = samples.send(sample);
+                        });
+                    }
+                    Err(_) => {
+                        let done = start.elapsed();
+                        let _ = samples.send(Sample { intended, sent: None, done, outcome: Outcome::NotSent });
+                    }
+                }
+            }
+        })
+        .expect("the pacer thread starts")
+}
+
+/// Closed loop (wrk2's model): `connections` tasks, task k sending requests k, k + n, k + 2n, … of the
+/// schedule, each only after the previous one finished. A request due while its connection is busy goes out
+/// late; its latency still counts from when it was due. tokio's timer makes lag about 1 ms here.
+pub fn spawn_connections(
+    profile: &Profile,
+    arrivals: Arrivals,
+    seed: u64,
+    connections: usize,
+    job: Arc<Job>,
+    start: Instant,
+    controls: Controls,
+    samples: UnboundedSender<Sample>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..connections)
+        .map(|k| {
+            let schedule = profile.schedule(arrivals, seed).skip(k).step_by(connections);
+            let (job, controls, samples) = (job.clone(), controls.clone(), samples.clone());
+            tokio::spawn(async move {
+                for intended in schedule {
+                    tokio::time::sleep_until((start + intended).into()).await;
+                    if controls.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Ok(permit) = controls.in_flight.clone().acquire_owned().await else { return };
+                    let sample = send(&job, intended, start, &controls.cancel).await;
+                    drop(permit);
+                    let _ = samples.send(sample);
+                }
+            })
+        })
+        .collect()
+}
+
+async fn send(job: &Job, intended: Duration, start: Instant, cancel: &CancellationToken) -> Sample {
+    let sent = start.elapsed();
+    let exchange = async {
+        let response = job
+            .client
+            .request(job.method.clone(), job.url.clone())
+            .headers(job.headers.clone())
+            .body(job.body.clone())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        // Read the whole body: a response counts only when it has fully arrived.
+        response.bytes().await?;
+        Ok::<u16, reqwest::Error>(status)
+    };
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(job.timeout, exchange) => match r {
+            Err(_) => Outcome::Timeout,
+            Ok(Ok(status)) if job.is_success(status) => Outcome::Ok,
+            Ok(Ok(status)) => Outcome::Error(ErrorKind::Status(status)),
+            Ok(Err(e)) if e.is_connect() => Outcome::Error(ErrorKind::Connect),
+            Ok(Err(_)) => Outcome::Error(ErrorKind::Transport),
+        },
+        _ = cancel.cancelled() => Outcome::Error(ErrorKind::Interrupted),
+    };
+    Sample { intended, sent: Some(sent), done: start.elapsed(), outcome }
+}
+
+/// Checks that something listens at the URL's host and port, so an unreachable target fails fast.
+pub async fn preflight(url: &Url) -> Result<(), String> {
+    let host = url.host_str().ok_or("the URL has no host")?.trim_matches(['[', ']']).to_string();
+    let port = url.port_or_known_default().ok_or("the URL has no port")?;
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
+        Err(_) => Err(format!("no answer from {host}:{port} within 5s")),
+    }
+}

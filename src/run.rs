@@ -1,0 +1,330 @@
+//! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
+
+use crate::engine::{self, Controls, Job};
+use crate::measure::{Live, Recorder};
+use crate::profile::Profile;
+use crate::report::{self, Summary};
+use crate::scenario::{HttpVersion, LoadedScenario, ProfileKind};
+use crate::sla;
+use crate::units::Rate;
+use bytes::Bytes;
+use mock_upstream::tomlfile::FileError;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings from the command line that change a scenario for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub duration: Option<Duration>,
+    /// Replaces the profile with a constant rate.
+    pub rate: Option<Rate>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub out: Option<PathBuf>,
+    /// Where default result folders go (`results/`).
+    pub results_root: PathBuf,
+    pub show_progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(#[from] FileError),
+    #[error("{file}: field `target.api_key_env`: the environment variable {var} is not set (export it with the API key)")]
+    MissingApiKey { file: PathBuf, var: String },
+    #[error("target unreachable at start: {0}")]
+    Unreachable(String),
+    #[error("cannot start the mock upstream: {0}")]
+    Mock(#[from] mock_upstream::ServeError),
+    #[error("cannot write results to {path}: {source}")]
+    Output { path: PathBuf, source: std::io::Error },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl RunError {
+    /// The process exit code for this error: 2 for a bad scenario or usage, 3 when the run could not be made.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Scenario(_) | RunError::MissingApiKey { .. } => 2,
+            _ => 3,
+        }
+    }
+}
+
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub dir: PathBuf,
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    /// 0 all targets held; 1 a target missed; 3 missed while the generator was overloaded; 130 interrupted.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            130
+        } else if self.summary.verdict.passed {
+            0
+        } else if self.summary.generator.overloaded {
+            3
+        } else {
+            1
+        }
+    }
+}
+
+impl LoadedScenario {
+    /// Applies command-line overrides and checks the result again.
+    pub fn with_overrides(mut self, o: &Overrides) -> Result<Self, FileError> {
+        let load = &mut self.scenario.load;
+        if let Some(rate) = o.rate {
+            if rate.per_second <= 0.0 {
+                return Err(FileError {
+                    file: "--rate".into(),
+                    line: None,
+                    column: None,
+                    field: String::new(),
+                    message: "the rate must be above zero".into(),
+                });
+            }
+            let duration = load.duration;
+            let keep = load.clone();
+            *load = crate::scenario::Load {
+                profile: ProfileKind::Constant,
+                rate: Some(rate),
+                duration,
+                from: None,
+                to: None,
+                steps: Vec::new(),
+                base: None,
+                peak: None,
+                burst_every: None,
+                burst_for: None,
+                spike_at: None,
+                spike_for: None,
+                mean: None,
+                amplitude: None,
+                period: None,
+                trace: None,
+                ..keep
+            };
+        }
+        if let Some(d) = o.duration {
+            load.duration = Some(crate::units::HumanDuration(d));
+        }
+        Profile::from_scenario(&self)?;
+        Ok(self)
+    }
+}
+
+/// Runs a scenario and writes its results. Ctrl-C stops it early; the partial results are written and marked.
+pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let scenario = &loaded.scenario;
+    let target = &scenario.target;
+    let profile = Profile::from_scenario(loaded)?;
+    let api_key = match &target.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() })?),
+        None => None,
+    };
+    let body = match (&target.body, &target.body_file) {
+        (Some(b), _) => Bytes::from(b.clone()),
+        (None, Some(f)) => {
+            let path = loaded.resolve(f);
+            Bytes::from(std::fs::read(&path).map_err(|e| loaded.error("target.body_file", format!("cannot read {}: {e}", path.display())))?)
+        }
+        (None, None) => Bytes::new(),
+    };
+
+    // Outage windows of mock providers count from the moment the first request is due.
+    let lead = Duration::from_millis(100);
+    let start = Instant::now() + lead;
+    let started_at = time::OffsetDateTime::now_utc() + lead;
+    let mut providers = Vec::new();
+    for config in loaded.mock_providers() {
+        providers.push(mock_upstream::start(config, start).await?);
+    }
+    let url = match &target.mock {
+        Some(name) => providers.iter().find(|p| p.provider.name() == name).map(|p| p.chat_url()).unwrap_or_default(),
+        None => target.url.clone().unwrap_or_default(),
+    };
+    let url = reqwest::Url::parse(&url).map_err(|e| RunError::Unreachable(format!("bad URL: {e}")))?;
+    engine::preflight(&url).await.map_err(RunError::Unreachable)?;
+
+    let dir = results_dir(opts, &scenario.name, started_at)?;
+    let job = Arc::new(Job {
+        client: build_client(target.http, target.mock.is_some(), scenario.load.max_in_flight)?,
+        method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
+        url,
+        headers: headers(loaded, api_key.as_deref(), !body.is_empty())?,
+        body,
+        timeout: target.timeout.0,
+        success: scenario.sla.success_statuses.clone(),
+    });
+
+    let live = Arc::new(Live::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = {
+        let live = live.clone();
+        std::thread::spawn(move || {
+            let mut recorder = Recorder::new(live);
+            while let Some(sample) = rx.blocking_recv() {
+                recorder.record(&sample);
+            }
+            recorder.finish()
+        })
+    };
+    let controls = Controls::new(scenario.load.max_in_flight);
+    let arrivals = (scenario.load.arrivals, scenario.load.seed);
+    let mut dispatch = match scenario.load.connections {
+        None => {
+            let schedule = profile.schedule(arrivals.0, arrivals.1);
+            let pacer = engine::spawn_pacer(schedule, job, start, controls.clone(), tx.clone(), tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || {
+                let _ = pacer.join();
+            })
+        }
+        Some(n) => {
+            let workers = engine::spawn_connections(&profile, arrivals.0, arrivals.1, n, job, start, controls.clone(), tx.clone());
+            tokio::spawn(async move {
+                for w in workers {
+                    let _ = w.await;
+                }
+            })
+        }
+    };
+    drop(tx);
+    let progress = opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count(), profile.duration));
+
+    let finished = async {
+        let _ = (&mut dispatch).await;
+        controls.drained().await;
+    };
+    let interrupted = tokio::select! {
+        _ = finished => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    if interrupted {
+        controls.stop.store(true, Ordering::Relaxed);
+        // Give requests in flight a moment, then give up on them; each is still counted (as interrupted).
+        let _ = tokio::time::timeout(Duration::from_secs(1), controls.drained()).await;
+        controls.cancel.cancel();
+        if !dispatch.is_finished() {
+            let _ = dispatch.await;
+        }
+        controls.drained().await;
+    }
+    if let Some((bar, task)) = progress {
+        task.abort();
+        bar.finish_and_clear();
+    }
+    let result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
+        .await
+        .expect("the recorder thread is joined");
+    drop(providers);
+
+    let verdict = sla::evaluate(&scenario.sla, &result);
+    let started = started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let lag_limit_ms = scenario.load.lag_limit.0.as_secs_f64() * 1000.0;
+    let summary = Summary::new(scenario, started, &result, verdict, !interrupted, lag_limit_ms);
+    report::write_summary_json(&dir, &summary).map_err(|source| RunError::Output { path: dir.join("summary.json"), source })?;
+    Ok(RunOutcome { summary, dir, interrupted })
+}
+
+fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Result<PathBuf, RunError> {
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => {
+            let stamp = at
+                .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+                .unwrap_or_default();
+            let base = opts.results_root.join(format!("{name}-{stamp}"));
+            // Never overwrite an earlier run.
+            (0..).map(|i| if i == 0 { base.clone() } else { PathBuf::from(format!("{}-{i}", base.display())) }).find(|p| !p.exists()).unwrap_or(base)
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
+    Ok(dir)
+}
+
+fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) -> Result<reqwest::Client, RunError> {
+    let mut b = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(max_in_flight)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("slacheck/", env!("CARGO_PKG_VERSION")));
+    b = match http {
+        HttpVersion::Http1 => b.http1_only(),
+        HttpVersion::Http2 => b.http2_prior_knowledge(),
+    };
+    if loopback_mock {
+        // The in-process mock is on loopback: never route it through a proxy from the environment.
+        b = b.no_proxy();
+    }
+    b.build().map_err(|e| RunError::Client(e.to_string()))
+}
+
+fn headers(loaded: &LoadedScenario, api_key: Option<&str>, has_body: bool) -> Result<HeaderMap, RunError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in &loaded.scenario.target.headers {
+        let bad = || loaded.error(&format!("target.headers.{name}"), "not a valid HTTP header");
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+        map.insert(name, HeaderValue::from_str(value).map_err(|_| bad())?);
+    }
+    if has_body && !map.contains_key(CONTENT_TYPE) {
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    if let Some(key) = api_key {
+        // The key's value is never part of an error message.
+        let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            loaded.error("target.api_key_env", "the variable's value is not a valid header value (it is not shown here)")
+        })?;
+        value.set_sensitive(true);
+        map.insert(AUTHORIZATION, value);
+    }
+    Ok(map)
+}
+
+fn spawn_progress(live: Arc<Live>, expected: u64, duration: Duration) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new(expected);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} req  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let task_bar = bar.clone();
+    let task = tokio::spawn(async move {
+        let began = Instant::now();
+        let mut last = (0u64, Instant::now());
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let done = live.finished.load(Ordering::Relaxed);
+            let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64().max(1e-3);
+            last = (done, Instant::now());
+            let remaining = duration.saturating_sub(began.elapsed());
+            task_bar.set_position(done);
+            task_bar.set_message(format!(
+                "{rate:.0}/s  p99 {:.1}ms  failed {}  {}s left",
+                live.last_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                live.failed.load(Ordering::Relaxed),
+                remaining.as_secs()
+            ));
+        }
+    });
+    (bar, task)
+}
+
+/// Whether progress should be drawn: only on a terminal, and not when asked to be quiet.
+pub fn progress_wanted(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// Where default result folders go, relative to the working directory.
+pub fn default_results_root() -> &'static Path {
+    Path::new("results")
+}
