@@ -64,16 +64,23 @@ impl Controls {
     }
 }
 
+/// What every dispatcher needs: the request, the run's start, its switches and where samples go.
+#[derive(Clone)]
+pub struct Dispatch {
+    pub job: Arc<Job>,
+    pub start: Instant,
+    pub controls: Controls,
+    pub samples: UnboundedSender<Sample>,
+}
+
 /// Runs the pacer on its own thread until the schedule ends or `stop` is set. Returns when it has fired the last
 /// request (requests may still be in flight).
 pub fn spawn_pacer(
     schedule: Schedule,
-    job: Arc<Job>,
-    start: Instant,
-    controls: Controls,
-    samples: UnboundedSender<Sample>,
+    dispatch: Dispatch,
     runtime: tokio::runtime::Handle,
 ) -> std::thread::JoinHandle<()> {
+    let Dispatch { job, start, controls, samples } = dispatch;
     std::thread::Builder::new()
         .name("slacheck-pacer".into())
         .spawn(move || {
@@ -117,15 +124,12 @@ pub fn spawn_connections(
     arrivals: Arrivals,
     seed: u64,
     connections: usize,
-    job: Arc<Job>,
-    start: Instant,
-    controls: Controls,
-    samples: UnboundedSender<Sample>,
+    dispatch: Dispatch,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..connections)
         .map(|k| {
             let schedule = profile.schedule(arrivals, seed).skip(k).step_by(connections);
-            let (job, controls, samples) = (job.clone(), controls.clone(), samples.clone());
+            let Dispatch { job, start, controls, samples } = dispatch.clone();
             tokio::spawn(async move {
                 for intended in schedule {
                     tokio::time::sleep_until((start + intended).into()).await;

@@ -102,7 +102,8 @@ fn main() -> ExitCode {
 }
 
 fn run_scenario(loaded: &LoadedScenario, options: &RunOptions, quiet: bool, json: bool) -> anyhow::Result<u8> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let outcome = runtime.block_on(run::run(loaded, options))?;
     let summary = &outcome.summary;
     if json {

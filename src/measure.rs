@@ -157,7 +157,10 @@ impl Recorder {
         let r = &mut self.result;
         r.counts.total += 1;
         r.elapsed = r.elapsed.max(s.done);
-        let due_row = self.rows.entry(s.intended.as_secs()).or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
+        let due_row = self
+            .rows
+            .entry(s.intended.as_secs())
+            .or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
         due_row.offered += 1;
         match &s.outcome {
             Outcome::Ok => {
@@ -184,7 +187,8 @@ impl Recorder {
         self.live.finished.fetch_add(1, Ordering::Relaxed);
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
-        self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent += 1;
+        self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent +=
+            1;
         // Every sent request has a latency, failures and timeouts included: leaving them out would flatter the tail.
         let latency = micros(s.done.saturating_sub(s.intended));
         r.latency.saturating_record(latency);

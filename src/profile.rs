@@ -144,7 +144,8 @@ impl Profile {
         if let Some((name, _)) = set.iter().find(|(name, is_set)| *is_set && !uses.contains(name)) {
             return Err(err(name, format!("not used by profile {kind_name:?}, which takes {}", uses.join(", "))));
         }
-        let need = |name: &str| err(name, format!("profile {kind_name:?} needs `{name}` (it takes {})", uses.join(", ")));
+        let need =
+            |name: &str| err(name, format!("profile {kind_name:?} needs `{name}` (it takes {})", uses.join(", ")));
         // Steps and traces have a natural length; every other profile needs `duration`.
         let duration = match (kind, load.duration) {
             (_, Some(d)) if d.0.is_zero() => return Err(err("duration", "must be above zero".into())),
@@ -160,7 +161,8 @@ impl Profile {
                 Err(err(name, "must be above zero".into()))
             }
         };
-        let zero_or_more = |name: &str, r: Option<crate::units::Rate>| r.map(|r| r.per_second).ok_or_else(|| need(name));
+        let zero_or_more =
+            |name: &str, r: Option<crate::units::Rate>| r.map(|r| r.per_second).ok_or_else(|| need(name));
         let span = |name: &str, d: Option<crate::units::HumanDuration>| -> Result<f64, FileError> {
             let d = d.ok_or_else(|| need(name))?.0.as_secs_f64();
             if d > 0.0 {
@@ -248,8 +250,11 @@ impl Profile {
                     crate::trace::Trace::Rates(rates) => {
                         let segments: Vec<_> = rates.iter().map(|(t, len, r)| linear(*t, *len, *r, *r)).collect();
                         let natural = segments.last().map(|s| s.start + s.len).unwrap_or(0.0);
-                        Profile { duration: duration.unwrap_or(Duration::from_secs_f64(natural)), shape: Shape::Segments(segments) }
-                            .fit()
+                        Profile {
+                            duration: duration.unwrap_or(Duration::from_secs_f64(natural)),
+                            shape: Shape::Segments(segments),
+                        }
+                        .fit()
                     }
                 };
                 if profile.duration.is_zero() {
@@ -282,7 +287,8 @@ impl Profile {
                 .map(|s| s.rate(t - s.start))
                 .unwrap_or(0.0),
             Shape::Offsets(offsets) => {
-                let (a, b) = (Duration::from_secs_f64(t.floor().max(0.0)), Duration::from_secs_f64(t.floor().max(0.0) + 1.0));
+                let (a, b) =
+                    (Duration::from_secs_f64(t.floor().max(0.0)), Duration::from_secs_f64(t.floor().max(0.0) + 1.0));
                 offsets.iter().filter(|o| **o >= a && **o < b).count() as f64
             }
         }
@@ -291,11 +297,9 @@ impl Profile {
     /// Expected requests in the first `t` seconds.
     pub fn expected_by(&self, t: f64) -> f64 {
         match &self.shape {
-            Shape::Segments(segments) => segments
-                .iter()
-                .take_while(|s| s.start < t)
-                .map(|s| s.integral((t - s.start).min(s.len)))
-                .sum(),
+            Shape::Segments(segments) => {
+                segments.iter().take_while(|s| s.start < t).map(|s| s.integral((t - s.start).min(s.len))).sum()
+            }
             Shape::Offsets(offsets) => offsets.iter().filter(|o| o.as_secs_f64() < t).count() as f64,
         }
     }
@@ -322,7 +326,9 @@ impl Profile {
                     Curve::Sine { mean, amplitude, .. } => mean + amplitude,
                 })
                 .fold(0.0, f64::max),
-            Shape::Offsets(_) => (0..self.duration.as_secs().max(1)).map(|s| self.rate_at(s as f64)).fold(0.0, f64::max),
+            Shape::Offsets(_) => {
+                (0..self.duration.as_secs().max(1)).map(|s| self.rate_at(s as f64)).fold(0.0, f64::max)
+            }
         }
     }
 
@@ -420,7 +426,7 @@ mod tests {
         let p = profile("profile = \"ramp\"\nfrom = \"0/s\"\nto = \"200/s\"\nduration = \"10s\"");
         let times: Vec<_> = p.schedule(Arrivals::Uniform, 1).collect();
         assert_eq!(times.len(), 1000); // ½ · 200 · 10
-        // The first half of the time holds a quarter of the requests.
+                                       // The first half of the time holds a quarter of the requests.
         assert_eq!(count_between(&times, 0.0, 5.0), 250);
     }
 
@@ -439,7 +445,9 @@ mod tests {
 
     #[test]
     fn steps_spike_and_sine_match_their_formulas() {
-        let steps = profile("profile = \"steps\"\nsteps = [{ rate = \"10/s\", for = \"2s\" }, { rate = \"50/s\", for = \"3s\" }]");
+        let steps = profile(
+            "profile = \"steps\"\nsteps = [{ rate = \"10/s\", for = \"2s\" }, { rate = \"50/s\", for = \"3s\" }]",
+        );
         assert_eq!(steps.duration, Duration::from_secs(5));
         let times: Vec<_> = steps.schedule(Arrivals::Uniform, 1).collect();
         assert_eq!((times.len(), count_between(&times, 2.0, 5.0)), (170, 150));
@@ -448,10 +456,11 @@ mod tests {
         let times: Vec<_> = spike.schedule(Arrivals::Uniform, 1).collect();
         assert_eq!((times.len(), count_between(&times, 4.0, 5.0)), (190, 100));
 
-        let sine = profile("profile = \"sine\"\nmean = \"100/s\"\namplitude = \"50/s\"\nperiod = \"4s\"\nduration = \"8s\"");
+        let sine =
+            profile("profile = \"sine\"\nmean = \"100/s\"\namplitude = \"50/s\"\nperiod = \"4s\"\nduration = \"8s\"");
         let times: Vec<_> = sine.schedule(Arrivals::Uniform, 1).collect();
         assert_eq!(times.len(), 800); // whole periods: the sine integrates to zero
-        // First half-period: 100·2 + 50·4/π ≈ 263.66 requests.
+                                      // First half-period: 100·2 + 50·4/π ≈ 263.66 requests.
         let expected = 200.0 + 200.0 / std::f64::consts::PI;
         assert!((count_between(&times, 0.0, 2.0) as f64 - expected).abs() <= 1.0);
     }

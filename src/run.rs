@@ -36,7 +36,9 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("{0}")]
     Scenario(#[from] FileError),
-    #[error("{file}: field `target.api_key_env`: the environment variable {var} is not set (export it with the API key)")]
+    #[error(
+        "{file}: field `target.api_key_env`: the environment variable {var} is not set (export it with the API key)"
+    )]
     MissingApiKey { file: PathBuf, var: String },
     #[error("target unreachable at start: {0}")]
     Unreachable(String),
@@ -129,14 +131,19 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let target = &scenario.target;
     let profile = Profile::from_scenario(loaded)?;
     let api_key = match &target.api_key_env {
-        Some(var) => Some(std::env::var(var).map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() })?),
+        Some(var) => Some(
+            std::env::var(var).map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() })?,
+        ),
         None => None,
     };
     let body = match (&target.body, &target.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
         (None, Some(f)) => {
             let path = loaded.resolve(f);
-            Bytes::from(std::fs::read(&path).map_err(|e| loaded.error("target.body_file", format!("cannot read {}: {e}", path.display())))?)
+            Bytes::from(
+                std::fs::read(&path)
+                    .map_err(|e| loaded.error("target.body_file", format!("cannot read {}: {e}", path.display())))?,
+            )
         }
         (None, None) => Bytes::new(),
     };
@@ -181,16 +188,17 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     let controls = Controls::new(scenario.load.max_in_flight);
     let arrivals = (scenario.load.arrivals, scenario.load.seed);
-    let mut dispatch = match scenario.load.connections {
+    let dispatch = engine::Dispatch { job, start, controls: controls.clone(), samples: tx };
+    let mut dispatched = match scenario.load.connections {
         None => {
             let schedule = profile.schedule(arrivals.0, arrivals.1);
-            let pacer = engine::spawn_pacer(schedule, job, start, controls.clone(), tx.clone(), tokio::runtime::Handle::current());
+            let pacer = engine::spawn_pacer(schedule, dispatch, tokio::runtime::Handle::current());
             tokio::task::spawn_blocking(move || {
                 let _ = pacer.join();
             })
         }
         Some(n) => {
-            let workers = engine::spawn_connections(&profile, arrivals.0, arrivals.1, n, job, start, controls.clone(), tx.clone());
+            let workers = engine::spawn_connections(&profile, arrivals.0, arrivals.1, n, dispatch);
             tokio::spawn(async move {
                 for w in workers {
                     let _ = w.await;
@@ -198,11 +206,10 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
             })
         }
     };
-    drop(tx);
     let progress = opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count(), profile.duration));
 
     let finished = async {
-        let _ = (&mut dispatch).await;
+        let _ = (&mut dispatched).await;
         controls.drained().await;
     };
     let interrupted = tokio::select! {
@@ -214,8 +221,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         // Give requests in flight a moment, then give up on them; each is still counted (as interrupted).
         let _ = tokio::time::timeout(Duration::from_secs(1), controls.drained()).await;
         controls.cancel.cancel();
-        if !dispatch.is_finished() {
-            let _ = dispatch.await;
+        if !dispatched.is_finished() {
+            let _ = dispatched.await;
         }
         controls.drained().await;
     }
@@ -232,7 +239,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let started = started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let lag_limit_ms = scenario.load.lag_limit.0.as_secs_f64() * 1000.0;
     let summary = Summary::new(scenario, started, &result, verdict, !interrupted, lag_limit_ms);
-    report::write_summary_json(&dir, &summary).map_err(|source| RunError::Output { path: dir.join("summary.json"), source })?;
+    report::write_summary_json(&dir, &summary)
+        .map_err(|source| RunError::Output { path: dir.join("summary.json"), source })?;
     Ok(RunOutcome { summary, dir, interrupted })
 }
 
@@ -245,7 +253,10 @@ fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Resul
                 .unwrap_or_default();
             let base = opts.results_root.join(format!("{name}-{stamp}"));
             // Never overwrite an earlier run.
-            (0..).map(|i| if i == 0 { base.clone() } else { PathBuf::from(format!("{}-{i}", base.display())) }).find(|p| !p.exists()).unwrap_or(base)
+            (0..)
+                .map(|i| if i == 0 { base.clone() } else { PathBuf::from(format!("{}-{i}", base.display())) })
+                .find(|p| !p.exists())
+                .unwrap_or(base)
         }
     };
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
@@ -282,7 +293,8 @@ fn headers(loaded: &LoadedScenario, api_key: Option<&str>, has_body: bool) -> Re
     if let Some(key) = api_key {
         // The key's value is never part of an error message.
         let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            loaded.error("target.api_key_env", "the variable's value is not a valid header value (it is not shown here)")
+            loaded
+                .error("target.api_key_env", "the variable's value is not a valid header value (it is not shown here)")
         })?;
         value.set_sensitive(true);
         map.insert(AUTHORIZATION, value);
@@ -290,7 +302,11 @@ fn headers(loaded: &LoadedScenario, api_key: Option<&str>, has_body: bool) -> Re
     Ok(map)
 }
 
-fn spawn_progress(live: Arc<Live>, expected: u64, duration: Duration) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+fn spawn_progress(
+    live: Arc<Live>,
+    expected: u64,
+    duration: Duration,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = indicatif::ProgressBar::new(expected);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} req  {msg}")

@@ -166,7 +166,7 @@ fn default_lag_limit() -> HumanDuration {
 }
 
 /// The promise to check. Absent targets are not checked.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sla {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +186,21 @@ pub struct Sla {
     /// Statuses that count as success: numbers (`200`) or classes (`"2xx"`). Default: `["2xx"]`.
     #[serde(default = "default_success")]
     pub success_statuses: Vec<StatusPattern>,
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla {
+            availability: None,
+            p50: None,
+            p90: None,
+            p95: None,
+            p99: None,
+            p99_9: None,
+            max: None,
+            success_statuses: default_success(),
+        }
+    }
 }
 
 fn default_success() -> Vec<StatusPattern> {
@@ -223,7 +238,9 @@ impl<'de> Deserialize<'de> for StatusPattern {
                 Ok(c) if (1..=5).contains(&c) => Ok(StatusPattern::Class(c)),
                 _ => Err(bad()),
             },
-            Raw::Text(t) => t.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusPattern::Code).ok_or_else(bad),
+            Raw::Text(t) => {
+                t.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(StatusPattern::Code).ok_or_else(bad)
+            }
             Raw::Code(_) => Err(bad()),
         }
     }
@@ -306,8 +323,14 @@ impl LoadedScenario {
             }
             (Some(_), Some(_)) => return Err(self.error("target.mock", "set either `url` or `mock`, not both")),
             (Some(url), None) => {
-                let parsed = reqwest::Url::parse(url)
-                    .map_err(|e| self.error("target.url", format!("not a valid URL ({e}); expected e.g. \"https://gateway.example.com/v1/chat/completions\"")))?;
+                let parsed = reqwest::Url::parse(url).map_err(|e| {
+                    self.error(
+                        "target.url",
+                        format!(
+                            "not a valid URL ({e}); expected e.g. \"https://gateway.example.com/v1/chat/completions\""
+                        ),
+                    )
+                })?;
                 if !matches!(parsed.scheme(), "http" | "https") {
                     return Err(self.error("target.url", "the URL must start with http:// or https://"));
                 }
@@ -324,7 +347,9 @@ impl LoadedScenario {
             }
         }
         if t.mock.is_none() && self.scenario.mock.is_some() {
-            return Err(self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it"));
+            return Err(
+                self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
+            );
         }
         for (i, p) in self.scenario.mock.iter().flat_map(|m| m.providers.iter()).enumerate() {
             if let Err((field, message)) = p.check() {
@@ -332,15 +357,19 @@ impl LoadedScenario {
                 return Err(self.error(&format!("mock.providers[{i}].{field}"), message));
             }
             if p.port != 0 {
-                return Err(self.error(&format!("mock.providers[{i}].port"), "in-process providers take a free port; remove `port`"));
+                return Err(self.error(
+                    &format!("mock.providers[{i}].port"),
+                    "in-process providers take a free port; remove `port`",
+                ));
             }
         }
         if t.body.is_some() && t.body_file.is_some() {
             return Err(self.error("target.body_file", "set either `body` or `body_file`, not both"));
         }
         if let Some(file) = &t.body_file {
-            std::fs::metadata(self.resolve(file))
-                .map_err(|e| self.error("target.body_file", format!("cannot read {}: {e}", self.resolve(file).display())))?;
+            std::fs::metadata(self.resolve(file)).map_err(|e| {
+                self.error("target.body_file", format!("cannot read {}: {e}", self.resolve(file).display()))
+            })?;
         }
         if reqwest::Method::from_bytes(t.method.as_bytes()).is_err() {
             return Err(self.error("target.method", format!("{:?} is not an HTTP method", t.method)));
@@ -360,7 +389,10 @@ impl LoadedScenario {
         }
         if let Some(var) = &t.api_key_env {
             if var.is_empty() || var.contains('=') {
-                return Err(self.error("target.api_key_env", "give the name of an environment variable, e.g. \"GATEWAY_API_KEY\""));
+                return Err(self.error(
+                    "target.api_key_env",
+                    "give the name of an environment variable, e.g. \"GATEWAY_API_KEY\"",
+                ));
             }
         }
         if t.timeout.0.is_zero() {
@@ -373,7 +405,9 @@ impl LoadedScenario {
         match load.connections {
             Some(0) => return Err(self.error("load.connections", "must be at least 1")),
             Some(c) if c > load.max_in_flight => {
-                return Err(self.error("load.connections", format!("must not exceed max_in_flight ({})", load.max_in_flight)))
+                return Err(
+                    self.error("load.connections", format!("must not exceed max_in_flight ({})", load.max_in_flight))
+                )
             }
             _ => {}
         }
@@ -383,7 +417,14 @@ impl LoadedScenario {
     fn check_sla(&self) -> Result<(), FileError> {
         let sla = &self.scenario.sla;
         // Written limits must not contradict each other: a higher percentile cannot have a lower limit.
-        let limits = [("p50", sla.p50), ("p90", sla.p90), ("p95", sla.p95), ("p99", sla.p99), ("p99.9", sla.p99_9), ("max", sla.max)];
+        let limits = [
+            ("p50", sla.p50),
+            ("p90", sla.p90),
+            ("p95", sla.p95),
+            ("p99", sla.p99),
+            ("p99.9", sla.p99_9),
+            ("max", sla.max),
+        ];
         let written: Vec<_> = limits.iter().filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
         for pair in written.windows(2) {
             let ((lo_name, lo), (hi_name, hi)) = (pair[0], pair[1]);
@@ -391,7 +432,9 @@ impl LoadedScenario {
                 let field = if hi_name.contains('.') { format!("sla.\"{hi_name}\"") } else { format!("sla.{hi_name}") };
                 return Err(self.error(
                     &field,
-                    format!("{hi_name} = {hi} is below {lo_name} = {lo}; a higher percentile cannot have a lower limit"),
+                    format!(
+                        "{hi_name} = {hi} is below {lo_name} = {lo}; a higher percentile cannot have a lower limit"
+                    ),
                 ));
             }
         }

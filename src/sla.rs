@@ -37,10 +37,17 @@ impl Verdict {
 
 /// The latency targets a scenario may set, with their quantiles (`max` is the largest value).
 pub fn latency_limits(sla: &Sla) -> Vec<(&'static str, f64, Duration)> {
-    [("p50", 0.50, sla.p50), ("p90", 0.90, sla.p90), ("p95", 0.95, sla.p95), ("p99", 0.99, sla.p99), ("p99.9", 0.999, sla.p99_9), ("max", 1.0, sla.max)]
-        .into_iter()
-        .filter_map(|(n, q, limit)| limit.map(|l| (n, q, l.0)))
-        .collect()
+    [
+        ("p50", 0.50, sla.p50),
+        ("p90", 0.90, sla.p90),
+        ("p95", 0.95, sla.p95),
+        ("p99", 0.99, sla.p99),
+        ("p99.9", 0.999, sla.p99_9),
+        ("max", 1.0, sla.max),
+    ]
+    .into_iter()
+    .filter_map(|(n, q, limit)| limit.map(|l| (n, q, l.0)))
+    .collect()
 }
 
 /// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
@@ -59,7 +66,8 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     }
     for (name, quantile, limit) in latency_limits(sla) {
         let h = &result.latency;
-        let measured = (!h.is_empty()).then(|| ms(if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) }));
+        let measured =
+            (!h.is_empty()).then(|| ms(if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) }));
         targets.push(TargetResult {
             name: name.into(),
             limit: crate::units::HumanDuration(limit).to_string(),

@@ -18,7 +18,8 @@ pub enum Trace {
 pub fn read(path: &Path) -> Result<Trace, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read trace {}: {e}", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
-    let rows = if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))?;
+    let rows =
+        if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))?;
     build(rows).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -67,7 +68,12 @@ fn rows_jsonl(text: &str) -> Result<Vec<Row>, String> {
         match (get("offset_ms"), get("t_s"), get("rate")) {
             (Some(o), _, _) => rows.push(Row::Offset(n + 1, o)),
             (None, Some(t), Some(r)) => rows.push(Row::Rate(n + 1, t, r)),
-            _ => return Err(format!("line {}: expected {{\"offset_ms\": …}} or {{\"t_s\": …, \"rate\": …}} with numbers ≥ 0", n + 1)),
+            _ => {
+                return Err(format!(
+                    "line {}: expected {{\"offset_ms\": …}} or {{\"t_s\": …, \"rate\": …}} with numbers ≥ 0",
+                    n + 1
+                ))
+            }
         }
     }
     Ok(rows)
@@ -123,7 +129,9 @@ mod tests {
     fn reads_both_shapes_and_names_bad_lines() {
         let Ok(Trace::Rates(r)) = rows_csv("t_s,rate\n0,10\n2,20\n").and_then(build) else { panic!() };
         assert_eq!(r, vec![(0.0, 2.0, 10.0), (2.0, 1.0, 20.0)]);
-        let Ok(Trace::Offsets(o)) = rows_jsonl("{\"offset_ms\": 5}\n{\"offset_ms\": 1.5}\n").and_then(build) else { panic!() };
+        let Ok(Trace::Offsets(o)) = rows_jsonl("{\"offset_ms\": 5}\n{\"offset_ms\": 1.5}\n").and_then(build) else {
+            panic!()
+        };
         assert_eq!(o, vec![Duration::from_micros(1500), Duration::from_millis(5)]);
         assert!(rows_csv("t_s,rate\n0,10\n1,x\n").err().unwrap().contains("line 3"));
         assert!(rows_csv("t_s,rate\n2,10\n1,1\n").and_then(build).err().unwrap().contains("line 3"));

@@ -66,11 +66,7 @@ pub fn completion(id: u64, model: &str, prompt_tokens: u32, completion_tokens: u
 
 /// One SSE event carrying token number `index` (the first also carries the role).
 pub fn chunk_event(id: u64, model: &str, index: u32) -> String {
-    let delta = if index == 0 {
-        json!({ "role": "assistant", "content": TOKEN })
-    } else {
-        json!({ "content": TOKEN })
-    };
+    let delta = if index == 0 { json!({ "role": "assistant", "content": TOKEN }) } else { json!({ "content": TOKEN }) };
     let chunk = json!({
         "id": format!("chatcmpl-mock-{id}"),
         "object": "chat.completion.chunk",
@@ -120,7 +116,9 @@ pub fn error_body(status: u16, message: &str) -> String {
 }
 
 pub fn models(names: &[String]) -> String {
-    let data: Vec<_> =
-        names.iter().map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": "mock-upstream" })).collect();
+    let data: Vec<_> = names
+        .iter()
+        .map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": "mock-upstream" }))
+        .collect();
     json!({ "object": "list", "data": data }).to_string()
 }

@@ -149,11 +149,8 @@ impl Provider {
                 if malformed {
                     count(&mut st.stats.faults, FaultKind::Malformed);
                 }
-                let stream_fault = cfg
-                    .stream_faults
-                    .as_ref()
-                    .filter(|f| streaming && stream_draw < f.rate.0)
-                    .map(|f| f.kind);
+                let stream_fault =
+                    cfg.stream_faults.as_ref().filter(|f| streaming && stream_draw < f.rate.0).map(|f| f.kind);
                 if let Some(kind) = stream_fault {
                     count(
                         &mut st.stats.faults,
@@ -342,7 +339,10 @@ mod tests {
         let p = Provider::starting_at(cfg, start);
         let at = |t: u64| p.decide(start + Duration::from_millis(t), "m", false);
         assert_eq!(at(500), Decision::Answer { delay: Duration::from_millis(5), malformed: false, stream_fault: None });
-        assert_eq!(at(2500), Decision::Answer { delay: Duration::from_millis(505), malformed: false, stream_fault: None });
+        assert_eq!(
+            at(2500),
+            Decision::Answer { delay: Duration::from_millis(505), malformed: false, stream_fault: None }
+        );
     }
 
     #[test]

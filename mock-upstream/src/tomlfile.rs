@@ -56,7 +56,7 @@ pub fn read<T: DeserializeOwned>(file: &Path) -> Result<(T, String), FileError> 
 pub fn parse<T: DeserializeOwned>(file: &Path, source: &str) -> Result<T, FileError> {
     toml::from_str(source).map_err(|e| {
         let span = e.span();
-        let field = span.as_ref().map(|s| field_at(source, s.start)).unwrap_or_default();
+        let field = span.as_ref().map(|s| field_at(source, s)).unwrap_or_default();
         let (line, column) = span.map(|s| line_col(source, s.start)).unzip();
         FileError { file: file.to_path_buf(), line, column, field, message: tidy(e.message()) }
     })
@@ -136,15 +136,19 @@ fn span_of(root: &Spanned<DeTable<'_>>, path: &str) -> Option<Range<usize>> {
     best
 }
 
-/// The dotted path of the deepest field whose key or value contains `offset`.
-fn field_at(source: &str, offset: usize) -> String {
+/// The dotted path of the deepest field whose key or value contains the span. An error spanning a whole table
+/// (a missing field) names that table.
+fn field_at(source: &str, span: &Range<usize>) -> String {
     let Ok(root) = DeTable::parse(source) else { return String::new() };
     let mut path = String::new();
-    walk_table(root.get_ref(), offset, &mut path);
+    if root.span() != *span {
+        walk_table(root.get_ref(), span, &mut path);
+    }
     path
 }
 
-fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
+fn walk_table(table: &DeTable<'_>, span: &Range<usize>, path: &mut String) {
+    let offset = span.start;
     for (key, value) in table.iter() {
         if key.span().contains(&offset) || value.span().contains(&offset) || contains_deep(value, offset) {
             if !path.is_empty() {
@@ -155,20 +159,24 @@ fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
             } else {
                 path.push_str(key.get_ref());
             }
-            walk_value(value, offset, path);
+            walk_value(value, span, path);
             return;
         }
     }
 }
 
-fn walk_value(value: &Spanned<DeValue<'_>>, offset: usize, path: &mut String) {
+fn walk_value(value: &Spanned<DeValue<'_>>, span: &Range<usize>, path: &mut String) {
+    if value.span() == *span {
+        return;
+    }
+    let offset = span.start;
     match value.get_ref() {
-        DeValue::Table(t) => walk_table(t, offset, path),
+        DeValue::Table(t) => walk_table(t, span, path),
         DeValue::Array(a) => {
             for (i, item) in a.iter().enumerate() {
                 if item.span().contains(&offset) || contains_deep(item, offset) {
                     path.push_str(&format!("[{i}]"));
-                    walk_value(item, offset, path);
+                    walk_value(item, span, path);
                     return;
                 }
             }

@@ -47,14 +47,9 @@ impl FromStr for Rate {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let expected = "expected \"<count>/<unit>\" with unit s, min or h, e.g. \"50000/min\" or \"833/s\"";
-        let (count, unit) = s
-            .split_once('/')
-            .ok_or_else(|| format!("invalid rate {s:?}: {expected}"))?;
-        let count: f64 = count
-            .trim()
-            .replace('_', "")
-            .parse()
-            .map_err(|_| format!("invalid rate {s:?}: {expected}"))?;
+        let (count, unit) = s.split_once('/').ok_or_else(|| format!("invalid rate {s:?}: {expected}"))?;
+        let count: f64 =
+            count.trim().replace('_', "").parse().map_err(|_| format!("invalid rate {s:?}: {expected}"))?;
         if !count.is_finite() || count < 0.0 {
             return Err(format!("invalid rate {s:?}: the count must be zero or positive"));
         }
@@ -132,9 +127,7 @@ impl FromStr for Window {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let expected = "expected \"<start>..<end>\" relative to the start, e.g. \"20s..35s\"";
-        let (a, b) = s
-            .split_once("..")
-            .ok_or_else(|| format!("invalid window {s:?}: {expected}"))?;
+        let (a, b) = s.split_once("..").ok_or_else(|| format!("invalid window {s:?}: {expected}"))?;
         let start = HumanDuration::from_str(a).map_err(|e| format!("invalid window {s:?}: {e}"))?.0;
         let end = HumanDuration::from_str(b).map_err(|e| format!("invalid window {s:?}: {e}"))?.0;
         if end <= start {

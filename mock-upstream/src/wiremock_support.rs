@@ -58,8 +58,11 @@ impl Respond for ChatResponder {
                 base(200).set_delay(delay).set_body_raw(body, "text/event-stream")
             }
             Decision::Answer { delay, malformed, .. } => {
-                let body =
-                    if malformed { openai::MALFORMED_BODY.to_string() } else { openai::completion(id, &model, prompt, tokens) };
+                let body = if malformed {
+                    openai::MALFORMED_BODY.to_string()
+                } else {
+                    openai::completion(id, &model, prompt, tokens)
+                };
                 base(200).set_delay(delay).set_body_raw(body, "application/json")
             }
         }
@@ -70,15 +73,27 @@ impl Respond for ChatResponder {
 pub async fn mount(server: &MockServer, provider: Arc<Provider>) {
     let models = openai::models(&provider.config.models);
     let name = provider.name().to_string();
-    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(ChatResponder::new(provider)).mount(server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ChatResponder::new(provider))
+        .mount(server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).insert_header("x-upstream", name.as_str()).set_body_raw(models, "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-upstream", name.as_str())
+                .set_body_raw(models, "application/json"),
+        )
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path("/healthz"))
-        .respond_with(ResponseTemplate::new(200).insert_header("x-upstream", name.as_str()).set_body_raw(r#"{"status":"ok"}"#, "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-upstream", name.as_str())
+                .set_body_raw(r#"{"status":"ok"}"#, "application/json"),
+        )
         .mount(server)
         .await;
 }

@@ -1,0 +1,83 @@
+//! Bad scenarios: each exits 2 with a message naming the file, line and field, and none panics.
+
+mod common;
+use common::Workspace;
+
+const GOOD_HEAD: &str = "name = \"bad\"\n[target]\nmock = \"default\"\n";
+const GOOD_LOAD: &str = "[load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n";
+
+/// (what is wrong, scenario text, expected line, expected field, a word the message must contain)
+fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
+    vec![
+        ("unknown top-level key", format!("nmae = \"x\"\n{GOOD_HEAD}{GOOD_LOAD}"), 1, "nmae", "unknown field"),
+        ("bad duration", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"3 parsecs\"\n"), 7, "load.duration", "duration"),
+        ("negative rate", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"-5/s\"\nduration = \"1s\"\n"), 6, "load.rate", "positive"),
+        ("p99 above max", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\np99 = \"2s\"\nmax = \"1s\"\n"), 10, "sla.max", "below p99"),
+        ("missing target", format!("name = \"bad\"\n{GOOD_LOAD}"), 1, "", "target"),
+        ("unreadable trace file", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"no-such-trace.csv\"\n"), 6, "load.trace", "cannot read"),
+        ("unknown profile", format!("{GOOD_HEAD}[load]\nprofile = \"zigzag\"\nduration = \"1s\"\n"), 5, "load.profile", "constant"),
+        ("url and mock both", format!("name = \"bad\"\n[target]\nmock = \"default\"\nurl = \"http://127.0.0.1:1/\"\n{GOOD_LOAD}"), 3, "target.mock", "not both"),
+        ("availability over 100%", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\navailability = \"120%\"\n"), 9, "sla.availability", "100%"),
+        ("undeclared mock provider", format!("name = \"bad\"\n[target]\nmock = \"primary\"\n{GOOD_LOAD}"), 3, "target.mock", "primary"),
+        (
+            "burst longer than its period",
+            format!("{GOOD_HEAD}[load]\nprofile = \"burst\"\nbase = \"1/s\"\npeak = \"5/s\"\nburst_every = \"5s\"\nburst_for = \"6s\"\nduration = \"10s\"\n"),
+            9,
+            "load.burst_for",
+            "shorter",
+        ),
+        ("syntax error", format!("{GOOD_HEAD}[load]\nprofile = \"constant\nrate = \"10/s\"\n"), 5, "", "string"),
+        ("key of another profile", format!("{GOOD_HEAD}{GOOD_LOAD}peak = \"5/s\"\n"), 8, "load.peak", "not used by profile"),
+        ("bad success status", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\nsuccess_statuses = [\"7xx\"]\n"), 9, "sla.success_statuses", "class"),
+        ("credentials in a header", format!("{GOOD_HEAD}headers = {{ Authorization = \"Bearer x\" }}\n{GOOD_LOAD}"), 4, "target.headers.Authorization", "api_key_env"),
+        ("lognormal p99 below p50", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\nlatency = {{ dist = \"lognormal\", p50 = \"50ms\", p99 = \"10ms\" }}\n"), 10, "mock.providers[0].latency", "p99"),
+    ]
+}
+
+#[test]
+fn each_bad_scenario_exits_2_naming_line_and_field() {
+    let ws = Workspace::new();
+    for (i, (what, text, line, field, word)) in cases().into_iter().enumerate() {
+        let file = ws.write(&format!("bad{i}.toml"), &text);
+        for command in ["validate", "run"] {
+            let o = std::process::Command::new(common::bin())
+                .arg(command)
+                .arg(&file)
+                .current_dir(ws.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(!stderr.contains("panicked"), "{what}: panicked: {stderr}");
+            assert_eq!(o.status.code(), Some(2), "{what} ({command}): {stderr}");
+            let name = file.display().to_string();
+            assert!(stderr.contains(&format!("{name}:{line}:")), "{what}: expected {name}:{line}: in {stderr}");
+            if !field.is_empty() {
+                assert!(stderr.contains(&format!("field `{field}`")), "{what}: expected field `{field}` in {stderr}");
+            }
+            assert!(stderr.contains(word), "{what}: expected {word:?} in {stderr}");
+        }
+    }
+}
+
+#[test]
+fn validate_prints_the_resolved_scenario_with_defaults() {
+    let ws = Workspace::new();
+    let file = ws.write("ok.toml", &format!("{GOOD_HEAD}{GOOD_LOAD}"));
+    let o = std::process::Command::new(common::bin()).arg("validate").arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.contains("max_in_flight = 10000"), "{printed}");
+    assert!(printed.contains("timeout = \"10s\""), "{printed}");
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = std::process::Command::new(common::bin()).arg("validate").arg(&path).output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The real binary against real servers on loopback: the in-process mock upstream, or wiremock.
+
+mod common;
+use common::{assert_counts_add_up, f, Workspace};
+
+const MOCK_TARGET: &str = "[target]\nmock = \"default\"\nbody = '{\"model\": \"m\", \"messages\": []}'\n";
+
+#[test]
+fn a_passing_run_prints_the_verdict_writes_summary_and_exits_0() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "ok.toml",
+        &format!("name = \"ok\"\n{MOCK_TARGET}[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n[sla]\navailability = \"99%\"\np99 = \"2s\"\n"),
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("PASS: all 2 SLA targets held"), "{}", r.stdout);
+    assert!(r.stdout.contains("✓"));
+    let summary = r.summary();
+    assert_eq!(summary["schema_version"], 1);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["verdict"]["passed"], true);
+    assert_eq!(f(&summary, &["counts", "total"]), 400.0);
+    assert_counts_add_up(&summary);
+}
+
+#[test]
+fn an_impossible_p99_exits_1_and_says_which_target_failed() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "tight.toml",
+        &format!("name = \"tight\"\n{MOCK_TARGET}[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"1s\"\n[sla]\np99 = \"1us\"\n"),
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("✗  p99"), "{}", r.stdout);
+    assert!(r.stdout.contains("FAIL: 1 of 1"), "{}", r.stdout);
+    assert_eq!(r.summary()["verdict"]["targets"][0]["passed"], false);
+}
+
+/// A target that stalls every response for S = 1 s, from 1 s to 2 s of a D = 4 s run at a constant rate.
+/// Requests due during the stall wait on average S/2; a share S/D of all requests is affected, with latency
+/// spread evenly over (0, S]. So P(latency > x) = (S/D)(1 − x/S): p99 = S − 0.01·D = 0.96 s and
+/// p99.9 = S − 0.001·D = 0.996 s (plus the mock's few milliseconds).
+fn stall_scenario(extra_load: &str) -> String {
+    format!(
+        "name = \"stall\"\n[target]\nmock = \"stalls\"\n[load]\nprofile = \"constant\"\nrate = \"500/s\"\nduration = \"4s\"\n{extra_load}\n\
+         [[mock.providers]]\nname = \"stalls\"\nlatency = {{ dist = \"fixed\", value = \"1ms\" }}\noutages = [{{ window = \"1s..2s\", mode = \"stall\" }}]\n"
+    )
+}
+
+#[test]
+fn coordinated_omission_a_stall_shows_in_latency_from_the_intended_time() {
+    let ws = Workspace::new();
+    // Open loop: every request goes out on time, so latency reflects the stall.
+    let open = ws.run(&ws.write("open.toml", &stall_scenario("")), &[]).summary();
+    let (p99, p999) = (f(&open, &["latency_ms", "p99"]), f(&open, &["latency_ms", "p99.9"]));
+    assert!((p99 - 960.0).abs() < 60.0, "open-loop p99 {p99} ms, expected about 960");
+    assert!((p999 - 996.0).abs() < 60.0, "open-loop p99.9 {p999} ms, expected about 996");
+    // Mean wait of the stalled quarter of requests is S/2 = 500 ms: the overall mean is about 125 ms.
+    let mean = f(&open, &["latency_ms", "mean"]);
+    assert!((mean - 125.0).abs() < 30.0, "mean {mean} ms, expected about 125");
+
+    // Closed loop with 8 connections (wrk2's model): the requests due during the stall are sent late, so
+    // time measured from the actual send (service time) hides the stall, while latency from the intended
+    // send time still shows it.
+    let closed = ws.run(&ws.write("closed.toml", &stall_scenario("connections = 8")), &[]).summary();
+    let (lat, svc) = (f(&closed, &["latency_ms", "p99"]), f(&closed, &["service_time_ms", "p99"]));
+    assert!((lat - 960.0).abs() < 60.0, "closed-loop latency p99 {lat} ms, expected about 960");
+    assert!(svc < 100.0, "closed-loop service-time p99 {svc} ms should hide the 1 s stall");
+    assert_counts_add_up(&closed);
+}
+
+#[test]
+fn achieved_rate_matches_the_profile_for_constant_and_burst() {
+    let ws = Workspace::new();
+    let constant = ws.write(
+        "constant.toml",
+        &format!(
+            "name = \"constant\"\n{MOCK_TARGET}[load]\nprofile = \"constant\"\nrate = \"400/s\"\nduration = \"3s\"\n"
+        ),
+    );
+    let s = ws.run(&constant, &[]).summary();
+    let sent = f(&s, &["counts", "total"]) - f(&s, &["counts", "not_sent"]);
+    assert!((sent - 1200.0).abs() <= 12.0, "constant: sent {sent} of 1,200");
+
+    // Every 2 s: 1.5 s at 120/s, then 0.5 s at 600/s: 480 requests a period, 960 in 4 s.
+    let burst = ws.write(
+        "burst.toml",
+        &format!(
+            "name = \"burst\"\n{MOCK_TARGET}[load]\nprofile = \"burst\"\nbase = \"120/s\"\npeak = \"600/s\"\n\
+             burst_every = \"2s\"\nburst_for = \"500ms\"\nduration = \"4s\"\n"
+        ),
+    );
+    let s = ws.run(&burst, &[]).summary();
+    let sent = f(&s, &["counts", "total"]) - f(&s, &["counts", "not_sent"]);
+    assert!((sent - 960.0).abs() <= 9.6, "burst: sent {sent} of 960");
+    // Second 0 is all base (120); second 1 is half base, half peak (60 + 300).
+    let offered: Vec<f64> = s["timeline"].as_array().unwrap().iter().take(4).map(|r| f(r, &["offered"])).collect();
+    for (got, want) in offered.iter().zip([120.0, 360.0, 120.0, 360.0]) {
+        assert!((got - want).abs() <= 2.0, "offered per second {offered:?}");
+    }
+}
+
+#[test]
+fn every_request_is_counted_once_under_errors_timeouts_and_a_full_cap() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "mixed.toml",
+        "name = \"mixed\"\n[target]\nmock = \"flaky\"\ntimeout = \"300ms\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\nmax_in_flight = 12\n\
+         [[mock.providers]]\nname = \"flaky\"\nerrors = { rate = \"20%\", statuses = [500, 503] }\ntail = { one_in = 5, latency = \"2s\" }\n",
+    );
+    let r = ws.run(&s, &[]);
+    let summary = r.summary();
+    let c = &summary["counts"];
+    assert_eq!(f(c, &["total"]), 600.0, "every scheduled request is counted: {c}");
+    for k in ["ok", "error", "timeout", "not_sent"] {
+        assert!(f(c, &[k]) > 0.0, "expected some {k}: {c}");
+    }
+    assert_counts_add_up(&summary);
+    let availability = f(&summary, &["availability"]);
+    assert!((availability - f(c, &["ok"]) / 600.0).abs() < 1e-12);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_exits_130_and_leaves_partial_results_marked_incomplete() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "long.toml",
+        &format!("name = \"long\"\n{MOCK_TARGET}[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"60s\"\n[sla]\np99 = \"1s\"\n"),
+    );
+    let out = ws.path().join("out-long");
+    let child = std::process::Command::new(common::bin())
+        .arg("run")
+        .arg(&s)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let r = common::ran(child.wait_with_output().expect("wait"), out);
+    assert_eq!(r.code, 130, "{}", r.stderr);
+    let summary = r.summary();
+    assert_eq!(summary["complete"], false);
+    let total = f(&summary, &["counts", "total"]);
+    assert!(total > 50.0 && total < 1000.0, "about 1.5 s of a 100/s run: {total}");
+    assert_counts_add_up(&summary);
+}
+
+#[test]
+fn an_unreachable_target_exits_3() {
+    let ws = Workspace::new();
+    // Port 9 (discard) on loopback: nothing listens there on a test machine.
+    let s = ws.write(
+        "gone.toml",
+        "name = \"gone\"\n[target]\nurl = \"http://127.0.0.1:9/v1/chat/completions\"\n[load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("unreachable") && r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
+}
+
+#[test]
+fn duration_and_rate_overrides_apply() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "over.toml",
+        &format!("name = \"over\"\n{MOCK_TARGET}[load]\nprofile = \"ramp\"\nfrom = \"1/s\"\nto = \"10/s\"\nduration = \"1h\"\n"),
+    );
+    let r = ws.run(&s, &["--duration", "1s", "--rate", "150/s", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let printed: serde_json::Value = serde_json::from_str(&r.stdout).expect("--json prints the summary");
+    assert_eq!(f(&printed, &["counts", "total"]), 150.0);
+    assert_eq!(printed["scenario"]["load"]["profile"], "constant");
+}

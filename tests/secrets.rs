@@ -1,0 +1,59 @@
+//! The API key named by `api_key_env` is sent as a bearer token and written nowhere.
+
+mod common;
+use common::Workspace;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "sk-test-9f8e7d6c5b4a";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_reaches_the_target_and_appears_nowhere_else() {
+    let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&server)
+        .await;
+    let ws = Workspace::new();
+    let s = ws.write(
+        "gw.toml",
+        &format!(
+            "name = \"gw\"\n[target]\nurl = \"{}/v1/chat/completions\"\napi_key_env = \"SLACHECK_TEST_KEY\"\nbody = '{{}}'\n\
+             [load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"1s\"\n[sla]\navailability = \"99%\"\n",
+            server.uri()
+        ),
+    );
+    let r = tokio::task::spawn_blocking(move || {
+        let r = ws.run_env(&s, &[], &[("SLACHECK_TEST_KEY", SECRET)]);
+        (r.code, r.stdout, r.stderr, r.out, ws)
+    })
+    .await
+    .unwrap();
+    let (code, stdout, stderr, out, _ws) = r;
+    assert_eq!(code, 0, "{stderr}");
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 20);
+    for req in &received {
+        assert_eq!(req.headers.get("authorization").unwrap().to_str().unwrap(), format!("Bearer {SECRET}"));
+    }
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(SECRET), "the key leaked into a result file");
+        assert!(text.contains("SLACHECK_TEST_KEY"), "the variable's name is recorded, not its value");
+    }
+}
+
+#[test]
+fn a_missing_key_variable_is_a_usage_error_naming_it() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "nokey.toml",
+        "name = \"nokey\"\n[target]\nurl = \"http://127.0.0.1:9/\"\napi_key_env = \"SLACHECK_SURELY_UNSET_VAR\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("SLACHECK_SURELY_UNSET_VAR"), "{}", r.stderr);
+}
