@@ -1,0 +1,282 @@
+//! The mock over real HTTP on loopback: wire format, faults, control and stats, the wiremock responder and the
+//! standalone binary's errors.
+
+use mock_upstream::config::{Errors, Latency, Outage, OutageMode, RateLimit, StreamFaultKind, StreamFaults};
+use mock_upstream::units::{HumanDuration, Rate, Ratio};
+use mock_upstream::{Provider, ProviderConfig};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+// Strict OpenAI schema types: any unexpected or missing field fails the test.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Completion {
+    id: String,
+    object: String,
+    created: u64,
+    model: String,
+    choices: Vec<Choice>,
+    usage: Usage,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Choice {
+    index: u32,
+    message: Message,
+    finish_reason: String,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Message {
+    role: String,
+    content: String,
+}
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Usage {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Chunk {
+    id: String,
+    object: String,
+    created: u64,
+    model: String,
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ChunkChoice {
+    index: u32,
+    delta: Delta,
+    finish_reason: Option<String>,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Delta {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+fn ms(v: u64) -> HumanDuration {
+    HumanDuration(Duration::from_millis(v))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn chat(c: &reqwest::Client, url: &str, body: &str) -> reqwest::Response {
+    c.post(url).header("content-type", "application/json").body(body.to_string()).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn completions_match_the_openai_schema_and_echo_the_model() {
+    let p = mock_upstream::start(ProviderConfig::named("primary"), Instant::now()).await.unwrap();
+    let r = chat(&client(), &p.chat_url(), r#"{"model": "gpt-x", "messages": [], "max_tokens": 5}"#).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-upstream"], "primary");
+    let c: Completion = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!((c.object.as_str(), c.model.as_str()), ("chat.completion", "gpt-x"));
+    assert_eq!(c.usage.completion_tokens, 5);
+    assert_eq!(c.usage.total_tokens, c.usage.prompt_tokens + 5);
+    assert_eq!(c.choices[0].finish_reason, "stop");
+
+    let models = json(client().get(format!("{}/v1/models", p.base_url())).send().await.unwrap()).await;
+    assert_eq!(models["data"][0]["id"], "mock-small");
+    let health = client().get(format!("{}/healthz", p.base_url())).send().await.unwrap();
+    assert_eq!((health.status().as_u16(), health.headers()["x-upstream"].to_str().unwrap()), (200, "primary"));
+}
+
+async fn json(r: reqwest::Response) -> serde_json::Value {
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+async fn stream_events(url: &str, body: &str) -> Vec<String> {
+    let text = chat(&client(), url, body).await.text().await.unwrap();
+    text.split("\n\n").filter(|e| !e.trim().is_empty()).map(|e| e.trim_start_matches("data: ").to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_are_sse_chunks_ending_in_done_unless_truncated() {
+    let mut cfg = ProviderConfig::named("s");
+    cfg.stream.inter_token = Latency::Fixed { value: ms(2) };
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 4}"#).await;
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let chunks: Vec<Chunk> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let content: String = chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.delta.content.clone()).collect();
+    assert_eq!(content, "ok ok ok ok ");
+    assert!(chunks.iter().all(|c| c.object == "chat.completion.chunk"));
+    assert_eq!(chunks.last().unwrap().usage.as_ref().unwrap().completion_tokens, 4);
+
+    let mut cfg = ProviderConfig::named("t");
+    cfg.stream_faults = Some(StreamFaults { rate: Ratio(1.0), kind: StreamFaultKind::Truncate, stall: ms(0) });
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 6}"#).await;
+    assert!(!events.iter().any(|e| e == "[DONE]"), "a truncated stream has no [DONE]");
+    assert_eq!(events.len(), 3, "it stops halfway through 6 tokens");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_rate_and_latency_match_the_config_over_http() {
+    let mut cfg = ProviderConfig::named("e");
+    cfg.seed = 11;
+    cfg.latency = Latency::Fixed { value: ms(3) };
+    cfg.errors = Some(Errors { rate: Ratio(0.2), statuses: vec![503, 429] });
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let c = client();
+    let n = 1000;
+    let (mut errors, mut with_retry_after, mut slowest_ok) = (0, 0, Duration::ZERO);
+    let mut fastest_ok = Duration::MAX;
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = chat(&c, &p.chat_url(), "{}").await;
+        let elapsed = t.elapsed();
+        if r.status() == 200 {
+            slowest_ok = slowest_ok.max(elapsed);
+            fastest_ok = fastest_ok.min(elapsed);
+        } else {
+            errors += 1;
+            if r.status() == 429 {
+                assert_eq!(r.headers()["retry-after"], "1");
+                with_retry_after += 1;
+            }
+        }
+        r.bytes().await.unwrap();
+    }
+    // Binomial sd at n = 1,000 and p = 0.2 is 0.0126; allow four of them.
+    let rate = errors as f64 / n as f64;
+    assert!((rate - 0.2).abs() < 0.05, "error rate {rate}");
+    assert!(with_retry_after > 0 && with_retry_after < errors);
+    assert!(fastest_ok >= Duration::from_millis(3), "fixed 3 ms latency, fastest answer took {fastest_ok:?}");
+    let stats = p.provider.stats();
+    assert_eq!(stats.requests, n);
+    assert_eq!(stats.faults["error"], errors);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outage_windows_and_the_token_bucket_fail_what_they_should() {
+    let mut cfg = ProviderConfig::named("o");
+    cfg.outages = vec![Outage { window: "0s..400ms".parse().unwrap(), mode: OutageMode::Status, status: 502 }];
+    let start = Instant::now();
+    let p = mock_upstream::start(cfg, start).await.unwrap();
+    let c = client();
+    assert_eq!(chat(&c, &p.chat_url(), "{}").await.status(), 502);
+    tokio::time::sleep_until((start + Duration::from_millis(500)).into()).await;
+    assert_eq!(chat(&c, &p.chat_url(), "{}").await.status(), 200);
+
+    let mut cfg = ProviderConfig::named("reset");
+    cfg.outages = vec![Outage { window: "0s..10s".parse().unwrap(), mode: OutageMode::Reset, status: 503 }];
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let err = c.post(p.chat_url()).body("{}").send().await.expect_err("a reset connection gives no response");
+    assert!(!err.is_status());
+
+    let mut cfg = ProviderConfig::named("limited");
+    cfg.rate_limit = Some(RateLimit { rate: Rate::per_second(50.0), burst: Some(5) });
+    let start = Instant::now();
+    let p = mock_upstream::start(cfg, start).await.unwrap();
+    let mut admitted = 0;
+    for _ in 0..300 {
+        if chat(&c, &p.chat_url(), "{}").await.status() == 200 {
+            admitted += 1;
+        }
+    }
+    let allowed = 5.0 + 50.0 * start.elapsed().as_secs_f64();
+    assert!((admitted as f64 - allowed).abs() <= 2.0, "admitted {admitted}, bucket allows {allowed:.1}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_starts_and_stops_an_outage_and_stats_count_it() {
+    let p = mock_upstream::start(ProviderConfig::named("c"), Instant::now()).await.unwrap();
+    let c = client();
+    let control = format!("{}/__control", p.base_url());
+    let r = c.post(&control).body(r#"{"outage": "start", "status": 503}"#).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(chat(&c, &p.chat_url(), r#"{"model": "a"}"#).await.status(), 503);
+    c.post(&control).body(r#"{"outage": "stop"}"#).send().await.unwrap();
+    assert_eq!(chat(&c, &p.chat_url(), r#"{"model": "b"}"#).await.status(), 200);
+    let bad = c.post(&control).body(r#"{"outage": "maybe"}"#).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let stats: mock_upstream::Stats =
+        serde_json::from_value(json(c.get(format!("{}/__stats", p.base_url())).send().await.unwrap()).await).unwrap();
+    assert_eq!(stats.requests, 2);
+    assert_eq!((stats.by_status["503"], stats.by_status["200"]), (1, 1));
+    assert_eq!((stats.by_model["a"], stats.by_model["b"]), (1, 1));
+    assert_eq!(stats.faults["outage"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wiremock_responder_serves_the_same_faults() {
+    let server = wiremock::MockServer::builder()
+        .listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .disable_request_recording()
+        .start()
+        .await;
+    let mut cfg = ProviderConfig::named("wm");
+    cfg.errors = Some(Errors { rate: Ratio(0.5), statuses: vec![500] });
+    let provider = Arc::new(Provider::new(cfg));
+    mock_upstream::wiremock_support::mount(&server, provider.clone()).await;
+    let c = client();
+    let url = format!("{}/v1/chat/completions", server.uri());
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        let r = chat(&c, &url, r#"{"model": "w"}"#).await;
+        assert_eq!(r.headers()["x-upstream"], "wm");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status == 200 {
+            let _: Completion = serde_json::from_str(&text).unwrap();
+        }
+        statuses.push(status);
+    }
+    let errors = statuses.iter().filter(|s| **s == 500).count();
+    // sd at n = 200, p = 0.5 is 7; allow four of them.
+    assert!((errors as i64 - 100).abs() < 28, "{errors} errors of 200");
+    assert_eq!(provider.stats().requests, 200);
+}
+
+#[test]
+fn the_standalone_binary_rejects_bad_configs_and_busy_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_mock-upstream");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[providers]]\nname = \"a\"\nlatency = { dist = \"lognormal\", p50 = \"50ms\", p99 = \"5ms\" }\n").unwrap();
+    let o = std::process::Command::new(bin).arg("--config").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml:3:") && stderr.contains("providers[0].latency") && stderr.contains("p99"), "{stderr}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let cfg = dir.path().join("busy.toml");
+    std::fs::write(&cfg, format!("[[providers]]\nname = \"primary\"\nport = {port}\n")).unwrap();
+    let o = std::process::Command::new(bin).arg("--config").arg(&cfg).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use") && stderr.contains("primary"), "{stderr}");
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("providers.toml");
+    let (config, _): (mock_upstream::MockConfig, String) = mock_upstream::tomlfile::read(&path).unwrap();
+    assert_eq!(config.providers.len(), 3);
+    for p in &config.providers {
+        p.check().unwrap();
+    }
+}
