@@ -7,8 +7,7 @@
 //! is counted as not sent instead of being delayed (which would hide the target's slowness) or dropped.
 
 use crate::measure::{ErrorKind, Outcome, Sample};
-use crate::profile::{Profile, Schedule};
-use crate::scenario::Arrivals;
+use crate::profile::Schedule;
 use crate::scenario::StatusPattern;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -116,22 +115,23 @@ pub fn spawn_pacer(
         .expect("the pacer thread starts")
 }
 
-/// Closed loop (wrk2's model): `connections` tasks, task k sending requests k, k + n, k + 2n, … of the
-/// schedule, each only after the previous one finished. A request due while its connection is busy goes out
-/// late; its latency still counts from when it was due. tokio's timer makes lag about 1 ms here.
+/// Closed loop (wrk2's model): `connections` tasks; each free one takes the next request of the schedule,
+/// waits until it is due, sends it and waits for the answer. A request due while every connection is busy goes
+/// out late; its latency still counts from when it was due. tokio's timer makes lag about 1 ms here.
 pub fn spawn_connections(
-    profile: &Profile,
-    arrivals: Arrivals,
-    seed: u64,
+    schedule: Schedule,
     connections: usize,
     dispatch: Dispatch,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let schedule = Arc::new(std::sync::Mutex::new(schedule));
     (0..connections)
-        .map(|k| {
-            let schedule = profile.schedule(arrivals, seed).skip(k).step_by(connections);
+        .map(|_| {
+            let schedule = schedule.clone();
             let Dispatch { job, start, controls, samples } = dispatch.clone();
             tokio::spawn(async move {
-                for intended in schedule {
+                loop {
+                    let next = schedule.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some(intended) = next else { return };
                     tokio::time::sleep_until((start + intended).into()).await;
                     if controls.stop.load(Ordering::Relaxed) {
                         return;

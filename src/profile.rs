@@ -65,6 +65,9 @@ impl Segment {
 
     /// The `tau` at which the integral reaches `y` (0 ≤ y ≤ integral(len)).
     fn invert(&self, y: f64) -> f64 {
+        if y <= 0.0 {
+            return 0.0;
+        }
         match self.curve {
             Curve::Linear { from, to } => {
                 let slope = (to - from) / self.len;

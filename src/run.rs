@@ -198,7 +198,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
             })
         }
         Some(n) => {
-            let workers = engine::spawn_connections(&profile, arrivals.0, arrivals.1, n, dispatch);
+            let workers = engine::spawn_connections(profile.schedule(arrivals.0, arrivals.1), n, dispatch);
             tokio::spawn(async move {
                 for w in workers {
                     let _ = w.await;

@@ -137,8 +137,8 @@ pub struct Load {
     /// Requests in flight at most; a request due while the cap is reached is counted as not sent.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// Closed loop with this many connections (wrk2's model): each sends its share of the schedule, the next
-    /// request only after the previous answer. Latency still counts from the intended time, so a stall shows;
+    /// Closed loop with this many connections (wrk2's model): each free connection takes the next request of
+    /// the schedule and waits for its answer. Latency still counts from the intended time, so a stall shows;
     /// service time is what a closed-loop tool without correction would report. Absent: open loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,

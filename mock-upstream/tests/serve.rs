@@ -119,7 +119,8 @@ async fn streams_are_sse_chunks_ending_in_done_unless_truncated() {
     let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 4}"#).await;
     assert_eq!(events.last().unwrap(), "[DONE]");
     let chunks: Vec<Chunk> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
-    let content: String = chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.delta.content.clone()).collect();
+    let content: String =
+        chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.delta.content.clone()).collect();
     assert_eq!(content, "ok ok ok ok ");
     assert!(chunks.iter().all(|c| c.object == "chat.completion.chunk"));
     assert_eq!(chunks.last().unwrap().usage.as_ref().unwrap().completion_tokens, 4);
@@ -255,11 +256,18 @@ fn the_standalone_binary_rejects_bad_configs_and_busy_ports() {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_mock-upstream");
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[[providers]]\nname = \"a\"\nlatency = { dist = \"lognormal\", p50 = \"50ms\", p99 = \"5ms\" }\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[[providers]]\nname = \"a\"\nlatency = { dist = \"lognormal\", p50 = \"50ms\", p99 = \"5ms\" }\n",
+    )
+    .unwrap();
     let o = std::process::Command::new(bin).arg("--config").arg(&bad).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("bad.toml:3:") && stderr.contains("providers[0].latency") && stderr.contains("p99"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:3:") && stderr.contains("providers[0].latency") && stderr.contains("p99"),
+        "{stderr}"
+    );
 
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
@@ -268,7 +276,10 @@ fn the_standalone_binary_rejects_bad_configs_and_busy_ports() {
     let o = std::process::Command::new(bin).arg("--config").arg(&cfg).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use") && stderr.contains("primary"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use") && stderr.contains("primary"),
+        "{stderr}"
+    );
 }
 
 #[test]
