@@ -6,34 +6,15 @@
 //! on the tokio runtime and ends as exactly one [`Sample`]. When `max_in_flight` requests are out, a due request
 //! is counted as not sent instead of being delayed (which would hide the target's slowness) or dropped.
 
-use crate::measure::{ErrorKind, Outcome, Sample};
+use crate::measure::Sample;
 use crate::profile::Schedule;
-use crate::scenario::StatusPattern;
-use bytes::Bytes;
-use reqwest::header::HeaderMap;
-use reqwest::{Method, Url};
+use crate::router::Router;
+use reqwest::Url;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc::UnboundedSender, Semaphore};
 use tokio_util::sync::CancellationToken;
-
-/// One request, built once and cloned cheaply for every send.
-pub struct Job {
-    pub client: reqwest::Client,
-    pub method: Method,
-    pub url: Url,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub timeout: Duration,
-    pub success: Vec<StatusPattern>,
-}
-
-impl Job {
-    fn is_success(&self, status: u16) -> bool {
-        self.success.iter().any(|p| p.matches(status))
-    }
-}
 
 /// Shared switches of a running dispatch.
 #[derive(Clone)]
@@ -66,7 +47,7 @@ impl Controls {
 /// What every dispatcher needs: the request, the run's start, its switches and where samples go.
 #[derive(Clone)]
 pub struct Dispatch {
-    pub job: Arc<Job>,
+    pub router: Arc<Router>,
     pub start: Instant,
     pub controls: Controls,
     pub samples: UnboundedSender<Sample>,
@@ -79,11 +60,11 @@ pub fn spawn_pacer(
     dispatch: Dispatch,
     runtime: tokio::runtime::Handle,
 ) -> std::thread::JoinHandle<()> {
-    let Dispatch { job, start, controls, samples } = dispatch;
+    let Dispatch { router, start, controls, samples } = dispatch;
     std::thread::Builder::new()
         .name("slacheck-pacer".into())
         .spawn(move || {
-            for intended in schedule {
+            for (index, intended) in schedule.enumerate() {
                 let due = start + intended;
                 loop {
                     if controls.stop.load(Ordering::Relaxed) {
@@ -98,16 +79,16 @@ pub fn spawn_pacer(
                 }
                 match controls.in_flight.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        let (job, samples, cancel) = (job.clone(), samples.clone(), controls.cancel.clone());
+                        let (router, samples, cancel) = (router.clone(), samples.clone(), controls.cancel.clone());
                         runtime.spawn(async move {
-                            let sample = send(&job, intended, start, &cancel).await;
+                            let sample = router.route(index as u64, intended, start, &cancel).await;
                             drop(permit);
                             let _ = samples.send(sample);
                         });
                     }
                     Err(_) => {
                         let done = start.elapsed();
-                        let _ = samples.send(Sample { intended, sent: None, done, outcome: Outcome::NotSent });
+                        let _ = samples.send(Sample::not_sent(intended, done));
                     }
                 }
             }
@@ -123,55 +104,27 @@ pub fn spawn_connections(
     connections: usize,
     dispatch: Dispatch,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let schedule = Arc::new(std::sync::Mutex::new(schedule));
+    let schedule = Arc::new(std::sync::Mutex::new(schedule.enumerate()));
     (0..connections)
         .map(|_| {
             let schedule = schedule.clone();
-            let Dispatch { job, start, controls, samples } = dispatch.clone();
+            let Dispatch { router, start, controls, samples } = dispatch.clone();
             tokio::spawn(async move {
                 loop {
                     let next = schedule.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some(intended) = next else { return };
+                    let Some((index, intended)) = next else { return };
                     tokio::time::sleep_until((start + intended).into()).await;
                     if controls.stop.load(Ordering::Relaxed) {
                         return;
                     }
                     let Ok(permit) = controls.in_flight.clone().acquire_owned().await else { return };
-                    let sample = send(&job, intended, start, &controls.cancel).await;
+                    let sample = router.route(index as u64, intended, start, &controls.cancel).await;
                     drop(permit);
                     let _ = samples.send(sample);
                 }
             })
         })
         .collect()
-}
-
-async fn send(job: &Job, intended: Duration, start: Instant, cancel: &CancellationToken) -> Sample {
-    let sent = start.elapsed();
-    let exchange = async {
-        let response = job
-            .client
-            .request(job.method.clone(), job.url.clone())
-            .headers(job.headers.clone())
-            .body(job.body.clone())
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        // Read the whole body: a response counts only when it has fully arrived.
-        response.bytes().await?;
-        Ok::<u16, reqwest::Error>(status)
-    };
-    let outcome = tokio::select! {
-        r = tokio::time::timeout(job.timeout, exchange) => match r {
-            Err(_) => Outcome::Timeout,
-            Ok(Ok(status)) if job.is_success(status) => Outcome::Ok,
-            Ok(Ok(status)) => Outcome::Error(ErrorKind::Status(status)),
-            Ok(Err(e)) if e.is_connect() => Outcome::Error(ErrorKind::Connect),
-            Ok(Err(_)) => Outcome::Error(ErrorKind::Transport),
-        },
-        _ = cancel.cancelled() => Outcome::Error(ErrorKind::Interrupted),
-    };
-    Sample { intended, sent: Some(sent), done: start.elapsed(), outcome }
 }
 
 /// Checks that something listens at the URL's host and port, so an unreachable target fails fast.

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod measure;
 pub mod profile;
 pub mod report;
+pub mod router;
 pub mod run;
 pub mod scenario;
 pub mod sla;

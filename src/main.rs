@@ -42,6 +42,9 @@ enum Command {
         /// Replace the load profile with a constant rate, e.g. "833/s" or "50000/min".
         #[arg(long, value_name = "R")]
         rate: Option<Rate>,
+        /// Change a scenario setting for this run, e.g. --set failover.enabled=false (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
         /// No progress bar and only the verdict line.
         #[arg(long, short)]
         quiet: bool,
@@ -76,9 +79,10 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { file, out, duration, rate, quiet, json } => {
+        Command::Run { file, out, duration, rate, settings, quiet, json } => {
             let overrides = Overrides { duration: duration.map(|d| d.0), rate };
-            let loaded = match LoadedScenario::read(&file).and_then(|l| l.with_overrides(&overrides)) {
+            let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
+            let loaded = match loaded.and_then(|l| l.with_overrides(&overrides)) {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -53,7 +53,7 @@ impl ErrorKind {
     }
 }
 
-/// One request's times, as offsets from the start of the run.
+/// One logical request: its times (offsets from the start of the run), its outcome and its attempts.
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub intended: Duration,
@@ -62,6 +62,187 @@ pub struct Sample {
     /// When it finished (answered, failed, timed out or was given up).
     pub done: Duration,
     pub outcome: Outcome,
+    /// Index of its request class.
+    pub class: u16,
+    /// Index of the tier that answered it successfully.
+    pub served: Option<u16>,
+    /// The upstream that served it: from the response (see `served_by`) or the serving tier's name.
+    pub upstream: Option<String>,
+    /// (prompt, completion) tokens of the answer, from its `usage`.
+    pub tokens: Option<(u64, u64)>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Sample {
+    /// A request that was due but never sent.
+    pub fn not_sent(intended: Duration, done: Duration) -> Self {
+        Sample {
+            intended,
+            sent: None,
+            done,
+            outcome: Outcome::NotSent,
+            class: 0,
+            served: None,
+            upstream: None,
+            tokens: None,
+            attempts: Vec::new(),
+        }
+    }
+}
+
+/// One try of a logical request on one tier.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub tier: u16,
+    pub outcome: Outcome,
+    /// Its own latency, from its send to its end.
+    pub elapsed: Duration,
+    /// It was cut short by the failover latency budget.
+    pub over_budget: bool,
+}
+
+impl Attempt {
+    /// Why another attempt followed this one.
+    pub fn reason(&self) -> String {
+        match &self.outcome {
+            Outcome::Timeout if self.over_budget => "latency budget".into(),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Error(k) => k.label(),
+            Outcome::Ok => "ok".into(),
+            Outcome::NotSent => "not sent".into(),
+        }
+    }
+}
+
+/// Counts and latency of one slice of the traffic (a tier, class or upstream).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub counts: Counts,
+    pub errors: BTreeMap<String, u64>,
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group { counts: Counts::default(), errors: BTreeMap::new(), latency: new_histogram() }
+    }
+}
+
+impl Group {
+    fn add(&mut self, outcome: &Outcome, latency: Option<Duration>) {
+        self.counts.total += 1;
+        match outcome {
+            Outcome::Ok => self.counts.ok += 1,
+            Outcome::Error(k) => {
+                self.counts.error += 1;
+                *self.errors.entry(k.label()).or_default() += 1;
+            }
+            Outcome::Timeout => self.counts.timeout += 1,
+            Outcome::NotSent => self.counts.not_sent += 1,
+        }
+        if let Some(l) = latency {
+            self.latency.saturating_record(micros(l));
+        }
+    }
+
+    pub fn availability(&self) -> Option<f64> {
+        (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+    }
+}
+
+/// Per-tier attempts and what they cost.
+#[derive(Debug, Clone, Default)]
+pub struct TierStats {
+    /// Every attempt on this tier, with its own latency: availability as the tier delivered it.
+    pub attempts: Group,
+    /// Logical requests this tier answered, with their end-to-end latency.
+    pub served: Group,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// What happened around one scheduled outage of a tier's provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageStats {
+    #[serde(skip)]
+    failures: Option<(f64, f64)>,
+    pub tier: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Requests due during the window whose first attempt went to this tier.
+    pub requests_due: u64,
+    /// …of which tried another tier, and of which failed as the user saw it.
+    pub failed_over: u64,
+    pub user_errors: u64,
+    /// From the window's start to the first failover attempt being sent.
+    pub first_failover_after_s: Option<f64>,
+    /// From the first to the last user-visible failure due in the window (0: none or one).
+    pub error_burst_s: f64,
+    /// From the window's end to the first request the tier served again.
+    pub back_to_tier_after_s: Option<f64>,
+}
+
+impl OutageStats {
+    fn observe(&mut self, tier: u16, s: &Sample, sent: Duration) {
+        let Some(first) = s.attempts.first() else { return };
+        if first.tier != tier {
+            return;
+        }
+        let (start, end) = (Duration::from_secs_f64(self.start_s), Duration::from_secs_f64(self.end_s));
+        if s.intended >= start && s.intended < end {
+            self.requests_due += 1;
+            if s.attempts.iter().any(|a| a.tier != tier) {
+                self.failed_over += 1;
+                let at = (sent + first.elapsed).saturating_sub(start).as_secs_f64();
+                self.first_failover_after_s = Some(self.first_failover_after_s.map_or(at, |t| t.min(at)));
+            }
+            if s.outcome != Outcome::Ok {
+                self.user_errors += 1;
+                let t = s.intended.as_secs_f64();
+                self.failures = Some(self.failures.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                self.error_burst_s = self.failures.map(|(a, b)| b - a).unwrap_or(0.0);
+            }
+        }
+        if s.intended >= end && s.served == Some(tier) {
+            let after = (s.intended - end).as_secs_f64();
+            self.back_to_tier_after_s = Some(self.back_to_tier_after_s.map_or(after, |t| t.min(after)));
+        }
+    }
+}
+
+/// How failover behaved.
+#[derive(Debug, Clone)]
+pub struct FailoverStats {
+    /// Logical requests that needed more than one attempt.
+    pub retried: u64,
+    /// Logical requests that tried more than one tier.
+    pub failed_over: u64,
+    /// …of which ended successfully.
+    pub rescued: u64,
+    /// Why each extra attempt was made.
+    pub reasons: BTreeMap<String, u64>,
+    /// For requests that succeeded after more than one attempt: end-to-end latency minus the serving attempt's.
+    pub added: Histogram<u64>,
+    /// Logical requests whose first attempt succeeded (availability before failover and retries).
+    pub first_attempt_ok: u64,
+    /// (intended, done) of the first and last request that failed over, for outage analysis.
+    pub first_at: Option<Duration>,
+    pub last_at: Option<Duration>,
+}
+
+impl Default for FailoverStats {
+    fn default() -> Self {
+        FailoverStats {
+            retried: 0,
+            failed_over: 0,
+            rescued: 0,
+            reasons: BTreeMap::new(),
+            added: new_histogram(),
+            first_attempt_ok: 0,
+            first_at: None,
+            last_at: None,
+        }
+    }
 }
 
 /// Counters a progress display reads while the run goes on.
@@ -93,6 +274,8 @@ pub struct TimelineRow {
     pub not_sent: u64,
     /// Requests actually sent in this second: the achieved rate.
     pub sent: u64,
+    /// Requests due in this second that tried more than one tier.
+    pub failovers: u64,
     /// Latency percentiles of the requests that finished in this second.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -109,6 +292,14 @@ pub struct RunResult {
     pub timeline: Vec<TimelineRow>,
     /// Time from the start of the run to the last sample.
     pub elapsed: Duration,
+    /// By tier name, in the scenario's order.
+    pub tiers: Vec<(String, TierStats)>,
+    /// By class name (end-to-end latency of sent requests).
+    pub classes: Vec<(String, Group)>,
+    /// By serving upstream (from the response, or the tier's name).
+    pub upstreams: BTreeMap<String, Group>,
+    pub failover: FailoverStats,
+    pub outages: Vec<OutageStats>,
 }
 
 impl RunResult {
@@ -124,6 +315,8 @@ pub struct Recorder {
     interval: Histogram<u64>,
     interval_second: u64,
     live: Arc<Live>,
+    /// Tier of each watched outage in `result.outages`.
+    watched: Vec<u16>,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -135,7 +328,8 @@ pub fn ms(us: u64) -> f64 {
 }
 
 impl Recorder {
-    pub fn new(live: Arc<Live>) -> Self {
+    /// A recorder for a run with these tier and class names (indices as in [`Sample`]).
+    pub fn new(live: Arc<Live>, tiers: &[String], classes: &[String]) -> Self {
         Recorder {
             result: RunResult {
                 counts: Counts::default(),
@@ -145,12 +339,35 @@ impl Recorder {
                 errors: BTreeMap::new(),
                 timeline: Vec::new(),
                 elapsed: Duration::ZERO,
+                tiers: tiers.iter().map(|t| (t.clone(), TierStats::default())).collect(),
+                classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
+                upstreams: BTreeMap::new(),
+                failover: FailoverStats::default(),
+                outages: Vec::new(),
             },
             rows: BTreeMap::new(),
             interval: new_histogram(),
             interval_second: 0,
             live,
+            watched: Vec::new(),
         }
+    }
+
+    /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
+    pub fn watch_outage(&mut self, tier: u16, name: &str, start: Duration, end: Duration) {
+        self.watched.push(tier);
+        self.result.outages.push(OutageStats {
+            failures: None,
+            tier: name.to_string(),
+            start_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
+            requests_due: 0,
+            failed_over: 0,
+            user_errors: 0,
+            first_failover_after_s: None,
+            error_burst_s: 0.0,
+            back_to_tier_after_s: None,
+        });
     }
 
     pub fn record(&mut self, s: &Sample) {
@@ -200,6 +417,62 @@ impl Recorder {
             self.interval_second = done_second;
         }
         self.interval.saturating_record(latency);
+        self.record_routing(s);
+    }
+
+    /// Per tier, class and upstream, and failover.
+    fn record_routing(&mut self, s: &Sample) {
+        let r = &mut self.result;
+        let e2e = s.done.saturating_sub(s.intended);
+        if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
+            class.add(&s.outcome, Some(e2e));
+        }
+        for a in &s.attempts {
+            if let Some((_, tier)) = r.tiers.get_mut(a.tier as usize) {
+                tier.attempts.add(&a.outcome, Some(a.elapsed));
+            }
+        }
+        if let Some(t) = s.served {
+            if let Some((_, tier)) = r.tiers.get_mut(t as usize) {
+                tier.served.add(&s.outcome, Some(e2e));
+                if let Some((p, c)) = s.tokens {
+                    tier.prompt_tokens += p;
+                    tier.completion_tokens += c;
+                }
+            }
+        }
+        if let Some(u) = &s.upstream {
+            r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e));
+        }
+        if let Some(sent) = s.sent {
+            for (outage, tier) in r.outages.iter_mut().zip(&self.watched) {
+                outage.observe(*tier, s, sent);
+            }
+        }
+        let f = &mut r.failover;
+        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
+            f.first_attempt_ok += 1;
+        }
+        if s.attempts.len() > 1 {
+            f.retried += 1;
+            for a in &s.attempts[..s.attempts.len() - 1] {
+                *f.reasons.entry(a.reason()).or_default() += 1;
+            }
+            if let (Some(last), Outcome::Ok) = (s.attempts.last(), &s.outcome) {
+                f.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
+            }
+        }
+        let tiers_tried = s.attempts.iter().map(|a| a.tier).collect::<std::collections::BTreeSet<_>>().len();
+        if tiers_tried > 1 {
+            f.failed_over += 1;
+            if s.outcome == Outcome::Ok {
+                f.rescued += 1;
+            }
+            f.first_at = Some(f.first_at.map_or(s.intended, |t| t.min(s.intended)));
+            f.last_at = Some(f.last_at.map_or(s.intended, |t| t.max(s.intended)));
+            let second = s.intended.as_secs();
+            self.rows.entry(second).or_insert_with(|| TimelineRow { t_s: second, ..Default::default() }).failovers += 1;
+        }
     }
 
     fn close_interval(&mut self) {
@@ -235,16 +508,15 @@ mod tests {
 
     fn sample(intended_ms: u64, sent_ms: Option<u64>, done_ms: u64, outcome: Outcome) -> Sample {
         Sample {
-            intended: Duration::from_millis(intended_ms),
             sent: sent_ms.map(Duration::from_millis),
-            done: Duration::from_millis(done_ms),
             outcome,
+            ..Sample::not_sent(Duration::from_millis(intended_ms), Duration::from_millis(done_ms))
         }
     }
 
     #[test]
     fn every_sample_is_counted_once_overall_and_per_row() {
-        let mut r = Recorder::new(Arc::default());
+        let mut r = Recorder::new(Arc::default(), &[], &[]);
         r.record(&sample(0, Some(0), 10, Outcome::Ok));
         r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
         r.record(&sample(900, None, 900, Outcome::NotSent));

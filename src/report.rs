@@ -1,6 +1,6 @@
 //! What a run tells: the terminal summary and `summary.json`, written atomically.
 
-use crate::measure::{ms, Counts, RunResult, TimelineRow};
+use crate::measure::{ms, Counts, Group, OutageStats, RunResult, TimelineRow};
 use crate::scenario::Scenario;
 use crate::sla::Verdict;
 use hdrhistogram::Histogram;
@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: tiers, classes, upstreams, failover and cost.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +56,89 @@ pub struct Generator {
     pub overloaded: bool,
 }
 
+/// One slice of the traffic (a class or an upstream).
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupSummary {
+    pub name: String,
+    pub counts: Counts,
+    pub availability: Option<f64>,
+    pub latency_ms: Percentiles,
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl GroupSummary {
+    fn of(name: &str, g: &Group) -> Self {
+        GroupSummary {
+            name: name.to_string(),
+            counts: g.counts,
+            availability: g.availability(),
+            latency_ms: Percentiles::of(&g.latency),
+            errors: g.errors.clone(),
+        }
+    }
+}
+
+/// One tier: its attempts as it delivered them (before failover), what it served, what that cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierSummary {
+    pub name: String,
+    pub attempts: Counts,
+    /// Successful attempts / attempts: the tier's own availability, before failover.
+    pub availability: Option<f64>,
+    /// Each attempt's own latency.
+    pub attempt_latency_ms: Percentiles,
+    pub errors: BTreeMap<String, u64>,
+    /// Logical requests this tier answered, and their end-to-end latency.
+    pub served: u64,
+    pub served_latency_ms: Percentiles,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailoverSummary {
+    /// Logical requests with more than one attempt, and with more than one tier.
+    pub retried: u64,
+    pub failed_over: u64,
+    /// Failed-over requests that ended successfully.
+    pub rescued: u64,
+    /// failed_over / requests sent.
+    pub rate: f64,
+    /// Why each extra attempt was made.
+    pub reasons: BTreeMap<String, u64>,
+    /// End-to-end latency minus the serving attempt's own, for requests served after more than one attempt.
+    pub added_latency_ms: Percentiles,
+    /// Intended times of the first and last failed-over request.
+    pub first_at_s: Option<f64>,
+    pub last_at_s: Option<f64>,
+}
+
+/// What the run cost at the tiers' prices, and what the profile would cost for a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostSummary {
+    pub total_usd: f64,
+    pub per_1000_requests_usd: f64,
+    /// At the profile's mean rate for 30 days.
+    pub monthly_usd: f64,
+}
+
+/// Facts about a run that are not measurements.
+pub struct RunFacts {
+    pub started_at: String,
+    pub complete: bool,
+    pub lag_limit_ms: f64,
+    /// (input, output) US dollars per million tokens, per tier.
+    pub prices: Vec<(f64, f64)>,
+    /// The profile's mean rate, requests per second.
+    pub mean_rate: f64,
+}
+
+/// US dollars for these token counts at per-million prices.
+pub fn cost(prompt_tokens: u64, completion_tokens: u64, price_input: f64, price_output: f64) -> f64 {
+    (prompt_tokens as f64 * price_input + completion_tokens as f64 * price_output) / 1_000_000.0
+}
+
 /// The content of `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -77,43 +161,89 @@ pub struct Summary {
     /// Actual minus intended send time.
     pub lag_ms: Percentiles,
     pub errors: BTreeMap<String, u64>,
+    /// Share of requests whose first attempt succeeded: availability as the first tier alone delivered it.
+    pub availability_before_failover: Option<f64>,
+    pub tiers: Vec<TierSummary>,
+    pub classes: Vec<GroupSummary>,
+    pub upstreams: Vec<GroupSummary>,
+    pub failover: FailoverSummary,
+    /// Around each scheduled outage of a mock provider behind a tier.
+    pub outages: Vec<OutageStats>,
+    pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
     pub timeline: Vec<TimelineRow>,
 }
 
 impl Summary {
-    pub fn new(
-        scenario: &Scenario,
-        started_at: String,
-        result: &RunResult,
-        verdict: Verdict,
-        complete: bool,
-        lag_limit_ms: f64,
-    ) -> Self {
+    pub fn new(scenario: &Scenario, result: &RunResult, verdict: Verdict, facts: RunFacts) -> Self {
         let duration_s = result.elapsed.as_secs_f64().max(1e-9);
-        let sent = result.counts.total - result.counts.not_sent;
+        let c = result.counts;
+        let sent = c.total - c.not_sent;
         let lag = Percentiles::of(&result.lag);
         let planned_s = scenario.load.duration.map(|d| d.0.as_secs_f64()).unwrap_or(duration_s).min(duration_s);
+        let tiers: Vec<TierSummary> = result
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, t))| {
+                let (pi, po) = facts.prices.get(i).copied().unwrap_or_default();
+                TierSummary {
+                    name: name.clone(),
+                    attempts: t.attempts.counts,
+                    availability: t.attempts.availability(),
+                    attempt_latency_ms: Percentiles::of(&t.attempts.latency),
+                    errors: t.attempts.errors.clone(),
+                    served: t.served.counts.total,
+                    served_latency_ms: Percentiles::of(&t.served.latency),
+                    prompt_tokens: t.prompt_tokens,
+                    completion_tokens: t.completion_tokens,
+                    cost_usd: cost(t.prompt_tokens, t.completion_tokens, pi, po),
+                }
+            })
+            .collect();
+        let total_usd: f64 = tiers.iter().map(|t| t.cost_usd).sum();
+        let per_request = if sent > 0 { total_usd / sent as f64 } else { 0.0 };
+        let f = &result.failover;
         Summary {
             schema_version: SCHEMA_VERSION,
-            complete,
+            complete: facts.complete,
             scenario: scenario.clone(),
-            started_at,
+            started_at: facts.started_at,
             duration_s,
-            counts: result.counts,
+            counts: c,
             availability: result.availability(),
-            offered_rate_per_s: result.counts.total as f64 / planned_s.max(1e-9),
+            offered_rate_per_s: c.total as f64 / planned_s.max(1e-9),
             achieved_rate_per_s: sent as f64 / planned_s.max(1e-9),
             latency_ms: Percentiles::of(&result.latency),
             service_time_ms: Percentiles::of(&result.service_time),
             // In closed-loop mode lag is a busy connection waiting for the target, not a slow generator.
             generator: Generator {
-                lag_limit_ms,
-                overloaded: scenario.load.connections.is_none() && lag.count > 0 && lag.p99 > lag_limit_ms,
+                lag_limit_ms: facts.lag_limit_ms,
+                overloaded: scenario.load.connections.is_none() && lag.count > 0 && lag.p99 > facts.lag_limit_ms,
             },
             lag_ms: lag,
             errors: result.errors.clone(),
+            availability_before_failover: (c.total > 0).then(|| f.first_attempt_ok as f64 / c.total as f64),
+            tiers,
+            classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            failover: FailoverSummary {
+                retried: f.retried,
+                failed_over: f.failed_over,
+                rescued: f.rescued,
+                rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
+                reasons: f.reasons.clone(),
+                added_latency_ms: Percentiles::of(&f.added),
+                first_at_s: f.first_at.map(|t| t.as_secs_f64()),
+                last_at_s: f.last_at.map(|t| t.as_secs_f64()),
+            },
+            outages: result.outages.clone(),
+            cost: CostSummary {
+                total_usd,
+                per_1000_requests_usd: per_request * 1000.0,
+                monthly_usd: per_request * facts.mean_rate * 30.0 * 86_400.0,
+            },
             verdict,
             timeline: result.timeline.clone(),
         }
@@ -190,6 +320,57 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
     out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
+    if summary.tiers.len() > 1 || summary.failover.retried > 0 {
+        let _ = writeln!(
+            out,
+            "\n  {:<12}{:>9}{:>10}{:>9}{:>11}{:>11}{:>11}",
+            "tier", "attempts", "avail.", "served", "p50", "p99", "cost"
+        );
+        for t in &summary.tiers {
+            let _ = writeln!(
+                out,
+                "  {:<12}{:>9}{:>10}{:>9}{:>11}{:>11}{:>11}",
+                t.name,
+                t.attempts.total,
+                t.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "-".into()),
+                t.served,
+                fmt_ms(t.attempt_latency_ms.p50),
+                fmt_ms(t.attempt_latency_ms.p99),
+                format!("${:.4}", t.cost_usd)
+            );
+        }
+        let f = &summary.failover;
+        let _ = writeln!(
+            out,
+            "  failover: {} requests ({:.2}%), {} rescued; added latency p50 {} p99 {}; availability before failover {}",
+            f.failed_over,
+            f.rate * 100.0,
+            f.rescued,
+            fmt_ms(f.added_latency_ms.p50),
+            fmt_ms(f.added_latency_ms.p99),
+            summary.availability_before_failover.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+        );
+        if !f.reasons.is_empty() {
+            let list: Vec<_> = f.reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let _ = writeln!(out, "  retried because: {}", list.join(", "));
+        }
+    }
+    for o in &summary.outages {
+        let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
+        let _ = writeln!(
+            out,
+            "  outage of {} {:.0}s..{:.0}s: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, back on {} {} after it ended",
+            o.tier, o.start_s, o.end_s, o.requests_due, o.failed_over, opt(o.first_failover_after_s), o.user_errors,
+            o.error_burst_s, o.tier, opt(o.back_to_tier_after_s)
+        );
+    }
+    if summary.cost.total_usd > 0.0 {
+        let _ = writeln!(
+            out,
+            "  cost: ${:.4} for this run, ${:.4} per 1,000 requests, ${:.2} a month at the profile's mean rate",
+            summary.cost.total_usd, summary.cost.per_1000_requests_usd, summary.cost.monthly_usd
+        );
+    }
     if summary.generator.overloaded {
         let _ = writeln!(
             out,
@@ -220,4 +401,17 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     };
     let _ = writeln!(out, "\n  {verdict}\n  results: {}", results_dir.display());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cost;
+
+    #[test]
+    fn the_seed_cost_table_is_reproduced() {
+        // 5M tokens at $0.25/M is $1.25; the same at $10/M is $50.
+        assert!((cost(5_000_000, 0, 0.25, 0.25) - 1.25).abs() < 1e-9);
+        assert!((cost(2_000_000, 3_000_000, 10.0, 10.0) - 50.0).abs() < 1e-9);
+        assert!((cost(1_000, 500, 1.0, 4.0) - 0.003).abs() < 1e-12);
+    }
 }

@@ -1,10 +1,11 @@
 //! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
 
-use crate::engine::{self, Controls, Job};
+use crate::engine::{self, Controls};
 use crate::measure::{Live, Recorder};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
-use crate::scenario::{HttpVersion, LoadedScenario, ProfileKind};
+use crate::router::{self, Class, Policy, Router, Tier};
+use crate::scenario::{ClassSpec, HttpVersion, LoadedScenario, ProfileKind};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
@@ -156,30 +157,26 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     for config in loaded.mock_providers() {
         providers.push(mock_upstream::start(config, start).await?);
     }
-    let url = match &target.mock {
-        Some(name) => providers.iter().find(|p| p.provider.name() == name).map(|p| p.chat_url()).unwrap_or_default(),
-        None => target.url.clone().unwrap_or_default(),
-    };
-    let url = reqwest::Url::parse(&url).map_err(|e| RunError::Unreachable(format!("bad URL: {e}")))?;
-    engine::preflight(&url).await.map_err(RunError::Unreachable)?;
-
+    let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
+    let router = build_router(loaded, &chat_url, api_key.as_deref(), body)?;
+    for tier in &router.tiers {
+        engine::preflight(&tier.url).await.map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
+    }
     let dir = results_dir(opts, &scenario.name, started_at)?;
-    let job = Arc::new(Job {
-        client: build_client(target.http, target.mock.is_some(), scenario.load.max_in_flight)?,
-        method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
-        url,
-        headers: headers(loaded, api_key.as_deref(), !body.is_empty())?,
-        body,
-        timeout: target.timeout.0,
-        success: scenario.sla.success_statuses.clone(),
-    });
+    let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
+    let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
+    let router = Arc::new(router);
+    let outages = scheduled_outages(loaded);
 
     let live = Arc::new(Live::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = {
         let live = live.clone();
         std::thread::spawn(move || {
-            let mut recorder = Recorder::new(live);
+            let mut recorder = Recorder::new(live, &tier_names, &class_names);
+            for (tier, start, end) in outages {
+                recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
+            }
             while let Some(sample) = rx.blocking_recv() {
                 recorder.record(&sample);
             }
@@ -188,7 +185,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     let controls = Controls::new(scenario.load.max_in_flight);
     let arrivals = (scenario.load.arrivals, scenario.load.seed);
-    let dispatch = engine::Dispatch { job, start, controls: controls.clone(), samples: tx };
+    let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
     let mut dispatched = match scenario.load.connections {
         None => {
             let schedule = profile.schedule(arrivals.0, arrivals.1);
@@ -238,10 +235,145 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let verdict = sla::evaluate(&scenario.sla, &result);
     let started = started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let lag_limit_ms = scenario.load.lag_limit.0.as_secs_f64() * 1000.0;
-    let summary = Summary::new(scenario, started, &result, verdict, !interrupted, lag_limit_ms);
+    let prices: Vec<(f64, f64)> = router.tiers.iter().map(|t| (t.price_input, t.price_output)).collect();
+    let mean_rate = profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9);
+    let facts = report::RunFacts { started_at: started, complete: !interrupted, lag_limit_ms, prices, mean_rate };
+    let summary = Summary::new(scenario, &result, verdict, facts);
     report::write_summary_json(&dir, &summary)
         .map_err(|source| RunError::Output { path: dir.join("summary.json"), source })?;
     Ok(RunOutcome { summary, dir, interrupted })
+}
+
+/// The router for a scenario: its tiers (or the one implicit target), classes and failover policy.
+fn build_router(
+    loaded: &LoadedScenario,
+    chat_url: &dyn Fn(&str) -> Option<String>,
+    api_key: Option<&str>,
+    body: Bytes,
+) -> Result<Router, RunError> {
+    let s = &loaded.scenario;
+    let target = &s.target;
+    let url_of = |url: &Option<String>, mock: &Option<String>| -> Result<reqwest::Url, RunError> {
+        let text = match (url, mock) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(m)) => chat_url(m),
+            (None, None) => None,
+        };
+        let text = text.ok_or_else(|| RunError::Unreachable("no URL for the target".into()))?;
+        reqwest::Url::parse(&text).map_err(|e| RunError::Unreachable(format!("bad URL {text}: {e}")))
+    };
+    let (tiers, classes) = if s.tiers.is_empty() {
+        let name = target.mock.clone().unwrap_or_else(|| "target".into());
+        let tier = Tier {
+            name,
+            url: url_of(&target.url, &target.mock)?,
+            timeout: target.timeout.0,
+            price_input: 0.0,
+            price_output: 0.0,
+        };
+        (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], bodies: vec![vec![body]] }])
+    } else {
+        let mut tiers = Vec::new();
+        for t in &s.tiers {
+            tiers.push(Tier {
+                name: t.name.clone(),
+                url: url_of(&t.url, &t.mock)?,
+                timeout: t.timeout.unwrap_or(target.timeout).0,
+                price_input: t.price_input,
+                price_output: t.price_output,
+            });
+        }
+        let specs = if s.classes.is_empty() {
+            vec![ClassSpec {
+                name: "default".into(),
+                weight: 1.0,
+                tier: String::new(),
+                fallbacks: None,
+                prompts: vec!["ping".into()],
+                max_tokens: 16,
+                stream: false,
+            }]
+        } else {
+            s.classes.clone()
+        };
+        let classes = specs
+            .iter()
+            .zip(loaded.class_orders())
+            .map(|(c, order)| Class {
+                name: c.name.clone(),
+                weight: c.weight,
+                order,
+                bodies: s.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
+            })
+            .collect();
+        (tiers, classes)
+    };
+    let f = &s.failover;
+    let policy = Policy {
+        failover: f.enabled,
+        on_status: f.on_status.clone(),
+        on_timeout: f.on_timeout,
+        on_transport: f.on_transport,
+        latency_budget: f.latency_budget.map(|d| d.0),
+        retries: f.retries,
+        backoff: f.backoff.0,
+        backoff_cap: f.backoff_cap.0,
+        idempotency_header: HeaderName::from_bytes(f.idempotency_header.as_bytes()).ok(),
+    };
+    Ok(Router {
+        client: build_client(
+            target.http,
+            target.url.is_none() && s.tiers.iter().all(|t| t.url.is_none()),
+            s.load.max_in_flight,
+        )?,
+        method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
+        headers: headers(loaded, api_key, true)?,
+        tiers,
+        classes,
+        policy,
+        served_by: s.served_by.clone(),
+        success: s.sla.success_statuses.clone(),
+        run_id: router::mix(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+        ),
+        seed: s.load.seed,
+    })
+}
+
+/// (tier index, start, end) of every scheduled outage of a mock provider behind a tier.
+fn scheduled_outages(loaded: &LoadedScenario) -> Vec<(u16, Duration, Duration)> {
+    let s = &loaded.scenario;
+    let providers = loaded.mock_providers();
+    let tier_mocks: Vec<Option<&String>> = if s.tiers.is_empty() {
+        vec![s.target.mock.as_ref()]
+    } else {
+        s.tiers.iter().map(|t| t.mock.as_ref()).collect()
+    };
+    let mut out = Vec::new();
+    for (i, mock) in tier_mocks.iter().enumerate() {
+        let Some(p) = mock.and_then(|m| providers.iter().find(|p| &p.name == m)) else { continue };
+        for o in &p.outages {
+            out.push((i as u16, o.window.start, o.window.end));
+        }
+    }
+    out
+}
+
+/// An OpenAI chat-completions body for one class on one tier.
+fn chat_body(model: &str, prompt: &str, class: &ClassSpec) -> Bytes {
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": [{ "role": "user", "content": prompt }],
+        "max_tokens": class.max_tokens,
+    });
+    if class.stream {
+        body["stream"] = true.into();
+        body["stream_options"] = serde_json::json!({ "include_usage": true });
+    }
+    Bytes::from(body.to_string())
 }
 
 fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Result<PathBuf, RunError> {

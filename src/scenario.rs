@@ -22,7 +22,18 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default)]
     pub sla: Sla,
-    /// Fake providers started in-process (`[[mock.providers]]`), for `target.mock`.
+    /// Model tiers routed client-side (`[[tiers]]`); without them every request goes to `target`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierSpec>,
+    /// Request classes and their share of the traffic (`[[classes]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassSpec>,
+    #[serde(default)]
+    pub failover: FailoverSpec,
+    /// Where a gateway says which upstream served a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ServedBy>,
+    /// Fake providers started in-process (`[[mock.providers]]`), for `target.mock` or a tier's `mock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockSection>,
 }
@@ -52,6 +63,130 @@ pub struct Target {
     pub timeout: HumanDuration,
     #[serde(default)]
     pub http: HttpVersion,
+}
+
+/// A model tier: where its requests go, which model they name, what its tokens cost.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    pub model: String,
+    /// Per attempt on this tier; default: `target.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// US dollars per million input (prompt) tokens.
+    #[serde(default)]
+    pub price_input: f64,
+    /// US dollars per million output (completion) tokens.
+    #[serde(default)]
+    pub price_output: f64,
+}
+
+/// A kind of request, its share of the traffic and where it starts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    pub name: String,
+    /// Relative share of the traffic (e.g. 90 and 10).
+    pub weight: f64,
+    /// The tier it is sent to first.
+    pub tier: String,
+    /// Tiers tried after it, in order; default: the tiers after `tier` in `failover.chain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<String>>,
+    /// User messages, taken in turn.
+    #[serde(default = "default_prompts")]
+    pub prompts: Vec<String>,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+fn default_prompts() -> Vec<String> {
+    vec!["ping".into()]
+}
+fn default_max_tokens() -> u32 {
+    16
+}
+
+/// When and how a request moves on to the next tier.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Tier order for failover, e.g. `["default", "fallback"]`.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Statuses that trigger a retry or failover.
+    #[serde(default = "default_failover_statuses")]
+    pub on_status: Vec<u16>,
+    /// Fail over when an attempt times out (its tier's timeout).
+    #[serde(default = "yes")]
+    pub on_timeout: bool,
+    /// Fail over when the connection fails or breaks.
+    #[serde(default = "yes")]
+    pub on_transport: bool,
+    /// Give up on an attempt that takes longer than this and try the next tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget: Option<HumanDuration>,
+    /// Extra attempts on the same tier before moving on.
+    #[serde(default)]
+    pub retries: u32,
+    /// First backoff before a retry; doubled each time, with full jitter, up to `backoff_cap`.
+    #[serde(default = "default_backoff")]
+    pub backoff: HumanDuration,
+    #[serde(default = "default_backoff_cap")]
+    pub backoff_cap: HumanDuration,
+    /// Header carrying one key per logical request, the same on each of its attempts.
+    #[serde(default = "default_idempotency_header")]
+    pub idempotency_header: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_failover_statuses() -> Vec<u16> {
+    vec![429, 500, 502, 503, 504]
+}
+fn default_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_millis(50))
+}
+fn default_backoff_cap() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_idempotency_header() -> String {
+    "idempotency-key".into()
+}
+
+impl Default for FailoverSpec {
+    fn default() -> Self {
+        FailoverSpec {
+            enabled: true,
+            chain: Vec::new(),
+            on_status: default_failover_statuses(),
+            on_timeout: true,
+            on_transport: true,
+            latency_budget: None,
+            retries: 0,
+            backoff: default_backoff(),
+            backoff_cap: default_backoff_cap(),
+            idempotency_header: default_idempotency_header(),
+        }
+    }
+}
+
+/// Where the serving upstream is read from a response: a header, or a JSON pointer into the body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum ServedBy {
+    Header(String),
+    Json(String),
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -289,19 +424,57 @@ impl LoadedScenario {
         self.path.parent().unwrap_or(Path::new(".")).join(relative)
     }
 
-    /// The mock providers to start for this scenario (none for a real URL).
+    /// The mock providers to start for this scenario (none when every target is a real URL).
     pub fn mock_providers(&self) -> Vec<ProviderConfig> {
-        match self.scenario.target.mock.as_deref() {
-            None => Vec::new(),
-            Some(_) => {
-                let declared = self.scenario.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
-                if declared.is_empty() {
-                    vec![ProviderConfig::named("default")]
-                } else {
-                    declared
-                }
-            }
+        let s = &self.scenario;
+        if s.target.mock.is_none() && s.tiers.iter().all(|t| t.mock.is_none()) {
+            return Vec::new();
         }
+        let declared = s.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
+        if declared.is_empty() {
+            vec![ProviderConfig::named("default")]
+        } else {
+            declared
+        }
+    }
+
+    /// Applies `key.path=value` settings (values in TOML syntax; bare words are strings) and checks again.
+    pub fn with_settings(mut self, settings: &[String]) -> Result<Self, FileError> {
+        if settings.is_empty() {
+            return Ok(self);
+        }
+        let cli_error = |field: &str, message: String| FileError {
+            file: "--set".into(),
+            line: None,
+            column: None,
+            field: field.to_string(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(&self.source).map_err(|e| cli_error("", e.to_string()))?;
+        for setting in settings {
+            let (key, raw) = setting
+                .split_once('=')
+                .ok_or_else(|| cli_error(setting, "expected KEY=VALUE, e.g. failover.enabled=false".into()))?;
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            let parts: Vec<&str> = key.trim().split('.').collect();
+            let mut at = &mut table;
+            for part in &parts[..parts.len() - 1] {
+                at = at
+                    .entry(part.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| cli_error(key, format!("`{part}` is not a table")))?;
+            }
+            at.insert(parts[parts.len() - 1].to_string(), value);
+        }
+        self.scenario = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| cli_error("", e.message().to_string()))?;
+        self.check()?;
+        Ok(self)
     }
 
     fn check(&self) -> Result<(), FileError> {
@@ -310,14 +483,108 @@ impl LoadedScenario {
             return Err(self.error("name", "give a non-empty name without slashes (it names the results folder)"));
         }
         self.check_target()?;
+        self.check_routing()?;
         crate::profile::Profile::from_scenario(self)?;
         self.check_sla()?;
+        Ok(())
+    }
+
+    /// The tiers each class tries, in order (indices into `tiers`). Without classes: one class starting at the
+    /// first tier of the chain (or the first tier).
+    pub fn class_orders(&self) -> Vec<Vec<usize>> {
+        let s = &self.scenario;
+        let index = |name: &str| s.tiers.iter().position(|t| t.name == name);
+        let chain: Vec<usize> = s.failover.chain.iter().filter_map(|n| index(n)).collect();
+        let order_from = |first: usize, fallbacks: Option<&Vec<String>>| -> Vec<usize> {
+            let rest: Vec<usize> = match fallbacks {
+                Some(list) => list.iter().filter_map(|n| index(n)).collect(),
+                None => chain.iter().skip_while(|t| **t != first).skip(1).copied().collect(),
+            };
+            std::iter::once(first).chain(rest).collect()
+        };
+        if s.classes.is_empty() {
+            return vec![order_from(chain.first().copied().unwrap_or(0), None)];
+        }
+        s.classes.iter().map(|c| order_from(index(&c.tier).unwrap_or(0), c.fallbacks.as_ref())).collect()
+    }
+
+    fn check_routing(&self) -> Result<(), FileError> {
+        let s = &self.scenario;
+        let providers: Vec<String> = self.mock_providers().into_iter().map(|p| p.name).collect();
+        let tier_names: Vec<&str> = s.tiers.iter().map(|t| t.name.as_str()).collect();
+        if s.tiers.is_empty() {
+            if !s.classes.is_empty() {
+                return Err(self.error("classes", "[[classes]] route to [[tiers]]; declare the tiers too"));
+            }
+            if !s.failover.chain.is_empty() {
+                return Err(self.error("failover.chain", "a failover chain needs [[tiers]]"));
+            }
+        }
+        for (i, t) in s.tiers.iter().enumerate() {
+            let at = |f: &str| format!("tiers[{i}].{f}");
+            if tier_names.iter().filter(|n| **n == t.name).count() > 1 {
+                return Err(self.error(&at("name"), format!("two tiers are named {:?}", t.name)));
+            }
+            match (&t.url, &t.mock) {
+                (None, None) => return Err(self.error(&at("name"), "set the tier's `url` or `mock`")),
+                (Some(_), Some(_)) => return Err(self.error(&at("mock"), "set either `url` or `mock`, not both")),
+                (Some(url), None) => {
+                    reqwest::Url::parse(url).map_err(|e| self.error(&at("url"), format!("not a valid URL ({e})")))?;
+                }
+                (None, Some(m)) if !providers.contains(m) => {
+                    return Err(
+                        self.error(&at("mock"), format!("no mock provider named {m:?}; declared: {providers:?}"))
+                    )
+                }
+                _ => {}
+            }
+            if t.price_input < 0.0 || t.price_output < 0.0 {
+                return Err(self.error(&at("price_input"), "prices cannot be negative"));
+            }
+        }
+        if !s.tiers.is_empty() && (s.target.url.is_some() || s.target.mock.is_some()) {
+            return Err(
+                self.error("target", "with [[tiers]], each tier names its `url` or `mock`; remove them from [target]")
+            );
+        }
+        for (i, name) in s.failover.chain.iter().enumerate() {
+            if !tier_names.contains(&name.as_str()) {
+                return Err(self
+                    .error(&format!("failover.chain[{i}]"), format!("no tier named {name:?}; tiers: {tier_names:?}")));
+            }
+        }
+        for (i, c) in s.classes.iter().enumerate() {
+            if !tier_names.contains(&c.tier.as_str()) {
+                return Err(self.error(
+                    &format!("classes[{i}].tier"),
+                    format!("no tier named {:?}; tiers: {tier_names:?}", c.tier),
+                ));
+            }
+            for (j, f) in c.fallbacks.iter().flatten().enumerate() {
+                if !tier_names.contains(&f.as_str()) {
+                    return Err(self.error(&format!("classes[{i}].fallbacks[{j}]"), format!("no tier named {f:?}")));
+                }
+            }
+            if !(c.weight > 0.0 && c.weight.is_finite()) {
+                return Err(self.error(&format!("classes[{i}].weight"), "must be above zero"));
+            }
+            if c.prompts.is_empty() {
+                return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
+            }
+        }
+        if reqwest::header::HeaderName::from_bytes(s.failover.idempotency_header.as_bytes()).is_err() {
+            return Err(self.error("failover.idempotency_header", "not a valid header name"));
+        }
+        if s.failover.backoff_cap < s.failover.backoff {
+            return Err(self.error("failover.backoff_cap", "must not be below `backoff`"));
+        }
         Ok(())
     }
 
     fn check_target(&self) -> Result<(), FileError> {
         let t = &self.scenario.target;
         match (&t.url, &t.mock) {
+            (None, None) if !self.scenario.tiers.is_empty() => {}
             (None, None) => {
                 return Err(self.error("target", "set `url` (a real endpoint) or `mock` (an in-process mock provider)"))
             }
@@ -346,7 +613,7 @@ impl LoadedScenario {
                 }
             }
         }
-        if t.mock.is_none() && self.scenario.mock.is_some() {
+        if self.mock_providers().is_empty() && self.scenario.mock.is_some() {
             return Err(
                 self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
             );

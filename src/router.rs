@@ -1,0 +1,299 @@
+//! Routing one logical request: its class, the tiers it may try, retries with backoff and failover.
+//!
+//! Without `[[tiers]]` a scenario has one implicit tier (its `target`) and one class (its `body`), so the
+//! single-target case is the same code with a chain of one. Each attempt is recorded with its tier, outcome,
+//! own latency and the reason the next one was made; the logical request ends as one outcome.
+
+use crate::measure::{Attempt, ErrorKind, Outcome, Sample};
+use crate::scenario::{ServedBy, StatusPattern};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// One place requests can go.
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub name: String,
+    pub url: Url,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// US dollars per million input and output tokens.
+    pub price_input: f64,
+    pub price_output: f64,
+}
+
+/// One kind of request.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub name: String,
+    pub weight: f64,
+    /// Tier indices, in the order they are tried.
+    pub order: Vec<usize>,
+    /// Bodies by tier index, then by prompt (the model differs per tier).
+    pub bodies: Vec<Vec<Bytes>>,
+}
+
+/// When to try again, and where.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub failover: bool,
+    pub on_status: Vec<u16>,
+    pub on_timeout: bool,
+    pub on_transport: bool,
+    pub latency_budget: Option<Duration>,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub backoff_cap: Duration,
+    pub idempotency_header: Option<HeaderName>,
+}
+
+pub struct Router {
+    pub client: reqwest::Client,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub tiers: Vec<Tier>,
+    pub classes: Vec<Class>,
+    pub policy: Policy,
+    pub served_by: Option<ServedBy>,
+    pub success: Vec<StatusPattern>,
+    /// Distinguishes this run's idempotency keys from another's.
+    pub run_id: u64,
+    pub seed: u64,
+}
+
+/// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What one attempt came to, before the policy decides whether to go on.
+struct Exchange {
+    outcome: Outcome,
+    upstream: Option<String>,
+    tokens: Option<(u64, u64)>,
+    over_budget: bool,
+}
+
+impl Router {
+    /// The class of request number `index`: a weighted draw that depends only on the seed and the index.
+    pub fn class_of(&self, index: u64) -> usize {
+        if self.classes.len() == 1 {
+            return 0;
+        }
+        let total: f64 = self.classes.iter().map(|c| c.weight).sum();
+        let mut x = unit(mix(self.seed ^ mix(index))) * total;
+        for (i, c) in self.classes.iter().enumerate() {
+            if x < c.weight {
+                return i;
+            }
+            x -= c.weight;
+        }
+        self.classes.len() - 1
+    }
+
+    /// Sends logical request `index`, due at `intended`, through its class's tiers.
+    pub async fn route(&self, index: u64, intended: Duration, start: Instant, cancel: &CancellationToken) -> Sample {
+        let sent = start.elapsed();
+        let class_index = self.class_of(index);
+        let class = &self.classes[class_index];
+        let prompt = (mix(index ^ 0x5151) % class.bodies[class.order[0]].len().max(1) as u64) as usize;
+        let key = self.policy.idempotency_header.as_ref().map(|_| format!("slacheck-{:016x}-{index}", self.run_id));
+        let mut attempts = Vec::new();
+        let mut last = Exchange { outcome: Outcome::Timeout, upstream: None, tokens: None, over_budget: false };
+        let tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
+        'tiers: for &tier in tiers {
+            for retry in 0..=self.policy.retries {
+                if retry > 0 {
+                    let ceiling =
+                        self.policy.backoff.saturating_mul(1 << (retry - 1).min(20)).min(self.policy.backoff_cap);
+                    let jitter = unit(mix(index ^ mix(attempts.len() as u64 ^ self.seed)));
+                    tokio::select! {
+                        _ = tokio::time::sleep(ceiling.mul_f64(jitter)) => {}
+                        _ = cancel.cancelled() => break 'tiers,
+                    }
+                }
+                let began = start.elapsed();
+                let body = class.bodies[tier].get(prompt).cloned().unwrap_or_default();
+                last = tokio::select! {
+                    e = self.attempt(&self.tiers[tier], body, key.as_deref()) => e,
+                    _ = cancel.cancelled() => Exchange {
+                        outcome: Outcome::Error(ErrorKind::Interrupted), upstream: None, tokens: None, over_budget: false,
+                    },
+                };
+                let elapsed = start.elapsed().saturating_sub(began);
+                let trigger = self.triggers(&last);
+                attempts.push(Attempt {
+                    tier: tier as u16,
+                    outcome: last.outcome.clone(),
+                    elapsed,
+                    over_budget: last.over_budget,
+                });
+                if last.outcome == Outcome::Ok || !trigger || last.outcome == Outcome::Error(ErrorKind::Interrupted) {
+                    break 'tiers;
+                }
+            }
+        }
+        let served = (last.outcome == Outcome::Ok).then(|| attempts.last().map(|a| a.tier)).flatten();
+        let upstream = last.upstream.or_else(|| served.map(|t| self.tiers[t as usize].name.clone()));
+        Sample {
+            intended,
+            sent: Some(sent),
+            done: start.elapsed(),
+            outcome: last.outcome,
+            class: class_index as u16,
+            served,
+            upstream,
+            tokens: last.tokens,
+            attempts,
+        }
+    }
+
+    /// Whether an attempt's result calls for another attempt (a retry or the next tier).
+    fn triggers(&self, e: &Exchange) -> bool {
+        match &e.outcome {
+            Outcome::Ok | Outcome::NotSent => false,
+            Outcome::Timeout => e.over_budget || self.policy.on_timeout,
+            Outcome::Error(ErrorKind::Status(s)) => self.policy.on_status.contains(s),
+            Outcome::Error(ErrorKind::Connect | ErrorKind::Transport) => self.policy.on_transport,
+            Outcome::Error(ErrorKind::Interrupted) => false,
+        }
+    }
+
+    async fn attempt(&self, tier: &Tier, body: Bytes, key: Option<&str>) -> Exchange {
+        let mut request =
+            self.client.request(self.method.clone(), tier.url.clone()).headers(self.headers.clone()).body(body);
+        if let (Some(name), Some(key)) = (&self.policy.idempotency_header, key) {
+            if let Ok(v) = HeaderValue::from_str(key) {
+                request = request.header(name, v);
+            }
+        }
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let upstream = match &self.served_by {
+                Some(ServedBy::Header(h)) => {
+                    response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
+                }
+                _ => None,
+            };
+            let stream =
+                response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+            // Read the whole body: a response counts only when it has fully arrived.
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, upstream, stream, body))
+        };
+        let (limit, over_budget) = match self.policy.latency_budget {
+            Some(b) if b < tier.timeout => (b, true),
+            _ => (tier.timeout, false),
+        };
+        match tokio::time::timeout(limit, exchange).await {
+            Err(_) => Exchange { outcome: Outcome::Timeout, upstream: None, tokens: None, over_budget },
+            Ok(Err(e)) => Exchange {
+                outcome: Outcome::Error(if e.is_connect() { ErrorKind::Connect } else { ErrorKind::Transport }),
+                upstream: None,
+                tokens: None,
+                over_budget: false,
+            },
+            Ok(Ok((status, upstream, stream, body))) => {
+                let ok = self.success.iter().any(|p| p.matches(status));
+                let upstream = match &self.served_by {
+                    Some(ServedBy::Json(pointer)) if ok => json_pointer(&body, pointer),
+                    _ => upstream,
+                };
+                let tokens = if ok { usage(&body, stream) } else { None };
+                let outcome = if ok { Outcome::Ok } else { Outcome::Error(ErrorKind::Status(status)) };
+                Exchange { outcome, upstream, tokens, over_budget: false }
+            }
+        }
+    }
+}
+
+fn json_pointer(body: &[u8], pointer: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match v.pointer(pointer)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct WithUsage {
+    usage: Option<Usage>,
+}
+#[derive(serde::Deserialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// (prompt, completion) tokens from an OpenAI `usage` object: the body's, or a stream's last usage chunk.
+pub fn usage(body: &[u8], stream: bool) -> Option<(u64, u64)> {
+    let parse = |b: &[u8]| {
+        serde_json::from_slice::<WithUsage>(b)
+            .ok()
+            .and_then(|w| w.usage)
+            .map(|u| (u.prompt_tokens, u.completion_tokens))
+    };
+    if !stream {
+        return parse(body);
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| d.contains("\"usage\""))
+        .find_map(|d| parse(d.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_read_from_bodies_and_streams() {
+        let body = br#"{"id":"x","usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+        assert_eq!(usage(body, false), Some((12, 5)));
+        let sse = b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}\n\ndata: [DONE]\n\n";
+        assert_eq!(usage(sse, true), Some((3, 4)));
+        assert_eq!(usage(b"not json", false), None);
+    }
+
+    #[test]
+    fn the_mix_spreads_classes_by_weight() {
+        let class = |name: &str, weight| Class { name: name.into(), weight, order: vec![0], bodies: vec![vec![]] };
+        let router = Router {
+            client: reqwest::Client::new(),
+            method: Method::POST,
+            headers: HeaderMap::new(),
+            tiers: vec![],
+            classes: vec![class("chat", 90.0), class("analysis", 10.0)],
+            policy: Policy {
+                failover: true,
+                on_status: vec![],
+                on_timeout: true,
+                on_transport: true,
+                latency_budget: None,
+                retries: 0,
+                backoff: Duration::ZERO,
+                backoff_cap: Duration::ZERO,
+                idempotency_header: None,
+            },
+            served_by: None,
+            success: vec![],
+            run_id: 1,
+            seed: 3,
+        };
+        let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
+        // sd at n = 100,000, p = 0.1 is 95; allow four of them.
+        assert!((analysis as i64 - 10_000).abs() < 380, "{analysis}");
+    }
+}

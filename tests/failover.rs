@@ -1,0 +1,164 @@
+//! Tiers, failover, retries and served-by, with the real binary against mock providers and wiremock stand-ins.
+
+mod common;
+use common::{assert_counts_add_up, f, Workspace};
+use std::sync::atomic::{AtomicU64, Ordering};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// 200 requests/s, evenly spaced, for 3 s; the primary fails from 1 s to 2 s in the given mode.
+fn outage_scenario(mode: &str, extra: &str) -> String {
+    format!(
+        "name = \"outage\"\n[target]\ntimeout = \"5s\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
+         [[tiers]]\nname = \"default\"\nmock = \"primary\"\nmodel = \"cheap\"\ntimeout = \"200ms\"\nprice_input = 0.25\nprice_output = 0.5\n\
+         [[tiers]]\nname = \"fallback\"\nmock = \"fallback\"\nmodel = \"other\"\nprice_input = 1.0\nprice_output = 2.0\n\
+         [failover]\nchain = [\"default\", \"fallback\"]\n{extra}\n\
+         [sla]\navailability = \"99%\"\n\
+         [[mock.providers]]\nname = \"primary\"\nlatency = {{ dist = \"fixed\", value = \"2ms\" }}\n\
+         outages = [{{ window = \"1s..2s\", mode = \"{mode}\" }}]\n\
+         [[mock.providers]]\nname = \"fallback\"\nlatency = {{ dist = \"fixed\", value = \"5ms\" }}\n"
+    )
+}
+
+#[test]
+fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
+    let ws = Workspace::new();
+    let r = ws.run(&ws.write("status.toml", &outage_scenario("status", "")), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["availability"]), 1.0);
+    // Exactly the 200 requests due in the 1 s window failed over, each rescued by the fallback.
+    let o = &s["outages"][0];
+    assert_eq!((f(o, &["requests_due"]), f(o, &["failed_over"]), f(o, &["user_errors"])), (200.0, 200.0, 0.0));
+    assert_eq!(f(&s, &["failover", "failed_over"]), 200.0);
+    assert_eq!(f(&s, &["failover", "rescued"]), 200.0);
+    assert_eq!(s["failover"]["reasons"]["status 503"], 200);
+    assert!(f(o, &["first_failover_after_s"]) < 0.1, "{o}");
+    assert!(f(o, &["back_to_tier_after_s"]) < 0.1, "{o}");
+    let tiers = s["tiers"].as_array().unwrap();
+    assert_eq!((f(&tiers[0], &["attempts", "total"]), f(&tiers[0], &["served"])), (600.0, 400.0));
+    assert_eq!(f(&tiers[1], &["served"]), 200.0);
+    assert!((f(&s, &["availability_before_failover"]) - 400.0 / 600.0).abs() < 1e-9);
+    // Cost is the tiers' token counts at their prices.
+    for t in tiers {
+        let (p, c) = (f(t, &["prompt_tokens"]), f(t, &["completion_tokens"]));
+        assert!(p > 0.0 && c > 0.0);
+    }
+    let expected = (f(&tiers[0], &["prompt_tokens"]) * 0.25
+        + f(&tiers[0], &["completion_tokens"]) * 0.5
+        + f(&tiers[1], &["prompt_tokens"]) * 1.0
+        + f(&tiers[1], &["completion_tokens"]) * 2.0)
+        / 1e6;
+    assert!((f(&s, &["cost", "total_usd"]) - expected).abs() < 1e-12);
+
+    // The same run without failover: the outage reaches the users.
+    let r = ws.run(&ws.write("off.toml", &outage_scenario("status", "")), &["--set", "failover.enabled=false"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let s = r.summary();
+    assert_eq!(f(&s, &["counts", "error"]), 200.0);
+    assert_eq!(f(&s, &["failover", "failed_over"]), 0.0);
+    let burst = f(&s["outages"][0], &["error_burst_s"]);
+    assert!((burst - 0.995).abs() < 0.01, "the errors span the window: {burst}");
+}
+
+#[test]
+fn a_hanging_provider_fails_over_after_the_tier_timeout_and_that_is_the_added_latency() {
+    let ws = Workspace::new();
+    let s = ws.run(&ws.write("hang.toml", &outage_scenario("hang", "")), &[]).summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["availability"]), 1.0);
+    assert_eq!(s["failover"]["reasons"]["timeout"], 200);
+    // Each rescued request first waited out the default tier's 200 ms timeout.
+    let added = f(&s, &["failover", "added_latency_ms", "p50"]);
+    assert!((200.0..260.0).contains(&added), "added latency p50 {added} ms");
+}
+
+#[test]
+fn retries_back_off_and_are_counted_per_attempt() {
+    let ws = Workspace::new();
+    let text = "name = \"retry\"\n[target]\nmock = \"bad\"\n[load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"1s\"\n\
+                [failover]\nretries = 2\nbackoff = \"10ms\"\nbackoff_cap = \"20ms\"\n\
+                [[mock.providers]]\nname = \"bad\"\nerrors = { rate = \"100%\", statuses = [503] }\n";
+    let s = ws.run(&ws.write("retry.toml", text), &[]).summary();
+    assert_eq!(f(&s, &["counts", "error"]), 50.0);
+    assert_eq!(f(&s["tiers"][0], &["attempts", "total"]), 150.0);
+    assert_eq!(s["failover"]["reasons"]["status 503"], 100);
+    assert_eq!(f(&s, &["failover", "failed_over"]), 0.0, "one tier: retries are not failovers");
+}
+
+/// Answers 503 and remembers nothing; wiremock's journal keeps the requests for the test to read.
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_keys_are_unique_per_request_and_shared_by_its_attempts() {
+    let start = |status: u16| async move {
+        let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("{}"))
+            .mount(&server)
+            .await;
+        server
+    };
+    let (primary, fallback) = (start(503).await, start(200).await);
+    let ws = Workspace::new();
+    let text = format!(
+        "name = \"keys\"\n[target]\n[load]\nprofile = \"constant\"\nrate = \"40/s\"\nduration = \"1s\"\n\
+         [[tiers]]\nname = \"a\"\nurl = \"{}/v1/chat/completions\"\nmodel = \"m\"\n\
+         [[tiers]]\nname = \"b\"\nurl = \"{}/v1/chat/completions\"\nmodel = \"m\"\n\
+         [failover]\nchain = [\"a\", \"b\"]\n",
+        primary.uri(),
+        fallback.uri()
+    );
+    let file = ws.write("keys.toml", &text);
+    let code = tokio::task::spawn_blocking(move || ws.run(&file, &[]).code).await.unwrap();
+    assert_eq!(code, 0);
+    let keys = |requests: Vec<Request>| -> Vec<String> {
+        requests.iter().map(|r| r.headers.get("idempotency-key").unwrap().to_str().unwrap().to_string()).collect()
+    };
+    let mut a = keys(primary.received_requests().await.unwrap());
+    let mut b = keys(fallback.received_requests().await.unwrap());
+    assert_eq!(a.len(), 40);
+    a.sort();
+    b.sort();
+    let mut unique = a.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 40, "one key per logical request");
+    assert_eq!(a, b, "each request's second attempt carries its first attempt's key");
+}
+
+/// A gateway stand-in: it fails over internally and says which upstream answered, alternately.
+struct Gateway(AtomicU64);
+impl Respond for Gateway {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        let upstream = if n % 4 == 0 { "fallback" } else { "primary" };
+        ResponseTemplate::new(200)
+            .insert_header("x-upstream", upstream)
+            .set_body_string(format!("{{\"model\": \"{upstream}-model\"}}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_by_is_read_from_a_gateway_header_or_json_field() {
+    let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
+    Mock::given(method("POST")).respond_with(Gateway(AtomicU64::new(0))).mount(&server).await;
+    let ws = Workspace::new();
+    let scenario = |served_by: &str| {
+        format!(
+            "name = \"gw\"\nserved_by = {served_by}\n[target]\nurl = \"{}/v1/chat/completions\"\nbody = '{{}}'\n\
+             [load]\nprofile = \"constant\"\nrate = \"40/s\"\nduration = \"1s\"\n",
+            server.uri()
+        )
+    };
+    let header = ws.write("header.toml", &scenario("{ header = \"x-upstream\" }"));
+    let json = ws.write("json.toml", &scenario("{ json = \"/model\" }"));
+    let (h, j) = tokio::task::spawn_blocking(move || (ws.run(&header, &[]).summary(), ws.run(&json, &[]).summary()))
+        .await
+        .unwrap();
+    let by = |s: &serde_json::Value, name: &str| {
+        s["upstreams"].as_array().unwrap().iter().find(|u| u["name"] == name).map(|u| f(u, &["counts", "total"]))
+    };
+    assert_eq!((by(&h, "primary"), by(&h, "fallback")), (Some(30.0), Some(10.0)));
+    assert_eq!((by(&j, "primary-model"), by(&j, "fallback-model")), (Some(30.0), Some(10.0)));
+}
