@@ -403,6 +403,152 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     out
 }
 
+/// How a target reads in a table: (limit, measured).
+fn target_cells(t: &crate::sla::TargetResult) -> (String, String) {
+    match (t.measured_ratio, t.measured_ms) {
+        (Some(r), _) => (format!("≥ {}", t.limit), format!("{:.3}%", r * 100.0)),
+        (_, Some(m)) => (format!("≤ {}", t.limit), fmt_ms(m)),
+        _ => (t.limit.clone(), "no data".into()),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// `junit.xml`: one test case per SLA target, so CI systems show each target natively.
+pub fn junit(summary: &Summary) -> String {
+    let name = xml_escape(&format!("slacheck.{}", summary.scenario.name));
+    let targets = &summary.verdict.targets;
+    let failures = summary.verdict.failed().count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"slacheck\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        targets.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        targets.len(),
+        summary.duration_s,
+        xml_escape(summary.started_at.trim_end_matches('Z'))
+    );
+    for t in targets {
+        let (limit, measured) = target_cells(t);
+        let case = xml_escape(&format!("{} {limit}", t.name));
+        let _ = write!(out, "    <testcase classname=\"{name}.sla\" name=\"{case}\" time=\"0\"");
+        if t.passed {
+            out.push_str(" />\n");
+        } else {
+            let message = match &t.note {
+                Some(note) => format!("{}: {note}", t.name),
+                None => format!("{} measured {measured}, limit {limit}", t.name),
+            };
+            let _ = writeln!(
+                out,
+                ">\n      <failure type=\"sla\" message=\"{}\" />\n    </testcase>",
+                xml_escape(&message)
+            );
+        }
+    }
+    if !summary.complete {
+        out.push_str(
+            "    <system-err>the run was interrupted; the numbers cover only the part that ran</system-err>\n",
+        );
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// `summary.md`: a compact Markdown report for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
+pub fn markdown(summary: &Summary) -> String {
+    let mut out = String::new();
+    let failed = summary.verdict.failed().count();
+    let verdict = match (summary.verdict.targets.is_empty(), failed) {
+        (true, _) => "no SLA targets set".to_string(),
+        (false, 0) => "✅ PASS".to_string(),
+        (false, n) => format!("❌ FAIL ({n} of {} targets missed)", summary.verdict.targets.len()),
+    };
+    let _ = writeln!(out, "### slacheck: {} — {verdict}\n", summary.scenario.name);
+    if !summary.complete {
+        out.push_str("> ⚠️ The run was interrupted: these numbers cover only the part that ran.\n\n");
+    }
+    if summary.generator.overloaded {
+        out.push_str("> ⚠️ The generator fell behind its schedule (dispatcher lag p99 above its limit).\n\n");
+    }
+    if !summary.verdict.targets.is_empty() {
+        out.push_str("| SLA target | limit | measured | |\n|---|---:|---:|:-:|\n");
+        for t in &summary.verdict.targets {
+            let (limit, measured) = target_cells(t);
+            let _ = writeln!(out, "| {} | {limit} | {measured} | {} |", t.name, if t.passed { "✅" } else { "❌" });
+        }
+        out.push('\n');
+    }
+    out.push_str("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n");
+    for (label, p) in [
+        ("latency", &summary.latency_ms),
+        ("service time", &summary.service_time_ms),
+        ("dispatcher lag", &summary.lag_ms),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} | {} | {} |",
+            fmt_ms(p.p50),
+            fmt_ms(p.p90),
+            fmt_ms(p.p99),
+            fmt_ms(p.p99_9),
+            fmt_ms(p.max)
+        );
+    }
+    let c = &summary.counts;
+    let _ = writeln!(
+        out,
+        "\n{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent; availability {}.",
+        c.total,
+        summary.duration_s,
+        summary.offered_rate_per_s,
+        summary.achieved_rate_per_s,
+        c.ok,
+        c.error,
+        c.timeout,
+        c.not_sent,
+        summary.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+    );
+    if summary.tiers.len() > 1 || summary.failover.retried > 0 {
+        out.push_str("\n| tier | attempts | availability | served | p99 | cost |\n|---|---:|---:|---:|---:|---:|\n");
+        for t in &summary.tiers {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | ${:.4} |",
+                t.name,
+                t.attempts.total,
+                t.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "-".into()),
+                t.served,
+                fmt_ms(t.attempt_latency_ms.p99),
+                t.cost_usd
+            );
+        }
+        let f = &summary.failover;
+        let _ = writeln!(
+            out,
+            "\nFailover: {} requests ({:.2}%), {} rescued, added latency p99 {}.",
+            f.failed_over,
+            f.rate * 100.0,
+            f.rescued,
+            fmt_ms(f.added_latency_ms.p99)
+        );
+    }
+    out
+}
+
+/// Writes every report file of a run into `dir`: summary.json, junit.xml, summary.md.
+pub fn write_all(dir: &Path, summary: &Summary) -> std::io::Result<()> {
+    write_summary_json(dir, summary)?;
+    write_atomic(&dir.join("junit.xml"), junit(summary).as_bytes())?;
+    write_atomic(&dir.join("summary.md"), markdown(summary).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::cost;

@@ -152,7 +152,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     // Outage windows of mock providers count from the moment the first request is due.
     let lead = Duration::from_millis(100);
     let start = Instant::now() + lead;
-    let started_at = time::OffsetDateTime::now_utc() + lead;
+    let started_at =
+        (time::OffsetDateTime::now_utc() + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let mut providers = Vec::new();
     for config in loaded.mock_providers() {
         providers.push(mock_upstream::start(config, start).await?);
@@ -239,8 +240,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let mean_rate = profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9);
     let facts = report::RunFacts { started_at: started, complete: !interrupted, lag_limit_ms, prices, mean_rate };
     let summary = Summary::new(scenario, &result, verdict, facts);
-    report::write_summary_json(&dir, &summary)
-        .map_err(|source| RunError::Output { path: dir.join("summary.json"), source })?;
+    report::write_all(&dir, &summary).map_err(|source| RunError::Output { path: dir.clone(), source })?;
     Ok(RunOutcome { summary, dir, interrupted })
 }
 

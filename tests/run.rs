@@ -22,6 +22,9 @@ fn a_passing_run_prints_the_verdict_writes_summary_and_exits_0() {
     assert_eq!(summary["verdict"]["passed"], true);
     assert_eq!(f(&summary, &["counts", "total"]), 400.0);
     assert_counts_add_up(&summary);
+    let junit = std::fs::read_to_string(r.out.join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"2\" failures=\"0\"") && !junit.contains("<failure"), "{junit}");
+    assert!(std::fs::read_to_string(r.out.join("summary.md")).unwrap().contains("✅ PASS"));
 }
 
 #[test]
@@ -36,15 +39,23 @@ fn an_impossible_p99_exits_1_and_says_which_target_failed() {
     assert!(r.stdout.contains("✗  p99"), "{}", r.stdout);
     assert!(r.stdout.contains("FAIL: 1 of 1"), "{}", r.stdout);
     assert_eq!(r.summary()["verdict"]["targets"][0]["passed"], false);
+    // The CI reports say the same: a JUnit failure naming the target, and a failing Markdown table row.
+    let junit = std::fs::read_to_string(r.out.join("junit.xml")).unwrap();
+    assert!(junit.contains("<testsuite name=\"slacheck.tight\" tests=\"1\" failures=\"1\""), "{junit}");
+    assert!(junit.contains("<testcase classname=\"slacheck.tight.sla\" name=\"p99 ≤ 1us\""), "{junit}");
+    assert!(junit.contains("<failure type=\"sla\" message=\"p99 measured "), "{junit}");
+    let md = std::fs::read_to_string(r.out.join("summary.md")).unwrap();
+    assert!(md.contains("❌ FAIL (1 of 1 targets missed)") && md.contains("| p99 | ≤ 1us |"), "{md}");
 }
 
-/// A target that stalls every response for S = 1 s, from 1 s to 2 s of a D = 4 s run at a constant rate.
+/// A target that stalls every response for S = 1 s, from 1 s to 2 s of a D = 4 s run at a constant rate
+/// (250/s, so that the 250 requests released together when the stall ends are served within milliseconds).
 /// Requests due during the stall wait on average S/2; a share S/D of all requests is affected, with latency
 /// spread evenly over (0, S]. So P(latency > x) = (S/D)(1 − x/S): p99 = S − 0.01·D = 0.96 s and
 /// p99.9 = S − 0.001·D = 0.996 s (plus the mock's few milliseconds).
 fn stall_scenario(extra_load: &str) -> String {
     format!(
-        "name = \"stall\"\n[target]\nmock = \"stalls\"\n[load]\nprofile = \"constant\"\nrate = \"500/s\"\nduration = \"4s\"\n{extra_load}\n\
+        "name = \"stall\"\n[target]\nmock = \"stalls\"\n[load]\nprofile = \"constant\"\nrate = \"250/s\"\nduration = \"4s\"\n{extra_load}\n\
          [[mock.providers]]\nname = \"stalls\"\nlatency = {{ dist = \"fixed\", value = \"1ms\" }}\noutages = [{{ window = \"1s..2s\", mode = \"stall\" }}]\n"
     )
 }
