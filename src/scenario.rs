@@ -321,6 +321,70 @@ pub struct Sla {
     /// Statuses that count as success: numbers (`200`) or classes (`"2xx"`). Default: `["2xx"]`.
     #[serde(default = "default_success")]
     pub success_statuses: Vec<StatusPattern>,
+    /// p99 of the latency failover added (end-to-end minus the serving attempt's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_added_p99: Option<HumanDuration>,
+    /// Longest run of consecutive seconds in which some request failed (timeline resolution: 1 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_burst: Option<HumanDuration>,
+    /// Targets for one request class (`[sla.class.analysis]`): its end-to-end latency and availability.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class: BTreeMap<String, Limits>,
+    /// Targets for one tier (`[sla.tier.default]`): its attempts' own latency and availability, before failover.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tier: BTreeMap<String, Limits>,
+}
+
+/// Availability and latency limits for one scope.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Ratio>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<HumanDuration>,
+    #[serde(default, rename = "p99.9", skip_serializing_if = "Option::is_none")]
+    pub p99_9: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<HumanDuration>,
+}
+
+impl Limits {
+    /// The latency limits that are set, with their quantiles (`max` is quantile 1).
+    pub fn latency(&self) -> Vec<(&'static str, f64, Duration)> {
+        [
+            ("p50", 0.50, self.p50),
+            ("p90", 0.90, self.p90),
+            ("p95", 0.95, self.p95),
+            ("p99", 0.99, self.p99),
+            ("p99.9", 0.999, self.p99_9),
+            ("max", 1.0, self.max),
+        ]
+        .into_iter()
+        .filter_map(|(n, q, limit)| limit.map(|l| (n, q, l.0)))
+        .collect()
+    }
+}
+
+impl Sla {
+    /// The run-wide limits.
+    pub fn overall(&self) -> Limits {
+        Limits {
+            availability: self.availability,
+            p50: self.p50,
+            p90: self.p90,
+            p95: self.p95,
+            p99: self.p99,
+            p99_9: self.p99_9,
+            max: self.max,
+        }
+    }
 }
 
 impl Default for Sla {
@@ -334,6 +398,10 @@ impl Default for Sla {
             p99_9: None,
             max: None,
             success_statuses: default_success(),
+            failover_added_p99: None,
+            max_error_burst: None,
+            class: BTreeMap::new(),
+            tier: BTreeMap::new(),
         }
     }
 }
@@ -623,6 +691,13 @@ impl LoadedScenario {
                 let field = field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(field);
                 return Err(self.error(&format!("mock.providers[{i}].{field}"), message));
             }
+            let run = self.scenario.load.duration.map(|d| d.0);
+            if let Some((j, o)) = p.outages.iter().enumerate().find(|(_, o)| run.is_some_and(|d| o.window.start >= d)) {
+                return Err(self.error(
+                    &format!("mock.providers[{i}].outages[{j}]"),
+                    format!("the window {} starts after the run ends (load.duration)", o.window),
+                ));
+            }
             if p.port != 0 {
                 return Err(self.error(
                     &format!("mock.providers[{i}].port"),
@@ -681,28 +756,54 @@ impl LoadedScenario {
         Ok(())
     }
 
+    /// Names of the tiers and classes a run will have (the implicit ones without `[[tiers]]` / `[[classes]]`).
+    pub fn tier_and_class_names(&self) -> (Vec<String>, Vec<String>) {
+        let s = &self.scenario;
+        let tiers = if s.tiers.is_empty() {
+            vec![s.target.mock.clone().unwrap_or_else(|| "target".into())]
+        } else {
+            s.tiers.iter().map(|t| t.name.clone()).collect()
+        };
+        let classes = if s.classes.is_empty() {
+            vec!["default".into()]
+        } else {
+            s.classes.iter().map(|c| c.name.clone()).collect()
+        };
+        (tiers, classes)
+    }
+
     fn check_sla(&self) -> Result<(), FileError> {
         let sla = &self.scenario.sla;
+        let (tiers, classes) = self.tier_and_class_names();
+        let mut scopes = vec![("sla".to_string(), sla.overall())];
+        for (kind, map, names) in [("class", &sla.class, &classes), ("tier", &sla.tier, &tiers)] {
+            for (name, limits) in map {
+                // A target on a scope that no request can match would pass silently: refuse it.
+                if !names.contains(name) {
+                    return Err(self.error(
+                        &format!("sla.{kind}.{name}"),
+                        format!("no {kind} is named {name:?}; the run has {names:?}"),
+                    ));
+                }
+                scopes.push((format!("sla.{kind}.{name}"), limits.clone()));
+            }
+        }
         // Written limits must not contradict each other: a higher percentile cannot have a lower limit.
-        let limits = [
-            ("p50", sla.p50),
-            ("p90", sla.p90),
-            ("p95", sla.p95),
-            ("p99", sla.p99),
-            ("p99.9", sla.p99_9),
-            ("max", sla.max),
-        ];
-        let written: Vec<_> = limits.iter().filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
-        for pair in written.windows(2) {
-            let ((lo_name, lo), (hi_name, hi)) = (pair[0], pair[1]);
-            if hi < lo {
-                let field = if hi_name.contains('.') { format!("sla.\"{hi_name}\"") } else { format!("sla.{hi_name}") };
-                return Err(self.error(
-                    &field,
-                    format!(
-                        "{hi_name} = {hi} is below {lo_name} = {lo}; a higher percentile cannot have a lower limit"
-                    ),
-                ));
+        for (path, limits) in &scopes {
+            let written = limits.latency();
+            for pair in written.windows(2) {
+                let ((lo_name, _, lo), (hi_name, _, hi)) = (pair[0], pair[1]);
+                if hi < lo {
+                    let key = if hi_name.contains('.') { format!("\"{hi_name}\"") } else { hi_name.to_string() };
+                    return Err(self.error(
+                        &format!("{path}.{key}"),
+                        format!(
+                            "{hi_name} = {} is below {lo_name} = {}; a higher percentile cannot have a lower limit",
+                            HumanDuration(hi),
+                            HumanDuration(lo)
+                        ),
+                    ));
+                }
             }
         }
         if sla.success_statuses.is_empty() {

@@ -1,7 +1,9 @@
 //! SLA targets and the verdict: each target's limit, the measured value, pass or fail.
 
 use crate::measure::{ms, RunResult};
-use crate::scenario::Sla;
+use crate::scenario::{Limits, Sla};
+use crate::units::HumanDuration;
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -35,46 +37,89 @@ impl Verdict {
     }
 }
 
-/// The latency targets a scenario may set, with their quantiles (`max` is the largest value).
-pub fn latency_limits(sla: &Sla) -> Vec<(&'static str, f64, Duration)> {
-    [
-        ("p50", 0.50, sla.p50),
-        ("p90", 0.90, sla.p90),
-        ("p95", 0.95, sla.p95),
-        ("p99", 0.99, sla.p99),
-        ("p99.9", 0.999, sla.p99_9),
-        ("max", 1.0, sla.max),
-    ]
-    .into_iter()
-    .filter_map(|(n, q, limit)| limit.map(|l| (n, q, l.0)))
-    .collect()
-}
-
-/// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
-pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
+/// Targets for one scope: its availability and latency percentiles. `prefix` names the scope ("" overall).
+fn scope_targets(
+    prefix: &str,
+    limits: &Limits,
+    availability: Option<f64>,
+    latency: &Histogram<u64>,
+) -> Vec<TargetResult> {
     let mut targets = Vec::new();
-    if let Some(limit) = sla.availability {
-        let measured = result.availability();
+    let name = |n: &str| if prefix.is_empty() { n.to_string() } else { format!("{prefix} {n}") };
+    if let Some(limit) = limits.availability {
         targets.push(TargetResult {
-            name: "availability".into(),
+            name: name("availability"),
             limit: limit.to_string(),
             measured_ms: None,
-            measured_ratio: measured,
-            passed: measured.is_some_and(|a| a >= limit.0),
-            note: measured.is_none().then(|| "no requests were scheduled".into()),
+            measured_ratio: availability,
+            passed: availability.is_some_and(|a| a >= limit.0),
+            note: availability.is_none().then(|| "no requests were scheduled".into()),
         });
     }
-    for (name, quantile, limit) in latency_limits(sla) {
-        let h = &result.latency;
-        let measured =
-            (!h.is_empty()).then(|| ms(if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) }));
+    for (n, quantile, limit) in limits.latency() {
+        let measured = (!latency.is_empty())
+            .then(|| ms(if quantile >= 1.0 { latency.max() } else { latency.value_at_quantile(quantile) }));
         targets.push(TargetResult {
-            name: name.into(),
-            limit: crate::units::HumanDuration(limit).to_string(),
+            name: name(n),
+            limit: HumanDuration(limit).to_string(),
             measured_ms: measured,
             measured_ratio: None,
             passed: measured.is_some_and(|m| m <= limit.as_secs_f64() * 1000.0),
             note: measured.is_none().then(|| "no request was sent, so no latency was measured".into()),
+        });
+    }
+    targets
+}
+
+/// The longest run of consecutive timeline seconds in which some request failed.
+pub fn longest_error_burst(result: &RunResult) -> Duration {
+    let (mut longest, mut current) = (0u64, 0u64);
+    for row in &result.timeline {
+        current = if row.error + row.timeout + row.not_sent > 0 { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    Duration::from_secs(longest)
+}
+
+/// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
+pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
+    let mut targets = scope_targets("", &sla.overall(), result.availability(), &result.latency);
+    for (name, limits) in &sla.class {
+        if let Some((_, g)) = result.classes.iter().find(|(n, _)| n == name) {
+            targets.extend(scope_targets(&format!("class {name}"), limits, g.availability(), &g.latency));
+        }
+    }
+    for (name, limits) in &sla.tier {
+        if let Some((_, t)) = result.tiers.iter().find(|(n, _)| n == name) {
+            targets.extend(scope_targets(
+                &format!("tier {name}"),
+                limits,
+                t.attempts.availability(),
+                &t.attempts.latency,
+            ));
+        }
+    }
+    if let Some(limit) = sla.failover_added_p99 {
+        let h = &result.failover.added;
+        let measured = if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(0.99)) };
+        targets.push(TargetResult {
+            name: "failover_added_p99".into(),
+            limit: limit.to_string(),
+            measured_ms: Some(measured),
+            measured_ratio: None,
+            passed: measured <= limit.0.as_secs_f64() * 1000.0,
+            note: h.is_empty().then(|| "no request needed a second attempt".into()),
+        });
+    }
+    if let Some(limit) = sla.max_error_burst {
+        let burst = longest_error_burst(result);
+        targets.push(TargetResult {
+            name: "max_error_burst".into(),
+            limit: limit.to_string(),
+            measured_ms: Some(burst.as_secs_f64() * 1000.0),
+            measured_ratio: None,
+            passed: burst <= limit.0,
+            note: None,
         });
     }
     Verdict { passed: targets.iter().all(|t| t.passed), targets }

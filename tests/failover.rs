@@ -162,3 +162,32 @@ async fn served_by_is_read_from_a_gateway_header_or_json_field() {
     assert_eq!((by(&h, "primary"), by(&h, "fallback")), (Some(30.0), Some(10.0)));
     assert_eq!((by(&j, "primary-model"), by(&j, "fallback-model")), (Some(30.0), Some(10.0)));
 }
+
+#[test]
+fn targets_scoped_to_a_tier_or_class_and_on_failover_pass_and_fail_as_they_should() {
+    let ws = Workspace::new();
+    let with_sla = |mode: &str, sla: &str| outage_scenario(mode, "").replace("[sla]\navailability = \"99%\"\n", sla);
+    // Failover hides the outage from users, not from the tier's own availability (400 of 600 attempts).
+    let sla = "[sla]\navailability = \"99%\"\nmax_error_burst = \"0s\"\n[sla.tier.default]\navailability = \"90%\"\n\
+               [sla.tier.fallback]\np99 = \"1s\"\n[sla.class.default]\np99 = \"2s\"\n";
+    let r = ws.run(&ws.write("scoped.toml", &with_sla("status", sla)), &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let targets = r.summary()["verdict"]["targets"].as_array().unwrap().clone();
+    let passed =
+        |name: &str| targets.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}"))["passed"].clone();
+    assert_eq!(passed("availability"), true);
+    assert_eq!(passed("max_error_burst"), true);
+    assert_eq!(passed("tier default availability"), false);
+    assert_eq!(passed("tier fallback p99"), true);
+    assert_eq!(passed("class default p99"), true);
+    // A hanging primary makes each rescued request wait out the 200 ms tier timeout.
+    let sla = "[sla]\nfailover_added_p99 = \"50ms\"\n";
+    let r = ws.run(&ws.write("added.toml", &with_sla("hang", sla)), &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.summary()["verdict"]["targets"][0]["passed"], false);
+    // Without failover the outage is a one-second burst of errors.
+    let sla = "[sla]\nmax_error_burst = \"500ms\"\n";
+    let r = ws.run(&ws.write("burst.toml", &with_sla("status", sla)), &["--set", "failover.enabled=false"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(f(&r.summary()["verdict"]["targets"][0], &["measured_ms"]), 1000.0);
+}

@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         match mock_upstream::start(p, started).await {
             Ok(r) => {
                 eprintln!("mock-upstream: provider {} on {}", r.provider.name(), r.chat_url());
+                log_outage_windows(&r.provider, started);
                 running.push(r);
             }
             Err(e) => {
@@ -46,6 +47,22 @@ async fn main() -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("mock-upstream: stopping");
     ExitCode::SUCCESS
+}
+
+/// One log line when each scheduled outage begins and ends.
+fn log_outage_windows(provider: &std::sync::Arc<mock_upstream::Provider>, started: Instant) {
+    for outage in provider.config.outages.clone() {
+        let name = provider.name().to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep_until((started + outage.window.start).into()).await;
+            eprintln!(
+                "mock-upstream: provider {name}: outage started (mode {:?}, window {})",
+                outage.mode, outage.window
+            );
+            tokio::time::sleep_until((started + outage.window.end).into()).await;
+            eprintln!("mock-upstream: provider {name}: outage ended (window {})", outage.window);
+        });
+    }
 }
 
 fn check(file: &std::path::Path, source: &str, c: &MockConfig) -> Result<(), tomlfile::FileError> {
