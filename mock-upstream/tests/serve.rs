@@ -131,6 +131,23 @@ async fn streams_are_sse_chunks_ending_in_done_unless_truncated() {
     let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 6}"#).await;
     assert!(!events.iter().any(|e| e == "[DONE]"), "a truncated stream has no [DONE]");
     assert_eq!(events.len(), 3, "it stops halfway through 6 tokens");
+
+    let mut cfg = ProviderConfig::named("m");
+    cfg.stream_faults = Some(StreamFaults { rate: Ratio(1.0), kind: StreamFaultKind::Malformed, stall: ms(0) });
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 6}"#).await;
+    let bad = events.iter().filter(|e| *e != "[DONE]" && serde_json::from_str::<Chunk>(e).is_err()).count();
+    assert_eq!(bad, 1, "one malformed chunk: {events:?}");
+    assert_eq!(events.last().unwrap(), "[DONE]");
+
+    let mut cfg = ProviderConfig::named("st");
+    cfg.stream.inter_token = Latency::Fixed { value: ms(1) };
+    cfg.stream_faults = Some(StreamFaults { rate: Ratio(1.0), kind: StreamFaultKind::Stall, stall: ms(300) });
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let began = Instant::now();
+    let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 4}"#).await;
+    assert!(began.elapsed() >= Duration::from_millis(300), "the stream stalls for 300 ms");
+    assert_eq!(events.last().unwrap(), "[DONE]", "a stalled stream still ends");
 }
 
 #[tokio::test(flavor = "multi_thread")]
