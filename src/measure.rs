@@ -462,8 +462,8 @@ impl Recorder {
                 f.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
             }
         }
-        let tiers_tried = s.attempts.iter().map(|a| a.tier).collect::<std::collections::BTreeSet<_>>().len();
-        if tiers_tried > 1 {
+        let first_tier = s.attempts.first().map(|a| a.tier);
+        if s.attempts.iter().any(|a| Some(a.tier) != first_tier) {
             f.failed_over += 1;
             if s.outcome == Outcome::Ok {
                 f.rescued += 1;

@@ -278,6 +278,32 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
+/// A ratio as a percentage with three decimals, or "n/a".
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+}
+
+/// Whether a run routed through tiers or retried, so its tier table is worth showing.
+fn shows_routing(summary: &Summary) -> bool {
+    summary.tiers.len() > 1 || summary.failover.retried > 0
+}
+
+/// The cells of a tier's table row: name, attempts, availability, served, p50, p99, cost.
+fn tier_cells(t: &TierSummary) -> [String; 7] {
+    let latency = |v: f64| if t.attempt_latency_ms.count == 0 { "n/a".to_string() } else { fmt_ms(v) };
+    [
+        t.name.clone(),
+        t.attempts.total.to_string(),
+        fmt_ratio(t.availability),
+        t.served.to_string(),
+        latency(t.attempt_latency_ms.p50),
+        latency(t.attempt_latency_ms.p99),
+        format!("${:.4}", t.cost_usd),
+    ]
+}
+
+const TIER_HEADINGS: [&str; 7] = ["tier", "attempts", "availability", "served", "p50", "p99", "cost"];
+
 fn percentile_line(label: &str, p: &Percentiles) -> String {
     format!(
         "  {label:<9} p50 {:>9}  p90 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}\n",
@@ -310,7 +336,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
         c.error,
         c.timeout,
         c.not_sent,
-        summary.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+        fmt_ratio(summary.availability)
     );
     if !summary.errors.is_empty() {
         let list: Vec<_> = summary.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
@@ -320,24 +346,15 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
     out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
-    if summary.tiers.len() > 1 || summary.failover.retried > 0 {
-        let _ = writeln!(
-            out,
-            "\n  {:<12}{:>9}{:>10}{:>9}{:>11}{:>11}{:>11}",
-            "tier", "attempts", "avail.", "served", "p50", "p99", "cost"
-        );
-        for t in &summary.tiers {
-            let _ = writeln!(
-                out,
-                "  {:<12}{:>9}{:>10}{:>9}{:>11}{:>11}{:>11}",
-                t.name,
-                t.attempts.total,
-                t.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "-".into()),
-                t.served,
-                fmt_ms(t.attempt_latency_ms.p50),
-                fmt_ms(t.attempt_latency_ms.p99),
-                format!("${:.4}", t.cost_usd)
-            );
+    if shows_routing(summary) {
+        out.push('\n');
+        for cells in std::iter::once(TIER_HEADINGS.map(String::from)).chain(summary.tiers.iter().map(tier_cells)) {
+            let [name, rest @ ..] = cells;
+            let _ = write!(out, "  {name:<12}");
+            for cell in rest {
+                let _ = write!(out, "{cell:>13}");
+            }
+            out.push('\n');
         }
         let f = &summary.failover;
         let _ = writeln!(
@@ -348,7 +365,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             f.rescued,
             fmt_ms(f.added_latency_ms.p50),
             fmt_ms(f.added_latency_ms.p99),
-            summary.availability_before_failover.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+            fmt_ratio(summary.availability_before_failover)
         );
         if !f.reasons.is_empty() {
             let list: Vec<_> = f.reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect();
@@ -383,11 +400,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
         let _ = writeln!(out, "\n  {:<3}{:<14}{:>12}{:>14}", "", "SLA target", "limit", "measured");
         for t in &summary.verdict.targets {
             let mark = if t.passed { "✓" } else { "✗" };
-            let (limit, measured) = match (t.measured_ratio, t.measured_ms) {
-                (Some(r), _) => (format!("≥ {}", t.limit), format!("{:.3}%", r * 100.0)),
-                (_, Some(m)) => (format!("≤ {}", t.limit), fmt_ms(m)),
-                _ => (t.limit.clone(), "no data".into()),
-            };
+            let (limit, measured) = target_cells(t);
             let _ = writeln!(out, "  {mark:<3}{:<14}{limit:>12}{measured:>14}", t.name);
         }
     }
@@ -406,7 +419,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
 /// How a target reads in a table: (limit, measured).
 fn target_cells(t: &crate::sla::TargetResult) -> (String, String) {
     match (t.measured_ratio, t.measured_ms) {
-        (Some(r), _) => (format!("≥ {}", t.limit), format!("{:.3}%", r * 100.0)),
+        (Some(r), _) => (format!("≥ {}", t.limit), fmt_ratio(Some(r))),
         (_, Some(m)) => (format!("≤ {}", t.limit), fmt_ms(m)),
         _ => (t.limit.clone(), "no data".into()),
     }
@@ -513,21 +526,12 @@ pub fn markdown(summary: &Summary) -> String {
         c.error,
         c.timeout,
         c.not_sent,
-        summary.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+        fmt_ratio(summary.availability)
     );
-    if summary.tiers.len() > 1 || summary.failover.retried > 0 {
-        out.push_str("\n| tier | attempts | availability | served | p99 | cost |\n|---|---:|---:|---:|---:|---:|\n");
+    if shows_routing(summary) {
+        let _ = writeln!(out, "\n| {} |\n|---|---:|---:|---:|---:|---:|---:|", TIER_HEADINGS.join(" | "));
         for t in &summary.tiers {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | ${:.4} |",
-                t.name,
-                t.attempts.total,
-                t.availability.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "-".into()),
-                t.served,
-                fmt_ms(t.attempt_latency_ms.p99),
-                t.cost_usd
-            );
+            let _ = writeln!(out, "| {} |", tier_cells(t).join(" | "));
         }
         let f = &summary.failover;
         let _ = writeln!(

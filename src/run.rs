@@ -167,7 +167,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
     let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
     let router = Arc::new(router);
-    let outages = scheduled_outages(loaded);
+    let outages = scheduled_outages(loaded, profile.duration);
 
     let live = Arc::new(Live::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -343,8 +343,9 @@ fn build_router(
     })
 }
 
-/// (tier index, start, end) of every scheduled outage of a mock provider behind a tier.
-fn scheduled_outages(loaded: &LoadedScenario) -> Vec<(u16, Duration, Duration)> {
+/// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
+/// run (a `--duration` override may end the run before a window).
+fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
     let s = &loaded.scenario;
     let providers = loaded.mock_providers();
     let tier_mocks: Vec<Option<&String>> = if s.tiers.is_empty() {
@@ -355,7 +356,7 @@ fn scheduled_outages(loaded: &LoadedScenario) -> Vec<(u16, Duration, Duration)> 
     let mut out = Vec::new();
     for (i, mock) in tier_mocks.iter().enumerate() {
         let Some(p) = mock.and_then(|m| providers.iter().find(|p| &p.name == m)) else { continue };
-        for o in &p.outages {
+        for o in p.outages.iter().filter(|o| o.window.start < run) {
             out.push((i as u16, o.window.start, o.window.end));
         }
     }
