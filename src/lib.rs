@@ -6,6 +6,7 @@
 //! [`run`] ties them together for one run. Fake providers come from the `mock-upstream` crate.
 
 pub mod engine;
+pub mod hlog;
 pub mod measure;
 pub mod profile;
 pub mod report;

@@ -312,8 +312,12 @@ impl RunResult {
 pub struct Recorder {
     result: RunResult,
     rows: BTreeMap<u64, TimelineRow>,
-    interval: Histogram<u64>,
+    /// This second's histograms, by interval-log tag: overall latency first, then service, lag, tiers, classes.
+    interval: Vec<(String, Histogram<u64>)>,
     interval_second: u64,
+    /// Where each closed interval goes (latency.hlog).
+    hlog: Option<crate::hlog::HlogSink>,
+    hlog_error: Option<std::io::Error>,
     live: Arc<Live>,
     /// Tier of each watched outage in `result.outages`.
     watched: Vec<u16>,
@@ -328,8 +332,13 @@ pub fn ms(us: u64) -> f64 {
 }
 
 impl Recorder {
-    /// A recorder for a run with these tier and class names (indices as in [`Sample`]).
-    pub fn new(live: Arc<Live>, tiers: &[String], classes: &[String]) -> Self {
+    /// A recorder for a run with these tier and class names (indices as in [`Sample`]); each second's
+    /// histograms go to `hlog` if given.
+    pub fn new(live: Arc<Live>, tiers: &[String], classes: &[String], hlog: Option<crate::hlog::HlogSink>) -> Self {
+        let tags = [crate::hlog::OVERALL.to_string(), "service".into(), "lag".into()]
+            .into_iter()
+            .chain(tiers.iter().map(|t| format!("tier.{t}")))
+            .chain(classes.iter().map(|c| format!("class.{c}")));
         Recorder {
             result: RunResult {
                 counts: Counts::default(),
@@ -346,8 +355,10 @@ impl Recorder {
                 outages: Vec::new(),
             },
             rows: BTreeMap::new(),
-            interval: new_histogram(),
+            interval: tags.map(|t| (t, new_histogram())).collect(),
             interval_second: 0,
+            hlog,
+            hlog_error: None,
             live,
             watched: Vec::new(),
         }
@@ -416,7 +427,15 @@ impl Recorder {
             self.close_interval();
             self.interval_second = done_second;
         }
-        self.interval.saturating_record(latency);
+        let service = micros(s.done.saturating_sub(sent));
+        let lag = micros(sent.saturating_sub(s.intended));
+        let tiers = self.result.tiers.len();
+        let series = [Some(0), Some(1), Some(2), s.served.map(|t| 3 + t as usize), Some(3 + tiers + s.class as usize)];
+        for (i, value) in series.into_iter().zip([latency, service, lag, latency, latency]) {
+            if let Some((_, h)) = i.and_then(|i| self.interval.get_mut(i)) {
+                h.saturating_record(value);
+            }
+        }
         self.record_routing(s);
     }
 
@@ -476,20 +495,35 @@ impl Recorder {
     }
 
     fn close_interval(&mut self) {
-        if self.interval.is_empty() {
+        let overall = &self.interval[0].1;
+        if overall.is_empty() {
             return;
         }
         let t = self.interval_second;
         let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });
-        row.p50_ms = Some(ms(self.interval.value_at_quantile(0.50)));
-        let p99 = self.interval.value_at_quantile(0.99);
+        row.p50_ms = Some(ms(overall.value_at_quantile(0.50)));
+        let p99 = overall.value_at_quantile(0.99);
         row.p99_ms = Some(ms(p99));
         self.live.last_p99_us.store(p99, Ordering::Relaxed);
-        self.interval.reset();
+        for (tag, h) in &mut self.interval {
+            if let (Some(sink), false) = (&mut self.hlog, h.is_empty()) {
+                if let Err(e) = sink.write(h, Duration::from_secs(t), Duration::from_secs(1), tag) {
+                    self.hlog_error.get_or_insert(e);
+                }
+            }
+            h.reset();
+        }
     }
 
-    pub fn finish(mut self) -> RunResult {
+    /// Closes the last interval and the interval log; fails only if the log could not be written.
+    pub fn finish(mut self) -> Result<RunResult, std::io::Error> {
         self.close_interval();
+        if let Some(e) = self.hlog_error.take() {
+            return Err(e);
+        }
+        if let Some(sink) = self.hlog.take() {
+            sink.finish()?;
+        }
         // Fill gaps so the timeline has one row per second.
         let last = self.rows.keys().next_back().copied();
         if let Some(last) = last {
@@ -498,7 +532,7 @@ impl Recorder {
             }
         }
         self.result.timeline = self.rows.into_values().collect();
-        self.result
+        Ok(self.result)
     }
 }
 
@@ -516,12 +550,12 @@ mod tests {
 
     #[test]
     fn every_sample_is_counted_once_overall_and_per_row() {
-        let mut r = Recorder::new(Arc::default(), &[], &[]);
+        let mut r = Recorder::new(Arc::default(), &[], &[], None);
         r.record(&sample(0, Some(0), 10, Outcome::Ok));
         r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
         r.record(&sample(900, None, 900, Outcome::NotSent));
         r.record(&sample(1200, Some(1200), 2300, Outcome::Timeout));
-        let res = r.finish();
+        let res = r.finish().unwrap();
         let c = res.counts;
         assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent), (4, 1, 1, 1, 1));
         assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent);

@@ -169,12 +169,15 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let router = Arc::new(router);
     let outages = scheduled_outages(loaded, profile.duration);
 
+    let hlog_path = dir.join("latency.hlog");
+    let hlog = crate::hlog::HlogSink::create(&hlog_path, std::time::SystemTime::from(started_at))
+        .map_err(|source| RunError::Output { path: hlog_path.clone(), source })?;
     let live = Arc::new(Live::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = {
         let live = live.clone();
         std::thread::spawn(move || {
-            let mut recorder = Recorder::new(live, &tier_names, &class_names);
+            let mut recorder = Recorder::new(live, &tier_names, &class_names, Some(hlog));
             for (tier, start, end) in outages {
                 recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
             }
@@ -230,7 +233,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     }
     let result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
         .await
-        .expect("the recorder thread is joined");
+        .expect("the recorder thread is joined")
+        .map_err(|source| RunError::Output { path: hlog_path, source })?;
     drop(providers);
 
     let verdict = sla::evaluate(&scenario.sla, &result);
