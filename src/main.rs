@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use slacheck::run::{self, Overrides, RunOptions};
 use slacheck::scenario::LoadedScenario;
 use slacheck::units::{HumanDuration, Rate};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Open-loop load testing and SLA verification for LLM API gateways.
@@ -52,6 +52,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two runs' latency and availability; exit 1 if AFTER regressed beyond tolerance and noise.
+    ///
+    /// BEFORE and AFTER are results folders, summary.json files or .hlog interval logs. Each percentile's
+    /// change gets a 95% bootstrap interval over the runs' one-second intervals; a metric "regressed" only
+    /// when its change is past the tolerance and the interval excludes zero. Writes compare.md and
+    /// compare.json into --out (default results/compare-<UTC timestamp>/).
+    Compare {
+        before: PathBuf,
+        after: PathBuf,
+        /// Tolerances, e.g. "p99=10%,p99.9=20%,availability=0.05pp" (defaults: p50/p90/p99 10%, p99.9 20%,
+        /// availability 0.05 percentage points).
+        #[arg(long, value_name = "LIMITS", default_value = "")]
+        max_regression: String,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Parse and check a scenario, print it with every default filled in; exit 0 if valid, 2 if not.
     Validate {
         /// The scenario file.
@@ -79,6 +95,14 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Compare { before, after, max_regression, out } => match compare(&before, &after, &max_regression, out)
+        {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run { file, out, duration, rate, settings, quiet, json } => {
             let overrides = Overrides { duration: duration.map(|d| d.0), rate };
             let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
@@ -103,6 +127,21 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) -> anyhow::Result<u8> {
+    use slacheck::compare;
+    let tolerances = compare::Tolerances::parse(tolerances).map_err(|e| anyhow::anyhow!("--max-regression: {e}"))?;
+    let (b, a) =
+        (compare::load(before).map_err(anyhow::Error::msg)?, compare::load(after).map_err(anyhow::Error::msg)?);
+    let comparison = compare::compare(&b, &a, &tolerances);
+    print!("{}", compare::terminal(&comparison));
+    let dir = out.unwrap_or_else(|| run::default_results_root().join(format!("compare-{}", run::utc_stamp())));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    slacheck::report::write_atomic(&dir.join("compare.md"), compare::markdown(&comparison).as_bytes())?;
+    slacheck::report::write_atomic(&dir.join("compare.json"), &serde_json::to_vec_pretty(&comparison)?)?;
+    println!("  written: {}", dir.display());
+    Ok(if comparison.regressed { 1 } else { 0 })
 }
 
 fn run_scenario(loaded: &LoadedScenario, options: &RunOptions, quiet: bool, json: bool) -> anyhow::Result<u8> {

@@ -381,13 +381,23 @@ fn chat_body(model: &str, prompt: &str, class: &ClassSpec) -> Bytes {
     Bytes::from(body.to_string())
 }
 
+/// A UTC timestamp for folder names, e.g. `20261125T141305Z`.
+pub fn utc_stamp_of(at: time::OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_default()
+}
+
+/// Now, as [`utc_stamp_of`].
+pub fn utc_stamp() -> String {
+    utc_stamp_of(time::OffsetDateTime::now_utc())
+}
+
 fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Result<PathBuf, RunError> {
     let dir = match &opts.out {
         Some(d) => d.clone(),
         None => {
-            let stamp = at
-                .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-                .unwrap_or_default();
+            let stamp = utc_stamp_of(at);
             let base = opts.results_root.join(format!("{name}-{stamp}"));
             // Never overwrite an earlier run.
             (0..)

@@ -61,3 +61,73 @@ fn logs_written_by_other_hdrhistogram_implementations_are_read() {
     assert_eq!(log.total("write").unwrap().max(), 2000);
     assert!(slacheck::hlog::parse(b"not a log\n").is_err());
 }
+
+/// Writes an interval log of `seconds` one-second intervals of lognormal latencies (median 20 ms) × `scale`.
+fn synthetic_log(path: &std::path::Path, seed: u64, scale: f64) {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, LogNormal};
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+    let dist = LogNormal::new(20_000f64.ln(), 0.6).unwrap();
+    let mut sink = slacheck::hlog::HlogSink::create(path, std::time::SystemTime::UNIX_EPOCH).unwrap();
+    for s in 0..20 {
+        let mut h = slacheck::measure::new_histogram();
+        for _ in 0..500 {
+            h.record((dist.sample(&mut rng) * scale) as u64).unwrap();
+        }
+        sink.write(&h, Duration::from_secs(s), Duration::from_secs(1), slacheck::hlog::OVERALL).unwrap();
+    }
+    sink.finish().unwrap();
+}
+
+fn compare(ws: &Workspace, before: &std::path::Path, after: &std::path::Path) -> (i32, String, String) {
+    let o = std::process::Command::new(common::bin())
+        .args(["compare"])
+        .arg(before)
+        .arg(after)
+        .arg("--out")
+        .arg(ws.path().join("cmp"))
+        .output()
+        .unwrap();
+    (o.status.code().unwrap(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+#[test]
+fn compare_calls_a_real_regression_and_not_noise() {
+    let ws = Workspace::new();
+    let (base, noisy, slow) = (ws.path().join("base.hlog"), ws.path().join("noisy.hlog"), ws.path().join("slow.hlog"));
+    synthetic_log(&base, 1, 1.0);
+    synthetic_log(&noisy, 2, 1.0);
+    synthetic_log(&slow, 3, 1.3);
+    let (code, out, _) = compare(&ws, &base, &base);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no regression"));
+    let (code, out, _) = compare(&ws, &base, &noisy);
+    assert_eq!(code, 0, "the same distribution with another seed is noise: {out}");
+    let (code, out, _) = compare(&ws, &base, &slow);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REGRESSED"), "{out}");
+    let p99 = out.lines().find(|l| l.trim_start().starts_with("p99 ")).unwrap();
+    assert!(p99.ends_with("regressed"), "{p99}");
+    // The 95% interval of the relative change covers the true +30%.
+    let ci = &p99[p99.find('[').unwrap() + 1..p99.find(']').unwrap()];
+    let bounds: Vec<f64> = ci.split(',').map(|b| b.trim().trim_end_matches('%').parse().unwrap()).collect();
+    assert!(bounds[0] > 0.0 && bounds[0] <= 30.0 && bounds[1] >= 30.0, "{p99}");
+    let md = std::fs::read_to_string(ws.path().join("cmp/compare.md")).unwrap();
+    assert!(md.contains("❌ regressed") && md.contains("| p99 |"), "{md}");
+    let (code, _, err) = compare(&ws, &ws.path().join("missing"), &base);
+    assert_eq!(code, 2);
+    assert!(err.contains("no interval log"), "{err}");
+}
+
+#[test]
+fn compare_reads_results_folders_and_their_summaries() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "twice.toml",
+        "name = \"twice\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    let (code, out, err) = compare(&ws, &r.out, &r.out.join("summary.json"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("availability") && out.contains("100.000%"), "{out}");
+}
