@@ -9,6 +9,7 @@ pub mod compare;
 pub mod engine;
 pub mod hlog;
 pub mod measure;
+pub mod plot;
 pub mod profile;
 pub mod report;
 pub mod router;

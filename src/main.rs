@@ -140,6 +140,16 @@ fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) 
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     slacheck::report::write_atomic(&dir.join("compare.md"), compare::markdown(&comparison).as_bytes())?;
     slacheck::report::write_atomic(&dir.join("compare.json"), &serde_json::to_vec_pretty(&comparison)?)?;
+    let (tb, ta) = (b.log.total(slacheck::hlog::OVERALL), a.log.total(slacheck::hlog::OVERALL));
+    if let (Some(tb), Some(ta)) = (&tb, &ta) {
+        let series = vec![("before".to_string(), tb), ("after".to_string(), ta)];
+        let chart = slacheck::plot::Chart::Spectrum {
+            title: "before and after: latency by percentile".into(),
+            series,
+            limits: vec![],
+        };
+        slacheck::plot::render(&dir, "compare", &chart).map_err(anyhow::Error::msg)?;
+    }
     println!("  written: {}", dir.display());
     Ok(if comparison.regressed { 1 } else { 0 })
 }

@@ -47,6 +47,8 @@ pub enum RunError {
     Mock(#[from] mock_upstream::ServeError),
     #[error("cannot write results to {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },
+    #[error("cannot draw a plot: {0}")]
+    Plot(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -245,6 +247,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let facts = report::RunFacts { started_at: started, complete: !interrupted, lag_limit_ms, prices, mean_rate };
     let summary = Summary::new(scenario, &result, verdict, facts);
     report::write_all(&dir, &summary).map_err(|source| RunError::Output { path: dir.clone(), source })?;
+    write_plots(&dir, scenario, &result).map_err(RunError::Plot)?;
     Ok(RunOutcome { summary, dir, interrupted })
 }
 
@@ -345,6 +348,42 @@ fn build_router(
         ),
         seed: s.load.seed,
     })
+}
+
+/// spectrum (latency and service time, SLA limits marked), timeline, and tiers overlaid when there are several.
+fn write_plots(
+    dir: &Path,
+    scenario: &crate::scenario::Scenario,
+    result: &crate::measure::RunResult,
+) -> Result<(), String> {
+    use crate::plot::{render, Chart};
+    let limits = scenario
+        .sla
+        .overall()
+        .latency()
+        .into_iter()
+        .map(|(n, q, l)| (n.to_string(), q, l.as_secs_f64() * 1000.0))
+        .collect();
+    let series = vec![
+        ("latency (from intended send)".to_string(), &result.latency),
+        ("service time (from actual send)".to_string(), &result.service_time),
+    ];
+    render(
+        dir,
+        "spectrum",
+        &Chart::Spectrum { title: format!("{}: latency by percentile", scenario.name), series, limits },
+    )?;
+    let outages = result.outages.iter().map(|o| (o.start_s, o.end_s)).collect();
+    render(dir, "timeline", &Chart::Timeline { rows: &result.timeline, outages })?;
+    if result.tiers.len() > 1 {
+        let series = result.tiers.iter().map(|(n, t)| (format!("{n} (attempts)"), &t.attempts.latency)).collect();
+        render(
+            dir,
+            "tiers",
+            &Chart::Spectrum { title: format!("{}: latency by tier", scenario.name), series, limits: Vec::new() },
+        )?;
+    }
+    Ok(())
 }
 
 /// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the

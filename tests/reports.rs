@@ -112,6 +112,7 @@ fn compare_calls_a_real_regression_and_not_noise() {
     let ci = &p99[p99.find('[').unwrap() + 1..p99.find(']').unwrap()];
     let bounds: Vec<f64> = ci.split(',').map(|b| b.trim().trim_end_matches('%').parse().unwrap()).collect();
     assert!(bounds[0] > 0.0 && bounds[0] <= 30.0 && bounds[1] >= 30.0, "{p99}");
+    assert_png(&ws.path().join("cmp/compare.png"), 1000, 600);
     let md = std::fs::read_to_string(ws.path().join("cmp/compare.md")).unwrap();
     assert!(md.contains("❌ regressed") && md.contains("| p99 |"), "{md}");
     let (code, _, err) = compare(&ws, &ws.path().join("missing"), &base);
@@ -130,4 +131,37 @@ fn compare_reads_results_folders_and_their_summaries() {
     let (code, out, err) = compare(&ws, &r.out, &r.out.join("summary.json"));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("availability") && out.contains("100.000%"), "{out}");
+}
+
+/// A PNG file of the given size: the signature, then the IHDR chunk's width and height.
+fn assert_png(path: &std::path::Path, width: u32, height: u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert_eq!((be(16), be(20)), (width, height), "{}", path.display());
+    assert!(bytes.len() > 10_000, "{} is suspiciously small: nothing drawn?", path.display());
+}
+
+#[test]
+fn plots_render_as_svg_and_png_with_their_labels() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "plots.toml",
+        "name = \"plots\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n\
+         [sla]\np99 = \"500ms\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let spectrum = std::fs::read_to_string(r.out.join("spectrum.svg")).unwrap();
+    assert!(spectrum.starts_with("<svg") && spectrum.trim_end().ends_with("</svg>"));
+    for label in ["percentile", "latency (from intended send)", "p99 limit", "99%"] {
+        assert!(spectrum.contains(label), "spectrum.svg lacks {label:?}");
+    }
+    let timeline = std::fs::read_to_string(r.out.join("timeline.svg")).unwrap();
+    for label in ["Requests per second", "offered", "achieved (sent)", "seconds"] {
+        assert!(timeline.contains(label), "timeline.svg lacks {label:?}");
+    }
+    assert_png(&r.out.join("spectrum.png"), 1000, 600);
+    assert_png(&r.out.join("timeline.png"), 1000, 720);
+    assert!(!r.out.join("tiers.svg").exists(), "one tier: no tier overlay");
 }

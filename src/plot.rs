@@ -1,0 +1,268 @@
+//! Plots, as SVG and PNG: the latency percentile spectrum, the timeline, tiers overlaid, before/after.
+//!
+//! Text is drawn with DejaVu Sans, bundled in `assets/fonts` and registered at first use, so plots render the
+//! same on a bare CI machine with no fonts installed.
+
+use crate::measure::TimelineRow;
+use hdrhistogram::Histogram;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The bundled font is valid; if registration ever failed, text would be missing, not the plot.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// What to draw.
+pub enum Chart<'a> {
+    /// Latency against percentile on a "nines" axis, one line per series, with SLA limits marked.
+    Spectrum {
+        title: String,
+        series: Vec<(String, &'a Histogram<u64>)>,
+        /// (label, quantile, limit in ms)
+        limits: Vec<(String, f64, f64)>,
+    },
+    /// Per second: offered, achieved and failed requests and failovers; below, p50 and p99; outages shaded.
+    Timeline {
+        rows: &'a [TimelineRow],
+        /// (start s, end s)
+        outages: Vec<(f64, f64)>,
+    },
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+const LIMIT: RGBColor = RGBColor(214, 39, 40);
+const OUTAGE: RGBColor = RGBColor(255, 190, 190);
+
+/// Writes `<name>.svg` and `<name>.png` into `dir`, each through a temporary file and a rename.
+pub fn render(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>, String> {
+    register_font();
+    let size = match chart {
+        Chart::Spectrum { .. } => (1000, 600),
+        Chart::Timeline { .. } => (1000, 720),
+    };
+    let svg_path = dir.join(format!("{name}.svg"));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root, chart).map_err(|e| format!("{name}.svg: {e}"))?;
+        root.present().map_err(|e| format!("{name}.svg: {e:?}"))?;
+    }
+    crate::report::write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    let png_path = dir.join(format!("{name}.png"));
+    let tmp = dir.join(format!(".{name}.tmp.png"));
+    {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw(&root, chart).map_err(|e| format!("{name}.png: {e}"))?;
+        root.present().map_err(|e| format!("{name}.png: {e:?}"))?;
+    }
+    std::fs::rename(&tmp, &png_path).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    Ok(vec![svg_path, png_path])
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| format!("{e:?}"))?;
+    match chart {
+        Chart::Spectrum { title, series, limits } => spectrum(root, title, series, limits),
+        Chart::Timeline { rows, outages } => timeline(root, rows, outages),
+    }
+    .map_err(|e| format!("{e:?}"))
+}
+
+/// x = −log10(1 − q): 0 is the median's left edge (0%), 1 is 90%, 2 is 99%, 3 is 99.9% …
+fn nines(q: f64) -> f64 {
+    -(1.0 - q).max(1e-9).log10()
+}
+
+fn fmt_ms_axis(y: &f64) -> String {
+    match *y {
+        y if y >= 1000.0 => format!("{}s", (y / 1000.0 * 100.0).round() / 100.0),
+        y if y >= 1.0 => format!("{}ms", y.round()),
+        y => format!("{}ms", (y * 1000.0).round() / 1000.0),
+    }
+}
+
+fn nines_label(x: f64) -> String {
+    if (x - x.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    let n = x.round() as i32;
+    if n == 0 {
+        "0%".into()
+    } else {
+        let pct = 100.0 * (1.0 - 10f64.powi(-n));
+        format!("{}%", format!("{pct:.*}", (n - 2).max(0) as usize))
+    }
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn spectrum<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[(String, &Histogram<u64>)],
+    limits: &[(String, f64, f64)],
+) -> DrawResult<DB> {
+    // Show as many nines as the data can support: about one sample beyond the last percentile.
+    let most = series.iter().map(|(_, h)| h.len()).max().unwrap_or(1).max(10) as f64;
+    let max_nines = most.log10().floor().clamp(1.0, 5.0);
+    let top_q = 1.0 - 10f64.powf(-max_nines);
+    let points = |h: &Histogram<u64>| -> Vec<(f64, f64)> {
+        (0..=(max_nines * 40.0) as usize)
+            .map(|i| {
+                let x = i as f64 / 40.0;
+                let q = (1.0 - 10f64.powf(-x)).min(top_q);
+                (x, (h.value_at_quantile(q) as f64 / 1000.0).max(0.001))
+            })
+            .collect()
+    };
+    let lines: Vec<(String, Vec<(f64, f64)>)> =
+        series.iter().filter(|(_, h)| !h.is_empty()).map(|(n, h)| (n.clone(), points(h))).collect();
+    let ys = lines.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).chain(limits.iter().map(|l| l.2));
+    let (lo, hi) = ys.fold((f64::MAX, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (lo, hi) = if hi <= 0.0 { (0.1, 10.0) } else { (lo.max(0.001) / 1.5, hi * 1.5) };
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..max_nines + 0.05, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_labels(max_nines as usize + 1)
+        .x_label_formatter(&|x| nines_label(*x))
+        .y_labels(8)
+        .y_label_formatter(&fmt_ms_axis)
+        .x_desc("percentile")
+        .y_desc("latency (ms, log scale)")
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()?;
+    for (i, (name, pts)) in lines.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    for (label, q, limit) in limits {
+        let x = nines(*q).min(max_nines);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x - 0.12, *limit), (x + 0.12, *limit)],
+            LIMIT.stroke_width(3),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!("{label} limit"),
+            (x - 0.12, *limit * 1.45),
+            ("sans-serif", 14).into_font().color(&LIMIT),
+        )))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    Ok(())
+}
+
+fn timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    rows: &[TimelineRow],
+    outages: &[(f64, f64)],
+) -> DrawResult<DB> {
+    let (top, bottom) = root.split_vertically(400);
+    let end = rows.len().max(1) as f64;
+    let per_second = |f: &dyn Fn(&TimelineRow) -> u64| -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r) as f64)).collect()
+    };
+    let rate_series: [(&str, Vec<(f64, f64)>); 4] = [
+        ("offered", per_second(&|r| r.offered)),
+        ("achieved (sent)", per_second(&|r| r.sent)),
+        ("failed", per_second(&|r| r.error + r.timeout + r.not_sent)),
+        ("failovers", per_second(&|r| r.failovers)),
+    ];
+    let max_rate = rate_series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&top)
+        .caption("Requests per second", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..end, 0f64..max_rate)?;
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc("seconds")
+        .y_desc("requests/s")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    let shade = |(a, b): &(f64, f64), h: f64| Rectangle::new([(*a, 0.0), (*b, h)], OUTAGE.mix(0.5).filled());
+    chart.draw_series(outages.iter().map(|o| shade(o, max_rate)))?;
+    for (i, (name, pts)) in rate_series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+
+    let latency = |f: &dyn Fn(&TimelineRow) -> Option<f64>| -> Vec<(f64, f64)> {
+        rows.iter().filter_map(|r| f(r).map(|v| (r.t_s as f64 + 0.5, v.max(0.001)))).collect()
+    };
+    let (p50, p99) = (latency(&|r| r.p50_ms), latency(&|r| r.p99_ms));
+    let hi = p99.iter().chain(&p50).map(|(_, y)| *y).fold(1.0, f64::max) * 1.5;
+    let lo = p50.iter().map(|(_, y)| *y).fold(hi, f64::min).max(0.001) / 1.5;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("Latency per second (from the intended send time)", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..end, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .y_labels(10)
+        .y_label_formatter(&fmt_ms_axis)
+        .x_desc("seconds")
+        .y_desc("latency (log scale)")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    chart.draw_series(outages.iter().map(|(a, b)| Rectangle::new([(*a, lo), (*b, hi)], OUTAGE.mix(0.5).filled())))?;
+    for (i, (name, pts)) in [("p50", p50), ("p99", p99)].into_iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
