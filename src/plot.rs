@@ -104,7 +104,7 @@ fn nines_label(x: f64) -> String {
         "0%".into()
     } else {
         let pct = 100.0 * (1.0 - 10f64.powi(-n));
-        format!("{}%", format!("{pct:.*}", (n - 2).max(0) as usize))
+        format!("{pct:.*}%", (n - 2).max(0) as usize)
     }
 }
 
