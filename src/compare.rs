@@ -139,6 +139,8 @@ pub struct Comparison {
 /// The quantiles compared, with their names.
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999)];
 const RESAMPLES: usize = 1000;
+/// Fewer one-second intervals than this on either side: too few to estimate the noise, so no verdict.
+pub const MIN_INTERVALS: usize = 5;
 
 pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
     let mut rows = Vec::new();
@@ -301,10 +303,10 @@ impl Bootstrap {
     }
 
     /// 95% bootstrap intervals of after/before − 1 for each of [`QUANTILES`] (all from the same resamples);
-    /// None with fewer than 2 intervals a side.
+    /// None with fewer than [`MIN_INTERVALS`] intervals a side.
     fn relative_cis(&self) -> Option<[(f64, f64); QUANTILES.len()]> {
         let (nb, na) = (self.intervals[0].len(), self.intervals[1].len());
-        if nb < 2 || na < 2 {
+        if nb < MIN_INTERVALS || na < MIN_INTERVALS {
             return None;
         }
         // Seeded: the same two runs always give the same verdict.
@@ -458,8 +460,8 @@ mod tests {
     }
 
     #[test]
-    fn one_interval_is_not_enough_to_judge() {
-        let c = compare(&side(1, 1, 400, 1.0), &side(2, 1, 400, 2.0), &Tolerances::default());
+    fn a_few_intervals_are_not_enough_to_judge() {
+        let c = compare(&side(1, MIN_INTERVALS - 1, 400, 1.0), &side(2, 30, 400, 2.0), &Tolerances::default());
         assert_eq!(change(&c, "p99"), Change::InsufficientData);
         assert!(!c.regressed);
     }

@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use slacheck::report::Formats;
 use slacheck::run::{self, Overrides, RunOptions};
 use slacheck::scenario::LoadedScenario;
 use slacheck::units::{HumanDuration, Rate};
@@ -51,6 +52,23 @@ enum Command {
         /// Print summary.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
+        /// Report files to write besides summary.json: json,hlog,svg,png,junit,md,html (default: all).
+        #[arg(long, value_name = "LIST", default_value = "all")]
+        format: Formats,
+        /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
+        /// Tolerances for --baseline, as for `compare --max-regression`.
+        #[arg(long, value_name = "LIMITS", default_value = "")]
+        max_regression: String,
+    },
+    /// Re-render every report (plots, JUnit, Markdown, HTML) from a saved results folder, without re-running.
+    Report {
+        /// A results folder with summary.json and latency.hlog.
+        dir: PathBuf,
+        /// Report files to write: svg,png,junit,md,html (default: all).
+        #[arg(long, value_name = "LIST", default_value = "all")]
+        format: Formats,
     },
     /// Compare two runs' latency and availability; exit 1 if AFTER regressed beyond tolerance and noise.
     ///
@@ -103,7 +121,14 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { file, out, duration, rate, settings, quiet, json } => {
+        Command::Report { dir, format } => match rerender(&dir, &format) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { file, out, duration, rate, settings, quiet, json, format, baseline, max_regression } => {
             let overrides = Overrides { duration: duration.map(|d| d.0), rate };
             let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
             let loaded = match loaded.and_then(|l| l.with_overrides(&overrides)) {
@@ -117,9 +142,20 @@ fn main() -> ExitCode {
                 out,
                 results_root: run::default_results_root().to_path_buf(),
                 show_progress: run::progress_wanted(quiet || json),
+                formats: format,
             };
             match run_scenario(&loaded, &options, quiet, json) {
-                Ok(code) => ExitCode::from(code),
+                Ok((code, dir)) => match baseline {
+                    // A missed target stays the verdict; a regression against the baseline fails too.
+                    Some(base) => match compare(&base, &dir, &max_regression, Some(dir.join("compare"))) {
+                        Ok(regressed) => ExitCode::from(code.max(regressed)),
+                        Err(e) => {
+                            eprintln!("error: --baseline: {e:#}");
+                            ExitCode::from(2)
+                        }
+                    },
+                    None => ExitCode::from(code),
+                },
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::from(e.downcast_ref::<run::RunError>().map(|r| r.exit_code()).unwrap_or(3))
@@ -148,13 +184,31 @@ fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) 
             series,
             limits: vec![],
         };
-        slacheck::plot::render(&dir, "compare", &chart).map_err(anyhow::Error::msg)?;
+        slacheck::plot::render(&dir, "compare", &chart, true, true).map_err(anyhow::Error::msg)?;
     }
     println!("  written: {}", dir.display());
     Ok(if comparison.regressed { 1 } else { 0 })
 }
 
-fn run_scenario(loaded: &LoadedScenario, options: &RunOptions, quiet: bool, json: bool) -> anyhow::Result<u8> {
+/// Reads a results folder back and writes its reports again.
+fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let summary: slacheck::report::Summary =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a slacheck summary", path.display()))?;
+    let log = slacheck::hlog::read(&dir.join("latency.hlog")).map_err(anyhow::Error::msg)?;
+    let plots = slacheck::report::PlotInputs::of_log(&log, &summary);
+    slacheck::report::write_reports(dir, &summary, &plots, formats).map_err(anyhow::Error::msg)?;
+    println!("reports written to {}", dir.display());
+    Ok(())
+}
+
+fn run_scenario(
+    loaded: &LoadedScenario,
+    options: &RunOptions,
+    quiet: bool,
+    json: bool,
+) -> anyhow::Result<(u8, PathBuf)> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let outcome = runtime.block_on(run::run(loaded, options))?;
@@ -173,5 +227,5 @@ fn run_scenario(loaded: &LoadedScenario, options: &RunOptions, quiet: bool, json
     }
     // Stop at once: requests to a hung target may still hold runtime tasks, and they are already counted.
     runtime.shutdown_background();
-    Ok(outcome.exit_code())
+    Ok((outcome.exit_code(), outcome.dir))
 }

@@ -162,7 +162,7 @@ pub struct TierStats {
 }
 
 /// What happened around one scheduled outage of a tier's provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OutageStats {
     #[serde(skip)]
     failures: Option<(f64, f64)>,
@@ -253,7 +253,7 @@ pub struct Live {
     pub last_p99_us: AtomicU64,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Counts {
     pub total: u64,
     pub ok: u64,
@@ -263,7 +263,7 @@ pub struct Counts {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct TimelineRow {
     pub t_s: u64,
     /// Requests due in this second, and what became of them.

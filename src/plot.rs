@@ -7,7 +7,7 @@ use crate::measure::TimelineRow;
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
@@ -47,30 +47,35 @@ const COLORS: [RGBColor; 6] = [
 const LIMIT: RGBColor = RGBColor(214, 39, 40);
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
 
-/// Writes `<name>.svg` and `<name>.png` into `dir`, each through a temporary file and a rename.
-pub fn render(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>, String> {
+/// Draws `chart` and writes `<name>.svg` and/or `<name>.png` into `dir` (each through a temporary file and a
+/// rename). Returns the SVG text, for pages that embed it.
+pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png: bool) -> Result<String, String> {
     register_font();
     let size = match chart {
         Chart::Spectrum { .. } => (1000, 600),
         Chart::Timeline { .. } => (1000, 720),
     };
-    let svg_path = dir.join(format!("{name}.svg"));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(&root, chart).map_err(|e| format!("{name}.svg: {e}"))?;
         root.present().map_err(|e| format!("{name}.svg: {e:?}"))?;
     }
-    crate::report::write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    let png_path = dir.join(format!("{name}.png"));
-    let tmp = dir.join(format!(".{name}.tmp.png"));
-    {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(&root, chart).map_err(|e| format!("{name}.png: {e}"))?;
-        root.present().map_err(|e| format!("{name}.png: {e:?}"))?;
+    if write_svg {
+        let path = dir.join(format!("{name}.svg"));
+        crate::report::write_atomic(&path, svg.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    std::fs::rename(&tmp, &png_path).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    Ok(vec![svg_path, png_path])
+    if write_png {
+        let path = dir.join(format!("{name}.png"));
+        let tmp = dir.join(format!(".{name}.tmp.png"));
+        {
+            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+            draw(&root, chart).map_err(|e| format!("{name}.png: {e}"))?;
+            root.present().map_err(|e| format!("{name}.png: {e:?}"))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(svg)
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {

@@ -14,7 +14,7 @@ use std::path::Path;
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Percentiles of one histogram, in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub min: f64,
@@ -49,7 +49,7 @@ impl Percentiles {
 }
 
 /// Whether the generator kept its schedule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Generator {
     pub lag_limit_ms: f64,
     /// Dispatcher lag p99 went past the limit: the generator, not the target, may have been the bottleneck.
@@ -57,7 +57,7 @@ pub struct Generator {
 }
 
 /// One slice of the traffic (a class or an upstream).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GroupSummary {
     pub name: String,
     pub counts: Counts,
@@ -79,7 +79,7 @@ impl GroupSummary {
 }
 
 /// One tier: its attempts as it delivered them (before failover), what it served, what that cost.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TierSummary {
     pub name: String,
     pub attempts: Counts,
@@ -96,7 +96,7 @@ pub struct TierSummary {
     pub cost_usd: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailoverSummary {
     /// Logical requests with more than one attempt, and with more than one tier.
     pub retried: u64,
@@ -115,7 +115,7 @@ pub struct FailoverSummary {
 }
 
 /// What the run cost at the tiers' prices, and what the profile would cost for a month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CostSummary {
     pub total_usd: f64,
     pub per_1000_requests_usd: f64,
@@ -140,7 +140,7 @@ pub fn cost(prompt_tokens: u64, completion_tokens: u64, price_input: f64, price_
 }
 
 /// The content of `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub schema_version: u32,
     /// False when the run was interrupted: the numbers cover only the part that ran.
@@ -546,11 +546,168 @@ pub fn markdown(summary: &Summary) -> String {
     out
 }
 
-/// Writes every report file of a run into `dir`: summary.json, junit.xml, summary.md.
-pub fn write_all(dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    write_summary_json(dir, summary)?;
-    write_atomic(&dir.join("junit.xml"), junit(summary).as_bytes())?;
-    write_atomic(&dir.join("summary.md"), markdown(summary).as_bytes())
+/// Which report files to write (`--format json,hlog,svg,png,junit,md,html`); summary.json is always written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formats {
+    pub hlog: bool,
+    pub svg: bool,
+    pub png: bool,
+    pub junit: bool,
+    pub md: bool,
+    pub html: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats { hlog: true, svg: true, png: true, junit: true, md: true, html: true }
+    }
+}
+
+impl std::str::FromStr for Formats {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut f = Formats { hlog: false, svg: false, png: false, junit: false, md: false, html: false };
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "json" => {}
+                "hlog" => f.hlog = true,
+                "svg" => f.svg = true,
+                "png" => f.png = true,
+                "junit" => f.junit = true,
+                "md" => f.md = true,
+                "html" => f.html = true,
+                "all" => f = Formats::default(),
+                other => {
+                    return Err(format!("unknown format {other:?}; use json, hlog, svg, png, junit, md, html or all"))
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// The histograms the plots need, from a finished run or from a saved interval log.
+pub struct PlotInputs {
+    pub latency: Histogram<u64>,
+    pub service_time: Histogram<u64>,
+    /// Each tier's served requests, end to end.
+    pub tiers: Vec<(String, Histogram<u64>)>,
+}
+
+impl PlotInputs {
+    pub fn of_run(result: &RunResult) -> Self {
+        PlotInputs {
+            latency: result.latency.clone(),
+            service_time: result.service_time.clone(),
+            tiers: result.tiers.iter().map(|(n, t)| (n.clone(), t.served.latency.clone())).collect(),
+        }
+    }
+
+    /// From a run's latency.hlog (the same histograms, added up from its intervals).
+    pub fn of_log(log: &crate::hlog::Log, summary: &Summary) -> Self {
+        let total = |tag: &str| log.total(tag).unwrap_or_else(crate::measure::new_histogram);
+        PlotInputs {
+            latency: total(crate::hlog::OVERALL),
+            service_time: total("service"),
+            tiers: summary.tiers.iter().map(|t| (t.name.clone(), total(&format!("tier.{}", t.name)))).collect(),
+        }
+    }
+}
+
+/// Writes a run's report files into `dir`: summary.json always, the rest as `formats` says.
+pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats: &Formats) -> Result<(), String> {
+    let io = |name: &'static str| move |e: std::io::Error| format!("{}: {e}", dir.join(name).display());
+    write_summary_json(dir, summary).map_err(io("summary.json"))?;
+    if formats.junit {
+        write_atomic(&dir.join("junit.xml"), junit(summary).as_bytes()).map_err(io("junit.xml"))?;
+    }
+    if formats.md {
+        write_atomic(&dir.join("summary.md"), markdown(summary).as_bytes()).map_err(io("summary.md"))?;
+    }
+    let mut svgs = Vec::new();
+    if formats.svg || formats.png || formats.html {
+        use crate::plot::{render, Chart};
+        let scenario = &summary.scenario;
+        let limits = scenario
+            .sla
+            .overall()
+            .latency()
+            .into_iter()
+            .map(|(n, q, l)| (n.to_string(), q, l.as_secs_f64() * 1000.0))
+            .collect();
+        let series = vec![
+            ("latency (from intended send)".to_string(), &plots.latency),
+            ("service time (from actual send)".to_string(), &plots.service_time),
+        ];
+        let mut charts = vec![(
+            "spectrum",
+            Chart::Spectrum { title: format!("{}: latency by percentile", scenario.name), series, limits },
+        )];
+        let outages = summary.outages.iter().map(|o| (o.start_s, o.end_s)).collect();
+        charts.push(("timeline", Chart::Timeline { rows: &summary.timeline, outages }));
+        if plots.tiers.len() > 1 {
+            let series = plots.tiers.iter().map(|(n, h)| (n.clone(), h)).collect();
+            let title = format!("{}: latency by serving tier", scenario.name);
+            charts.push(("tiers", Chart::Spectrum { title, series, limits: Vec::new() }));
+        }
+        for (name, chart) in &charts {
+            svgs.push(render(dir, name, chart, formats.svg, formats.png)?);
+        }
+    }
+    if formats.html {
+        write_atomic(&dir.join("report.html"), html(summary, &svgs).as_bytes()).map_err(io("report.html"))?;
+    }
+    Ok(())
+}
+
+/// `report.html`: one self-contained page with the verdict, the tables and the plots inline.
+pub fn html(summary: &Summary, svgs: &[String]) -> String {
+    let md = markdown(summary);
+    let mut body = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        if let Some(rest) = line.strip_prefix("### ") {
+            let _ = writeln!(body, "<h1>{}</h1>", xml_escape(rest));
+        } else if line.starts_with('|') {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':'))) {
+                continue;
+            }
+            let tag = if in_table { "td" } else { "th" };
+            if !in_table {
+                body.push_str("<table>\n");
+                in_table = true;
+            }
+            body.push_str("<tr>");
+            for c in cells {
+                let _ = write!(body, "<{tag}>{}</{tag}>", xml_escape(c));
+            }
+            body.push_str("</tr>\n");
+        } else {
+            if in_table {
+                body.push_str("</table>\n");
+                in_table = false;
+            }
+            let text = line.trim_start_matches("> ").trim();
+            if !text.is_empty() {
+                let _ = writeln!(body, "<p>{}</p>", xml_escape(text));
+            }
+        }
+    }
+    if in_table {
+        body.push_str("</table>\n");
+    }
+    for svg in svgs {
+        let _ = writeln!(body, "<figure>{svg}</figure>");
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>slacheck: {}</title>\n<style>\n\
+         body {{ font-family: sans-serif; max-width: 1040px; margin: 2em auto; color: #222; }}\n\
+         table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}\n\
+         td:first-child, th:first-child {{ text-align: left; }} figure {{ margin: 1.5em 0; }} svg {{ max-width: 100%; height: auto; }}\n\
+         </style></head><body>\n{body}</body></html>\n",
+        xml_escape(&summary.scenario.name)
+    )
 }
 
 #[cfg(test)]

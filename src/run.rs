@@ -31,6 +31,8 @@ pub struct RunOptions {
     /// Where default result folders go (`results/`).
     pub results_root: PathBuf,
     pub show_progress: bool,
+    /// Which report files to write.
+    pub formats: report::Formats,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +48,9 @@ pub enum RunError {
     #[error("cannot start the mock upstream: {0}")]
     Mock(#[from] mock_upstream::ServeError),
     #[error("cannot write results to {path}: {source}")]
-    Output { path: PathBuf, source: std::io::Error },
-    #[error("cannot draw a plot: {0}")]
-    Plot(String),
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write results: {0}")]
+    Output(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -172,14 +174,19 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let outages = scheduled_outages(loaded, profile.duration);
 
     let hlog_path = dir.join("latency.hlog");
-    let hlog = crate::hlog::HlogSink::create(&hlog_path, std::time::SystemTime::from(started_at))
-        .map_err(|source| RunError::Output { path: hlog_path.clone(), source })?;
+    let hlog = match opts.formats.hlog {
+        true => Some(
+            crate::hlog::HlogSink::create(&hlog_path, std::time::SystemTime::from(started_at))
+                .map_err(|source| RunError::Io { path: hlog_path.clone(), source })?,
+        ),
+        false => None,
+    };
     let live = Arc::new(Live::default());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = {
         let live = live.clone();
         std::thread::spawn(move || {
-            let mut recorder = Recorder::new(live, &tier_names, &class_names, Some(hlog));
+            let mut recorder = Recorder::new(live, &tier_names, &class_names, hlog);
             for (tier, start, end) in outages {
                 recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
             }
@@ -236,7 +243,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
         .await
         .expect("the recorder thread is joined")
-        .map_err(|source| RunError::Output { path: hlog_path, source })?;
+        .map_err(|source| RunError::Io { path: hlog_path, source })?;
     drop(providers);
 
     let verdict = sla::evaluate(&scenario.sla, &result);
@@ -246,8 +253,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let mean_rate = profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9);
     let facts = report::RunFacts { started_at: started, complete: !interrupted, lag_limit_ms, prices, mean_rate };
     let summary = Summary::new(scenario, &result, verdict, facts);
-    report::write_all(&dir, &summary).map_err(|source| RunError::Output { path: dir.clone(), source })?;
-    write_plots(&dir, scenario, &result).map_err(RunError::Plot)?;
+    let plots = report::PlotInputs::of_run(&result);
+    report::write_reports(&dir, &summary, &plots, &opts.formats).map_err(RunError::Output)?;
     Ok(RunOutcome { summary, dir, interrupted })
 }
 
@@ -350,42 +357,6 @@ fn build_router(
     })
 }
 
-/// spectrum (latency and service time, SLA limits marked), timeline, and tiers overlaid when there are several.
-fn write_plots(
-    dir: &Path,
-    scenario: &crate::scenario::Scenario,
-    result: &crate::measure::RunResult,
-) -> Result<(), String> {
-    use crate::plot::{render, Chart};
-    let limits = scenario
-        .sla
-        .overall()
-        .latency()
-        .into_iter()
-        .map(|(n, q, l)| (n.to_string(), q, l.as_secs_f64() * 1000.0))
-        .collect();
-    let series = vec![
-        ("latency (from intended send)".to_string(), &result.latency),
-        ("service time (from actual send)".to_string(), &result.service_time),
-    ];
-    render(
-        dir,
-        "spectrum",
-        &Chart::Spectrum { title: format!("{}: latency by percentile", scenario.name), series, limits },
-    )?;
-    let outages = result.outages.iter().map(|o| (o.start_s, o.end_s)).collect();
-    render(dir, "timeline", &Chart::Timeline { rows: &result.timeline, outages })?;
-    if result.tiers.len() > 1 {
-        let series = result.tiers.iter().map(|(n, t)| (format!("{n} (attempts)"), &t.attempts.latency)).collect();
-        render(
-            dir,
-            "tiers",
-            &Chart::Spectrum { title: format!("{}: latency by tier", scenario.name), series, limits: Vec::new() },
-        )?;
-    }
-    Ok(())
-}
-
 /// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
 /// run (a `--duration` override may end the run before a window).
 fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
@@ -445,7 +416,7 @@ fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Resul
                 .unwrap_or(base)
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { path: dir.clone(), source })?;
     Ok(dir)
 }
 

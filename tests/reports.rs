@@ -165,3 +165,55 @@ fn plots_render_as_svg_and_png_with_their_labels() {
     assert_png(&r.out.join("timeline.png"), 1000, 720);
     assert!(!r.out.join("tiers.svg").exists(), "one tier: no tier overlay");
 }
+
+#[test]
+fn report_rerenders_identical_plots_and_a_self_contained_page() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "again.toml",
+        "name = \"again\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n\
+         [sla]\np99 = \"1s\"\navailability = \"99%\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before: Vec<_> = ["spectrum.svg", "timeline.svg", "junit.xml", "summary.md", "report.html"]
+        .iter()
+        .map(|f| std::fs::read(r.out.join(f)).unwrap())
+        .collect();
+    for f in ["spectrum.svg", "timeline.svg", "report.html"] {
+        std::fs::remove_file(r.out.join(f)).unwrap();
+    }
+    let o = std::process::Command::new(common::bin()).arg("report").arg(&r.out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for (i, f) in ["spectrum.svg", "timeline.svg", "junit.xml", "summary.md", "report.html"].iter().enumerate() {
+        assert!(std::fs::read(r.out.join(f)).unwrap() == before[i], "{f} differs after `slacheck report`");
+    }
+    let page = String::from_utf8(before[4].clone()).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.matches("<svg").count() == 2, "two inline plots");
+    assert!(!page.contains("src=") && !page.contains("href="), "no external assets");
+    assert!(page.contains("<td>availability</td>") && page.contains("✅ PASS"));
+}
+
+#[test]
+fn format_chooses_the_files_and_baseline_compares_after_the_run() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "fmt.toml",
+        "name = \"fmt\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n",
+    );
+    let r = ws.run(&s, &["--format", "md,hlog"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut files: Vec<String> =
+        std::fs::read_dir(&r.out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["latency.hlog", "summary.json", "summary.md"]);
+    let base = r.out.clone();
+    let second = ws.write("fmt2.toml", &std::fs::read_to_string(&s).unwrap());
+    let r = ws.run(&second, &["--baseline", base.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("slacheck compare") && r.out.join("compare/compare.md").exists(), "{}", r.stdout);
+    // Two seconds are too few to tell a change from noise: the comparison says so rather than guessing.
+    assert!(r.stdout.contains("insufficient data"), "{}", r.stdout);
+    let bad = ws.run(&second, &["--format", "pdf"]);
+    assert_eq!(bad.code, 2);
+}
