@@ -58,7 +58,7 @@ enum Command {
         /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
         #[arg(long, value_name = "DIR")]
         baseline: Option<PathBuf>,
-        /// Tolerances for --baseline, as for `compare --max-regression`.
+        /// Tolerances for --baseline, as for `compare --max-regression` (default: the scenario's [compare]).
         #[arg(long, value_name = "LIMITS", default_value = "")]
         max_regression: String,
     },
@@ -147,13 +147,16 @@ fn main() -> ExitCode {
             match run_scenario(&loaded, &options, quiet, json) {
                 Ok((code, dir)) => match baseline {
                     // A missed target stays the verdict; a regression against the baseline fails too.
-                    Some(base) => match compare(&base, &dir, &max_regression, Some(dir.join("compare"))) {
-                        Ok(regressed) => ExitCode::from(code.max(regressed)),
-                        Err(e) => {
-                            eprintln!("error: --baseline: {e:#}");
-                            ExitCode::from(2)
+                    Some(base) => {
+                        match compare(&base, &dir, &tolerances_for(&loaded, max_regression), Some(dir.join("compare")))
+                        {
+                            Ok(regressed) => ExitCode::from(code.max(regressed)),
+                            Err(e) => {
+                                eprintln!("error: --baseline: {e:#}");
+                                ExitCode::from(2)
+                            }
                         }
-                    },
+                    }
                     None => ExitCode::from(code),
                 },
                 Err(e) => {
@@ -188,6 +191,14 @@ fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) 
     }
     println!("  written: {}", dir.display());
     Ok(if comparison.regressed { 1 } else { 0 })
+}
+
+/// `--max-regression` if given, else the scenario's `[compare] max_regression`.
+fn tolerances_for(loaded: &LoadedScenario, flag: String) -> String {
+    match (&loaded.scenario.compare, flag.is_empty()) {
+        (Some(c), true) => c.max_regression.clone(),
+        _ => flag,
+    }
 }
 
 /// Reads a results folder back and writes its reports again.

@@ -33,6 +33,9 @@ pub struct Scenario {
     /// Where a gateway says which upstream served a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<ServedBy>,
+    /// Defaults for `slacheck compare` and `run --baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSpec>,
     /// Fake providers started in-process (`[[mock.providers]]`), for `target.mock` or a tier's `mock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockSection>,
@@ -63,6 +66,14 @@ pub struct Target {
     pub timeout: HumanDuration,
     #[serde(default)]
     pub http: HttpVersion,
+}
+
+/// `[compare]`: how much worse a run may get than its baseline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// As `--max-regression`, e.g. `"p99=10%,p99.9=20%,availability=0.05pp"`.
+    pub max_regression: String,
 }
 
 /// A model tier: where its requests go, which model they name, what its tokens cost.
@@ -639,6 +650,10 @@ impl LoadedScenario {
             if c.prompts.is_empty() {
                 return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
             }
+        }
+        if let Some(c) = &s.compare {
+            crate::compare::Tolerances::parse(&c.max_regression)
+                .map_err(|e| self.error("compare.max_regression", e))?;
         }
         if reqwest::header::HeaderName::from_bytes(s.failover.idempotency_header.as_bytes()).is_err() {
             return Err(self.error("failover.idempotency_header", "not a valid header name"));

@@ -29,18 +29,21 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     let s = r.summary();
     assert_counts_add_up(&s);
     assert_eq!(f(&s, &["availability"]), 1.0);
-    // Exactly the 200 requests due in the 1 s window failed over, each rescued by the fallback.
+    // 200 requests are due in the 1 s window. The mock judges by arrival, so a request sent a few
+    // milliseconds late can cross the window's edge: allow that, and hold every other count to it exactly.
     let o = &s["outages"][0];
-    assert_eq!((f(o, &["requests_due"]), f(o, &["failed_over"]), f(o, &["user_errors"])), (200.0, 200.0, 0.0));
-    assert_eq!(f(&s, &["failover", "failed_over"]), 200.0);
-    assert_eq!(f(&s, &["failover", "rescued"]), 200.0);
-    assert_eq!(s["failover"]["reasons"]["status 503"], 200);
+    assert_eq!(f(o, &["requests_due"]), 200.0);
+    let hit = f(&s, &["failover", "failed_over"]);
+    assert!((hit - 200.0).abs() <= 3.0, "{hit} requests met the outage");
+    assert_eq!(f(o, &["user_errors"]), 0.0);
+    assert_eq!(f(&s, &["failover", "rescued"]), hit);
+    assert_eq!(s["failover"]["reasons"]["status 503"].as_f64(), Some(hit));
     assert!(f(o, &["first_failover_after_s"]) < 0.1, "{o}");
     assert!(f(o, &["back_to_tier_after_s"]) < 0.1, "{o}");
     let tiers = s["tiers"].as_array().unwrap();
-    assert_eq!((f(&tiers[0], &["attempts", "total"]), f(&tiers[0], &["served"])), (600.0, 400.0));
-    assert_eq!(f(&tiers[1], &["served"]), 200.0);
-    assert!((f(&s, &["availability_before_failover"]) - 400.0 / 600.0).abs() < 1e-9);
+    assert_eq!((f(&tiers[0], &["attempts", "total"]), f(&tiers[0], &["served"])), (600.0, 600.0 - hit));
+    assert_eq!(f(&tiers[1], &["served"]), hit);
+    assert!((f(&s, &["availability_before_failover"]) - (600.0 - hit) / 600.0).abs() < 1e-9);
     // Cost is the tiers' token counts at their prices.
     for t in tiers {
         let (p, c) = (f(t, &["prompt_tokens"]), f(t, &["completion_tokens"]));
@@ -57,10 +60,11 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     let r = ws.run(&ws.write("off.toml", &outage_scenario("status", "")), &["--set", "failover.enabled=false"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let s = r.summary();
-    assert_eq!(f(&s, &["counts", "error"]), 200.0);
+    let errors = f(&s, &["counts", "error"]);
+    assert!((errors - 200.0).abs() <= 3.0, "{errors} errors");
     assert_eq!(f(&s, &["failover", "failed_over"]), 0.0);
     let burst = f(&s["outages"][0], &["error_burst_s"]);
-    assert!((burst - 0.995).abs() < 0.01, "the errors span the window: {burst}");
+    assert!((burst - 0.995).abs() < 0.02, "the errors span the window: {burst}");
 }
 
 #[test]
@@ -69,7 +73,9 @@ fn a_hanging_provider_fails_over_after_the_tier_timeout_and_that_is_the_added_la
     let s = ws.run(&ws.write("hang.toml", &outage_scenario("hang", "")), &[]).summary();
     assert_counts_add_up(&s);
     assert_eq!(f(&s, &["availability"]), 1.0);
-    assert_eq!(s["failover"]["reasons"]["timeout"], 200);
+    // As above, a request sent a few milliseconds late can cross the window's edge.
+    let timeouts = s["failover"]["reasons"]["timeout"].as_f64().unwrap();
+    assert!((timeouts - 200.0).abs() <= 3.0, "{timeouts}");
     // Each rescued request first waited out the default tier's 200 ms timeout.
     let added = f(&s, &["failover", "added_latency_ms", "p50"]);
     assert!((200.0..260.0).contains(&added), "added latency p50 {added} ms");
@@ -189,5 +195,7 @@ fn targets_scoped_to_a_tier_or_class_and_on_failover_pass_and_fail_as_they_shoul
     let sla = "[sla]\nmax_error_burst = \"500ms\"\n";
     let r = ws.run(&ws.write("burst.toml", &with_sla("status", sla)), &["--set", "failover.enabled=false"]);
     assert_eq!(r.code, 1);
-    assert_eq!(f(&r.summary()["verdict"]["targets"][0], &["measured_ms"]), 1000.0);
+    // One second of errors (two if a request due just before the window arrived inside it).
+    let measured = f(&r.summary()["verdict"]["targets"][0], &["measured_ms"]);
+    assert!(measured == 1000.0 || measured == 2000.0, "{measured}");
 }

@@ -217,3 +217,53 @@ fn format_chooses_the_files_and_baseline_compares_after_the_run() {
     let bad = ws.run(&second, &["--format", "pdf"]);
     assert_eq!(bad.code, 2);
 }
+
+#[test]
+fn junit_has_the_shape_ci_systems_read() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "junit.toml",
+        "name = \"junit\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"1s\"\n\
+         [sla]\navailability = \"99%\"\np99 = \"1us\"\n",
+    );
+    let r = ws.run(&s, &[]);
+    assert_eq!(r.code, 1);
+    let text = std::fs::read_to_string(r.out.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), 1);
+    let suite = suites[0];
+    assert_eq!(suite.tag_name().name(), "testsuite");
+    assert_eq!((suite.attribute("tests"), suite.attribute("failures")), (Some("2"), Some("1")));
+    assert!(suite.attribute("time").unwrap().parse::<f64>().unwrap() > 0.5);
+    let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 2);
+    for case in &cases {
+        assert!(case.attribute("classname").is_some() && case.attribute("name").is_some());
+    }
+    let failures: Vec<_> = cases.iter().filter_map(|c| c.children().find(|n| n.has_tag_name("failure"))).collect();
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].attribute("message").unwrap().starts_with("p99 measured "));
+}
+
+/// Two real runs against the mock, the second with a p99 30% higher (lognormal p99 50 ms → 65 ms).
+#[test]
+fn compare_of_two_real_runs_flags_a_thirty_percent_p99_regression() {
+    let ws = Workspace::new();
+    let scenario = |p99: &str| {
+        format!(
+            "name = \"real\"\n[target]\nmock = \"p\"\n[load]\nprofile = \"constant\"\nrate = \"400/s\"\nduration = \"8s\"\n\
+             [[mock.providers]]\nname = \"p\"\nlatency = {{ dist = \"lognormal\", p50 = \"10ms\", p99 = \"{p99}\" }}\n"
+        )
+    };
+    let before = ws.run(&ws.write("before.toml", &scenario("50ms")), &[]);
+    let after = ws.run(&ws.write("after.toml", &scenario("65ms")), &[]);
+    let (code, out, err) = compare(&ws, &before.out, &after.out);
+    assert_eq!(code, 1, "{out}{err}");
+    let p99 = out.lines().find(|l| l.trim_start().starts_with("p99 ")).unwrap();
+    assert!(p99.ends_with("regressed"), "{p99}");
+    let p50 = out.lines().find(|l| l.trim_start().starts_with("p50 ")).unwrap();
+    assert!(p50.ends_with("no significant change"), "the median did not move: {p50}");
+}
