@@ -16,6 +16,7 @@ pub mod router;
 pub mod run;
 pub mod scenario;
 pub mod sla;
+pub mod sse;
 pub mod trace;
 
 /// Durations, rates and ratios as people write them (shared with mock-upstream).

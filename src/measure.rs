@@ -40,6 +40,13 @@ pub enum ErrorKind {
     Transport,
     /// The run was interrupted while the request was in flight.
     Interrupted,
+    /// A success status whose JSON body does not parse.
+    MalformedBody,
+    /// A stream that failed: an error event, a malformed chunk, or no `[DONE]`; before or after its first token.
+    Stream {
+        fault: crate::sse::StreamFault,
+        after_first_token: bool,
+    },
 }
 
 impl ErrorKind {
@@ -49,6 +56,16 @@ impl ErrorKind {
             ErrorKind::Connect => "connect".into(),
             ErrorKind::Transport => "transport".into(),
             ErrorKind::Interrupted => "interrupted".into(),
+            ErrorKind::MalformedBody => "malformed body".into(),
+            ErrorKind::Stream { fault, after_first_token } => format!(
+                "stream {} {} first token",
+                match fault {
+                    crate::sse::StreamFault::ErrorEvent => "error event",
+                    crate::sse::StreamFault::Malformed => "malformed chunk",
+                    crate::sse::StreamFault::Truncated => "truncated",
+                },
+                if *after_first_token { "after" } else { "before" }
+            ),
         }
     }
 }
@@ -71,6 +88,19 @@ pub struct Sample {
     /// (prompt, completion) tokens of the answer, from its `usage`.
     pub tokens: Option<(u64, u64)>,
     pub attempts: Vec<Attempt>,
+    /// For a streamed answer (the last attempt's): when its tokens came.
+    pub stream: Option<StreamTiming>,
+}
+
+/// Token timing of one streamed answer, as offsets from the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTiming {
+    /// When the response headers arrived.
+    pub headers: Duration,
+    pub first_token: Option<Duration>,
+    pub last_token: Option<Duration>,
+    /// Tokens generated (from the stream's usage, else counted content events).
+    pub tokens: u64,
 }
 
 impl Sample {
@@ -86,6 +116,7 @@ impl Sample {
             upstream: None,
             tokens: None,
             attempts: Vec::new(),
+            stream: None,
         }
     }
 }
@@ -159,6 +190,38 @@ pub struct TierStats {
     pub served: Group,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+}
+
+/// Streaming: time to first token and between tokens.
+#[derive(Debug, Clone)]
+pub struct StreamStats {
+    /// Streamed requests that received headers.
+    pub requests: u64,
+    /// From the intended send time to the first content token (open loop, like latency).
+    pub ttft: Histogram<u64>,
+    /// From the actual send to the first content token.
+    pub ttft_from_send: Histogram<u64>,
+    /// From the intended send time to the response headers (before any token).
+    pub headers: Histogram<u64>,
+    /// Mean gap between tokens of each answer: (last − first) / (tokens − 1).
+    pub inter_token: Histogram<u64>,
+    pub tokens: u64,
+    /// Sum over answers of last − first token: the time spent decoding.
+    pub decode_time: Duration,
+}
+
+impl Default for StreamStats {
+    fn default() -> Self {
+        StreamStats {
+            requests: 0,
+            ttft: new_histogram(),
+            ttft_from_send: new_histogram(),
+            headers: new_histogram(),
+            inter_token: new_histogram(),
+            tokens: 0,
+            decode_time: Duration::ZERO,
+        }
+    }
 }
 
 /// What happened around one scheduled outage of a tier's provider.
@@ -300,6 +363,7 @@ pub struct RunResult {
     pub upstreams: BTreeMap<String, Group>,
     pub failover: FailoverStats,
     pub outages: Vec<OutageStats>,
+    pub stream: StreamStats,
 }
 
 impl RunResult {
@@ -353,6 +417,7 @@ impl Recorder {
                 upstreams: BTreeMap::new(),
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
+                stream: StreamStats::default(),
             },
             rows: BTreeMap::new(),
             interval: tags.map(|t| (t, new_histogram())).collect(),
@@ -462,6 +527,21 @@ impl Recorder {
         }
         if let Some(u) = &s.upstream {
             r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e));
+        }
+        if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
+            let st = &mut r.stream;
+            st.requests += 1;
+            st.headers.saturating_record(micros(t.headers.saturating_sub(s.intended)));
+            if let Some(first) = t.first_token {
+                st.ttft.saturating_record(micros(first.saturating_sub(s.intended)));
+                st.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
+                if let (Some(last), true) = (t.last_token, t.tokens > 1) {
+                    let decode = last.saturating_sub(first);
+                    st.inter_token.saturating_record(micros(decode / (t.tokens - 1) as u32));
+                    st.tokens += t.tokens;
+                    st.decode_time += decode;
+                }
+            }
         }
         if let Some(sent) = s.sent {
             for (outage, tier) in r.outages.iter_mut().zip(&self.watched) {

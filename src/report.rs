@@ -114,6 +114,22 @@ pub struct FailoverSummary {
     pub last_at_s: Option<f64>,
 }
 
+/// Streamed answers: time to first token (from the intended and from the actual send), header time, inter-token
+/// gaps, decode rate, and stream failures.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct StreamSummary {
+    pub requests: u64,
+    pub ttft_ms: Percentiles,
+    pub ttft_from_send_ms: Percentiles,
+    pub headers_ms: Percentiles,
+    pub inter_token_ms: Percentiles,
+    pub tokens: u64,
+    /// Tokens over the time spent between each answer's first and last token.
+    pub tokens_per_s: f64,
+    /// Failed streams by kind (before or after the first token).
+    pub failures: BTreeMap<String, u64>,
+}
+
 /// What the run cost at the tiers' prices, and what the profile would cost for a month.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CostSummary {
@@ -169,6 +185,8 @@ pub struct Summary {
     pub failover: FailoverSummary,
     /// Around each scheduled outage of a mock provider behind a tier.
     pub outages: Vec<OutageStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamSummary>,
     pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
@@ -239,6 +257,24 @@ impl Summary {
                 last_at_s: f.last_at.map(|t| t.as_secs_f64()),
             },
             outages: result.outages.clone(),
+            streaming: (result.stream.requests > 0).then(|| {
+                let st = &result.stream;
+                StreamSummary {
+                    requests: st.requests,
+                    ttft_ms: Percentiles::of(&st.ttft),
+                    ttft_from_send_ms: Percentiles::of(&st.ttft_from_send),
+                    headers_ms: Percentiles::of(&st.headers),
+                    inter_token_ms: Percentiles::of(&st.inter_token),
+                    tokens: st.tokens,
+                    tokens_per_s: st.tokens as f64 / st.decode_time.as_secs_f64().max(1e-9),
+                    failures: result
+                        .errors
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("stream "))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect(),
+                }
+            }),
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,
@@ -345,6 +381,16 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     out.push_str(&percentile_line("latency", &summary.latency_ms));
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
+    if let Some(st) = &summary.streaming {
+        out.push_str(&percentile_line("ttft", &st.ttft_ms));
+        out.push_str(&percentile_line("ttft/send", &st.ttft_from_send_ms));
+        out.push_str(&percentile_line("inter-tok", &st.inter_token_ms));
+        let _ = writeln!(
+            out,
+            "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
+            st.requests, st.tokens, st.tokens_per_s
+        );
+    }
     out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
     if shows_routing(summary) {
         out.push('\n');

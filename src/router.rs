@@ -4,8 +4,9 @@
 //! single-target case is the same code with a chain of one. Each attempt is recorded with its tier, outcome,
 //! own latency and the reason the next one was made; the logical request ends as one outcome.
 
-use crate::measure::{Attempt, ErrorKind, Outcome, Sample};
+use crate::measure::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
+use crate::sse::SseReader;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
@@ -81,6 +82,13 @@ struct Exchange {
     upstream: Option<String>,
     tokens: Option<(u64, u64)>,
     over_budget: bool,
+    stream: Option<StreamTiming>,
+}
+
+impl Exchange {
+    fn failed(outcome: Outcome) -> Self {
+        Exchange { outcome, upstream: None, tokens: None, over_budget: false, stream: None }
+    }
 }
 
 impl Router {
@@ -108,7 +116,7 @@ impl Router {
         let prompt = (mix(index ^ 0x5151) % class.bodies[class.order[0]].len().max(1) as u64) as usize;
         let key = self.policy.idempotency_header.as_ref().map(|_| format!("slacheck-{:016x}-{index}", self.run_id));
         let mut attempts = Vec::new();
-        let mut last = Exchange { outcome: Outcome::Timeout, upstream: None, tokens: None, over_budget: false };
+        let mut last = Exchange::failed(Outcome::Timeout);
         let tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
         'tiers: for &tier in tiers {
             for retry in 0..=self.policy.retries {
@@ -124,10 +132,8 @@ impl Router {
                 let began = start.elapsed();
                 let body = class.bodies[tier].get(prompt).cloned().unwrap_or_default();
                 last = tokio::select! {
-                    e = self.attempt(&self.tiers[tier], body, key.as_deref()) => e,
-                    _ = cancel.cancelled() => Exchange {
-                        outcome: Outcome::Error(ErrorKind::Interrupted), upstream: None, tokens: None, over_budget: false,
-                    },
+                    e = self.attempt(&self.tiers[tier], body, key.as_deref(), start) => e,
+                    _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
                 let trigger = self.triggers(&last);
@@ -154,6 +160,7 @@ impl Router {
             upstream,
             tokens: last.tokens,
             attempts,
+            stream: last.stream,
         }
     }
 
@@ -165,10 +172,15 @@ impl Router {
             Outcome::Error(ErrorKind::Status(s)) => self.policy.on_status.contains(s),
             Outcome::Error(ErrorKind::Connect | ErrorKind::Transport) => self.policy.on_transport,
             Outcome::Error(ErrorKind::Interrupted) => false,
+            // Before its first token a broken stream can still be retried; after it the user saw a broken answer.
+            Outcome::Error(ErrorKind::Stream { after_first_token, .. }) => {
+                !after_first_token && self.policy.on_transport
+            }
+            Outcome::Error(ErrorKind::MalformedBody) => self.policy.on_transport,
         }
     }
 
-    async fn attempt(&self, tier: &Tier, body: Bytes, key: Option<&str>) -> Exchange {
+    async fn attempt(&self, tier: &Tier, body: Bytes, key: Option<&str>, start: Instant) -> Exchange {
         let mut request =
             self.client.request(self.method.clone(), tier.url.clone()).headers(self.headers.clone()).body(body);
         if let (Some(name), Some(key)) = (&self.policy.idempotency_header, key) {
@@ -176,8 +188,10 @@ impl Router {
                 request = request.header(name, v);
             }
         }
+        // Lives outside the timed future, so that a stream cut short by a timeout still tells its first token.
+        let mut sse: Option<(SseReader, Instant)> = None;
         let exchange = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status().as_u16();
             let upstream = match &self.served_by {
                 Some(ServedBy::Header(h)) => {
@@ -185,35 +199,65 @@ impl Router {
                 }
                 _ => None,
             };
-            let stream =
-                response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+            let content_type =
+                response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+            if content_type.starts_with(b"text/event-stream") {
+                let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
+                while let Some(chunk) = response.chunk().await? {
+                    reader.feed(&chunk, Instant::now());
+                }
+                return Ok((status, upstream, Bytes::new(), false));
+            }
             // Read the whole body: a response counts only when it has fully arrived.
             let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, upstream, stream, body))
+            Ok::<_, reqwest::Error>((status, upstream, body, content_type.starts_with(b"application/json")))
         };
         let (limit, over_budget) = match self.policy.latency_budget {
             Some(b) if b < tier.timeout => (b, true),
             _ => (tier.timeout, false),
         };
-        match tokio::time::timeout(limit, exchange).await {
-            Err(_) => Exchange { outcome: Outcome::Timeout, upstream: None, tokens: None, over_budget },
-            Ok(Err(e)) => Exchange {
-                outcome: Outcome::Error(if e.is_connect() { ErrorKind::Connect } else { ErrorKind::Transport }),
-                upstream: None,
-                tokens: None,
-                over_budget: false,
-            },
-            Ok(Ok((status, upstream, stream, body))) => {
+        let result = tokio::time::timeout(limit, exchange).await;
+        let at = |i: Instant| i.saturating_duration_since(start);
+        let stream = sse.as_ref().map(|(r, headers)| StreamTiming {
+            headers: at(*headers),
+            first_token: r.first_token.map(at),
+            last_token: r.last_token.map(at),
+            tokens: r.tokens(),
+        });
+        let mut e = match result {
+            Err(_) => Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) },
+            Ok(Err(err)) => Exchange::failed(Outcome::Error(if err.is_connect() {
+                ErrorKind::Connect
+            } else {
+                ErrorKind::Transport
+            })),
+            Ok(Ok((status, upstream, body, json))) => {
                 let ok = self.success.iter().any(|p| p.matches(status));
                 let upstream = match &self.served_by {
                     Some(ServedBy::Json(pointer)) if ok => json_pointer(&body, pointer),
                     _ => upstream,
                 };
-                let tokens = if ok { usage(&body, stream) } else { None };
-                let outcome = if ok { Outcome::Ok } else { Outcome::Error(ErrorKind::Status(status)) };
-                Exchange { outcome, upstream, tokens, over_budget: false }
+                let parsed = (ok && json).then(|| serde_json::from_slice::<WithUsage>(&body));
+                let stream_fault =
+                    sse.as_mut().filter(|_| ok).and_then(|(r, _)| r.finish().map(|f| (f, r.first_token.is_some())));
+                let outcome = match (ok, &parsed, stream_fault) {
+                    (false, _, _) => Outcome::Error(ErrorKind::Status(status)),
+                    (true, Some(Err(_)), _) => Outcome::Error(ErrorKind::MalformedBody),
+                    (true, _, Some((fault, after_first_token))) => {
+                        Outcome::Error(ErrorKind::Stream { fault, after_first_token })
+                    }
+                    _ => Outcome::Ok,
+                };
+                let tokens = match (&parsed, &sse) {
+                    (Some(Ok(w)), _) => w.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)),
+                    (_, Some((r, _))) => r.usage,
+                    _ => None,
+                };
+                Exchange { outcome, upstream, tokens, over_budget: false, stream: None }
             }
-        }
+        };
+        e.stream = stream;
+        e
     }
 }
 
@@ -235,37 +279,9 @@ struct Usage {
     completion_tokens: u64,
 }
 
-/// (prompt, completion) tokens from an OpenAI `usage` object: the body's, or a stream's last usage chunk.
-pub fn usage(body: &[u8], stream: bool) -> Option<(u64, u64)> {
-    let parse = |b: &[u8]| {
-        serde_json::from_slice::<WithUsage>(b)
-            .ok()
-            .and_then(|w| w.usage)
-            .map(|u| (u.prompt_tokens, u.completion_tokens))
-    };
-    if !stream {
-        return parse(body);
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    text.lines()
-        .rev()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| d.contains("\"usage\""))
-        .find_map(|d| parse(d.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usage_is_read_from_bodies_and_streams() {
-        let body = br#"{"id":"x","usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
-        assert_eq!(usage(body, false), Some((12, 5)));
-        let sse = b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}\n\ndata: [DONE]\n\n";
-        assert_eq!(usage(sse, true), Some((3, 4)));
-        assert_eq!(usage(b"not json", false), None);
-    }
 
     #[test]
     fn the_mix_spreads_classes_by_weight() {

@@ -332,6 +332,11 @@ pub struct Sla {
     /// Statuses that count as success: numbers (`200`) or classes (`"2xx"`). Default: `["2xx"]`.
     #[serde(default = "default_success")]
     pub success_statuses: Vec<StatusPattern>,
+    /// Time to first token (streams), from the intended send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99: Option<HumanDuration>,
     /// p99 of the latency failover added (end-to-end minus the serving attempt's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_added_p99: Option<HumanDuration>,
@@ -409,6 +414,8 @@ impl Default for Sla {
             p99_9: None,
             max: None,
             success_statuses: default_success(),
+            ttft_p50: None,
+            ttft_p99: None,
             failover_added_p99: None,
             max_error_burst: None,
             class: BTreeMap::new(),
@@ -821,9 +828,30 @@ impl LoadedScenario {
                 }
             }
         }
+        // A target on a metric the run cannot produce would pass or fail on nothing: refuse it.
+        let streams = s_streams(&self.scenario);
+        for (key, set) in [("ttft_p50", sla.ttft_p50.is_some()), ("ttft_p99", sla.ttft_p99.is_some())] {
+            if set && !streams {
+                return Err(self.error(
+                    &format!("sla.{key}"),
+                    "time to first token needs streamed requests: a class with `stream = true`, or \"stream\": true in target.body",
+                ));
+            }
+        }
         if sla.success_statuses.is_empty() {
             return Err(self.error("sla.success_statuses", "list at least one status that counts as success"));
         }
         Ok(())
     }
+}
+
+/// Whether a scenario sends streamed requests.
+fn s_streams(s: &Scenario) -> bool {
+    let body_streams = s
+        .target
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .is_some_and(|v| v["stream"] == serde_json::Value::Bool(true));
+    body_streams || s.classes.iter().any(|c| c.stream)
 }

@@ -99,6 +99,19 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
             ));
         }
     }
+    for (name, q, limit) in [("ttft_p50", 0.5, sla.ttft_p50), ("ttft_p99", 0.99, sla.ttft_p99)] {
+        let Some(limit) = limit else { continue };
+        let h = &result.stream.ttft;
+        let measured = (!h.is_empty()).then(|| ms(h.value_at_quantile(q)));
+        targets.push(TargetResult {
+            name: name.into(),
+            limit: limit.to_string(),
+            measured_ms: measured,
+            measured_ratio: None,
+            passed: measured.is_some_and(|m| m <= limit.0.as_secs_f64() * 1000.0),
+            note: measured.is_none().then(|| "no streamed answer reached its first token".into()),
+        });
+    }
     if let Some(limit) = sla.failover_added_p99 {
         let h = &result.failover.added;
         let measured = if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(0.99)) };

@@ -1,0 +1,183 @@
+//! Reading an OpenAI-style Server-Sent Events stream as it arrives: when the first token came, how many
+//! tokens, and whether the stream ended properly.
+//!
+//! A stream counts as failed when it carries an error event (`event: error`, or an `error` object in a
+//! chunk), a chunk that is not JSON, or ends without `data: [DONE]`. Content and reasoning deltas are tokens;
+//! the number of tokens is taken from the final `usage` when the stream sends one, because one chunk may
+//! carry several tokens.
+
+use std::time::Instant;
+
+/// What went wrong inside a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// An error event or an error object in a chunk.
+    ErrorEvent,
+    /// A data line that is not JSON.
+    Malformed,
+    /// The stream ended without `[DONE]`.
+    Truncated,
+}
+
+#[derive(Debug, Default)]
+pub struct SseReader {
+    buffer: Vec<u8>,
+    pub first_token: Option<Instant>,
+    pub last_token: Option<Instant>,
+    /// Data events carrying content or reasoning.
+    pub token_events: u64,
+    pub usage: Option<(u64, u64)>,
+    pub done: bool,
+    pub fault: Option<StreamFault>,
+}
+
+#[derive(serde::Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+#[derive(serde::Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Option<Delta>,
+}
+#[derive(serde::Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+}
+#[derive(serde::Deserialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl SseReader {
+    /// Takes the next piece of the body, received at `at`.
+    pub fn feed(&mut self, bytes: &[u8], at: Instant) {
+        self.buffer.extend_from_slice(bytes);
+        while let Some(end) = find_event_end(&self.buffer) {
+            let event: Vec<u8> = self.buffer.drain(..end.0 + end.1).collect();
+            self.event(&event[..end.0], at);
+        }
+    }
+
+    fn event(&mut self, event: &[u8], at: Instant) {
+        let Ok(text) = std::str::from_utf8(event) else {
+            self.fault.get_or_insert(StreamFault::Malformed);
+            return;
+        };
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            if line.starts_with("event:") && line[6..].trim() == "error" {
+                self.fault.get_or_insert(StreamFault::ErrorEvent);
+            }
+            let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+            if data == "[DONE]" {
+                self.done = true;
+                continue;
+            }
+            match serde_json::from_str::<Chunk>(data) {
+                Err(_) => {
+                    self.fault.get_or_insert(StreamFault::Malformed);
+                }
+                Ok(chunk) => {
+                    if chunk.error.is_some() {
+                        self.fault.get_or_insert(StreamFault::ErrorEvent);
+                    }
+                    if let Some(u) = chunk.usage {
+                        self.usage = Some((u.prompt_tokens, u.completion_tokens));
+                    }
+                    let has_token = chunk.choices.iter().filter_map(|c| c.delta.as_ref()).any(|d| {
+                        [&d.content, &d.reasoning_content, &d.reasoning]
+                            .iter()
+                            .any(|t| t.as_deref().is_some_and(|s| !s.is_empty()))
+                    });
+                    if has_token {
+                        self.first_token.get_or_insert(at);
+                        self.last_token = Some(at);
+                        self.token_events += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stream's fault, once its body has ended.
+    pub fn finish(&mut self) -> Option<StreamFault> {
+        if !self.buffer.iter().all(u8::is_ascii_whitespace) {
+            let rest = std::mem::take(&mut self.buffer);
+            self.event(&rest, self.last_token.unwrap_or_else(Instant::now));
+        }
+        if self.fault.is_none() && !self.done {
+            self.fault = Some(StreamFault::Truncated);
+        }
+        self.fault
+    }
+
+    /// Tokens generated: the usage count if the stream gave one, else the token events.
+    pub fn tokens(&self) -> u64 {
+        self.usage.map(|u| u.1).unwrap_or(self.token_events)
+    }
+}
+
+/// (length of the event, length of the separator) of the first complete event.
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn read(pieces: &[&str]) -> SseReader {
+        let t0 = Instant::now();
+        let mut r = SseReader::default();
+        for (i, p) in pieces.iter().enumerate() {
+            r.feed(p.as_bytes(), t0 + Duration::from_millis(10 * i as u64));
+        }
+        r.finish();
+        r
+    }
+
+    #[test]
+    fn tokens_first_token_and_done_are_read_across_split_chunks() {
+        let r = read(&[
+            ": keep-alive\n\ndata: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hel",
+            "lo wor\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":7,\"total_tokens\":10}}\n\ndata: [DONE]\n\n",
+        ]);
+        assert_eq!(r.fault, None);
+        assert_eq!(r.token_events, 2, "the role-only chunk is not a token; reasoning is");
+        assert_eq!(r.tokens(), 7, "usage wins over counted events");
+        assert!(r.first_token.unwrap() > r.first_token.unwrap() - Duration::from_millis(20));
+        assert!(r.done);
+    }
+
+    #[test]
+    fn faults_are_told_apart() {
+        let truncated = read(&["data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"]);
+        assert_eq!(truncated.fault, Some(StreamFault::Truncated));
+        let malformed = read(&["data: {\"choices\": [\n\ndata: [DONE]\n\n"]);
+        assert_eq!(malformed.fault, Some(StreamFault::Malformed));
+        let error = read(&["event: error\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n"]);
+        assert_eq!(error.fault, Some(StreamFault::ErrorEvent));
+        let error_object = read(&["data: {\"error\":{\"message\":\"x\"}}\n\ndata: [DONE]\n\n"]);
+        assert_eq!(error_object.fault, Some(StreamFault::ErrorEvent));
+    }
+}

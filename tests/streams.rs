@@ -1,0 +1,67 @@
+//! Streamed answers: time to first token, inter-token gaps, and broken streams counted as failures.
+
+mod common;
+use common::{assert_counts_add_up, f, Workspace};
+
+fn stream_scenario(provider_extra: &str, sla: &str) -> String {
+    format!(
+        "name = \"streams\"\n[target]\ntimeout = \"5s\"\n[load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"2s\"\n\
+         [[tiers]]\nname = \"llm\"\nmock = \"p\"\nmodel = \"m\"\n\
+         [[classes]]\nname = \"chat\"\nweight = 1\ntier = \"llm\"\nmax_tokens = 10\nstream = true\n{sla}\n\
+         [[mock.providers]]\nname = \"p\"\n\
+         stream = {{ ttft = {{ dist = \"fixed\", value = \"50ms\" }}, inter_token = {{ dist = \"fixed\", value = \"5ms\" }} }}\n{provider_extra}\n"
+    )
+}
+
+#[test]
+fn time_to_first_token_and_inter_token_gaps_are_measured() {
+    let ws = Workspace::new();
+    let r = ws.run(&ws.write("ok.toml", &stream_scenario("", "[sla]\nttft_p99 = \"500ms\"\n")), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    let st = &s["streaming"];
+    assert_eq!(f(st, &["requests"]), 100.0);
+    let ttft = f(st, &["ttft_ms", "p50"]);
+    assert!((50.0..90.0).contains(&ttft), "ttft p50 {ttft} ms for a 50 ms first token");
+    // Headers come at once; the first token 50 ms later.
+    assert!(f(st, &["headers_ms", "p50"]) < ttft - 30.0, "{st}");
+    let gap = f(st, &["inter_token_ms", "p50"]);
+    assert!((5.0..9.0).contains(&gap), "inter-token p50 {gap} ms for 5 ms gaps");
+    // Ten tokens each, from the stream's usage chunk; decoding at one token per 5+ ms.
+    assert_eq!(f(st, &["tokens"]), 1000.0);
+    let rate = f(st, &["tokens_per_s"]);
+    assert!((110.0..=200.0).contains(&rate), "{rate} tokens/s");
+    assert_eq!(s["verdict"]["targets"][0]["name"], "ttft_p99");
+    assert_eq!(s["verdict"]["passed"], true);
+}
+
+#[test]
+fn broken_streams_and_bodies_are_failures_told_apart() {
+    let ws = Workspace::new();
+    let truncated = stream_scenario("stream_faults = { rate = \"100%\", kind = \"truncate\" }", "");
+    let s = ws.run(&ws.write("trunc.toml", &truncated), &[]).summary();
+    assert_eq!(f(&s, &["counts", "ok"]), 0.0);
+    assert_eq!(s["errors"]["stream truncated after first token"], 100, "{}", s["errors"]);
+    assert_eq!(s["streaming"]["failures"]["stream truncated after first token"], 100);
+
+    let malformed = stream_scenario("stream_faults = { rate = \"100%\", kind = \"malformed\" }", "");
+    let s = ws.run(&ws.write("malformed.toml", &malformed), &[]).summary();
+    assert_eq!(s["errors"]["stream malformed chunk after first token"], 100, "{}", s["errors"]);
+
+    let body = "name = \"bad-json\"\n[target]\nmock = \"p\"\nbody = '{}'\n[load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"1s\"\n\
+                [[mock.providers]]\nname = \"p\"\nmalformed_rate = \"100%\"\n";
+    let s = ws.run(&ws.write("body.toml", body), &[]).summary();
+    assert_eq!(s["errors"]["malformed body"], 50, "{}", s["errors"]);
+    assert_counts_add_up(&s);
+}
+
+#[test]
+fn a_ttft_target_without_streams_is_an_error_not_a_pass() {
+    let ws = Workspace::new();
+    let text = "name = \"plain\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+                [sla]\nttft_p99 = \"1s\"\n";
+    let r = ws.run(&ws.write("plain.toml", text), &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("sla.ttft_p99") && r.stderr.contains("streamed"), "{}", r.stderr);
+}
