@@ -90,6 +90,8 @@ pub struct Sample {
     pub attempts: Vec<Attempt>,
     /// For a streamed answer (the last attempt's): when its tokens came.
     pub stream: Option<StreamTiming>,
+    /// A hedge was sent: Some(true) if the hedge's answer was the one kept.
+    pub hedge: Option<bool>,
 }
 
 /// Token timing of one streamed answer, as offsets from the start of the run.
@@ -117,6 +119,7 @@ impl Sample {
             tokens: None,
             attempts: Vec::new(),
             stream: None,
+            hedge: None,
         }
     }
 }
@@ -125,6 +128,8 @@ impl Sample {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub tier: u16,
+    /// Region of the endpoint it went to, if the tier has regions.
+    pub region: Option<u16>,
     pub outcome: Outcome,
     /// Its own latency, from its send to its end.
     pub elapsed: Duration,
@@ -288,6 +293,9 @@ pub struct FailoverStats {
     pub added: Histogram<u64>,
     /// Logical requests whose first attempt succeeded (availability before failover and retries).
     pub first_attempt_ok: u64,
+    /// Hedges sent, and how many of them gave the answer kept.
+    pub hedged: u64,
+    pub hedge_won: u64,
     /// (intended, done) of the first and last request that failed over, for outage analysis.
     pub first_at: Option<Duration>,
     pub last_at: Option<Duration>,
@@ -302,6 +310,8 @@ impl Default for FailoverStats {
             reasons: BTreeMap::new(),
             added: new_histogram(),
             first_attempt_ok: 0,
+            hedged: 0,
+            hedge_won: 0,
             first_at: None,
             last_at: None,
         }
@@ -361,6 +371,8 @@ pub struct RunResult {
     pub classes: Vec<(String, Group)>,
     /// By serving upstream (from the response, or the tier's name).
     pub upstreams: BTreeMap<String, Group>,
+    /// Attempts by region (their own outcome and latency), when tiers have regional endpoints.
+    pub regions: Vec<(String, Group)>,
     pub failover: FailoverStats,
     pub outages: Vec<OutageStats>,
     pub stream: StreamStats,
@@ -398,7 +410,13 @@ pub fn ms(us: u64) -> f64 {
 impl Recorder {
     /// A recorder for a run with these tier and class names (indices as in [`Sample`]); each second's
     /// histograms go to `hlog` if given.
-    pub fn new(live: Arc<Live>, tiers: &[String], classes: &[String], hlog: Option<crate::hlog::HlogSink>) -> Self {
+    pub fn new(
+        live: Arc<Live>,
+        tiers: &[String],
+        classes: &[String],
+        regions: &[String],
+        hlog: Option<crate::hlog::HlogSink>,
+    ) -> Self {
         let tags = [crate::hlog::OVERALL.to_string(), "service".into(), "lag".into()]
             .into_iter()
             .chain(tiers.iter().map(|t| format!("tier.{t}")))
@@ -415,6 +433,7 @@ impl Recorder {
                 tiers: tiers.iter().map(|t| (t.clone(), TierStats::default())).collect(),
                 classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
                 upstreams: BTreeMap::new(),
+                regions: regions.iter().map(|r| (r.clone(), Group::default())).collect(),
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
                 stream: StreamStats::default(),
@@ -515,6 +534,9 @@ impl Recorder {
             if let Some((_, tier)) = r.tiers.get_mut(a.tier as usize) {
                 tier.attempts.add(&a.outcome, Some(a.elapsed));
             }
+            if let Some((_, region)) = a.region.and_then(|i| r.regions.get_mut(i as usize)) {
+                region.add(&a.outcome, Some(a.elapsed));
+            }
         }
         if let Some(t) = s.served {
             if let Some((_, tier)) = r.tiers.get_mut(t as usize) {
@@ -549,6 +571,10 @@ impl Recorder {
             }
         }
         let f = &mut r.failover;
+        if let Some(won) = s.hedge {
+            f.hedged += 1;
+            f.hedge_won += won as u64;
+        }
         if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
             f.first_attempt_ok += 1;
         }
@@ -630,7 +656,7 @@ mod tests {
 
     #[test]
     fn every_sample_is_counted_once_overall_and_per_row() {
-        let mut r = Recorder::new(Arc::default(), &[], &[], None);
+        let mut r = Recorder::new(Arc::default(), &[], &[], &[], None);
         r.record(&sample(0, Some(0), 10, Outcome::Ok));
         r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
         r.record(&sample(900, None, 900, Outcome::NotSent));

@@ -109,6 +109,9 @@ pub struct FailoverSummary {
     pub reasons: BTreeMap<String, u64>,
     /// End-to-end latency minus the serving attempt's own, for requests served after more than one attempt.
     pub added_latency_ms: Percentiles,
+    /// Hedges sent, and how many gave the answer kept.
+    pub hedged: u64,
+    pub hedge_won: u64,
     /// Intended times of the first and last failed-over request.
     pub first_at_s: Option<f64>,
     pub last_at_s: Option<f64>,
@@ -182,6 +185,9 @@ pub struct Summary {
     pub tiers: Vec<TierSummary>,
     pub classes: Vec<GroupSummary>,
     pub upstreams: Vec<GroupSummary>,
+    /// Attempts by region of the tiers' endpoints (their own availability and latency).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<GroupSummary>,
     pub failover: FailoverSummary,
     /// Around each scheduled outage of a mock provider behind a tier.
     pub outages: Vec<OutageStats>,
@@ -246,6 +252,7 @@ impl Summary {
             tiers,
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             failover: FailoverSummary {
                 retried: f.retried,
                 failed_over: f.failed_over,
@@ -253,6 +260,8 @@ impl Summary {
                 rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
                 reasons: f.reasons.clone(),
                 added_latency_ms: Percentiles::of(&f.added),
+                hedged: f.hedged,
+                hedge_won: f.hedge_won,
                 first_at_s: f.first_at.map(|t| t.as_secs_f64()),
                 last_at_s: f.last_at.map(|t| t.as_secs_f64()),
             },
@@ -321,7 +330,7 @@ fn fmt_ratio(r: Option<f64>) -> String {
 
 /// Whether a run routed through tiers or retried, so its tier table is worth showing.
 fn shows_routing(summary: &Summary) -> bool {
-    summary.tiers.len() > 1 || summary.failover.retried > 0
+    summary.tiers.len() > 1 || summary.failover.retried > 0 || summary.failover.hedged > 0
 }
 
 /// The cells of a tier's table row: name, attempts, availability, served, p50, p99, cost.
@@ -413,6 +422,20 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             fmt_ms(f.added_latency_ms.p99),
             fmt_ratio(summary.availability_before_failover)
         );
+        for r in &summary.regions {
+            let _ = writeln!(
+                out,
+                "  region {}: {} attempts, availability {}, p50 {}, p99 {}",
+                r.name,
+                r.counts.total,
+                fmt_ratio(r.availability),
+                fmt_ms(r.latency_ms.p50),
+                fmt_ms(r.latency_ms.p99)
+            );
+        }
+        if f.hedged > 0 {
+            let _ = writeln!(out, "  hedges: {} sent, {} gave the answer kept", f.hedged, f.hedge_won);
+        }
         if !f.reasons.is_empty() {
             let list: Vec<_> = f.reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             let _ = writeln!(out, "  retried because: {}", list.join(", "));

@@ -10,6 +10,7 @@ use crate::sse::SseReader;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -17,12 +18,40 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone)]
 pub struct Tier {
     pub name: String,
-    pub url: Url,
+    /// Where its requests go: one endpoint, or several in regions split by weight.
+    pub endpoints: Vec<Endpoint>,
     /// Per attempt.
     pub timeout: Duration,
     /// US dollars per million input and output tokens.
     pub price_input: f64,
     pub price_output: f64,
+}
+
+/// One endpoint of a tier.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Url,
+    /// Index into [`Router::regions`].
+    pub region: Option<u16>,
+    pub weight: f64,
+}
+
+impl Tier {
+    /// The endpoint for logical request `index`: a weighted draw that depends only on the index.
+    pub fn endpoint(&self, index: u64) -> &Endpoint {
+        if self.endpoints.len() == 1 {
+            return &self.endpoints[0];
+        }
+        let total: f64 = self.endpoints.iter().map(|e| e.weight).sum();
+        let mut x = unit(mix(index ^ 0xE9D0)) * total;
+        for e in &self.endpoints {
+            if x < e.weight {
+                return e;
+            }
+            x -= e.weight;
+        }
+        &self.endpoints[self.endpoints.len() - 1]
+    }
 }
 
 /// One kind of request.
@@ -48,6 +77,10 @@ pub struct Policy {
     pub backoff: Duration,
     pub backoff_cap: Duration,
     pub idempotency_header: Option<HeaderName>,
+    /// Send a duplicate to the next tier when the first has not answered after this long.
+    pub hedge_after: Option<Duration>,
+    /// At most this share of logical requests gets a hedge.
+    pub hedge_max_share: f64,
 }
 
 pub struct Router {
@@ -55,6 +88,8 @@ pub struct Router {
     pub method: Method,
     pub headers: HeaderMap,
     pub tiers: Vec<Tier>,
+    /// Region names of the tiers' endpoints.
+    pub regions: Vec<String>,
     pub classes: Vec<Class>,
     pub policy: Policy,
     pub served_by: Option<ServedBy>,
@@ -62,6 +97,9 @@ pub struct Router {
     /// Distinguishes this run's idempotency keys from another's.
     pub run_id: u64,
     pub seed: u64,
+    /// Counters for the hedge budget.
+    pub hedges_sent: AtomicU64,
+    pub logical_requests: AtomicU64,
 }
 
 /// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
@@ -117,7 +155,20 @@ impl Router {
         let key = self.policy.idempotency_header.as_ref().map(|_| format!("slacheck-{:016x}-{index}", self.run_id));
         let mut attempts = Vec::new();
         let mut last = Exchange::failed(Outcome::Timeout);
-        let tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
+        let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
+        self.logical_requests.fetch_add(1, Ordering::Relaxed);
+        let mut hedge = None;
+        if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
+            let bodies = [first, second].map(|t| class.bodies[*t].get(prompt).cloned().unwrap_or_default());
+            let (e, hedged) =
+                self.race([*first, *second], index, bodies, after, key.as_deref(), start, cancel, &mut attempts).await;
+            hedge =
+                hedged.then(|| e.outcome == Outcome::Ok && attempts.last().is_some_and(|a| a.tier as usize == *second));
+            let go_on =
+                e.outcome != Outcome::Ok && self.triggers(&e) && e.outcome != Outcome::Error(ErrorKind::Interrupted);
+            last = e;
+            tiers = if go_on { rest } else { &[] };
+        }
         'tiers: for &tier in tiers {
             for retry in 0..=self.policy.retries {
                 if retry > 0 {
@@ -132,13 +183,14 @@ impl Router {
                 let began = start.elapsed();
                 let body = class.bodies[tier].get(prompt).cloned().unwrap_or_default();
                 last = tokio::select! {
-                    e = self.attempt(&self.tiers[tier], body, key.as_deref(), start) => e,
+                    e = self.attempt(&self.tiers[tier], index, body, key.as_deref(), start) => e,
                     _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
                 let trigger = self.triggers(&last);
                 attempts.push(Attempt {
                     tier: tier as u16,
+                    region: self.tiers[tier].endpoint(index).region,
                     outcome: last.outcome.clone(),
                     elapsed,
                     over_budget: last.over_budget,
@@ -161,7 +213,81 @@ impl Router {
             tokens: last.tokens,
             attempts,
             stream: last.stream,
+            hedge,
         }
+    }
+
+    /// The first tier, and after `after` without an answer a duplicate on the second, if the hedge budget
+    /// allows; the first success wins and the other is cancelled (and not recorded: its outcome is unknown).
+    /// Returns the deciding exchange and whether a hedge was sent.
+    #[allow(clippy::too_many_arguments)]
+    async fn race(
+        &self,
+        tiers: [usize; 2],
+        index: u64,
+        bodies: [Bytes; 2],
+        after: Duration,
+        key: Option<&str>,
+        start: Instant,
+        cancel: &CancellationToken,
+        attempts: &mut Vec<Attempt>,
+    ) -> (Exchange, bool) {
+        let [body_a, body_b] = bodies;
+        let record = |attempts: &mut Vec<Attempt>, tier: usize, began: Duration, e: &Exchange| {
+            attempts.push(Attempt {
+                tier: tier as u16,
+                region: self.tiers[tier].endpoint(index).region,
+                outcome: e.outcome.clone(),
+                elapsed: start.elapsed().saturating_sub(began),
+                over_budget: e.over_budget,
+            });
+        };
+        let interrupted = || Exchange::failed(Outcome::Error(ErrorKind::Interrupted));
+        let began_a = start.elapsed();
+        let first = self.attempt(&self.tiers[tiers[0]], index, body_a, key, start);
+        tokio::pin!(first);
+        tokio::select! {
+            e = &mut first => {
+                record(attempts, tiers[0], began_a, &e);
+                return (e, false);
+            }
+            _ = tokio::time::sleep(after) => {}
+            _ = cancel.cancelled() => return (interrupted(), false),
+        }
+        let (sent, requests) =
+            (self.hedges_sent.load(Ordering::Relaxed), self.logical_requests.load(Ordering::Relaxed));
+        let allowed = (sent as f64) < self.policy.hedge_max_share * requests as f64;
+        if !allowed {
+            let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
+            record(attempts, tiers[0], began_a, &e);
+            return (e, false);
+        }
+        self.hedges_sent.fetch_add(1, Ordering::Relaxed);
+        let began_b = start.elapsed();
+        let second = self.attempt(&self.tiers[tiers[1]], index, body_b, key, start);
+        tokio::pin!(second);
+        let e = tokio::select! {
+            e = &mut first => {
+                record(attempts, tiers[0], began_a, &e);
+                if e.outcome == Outcome::Ok {
+                    return (e, true);
+                }
+                let e = tokio::select! { e = &mut second => e, _ = cancel.cancelled() => interrupted() };
+                record(attempts, tiers[1], began_b, &e);
+                e
+            }
+            e = &mut second => {
+                record(attempts, tiers[1], began_b, &e);
+                if e.outcome == Outcome::Ok {
+                    return (e, true);
+                }
+                let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
+                record(attempts, tiers[0], began_a, &e);
+                e
+            }
+            _ = cancel.cancelled() => interrupted(),
+        };
+        (e, true)
     }
 
     /// Whether an attempt's result calls for another attempt (a retry or the next tier).
@@ -180,9 +306,9 @@ impl Router {
         }
     }
 
-    async fn attempt(&self, tier: &Tier, body: Bytes, key: Option<&str>, start: Instant) -> Exchange {
-        let mut request =
-            self.client.request(self.method.clone(), tier.url.clone()).headers(self.headers.clone()).body(body);
+    async fn attempt(&self, tier: &Tier, index: u64, body: Bytes, key: Option<&str>, start: Instant) -> Exchange {
+        let url = tier.endpoint(index).url.clone();
+        let mut request = self.client.request(self.method.clone(), url).headers(self.headers.clone()).body(body);
         if let (Some(name), Some(key)) = (&self.policy.idempotency_header, key) {
             if let Ok(v) = HeaderValue::from_str(key) {
                 request = request.header(name, v);
@@ -291,6 +417,7 @@ mod tests {
             method: Method::POST,
             headers: HeaderMap::new(),
             tiers: vec![],
+            regions: vec![],
             classes: vec![class("chat", 90.0), class("analysis", 10.0)],
             policy: Policy {
                 failover: true,
@@ -302,11 +429,15 @@ mod tests {
                 backoff: Duration::ZERO,
                 backoff_cap: Duration::ZERO,
                 idempotency_header: None,
+                hedge_after: None,
+                hedge_max_share: 0.0,
             },
             served_by: None,
             success: vec![],
             run_id: 1,
             seed: 3,
+            hedges_sent: AtomicU64::new(0),
+            logical_requests: AtomicU64::new(0),
         };
         let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
         // sd at n = 100,000, p = 0.1 is 95; allow four of them.

@@ -4,7 +4,7 @@ use crate::engine::{self, Controls};
 use crate::measure::{Live, Recorder};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
-use crate::router::{self, Class, Policy, Router, Tier};
+use crate::router::{self, Class, Endpoint, Policy, Router, Tier};
 use crate::scenario::{ClassSpec, HttpVersion, LoadedScenario, ProfileKind};
 use crate::sla;
 use crate::units::Rate;
@@ -165,11 +165,16 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
     let router = build_router(loaded, &chat_url, api_key.as_deref(), body)?;
     for tier in &router.tiers {
-        engine::preflight(&tier.url).await.map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
+        for endpoint in &tier.endpoints {
+            engine::preflight(&endpoint.url)
+                .await
+                .map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
+        }
     }
     let dir = results_dir(opts, &scenario.name, started_at)?;
     let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
     let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
+    let region_names = router.regions.clone();
     let router = Arc::new(router);
     let outages = scheduled_outages(loaded, profile.duration);
 
@@ -186,7 +191,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let recorder = {
         let live = live.clone();
         std::thread::spawn(move || {
-            let mut recorder = Recorder::new(live, &tier_names, &class_names, hlog);
+            let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
             for (tier, start, end) in outages {
                 recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
             }
@@ -276,11 +281,12 @@ fn build_router(
         let text = text.ok_or_else(|| RunError::Unreachable("no URL for the target".into()))?;
         reqwest::Url::parse(&text).map_err(|e| RunError::Unreachable(format!("bad URL {text}: {e}")))
     };
+    let mut regions: Vec<String> = Vec::new();
     let (tiers, classes) = if s.tiers.is_empty() {
         let name = target.mock.clone().unwrap_or_else(|| "target".into());
         let tier = Tier {
             name,
-            url: url_of(&target.url, &target.mock)?,
+            endpoints: vec![Endpoint { url: url_of(&target.url, &target.mock)?, region: None, weight: 1.0 }],
             timeout: target.timeout.0,
             price_input: 0.0,
             price_output: 0.0,
@@ -289,9 +295,29 @@ fn build_router(
     } else {
         let mut tiers = Vec::new();
         for t in &s.tiers {
+            let endpoints = if t.endpoints.is_empty() {
+                vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
+            } else {
+                let mut list = Vec::new();
+                for e in &t.endpoints {
+                    let region = match regions.iter().position(|r| r == &e.region) {
+                        Some(i) => i,
+                        None => {
+                            regions.push(e.region.clone());
+                            regions.len() - 1
+                        }
+                    };
+                    list.push(Endpoint {
+                        url: url_of(&e.url, &e.mock)?,
+                        region: Some(region as u16),
+                        weight: e.weight,
+                    });
+                }
+                list
+            };
             tiers.push(Tier {
                 name: t.name.clone(),
-                url: url_of(&t.url, &t.mock)?,
+                endpoints,
                 timeout: t.timeout.unwrap_or(target.timeout).0,
                 price_input: t.price_input,
                 price_output: t.price_output,
@@ -333,6 +359,8 @@ fn build_router(
         backoff: f.backoff.0,
         backoff_cap: f.backoff_cap.0,
         idempotency_header: HeaderName::from_bytes(f.idempotency_header.as_bytes()).ok(),
+        hedge_after: f.hedge_after.map(|d| d.0),
+        hedge_max_share: f.hedge_max_share.0,
     };
     Ok(Router {
         client: build_client(
@@ -343,6 +371,7 @@ fn build_router(
         method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
         headers: headers(loaded, api_key, true)?,
         tiers,
+        regions,
         classes,
         policy,
         served_by: s.served_by.clone(),
@@ -354,6 +383,8 @@ fn build_router(
                 .unwrap_or(0),
         ),
         seed: s.load.seed,
+        hedges_sent: Default::default(),
+        logical_requests: Default::default(),
     })
 }
 

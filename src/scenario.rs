@@ -85,6 +85,9 @@ pub struct TierSpec {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<String>,
+    /// Several endpoints in regions, instead of one `url` or `mock`; requests are split by weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSpec>,
     pub model: String,
     /// Per attempt on this tier; default: `target.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +98,24 @@ pub struct TierSpec {
     /// US dollars per million output (completion) tokens.
     #[serde(default)]
     pub price_output: f64,
+}
+
+/// One endpoint of a tier, in a region.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    /// Relative share of the tier's requests.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A kind of request, its share of the traffic and where it starts.
@@ -157,6 +178,17 @@ pub struct FailoverSpec {
     /// Header carrying one key per logical request, the same on each of its attempts.
     #[serde(default = "default_idempotency_header")]
     pub idempotency_header: String,
+    /// Hedging: when the first tier has not answered after this long, send a duplicate to the next tier and
+    /// keep the first success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_after: Option<HumanDuration>,
+    /// At most this share of requests is hedged (default 10%).
+    #[serde(default = "default_hedge_share")]
+    pub hedge_max_share: Ratio,
+}
+
+fn default_hedge_share() -> Ratio {
+    Ratio(0.1)
 }
 
 fn yes() -> bool {
@@ -188,6 +220,8 @@ impl Default for FailoverSpec {
             backoff: default_backoff(),
             backoff_cap: default_backoff_cap(),
             idempotency_header: default_idempotency_header(),
+            hedge_after: None,
+            hedge_max_share: default_hedge_share(),
         }
     }
 }
@@ -513,7 +547,8 @@ impl LoadedScenario {
     /// The mock providers to start for this scenario (none when every target is a real URL).
     pub fn mock_providers(&self) -> Vec<ProviderConfig> {
         let s = &self.scenario;
-        if s.target.mock.is_none() && s.tiers.iter().all(|t| t.mock.is_none()) {
+        let tier_mocks = s.tiers.iter().any(|t| t.mock.is_some() || t.endpoints.iter().any(|e| e.mock.is_some()));
+        if s.target.mock.is_none() && !tier_mocks {
             return Vec::new();
         }
         let declared = s.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
@@ -611,18 +646,20 @@ impl LoadedScenario {
             if tier_names.iter().filter(|n| **n == t.name).count() > 1 {
                 return Err(self.error(&at("name"), format!("two tiers are named {:?}", t.name)));
             }
-            match (&t.url, &t.mock) {
-                (None, None) => return Err(self.error(&at("name"), "set the tier's `url` or `mock`")),
-                (Some(_), Some(_)) => return Err(self.error(&at("mock"), "set either `url` or `mock`, not both")),
-                (Some(url), None) => {
-                    reqwest::Url::parse(url).map_err(|e| self.error(&at("url"), format!("not a valid URL ({e})")))?;
+            if t.endpoints.is_empty() {
+                self.check_place(&format!("tiers[{i}]"), &t.url, &t.mock, &providers)?;
+            } else if t.url.is_some() || t.mock.is_some() {
+                return Err(self.error(&at("endpoints"), "set `endpoints` or a single `url`/`mock`, not both"));
+            }
+            for (j, e) in t.endpoints.iter().enumerate() {
+                let at = format!("tiers[{i}].endpoints[{j}]");
+                self.check_place(&at, &e.url, &e.mock, &providers)?;
+                if e.region.trim().is_empty() {
+                    return Err(self.error(&format!("{at}.region"), "name the region, e.g. \"us-east\""));
                 }
-                (None, Some(m)) if !providers.contains(m) => {
-                    return Err(
-                        self.error(&at("mock"), format!("no mock provider named {m:?}; declared: {providers:?}"))
-                    )
+                if !(e.weight > 0.0 && e.weight.is_finite()) {
+                    return Err(self.error(&format!("{at}.weight"), "must be above zero"));
                 }
-                _ => {}
             }
             if t.price_input < 0.0 || t.price_output < 0.0 {
                 return Err(self.error(&at("price_input"), "prices cannot be negative"));
@@ -669,6 +706,28 @@ impl LoadedScenario {
             return Err(self.error("failover.backoff_cap", "must not be below `backoff`"));
         }
         Ok(())
+    }
+
+    /// Checks that a place requests go to (`at` = `tiers[0]` or `tiers[0].endpoints[1]`) has one valid `url`
+    /// or names a declared mock provider.
+    fn check_place(
+        &self,
+        at: &str,
+        url: &Option<String>,
+        mock: &Option<String>,
+        providers: &[String],
+    ) -> Result<(), FileError> {
+        match (url, mock) {
+            (None, None) => Err(self.error(at, "set `url` or `mock`")),
+            (Some(_), Some(_)) => Err(self.error(&format!("{at}.mock"), "set either `url` or `mock`, not both")),
+            (Some(u), None) => reqwest::Url::parse(u)
+                .map(|_| ())
+                .map_err(|e| self.error(&format!("{at}.url"), format!("not a valid URL ({e})"))),
+            (None, Some(m)) if !providers.contains(m) => {
+                Err(self.error(&format!("{at}.mock"), format!("no mock provider named {m:?}; declared: {providers:?}")))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check_target(&self) -> Result<(), FileError> {

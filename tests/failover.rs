@@ -199,3 +199,51 @@ fn targets_scoped_to_a_tier_or_class_and_on_failover_pass_and_fail_as_they_shoul
     let measured = f(&r.summary()["verdict"]["targets"][0], &["measured_ms"]);
     assert!(measured == 1000.0 || measured == 2000.0, "{measured}");
 }
+
+#[test]
+fn hedging_sends_at_most_its_share_and_the_faster_answer_wins() {
+    let ws = Workspace::new();
+    let text = "name = \"hedge\"\n[target]\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"2s\"\n\
+                [[tiers]]\nname = \"slow\"\nmock = \"slow\"\nmodel = \"m\"\n\
+                [[tiers]]\nname = \"fast\"\nmock = \"fast\"\nmodel = \"m\"\n\
+                [failover]\nchain = [\"slow\", \"fast\"]\nhedge_after = \"30ms\"\nhedge_max_share = \"20%\"\n\
+                [[mock.providers]]\nname = \"slow\"\nlatency = { dist = \"fixed\", value = \"150ms\" }\n\
+                [[mock.providers]]\nname = \"fast\"\nlatency = { dist = \"fixed\", value = \"5ms\" }\n";
+    let s = ws.run(&ws.write("hedge.toml", text), &[]).summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["availability"]), 1.0);
+    let hedged = f(&s, &["failover", "hedged"]);
+    // Every request waits past 30 ms, so only the budget limits hedges: at most 20% of 200 (+1 for rounding).
+    assert!((30.0..=41.0).contains(&hedged), "{hedged} hedges for 200 requests at a 20% budget");
+    assert_eq!(f(&s, &["failover", "hedge_won"]), hedged, "the 5 ms tier always beats the 150 ms one");
+    let tiers = s["tiers"].as_array().unwrap();
+    assert_eq!(f(&tiers[1], &["served"]), hedged);
+    assert_eq!(f(&tiers[0], &["served"]), 200.0 - hedged);
+    // A hedged answer takes the 30 ms wait plus the fast tier's few milliseconds, not 150 ms.
+    let fast_p99 = f(&tiers[1], &["served_latency_ms", "p99"]);
+    assert!(fast_p99 < 100.0, "hedged answers p99 {fast_p99} ms");
+}
+
+#[test]
+fn a_tier_split_across_regions_is_reported_by_region() {
+    let ws = Workspace::new();
+    let text = "name = \"regions\"\n[target]\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"2s\"\n\
+                [[tiers]]\nname = \"default\"\nmodel = \"m\"\n\
+                endpoints = [{ region = \"us-east\", mock = \"us\", weight = 3 }, { region = \"eu-west\", mock = \"eu\", weight = 1 }]\n\
+                [[mock.providers]]\nname = \"us\"\nlatency = { dist = \"fixed\", value = \"5ms\" }\n\
+                [[mock.providers]]\nname = \"eu\"\nlatency = { dist = \"fixed\", value = \"40ms\" }\n\
+                errors = { rate = \"10%\", statuses = [503] }\n";
+    let s = ws.run(&ws.write("regions.toml", text), &[]).summary();
+    assert_counts_add_up(&s);
+    let regions = s["regions"].as_array().unwrap();
+    let region = |name: &str| regions.iter().find(|r| r["name"] == name).unwrap();
+    let (us, eu) = (region("us-east"), region("eu-west"));
+    let (n_us, n_eu) = (f(us, &["counts", "total"]), f(eu, &["counts", "total"]));
+    assert_eq!(n_us + n_eu, 400.0);
+    // A 3:1 split of 400: sd √(400 · 0.75 · 0.25) ≈ 8.7; allow four of them.
+    assert!((n_us - 300.0).abs() < 35.0, "us-east {n_us}");
+    assert!(f(eu, &["latency_ms", "p50"]) >= 40.0 && f(us, &["latency_ms", "p50"]) < 20.0);
+    assert_eq!(f(us, &["availability"]), 1.0);
+    assert!(f(eu, &["availability"]) < 0.97, "eu-west's errors are its own");
+    assert_eq!(f(eu, &["counts", "error"]), f(&s, &["counts", "error"]));
+}
