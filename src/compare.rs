@@ -159,7 +159,19 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
     rows.push(latency_row("max", boot.max(0), boot.max(1), None, None));
     if let (Some(sb), Some(sa)) = (&before.summary, &after.summary) {
         if let (Some(cb), Some(ca)) = (counts(sb), counts(sa)) {
-            rows.push(availability_row(cb, ca, tol.availability_pp));
+            let availability = availability_row(cb, ca, tol.availability_pp);
+            // The error rate is availability's complement: the same test, the same verdict.
+            let error_rate = MetricRow {
+                metric: "error rate".into(),
+                before: 100.0 - availability.before,
+                after: 100.0 - availability.after,
+                delta: -availability.delta,
+                relative: None,
+                ci: availability.ci.map(|(lo, hi)| (-hi, -lo)),
+                tolerance: availability.tolerance,
+                change: availability.change,
+            };
+            rows.extend([availability, error_rate]);
         }
     }
     let mut tiers = Vec::new();
@@ -345,7 +357,7 @@ fn cell(v: f64, availability: bool) -> String {
 }
 
 fn row_cells(r: &MetricRow) -> [String; 7] {
-    let availability = r.metric == "availability";
+    let availability = r.metric == "availability" || r.metric == "error rate";
     let delta = if availability { format!("{:+.3}pp", r.delta) } else { format!("{:+.2}ms", r.delta) };
     let relative = r.relative.map(|x| format!("{:+.1}%", x * 100.0)).unwrap_or_default();
     let ci = match (r.ci, availability) {

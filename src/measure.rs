@@ -195,6 +195,8 @@ pub struct TierStats {
     pub served: Group,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Time to first token of the streamed answers it served, from the intended send time.
+    pub ttft: Option<Histogram<u64>>,
 }
 
 /// Streaming: time to first token and between tokens.
@@ -541,6 +543,11 @@ impl Recorder {
         if let Some(t) = s.served {
             if let Some((_, tier)) = r.tiers.get_mut(t as usize) {
                 tier.served.add(&s.outcome, Some(e2e));
+                if let Some(first) = s.stream.and_then(|st| st.first_token) {
+                    tier.ttft
+                        .get_or_insert_with(new_histogram)
+                        .saturating_record(micros(first.saturating_sub(s.intended)));
+                }
                 if let Some((p, c)) = s.tokens {
                     tier.prompt_tokens += p;
                     tier.completion_tokens += c;

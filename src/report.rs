@@ -94,6 +94,11 @@ pub struct TierSummary {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
+    /// At the profile's mean rate for 30 days, with this run's mix.
+    pub monthly_usd: f64,
+    /// Time to first token of the streamed answers it served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<Percentiles>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -151,6 +156,14 @@ pub struct RunFacts {
     pub prices: Vec<(f64, f64)>,
     /// The profile's mean rate, requests per second.
     pub mean_rate: f64,
+}
+
+/// A run's cost projected to 30 days at `mean_rate` requests per second.
+fn monthly(cost_usd: f64, requests: u64, mean_rate: f64) -> f64 {
+    if requests == 0 {
+        return 0.0;
+    }
+    cost_usd / requests as f64 * mean_rate * 30.0 * 86_400.0
 }
 
 /// US dollars for these token counts at per-million prices.
@@ -212,6 +225,7 @@ impl Summary {
             .enumerate()
             .map(|(i, (name, t))| {
                 let (pi, po) = facts.prices.get(i).copied().unwrap_or_default();
+                let cost_usd = cost(t.prompt_tokens, t.completion_tokens, pi, po);
                 TierSummary {
                     name: name.clone(),
                     attempts: t.attempts.counts,
@@ -222,7 +236,9 @@ impl Summary {
                     served_latency_ms: Percentiles::of(&t.served.latency),
                     prompt_tokens: t.prompt_tokens,
                     completion_tokens: t.completion_tokens,
-                    cost_usd: cost(t.prompt_tokens, t.completion_tokens, pi, po),
+                    cost_usd,
+                    monthly_usd: monthly(cost_usd, sent, facts.mean_rate),
+                    ttft_ms: t.ttft.as_ref().map(Percentiles::of),
                 }
             })
             .collect();
@@ -287,7 +303,7 @@ impl Summary {
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,
-                monthly_usd: per_request * facts.mean_rate * 30.0 * 86_400.0,
+                monthly_usd: monthly(total_usd, sent, facts.mean_rate),
             },
             verdict,
             timeline: result.timeline.clone(),

@@ -79,6 +79,8 @@ fn a_hanging_provider_fails_over_after_the_tier_timeout_and_that_is_the_added_la
     // Each rescued request first waited out the default tier's 200 ms timeout.
     let added = f(&s, &["failover", "added_latency_ms", "p50"]);
     assert!((200.0..260.0).contains(&added), "added latency p50 {added} ms");
+    // With failover no user saw an error, so the error burst (bounded by the tier timeout) is empty.
+    assert!(f(&s["outages"][0], &["error_burst_s"]) <= 0.2);
 }
 
 #[test]

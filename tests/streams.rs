@@ -32,6 +32,8 @@ fn time_to_first_token_and_inter_token_gaps_are_measured() {
     assert_eq!(f(st, &["tokens"]), 1000.0);
     let rate = f(st, &["tokens_per_s"]);
     assert!((110.0..=200.0).contains(&rate), "{rate} tokens/s");
+    let tier_ttft = f(&s["tiers"][0], &["ttft_ms", "p50"]);
+    assert_eq!(tier_ttft, ttft, "one tier served every stream");
     assert_eq!(s["verdict"]["targets"][0]["name"], "ttft_p99");
     assert_eq!(s["verdict"]["passed"], true);
 }
