@@ -227,8 +227,7 @@ fn run_scenario(
     if json {
         println!("{}", serde_json::to_string_pretty(summary)?);
     } else if quiet {
-        let failed = summary.verdict.failed().count();
-        let verdict = if failed == 0 { "PASS".to_string() } else { format!("FAIL ({failed} targets missed)") };
+        let verdict = slacheck::report::verdict_text(&summary.verdict);
         println!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
     } else {
         print!("{}", slacheck::report::terminal(summary, &outcome.dir));

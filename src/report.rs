@@ -482,23 +482,60 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
         );
     }
     if !summary.verdict.targets.is_empty() {
-        let _ = writeln!(out, "\n  {:<3}{:<14}{:>12}{:>14}", "", "SLA target", "limit", "measured");
+        let _ =
+            writeln!(out, "\n  {:<3}{:<22}{:>12}{:>12}{:>26}", "", "SLA target", "limit", "measured", "95% interval");
         for t in &summary.verdict.targets {
-            let mark = if t.passed { "✓" } else { "✗" };
             let (limit, measured) = target_cells(t);
-            let _ = writeln!(out, "  {mark:<3}{:<14}{limit:>12}{measured:>14}", t.name);
+            let more = t.more_requests.map(|m| format!("  ≈{m} more requests would settle it")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<3}{:<22}{limit:>12}{measured:>12}{:>26}{more}",
+                judgement_mark(t.judgement).0,
+                t.name,
+                interval_cell(t)
+            );
         }
     }
-    let failed = summary.verdict.failed().count();
-    let verdict = if summary.verdict.targets.is_empty() {
-        "NO TARGETS: the scenario's [sla] sets none".to_string()
-    } else if failed == 0 {
-        format!("PASS: all {} SLA targets held", summary.verdict.targets.len())
-    } else {
-        format!("FAIL: {failed} of {} SLA targets missed", summary.verdict.targets.len())
-    };
-    let _ = writeln!(out, "\n  {verdict}\n  results: {}", results_dir.display());
+    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
     out
+}
+
+/// ✓/✗/? for a terminal, ✅/❌/⚠️ for Markdown.
+fn judgement_mark(j: crate::sla::Judgement) -> (&'static str, &'static str) {
+    match j {
+        crate::sla::Judgement::Pass => ("✓", "✅"),
+        crate::sla::Judgement::Fail => ("✗", "❌"),
+        crate::sla::Judgement::InsufficientData => ("?", "⚠️"),
+    }
+}
+
+/// A target's 95% interval: of the ratio, or of the percentile's value (open above when unbounded).
+fn interval_cell(t: &crate::sla::TargetResult) -> String {
+    match (t.interval, t.measured_ratio.is_some()) {
+        (Some((lo, Some(hi))), true) => format!("[{}, {}]", fmt_ratio(Some(lo)), fmt_ratio(Some(hi))),
+        (Some((lo, Some(hi))), false) => format!("[{}, {}]", fmt_ms(lo), fmt_ms(hi)),
+        (Some((lo, None)), _) => format!("[{}, ∞)", fmt_ms(lo)),
+        (None, _) => String::new(),
+    }
+}
+
+/// The one-line verdict: PASS, FAIL or INSUFFICIENT DATA.
+pub fn verdict_text(v: &crate::sla::Verdict) -> String {
+    let n = v.targets.len();
+    let failed = v.failed().count();
+    let undecided: Vec<_> = v.undecided().collect();
+    if n == 0 {
+        "NO TARGETS: the scenario's [sla] sets none".to_string()
+    } else if failed > 0 {
+        format!("FAIL: {failed} of {n} SLA targets missed")
+    } else if !undecided.is_empty() {
+        let more = undecided.iter().filter_map(|t| t.more_requests).max();
+        let hint =
+            more.map(|m| format!("; about {m} more requests (a longer run) would settle them")).unwrap_or_default();
+        format!("INSUFFICIENT DATA: {} of {n} SLA targets could not be decided{hint}", undecided.len())
+    } else {
+        format!("PASS: all {n} SLA targets held")
+    }
 }
 
 /// How a target reads in a table: (limit, measured).
@@ -539,9 +576,14 @@ pub fn junit(summary: &Summary) -> String {
         if t.passed {
             out.push_str(" />\n");
         } else {
-            let message = match &t.note {
-                Some(note) => format!("{}: {note}", t.name),
-                None => format!("{} measured {measured}, limit {limit}", t.name),
+            let message = match (&t.note, t.judgement) {
+                (Some(note), crate::sla::Judgement::InsufficientData) => {
+                    format!("{}: insufficient data: measured {measured}, limit {limit}; {note}", t.name)
+                }
+                (Some(note), _) if t.measured_ms.is_none() && t.measured_ratio.is_none() => {
+                    format!("{}: {note}", t.name)
+                }
+                _ => format!("{} measured {measured}, limit {limit}", t.name),
             };
             let _ = writeln!(
                 out,
@@ -562,11 +604,15 @@ pub fn junit(summary: &Summary) -> String {
 /// `summary.md`: a compact Markdown report for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 pub fn markdown(summary: &Summary) -> String {
     let mut out = String::new();
-    let failed = summary.verdict.failed().count();
-    let verdict = match (summary.verdict.targets.is_empty(), failed) {
-        (true, _) => "no SLA targets set".to_string(),
-        (false, 0) => "✅ PASS".to_string(),
-        (false, n) => format!("❌ FAIL ({n} of {} targets missed)", summary.verdict.targets.len()),
+    let text = verdict_text(&summary.verdict);
+    let verdict = if summary.verdict.targets.is_empty() {
+        text
+    } else if summary.verdict.failed().count() > 0 {
+        format!("❌ {text}")
+    } else if summary.verdict.insufficient_data {
+        format!("⚠️ {text}")
+    } else {
+        format!("✅ {text}")
     };
     let _ = writeln!(out, "### slacheck: {} — {verdict}\n", summary.scenario.name);
     if !summary.complete {
@@ -576,10 +622,11 @@ pub fn markdown(summary: &Summary) -> String {
         out.push_str("> ⚠️ The generator fell behind its schedule (dispatcher lag p99 above its limit).\n\n");
     }
     if !summary.verdict.targets.is_empty() {
-        out.push_str("| SLA target | limit | measured | |\n|---|---:|---:|:-:|\n");
+        out.push_str("| SLA target | limit | measured | 95% interval | |\n|---|---:|---:|---:|:-:|\n");
         for t in &summary.verdict.targets {
             let (limit, measured) = target_cells(t);
-            let _ = writeln!(out, "| {} | {limit} | {measured} | {} |", t.name, if t.passed { "✅" } else { "❌" });
+            let mark = judgement_mark(t.judgement).1;
+            let _ = writeln!(out, "| {} | {limit} | {measured} | {} | {mark} |", t.name, interval_cell(t));
         }
         out.push('\n');
     }

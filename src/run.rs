@@ -5,7 +5,7 @@ use crate::measure::{Live, Recorder};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
 use crate::router::{self, Class, Endpoint, Policy, Router, Tier};
-use crate::scenario::{ClassSpec, HttpVersion, LoadedScenario, ProfileKind};
+use crate::scenario::{ClassSpec, HttpVersion, InsufficientData, LoadedScenario, ProfileKind};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
@@ -72,11 +72,14 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// 0 all targets held; 1 a target missed; 3 missed while the generator was overloaded; 130 interrupted.
+    /// 0 all targets held; 1 a target missed (or could not be decided, unless the scenario says
+    /// `insufficient_data = "pass"`); 3 missed while the generator was overloaded; 130 interrupted.
     pub fn exit_code(&self) -> u8 {
+        let v = &self.summary.verdict;
+        let undecided_ok = v.insufficient_data && self.summary.scenario.sla.insufficient_data == InsufficientData::Pass;
         if self.interrupted {
             130
-        } else if self.summary.verdict.passed {
+        } else if v.passed || undecided_ok {
             0
         } else if self.summary.generator.overloaded {
             3

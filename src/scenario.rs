@@ -366,6 +366,9 @@ pub struct Sla {
     /// Statuses that count as success: numbers (`200`) or classes (`"2xx"`). Default: `["2xx"]`.
     #[serde(default = "default_success")]
     pub success_statuses: Vec<StatusPattern>,
+    /// Whether a target that the data cannot decide fails the run (the default) or passes it with a warning.
+    #[serde(default)]
+    pub insufficient_data: InsufficientData,
     /// Time to first token (streams), from the intended send time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_p50: Option<HumanDuration>,
@@ -383,6 +386,15 @@ pub struct Sla {
     /// Targets for one tier (`[sla.tier.default]`): its attempts' own latency and availability, before failover.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tier: BTreeMap<String, Limits>,
+}
+
+/// What an undecided target does to the exit code.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InsufficientData {
+    #[default]
+    Fail,
+    Pass,
 }
 
 /// Availability and latency limits for one scope.
@@ -448,6 +460,7 @@ impl Default for Sla {
             p99_9: None,
             max: None,
             success_statuses: default_success(),
+            insufficient_data: InsufficientData::Fail,
             ttft_p50: None,
             ttft_p99: None,
             failover_added_p99: None,

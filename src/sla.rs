@@ -1,4 +1,10 @@
-//! SLA targets and the verdict: each target's limit, the measured value, pass or fail.
+//! SLA targets and the verdict: each target's limit, what was measured, how sure that is, and the judgement.
+//!
+//! A percentile target "p99 ≤ L" holds exactly when at least 99% of requests take at most L, so it is judged
+//! as a proportion, like availability: k of n requests were within the limit, and the Wilson 95% interval of
+//! k/n decides. **pass**: the whole interval clears the target; **fail**: the whole interval misses it;
+//! **insufficient data**: the interval straddles it — too few requests to tell (1 minute at 833 req/s leaves
+//! only ~50 requests beyond p99.9). The summary then says about how many more requests would settle it.
 
 use crate::measure::{ms, RunResult};
 use crate::scenario::{Limits, Sla};
@@ -7,9 +13,20 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::time::Duration;
 
+/// z for a two-sided 95% interval.
+const Z: f64 = 1.959_964;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    Pass,
+    Fail,
+    InsufficientData,
+}
+
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TargetResult {
-    /// `availability`, `p50` … `p99.9`, `max`.
+    /// `availability`, `p50` … `p99.9`, `max`, scoped names like `class analysis p99`, `ttft_p99`, …
     pub name: String,
     /// The limit as written, e.g. `"800ms"` or `"99.9%"`.
     pub limit: String,
@@ -19,21 +36,166 @@ pub struct TargetResult {
     /// Availability: the measured ratio (0..1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured_ratio: Option<f64>,
+    /// 95% interval: of the percentile's value (ms; `null` upper bound when the data cannot bound it), or of
+    /// the availability ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<(f64, Option<f64>)>,
+    /// Requests measured for this target, and about how many more would settle an undecided one.
+    #[serde(default)]
+    pub samples: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_requests: Option<u64>,
+    pub judgement: Judgement,
+    /// True only for a pass.
     pub passed: bool,
-    /// Why the target failed when no value could be measured.
+    /// Why, when there is something to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Verdict {
+    /// Every target passed.
     pub passed: bool,
+    /// Some target could not be decided (and none failed).
+    #[serde(default)]
+    pub insufficient_data: bool,
     pub targets: Vec<TargetResult>,
 }
 
 impl Verdict {
     pub fn failed(&self) -> impl Iterator<Item = &TargetResult> {
-        self.targets.iter().filter(|t| !t.passed)
+        self.targets.iter().filter(|t| t.judgement == Judgement::Fail)
+    }
+    pub fn undecided(&self) -> impl Iterator<Item = &TargetResult> {
+        self.targets.iter().filter(|t| t.judgement == Judgement::InsufficientData)
+    }
+}
+
+/// The Wilson score interval of k successes in n trials.
+pub fn wilson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Judges "at least `target` of `n` trials succeed" from `k` successes; with the number of trials that would
+/// settle it at the same observed rate when it is undecided.
+fn judge_share(k: u64, n: u64, target: f64) -> (Judgement, Option<u64>) {
+    let (lo, hi) = wilson(k, n);
+    if n > 0 && lo >= target {
+        return (Judgement::Pass, None);
+    }
+    if n > 0 && hi < target {
+        return (Judgement::Fail, None);
+    }
+    let p = if n == 0 { 1.0 } else { k as f64 / n as f64 };
+    let needed = if p >= 1.0 {
+        // All successes: n/(n + z²) ≥ target.
+        target * Z * Z / (1.0 - target).max(1e-12)
+    } else if (p - target).abs() < 1e-12 {
+        f64::INFINITY
+    } else {
+        Z * Z * p * (1.0 - p) / (p - target).powi(2)
+    };
+    let more = needed.is_finite().then(|| (needed.ceil() as u64).saturating_sub(n));
+    (Judgement::InsufficientData, more)
+}
+
+/// A latency target "quantile `q` ≤ `limit`" on a histogram.
+fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, empty_note: &str) -> TargetResult {
+    let limit_text = HumanDuration(limit).to_string();
+    let n = h.len();
+    if n == 0 {
+        return TargetResult {
+            name,
+            limit: limit_text,
+            measured_ms: None,
+            measured_ratio: None,
+            interval: None,
+            samples: 0,
+            more_requests: None,
+            judgement: Judgement::Fail,
+            passed: false,
+            note: Some(empty_note.into()),
+        };
+    }
+    let limit_us = limit.as_micros() as u64;
+    if q >= 1.0 {
+        // The maximum is an observed fact, not an estimate: one request over the limit misses it.
+        let judgement = if h.max() <= limit_us { Judgement::Pass } else { Judgement::Fail };
+        return TargetResult {
+            name,
+            limit: limit_text,
+            measured_ms: Some(ms(h.max())),
+            measured_ratio: None,
+            interval: None,
+            samples: n,
+            more_requests: None,
+            judgement,
+            passed: judgement == Judgement::Pass,
+            note: None,
+        };
+    }
+    let within = h.count_between(0, limit_us);
+    let (judgement, more_requests) = judge_share(within, n, q);
+    // Order-statistic interval of the percentile's value, for display.
+    let spread = Z * (n as f64 * q * (1.0 - q)).sqrt();
+    let rank = |r: f64| (r / n as f64).clamp(0.0, 1.0);
+    let lo = ms(h.value_at_quantile(rank((n as f64 * q - spread).floor())));
+    let hi_rank = (n as f64 * q + spread).ceil() + 1.0;
+    let hi = (hi_rank <= n as f64).then(|| ms(h.value_at_quantile(rank(hi_rank))));
+    let note = (judgement == Judgement::InsufficientData).then(|| {
+        format!("{} of {n} requests beyond the percentile: too few to tell", n - (n as f64 * q).floor() as u64)
+    });
+    TargetResult {
+        name,
+        limit: limit_text,
+        measured_ms: Some(ms(h.value_at_quantile(q))),
+        measured_ratio: None,
+        interval: Some((lo, hi)),
+        samples: n,
+        more_requests,
+        judgement,
+        passed: judgement == Judgement::Pass,
+        note,
+    }
+}
+
+/// An availability target on `ok` of `total`.
+fn availability_target(name: String, limit: crate::units::Ratio, ok: u64, total: u64) -> TargetResult {
+    if total == 0 {
+        return TargetResult {
+            name,
+            limit: limit.to_string(),
+            measured_ms: None,
+            measured_ratio: None,
+            interval: None,
+            samples: 0,
+            more_requests: None,
+            judgement: Judgement::Fail,
+            passed: false,
+            note: Some("no requests were scheduled".into()),
+        };
+    }
+    let (judgement, more_requests) = judge_share(ok, total, limit.0);
+    let (lo, hi) = wilson(ok, total);
+    TargetResult {
+        name,
+        limit: limit.to_string(),
+        measured_ms: None,
+        measured_ratio: Some(ok as f64 / total as f64),
+        interval: Some((lo, Some(hi))),
+        samples: total,
+        more_requests,
+        judgement,
+        passed: judgement == Judgement::Pass,
+        note: (judgement == Judgement::InsufficientData).then(|| "too few requests to tell".into()),
     }
 }
 
@@ -41,32 +203,22 @@ impl Verdict {
 fn scope_targets(
     prefix: &str,
     limits: &Limits,
-    availability: Option<f64>,
+    counts: crate::measure::Counts,
     latency: &Histogram<u64>,
 ) -> Vec<TargetResult> {
-    let mut targets = Vec::new();
     let name = |n: &str| if prefix.is_empty() { n.to_string() } else { format!("{prefix} {n}") };
+    let mut targets = Vec::new();
     if let Some(limit) = limits.availability {
-        targets.push(TargetResult {
-            name: name("availability"),
-            limit: limit.to_string(),
-            measured_ms: None,
-            measured_ratio: availability,
-            passed: availability.is_some_and(|a| a >= limit.0),
-            note: availability.is_none().then(|| "no requests were scheduled".into()),
-        });
+        targets.push(availability_target(name("availability"), limit, counts.ok, counts.total));
     }
     for (n, quantile, limit) in limits.latency() {
-        let measured = (!latency.is_empty())
-            .then(|| ms(if quantile >= 1.0 { latency.max() } else { latency.value_at_quantile(quantile) }));
-        targets.push(TargetResult {
-            name: name(n),
-            limit: HumanDuration(limit).to_string(),
-            measured_ms: measured,
-            measured_ratio: None,
-            passed: measured.is_some_and(|m| m <= limit.as_secs_f64() * 1000.0),
-            note: measured.is_none().then(|| "no request was sent, so no latency was measured".into()),
-        });
+        targets.push(percentile_target(
+            name(n),
+            quantile,
+            limit,
+            latency,
+            "no request was sent, so no latency was measured",
+        ));
     }
     targets
 }
@@ -83,57 +235,103 @@ pub fn longest_error_burst(result: &RunResult) -> Duration {
 
 /// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
 pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
-    let mut targets = scope_targets("", &sla.overall(), result.availability(), &result.latency);
+    let mut targets = scope_targets("", &sla.overall(), result.counts, &result.latency);
     for (name, limits) in &sla.class {
         if let Some((_, g)) = result.classes.iter().find(|(n, _)| n == name) {
-            targets.extend(scope_targets(&format!("class {name}"), limits, g.availability(), &g.latency));
+            targets.extend(scope_targets(&format!("class {name}"), limits, g.counts, &g.latency));
         }
     }
     for (name, limits) in &sla.tier {
         if let Some((_, t)) = result.tiers.iter().find(|(n, _)| n == name) {
-            targets.extend(scope_targets(
-                &format!("tier {name}"),
-                limits,
-                t.attempts.availability(),
-                &t.attempts.latency,
-            ));
+            targets.extend(scope_targets(&format!("tier {name}"), limits, t.attempts.counts, &t.attempts.latency));
         }
     }
     for (name, q, limit) in [("ttft_p50", 0.5, sla.ttft_p50), ("ttft_p99", 0.99, sla.ttft_p99)] {
-        let Some(limit) = limit else { continue };
-        let h = &result.stream.ttft;
-        let measured = (!h.is_empty()).then(|| ms(h.value_at_quantile(q)));
-        targets.push(TargetResult {
-            name: name.into(),
-            limit: limit.to_string(),
-            measured_ms: measured,
-            measured_ratio: None,
-            passed: measured.is_some_and(|m| m <= limit.0.as_secs_f64() * 1000.0),
-            note: measured.is_none().then(|| "no streamed answer reached its first token".into()),
-        });
+        if let Some(limit) = limit {
+            let empty = "no streamed answer reached its first token";
+            targets.push(percentile_target(name.into(), q, limit.0, &result.stream.ttft, empty));
+        }
     }
     if let Some(limit) = sla.failover_added_p99 {
         let h = &result.failover.added;
-        let measured = if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(0.99)) };
-        targets.push(TargetResult {
-            name: "failover_added_p99".into(),
-            limit: limit.to_string(),
-            measured_ms: Some(measured),
-            measured_ratio: None,
-            passed: measured <= limit.0.as_secs_f64() * 1000.0,
-            note: h.is_empty().then(|| "no request needed a second attempt".into()),
-        });
+        if h.is_empty() {
+            // Nothing was added: the promise holds trivially, and the note says why.
+            targets.push(TargetResult {
+                name: "failover_added_p99".into(),
+                limit: limit.to_string(),
+                measured_ms: Some(0.0),
+                measured_ratio: None,
+                interval: None,
+                samples: 0,
+                more_requests: None,
+                judgement: Judgement::Pass,
+                passed: true,
+                note: Some("no request needed a second attempt".into()),
+            });
+        } else {
+            targets.push(percentile_target("failover_added_p99".into(), 0.99, limit.0, h, ""));
+        }
     }
     if let Some(limit) = sla.max_error_burst {
         let burst = longest_error_burst(result);
+        let judgement = if burst <= limit.0 { Judgement::Pass } else { Judgement::Fail };
         targets.push(TargetResult {
             name: "max_error_burst".into(),
             limit: limit.to_string(),
             measured_ms: Some(burst.as_secs_f64() * 1000.0),
             measured_ratio: None,
-            passed: burst <= limit.0,
+            interval: None,
+            samples: result.timeline.len() as u64,
+            more_requests: None,
+            judgement,
+            passed: judgement == Judgement::Pass,
             note: None,
         });
     }
-    Verdict { passed: targets.iter().all(|t| t.passed), targets }
+    let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);
+    let undecided = targets.iter().any(|t| t.judgement == Judgement::InsufficientData);
+    Verdict { passed: !failed && !undecided, insufficient_data: undecided && !failed, targets }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_a_textbook_value() {
+        // 81 of 263: Wilson 95% interval ≈ (0.2553, 0.3662).
+        let (lo, hi) = wilson(81, 263);
+        assert!((lo - 0.2553).abs() < 5e-4 && (hi - 0.3662).abs() < 5e-4, "{lo} {hi}");
+    }
+
+    #[test]
+    fn shares_pass_fail_or_need_more_data() {
+        // 99.97% of 100,000 against 99.9%: clearly above.
+        assert_eq!(judge_share(99_970, 100_000, 0.999).0, Judgement::Pass);
+        // 99.5% of 100,000: clearly below.
+        assert_eq!(judge_share(99_500, 100_000, 0.999).0, Judgement::Fail);
+        // 1,000 requests without an error cannot show 99.9%: about 3,800 are needed, so ~2,800 more.
+        let (j, more) = judge_share(1_000, 1_000, 0.999);
+        assert_eq!(j, Judgement::InsufficientData);
+        let more = more.unwrap();
+        assert!((2_700..2_900).contains(&more), "{more}");
+    }
+
+    #[test]
+    fn a_percentile_target_is_judged_on_the_share_within_its_limit() {
+        let mut h = crate::measure::new_histogram();
+        // 10,000 requests: 9,950 at 10 ms, 50 at 900 ms. p99 = 10 ms; p99.9 = 900 ms.
+        h.record_n(10_000, 9_950).unwrap();
+        h.record_n(900_000, 50).unwrap();
+        let p99 = percentile_target("p99".into(), 0.99, Duration::from_millis(100), &h, "");
+        assert_eq!(p99.judgement, Judgement::Pass);
+        let p999 = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &h, "");
+        assert_eq!(p999.judgement, Judgement::Fail);
+        // 100 requests all fast: p99.9 ≤ 100 ms cannot be shown from them.
+        let mut few = crate::measure::new_histogram();
+        few.record_n(10_000, 100).unwrap();
+        let t = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &few, "");
+        assert_eq!(t.judgement, Judgement::InsufficientData);
+        assert!(t.more_requests.unwrap() > 3_000);
+    }
 }

@@ -224,7 +224,7 @@ fn junit_has_the_shape_ci_systems_read() {
     let s = ws.write(
         "junit.toml",
         "name = \"junit\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"1s\"\n\
-         [sla]\navailability = \"99%\"\np99 = \"1us\"\n",
+         [sla]\navailability = \"90%\"\np99 = \"1us\"\n",
     );
     let r = ws.run(&s, &[]);
     assert_eq!(r.code, 1);

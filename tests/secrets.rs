@@ -20,7 +20,7 @@ async fn the_key_reaches_the_target_and_appears_nowhere_else() {
         "gw.toml",
         &format!(
             "name = \"gw\"\n[target]\nurl = \"{}/v1/chat/completions\"\napi_key_env = \"SLACHECK_TEST_KEY\"\nbody = '{{}}'\n\
-             [load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"1s\"\n[sla]\navailability = \"99%\"\n",
+             [load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"1s\"\n[sla]\navailability = \"80%\"\n",
             server.uri()
         ),
     );
