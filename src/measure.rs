@@ -231,6 +231,15 @@ impl Default for StreamStats {
     }
 }
 
+/// One window of `[sla] window`: its counts and latency, by intended send time.
+#[derive(Debug, Clone)]
+pub struct WindowStats {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub counts: Counts,
+    pub latency: Histogram<u64>,
+}
+
 /// What happened around one scheduled outage of a tier's provider.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OutageStats {
@@ -378,6 +387,7 @@ pub struct RunResult {
     pub failover: FailoverStats,
     pub outages: Vec<OutageStats>,
     pub stream: StreamStats,
+    pub windows: Vec<WindowStats>,
 }
 
 impl RunResult {
@@ -439,6 +449,7 @@ impl Recorder {
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
                 stream: StreamStats::default(),
+                windows: Vec::new(),
             },
             rows: BTreeMap::new(),
             interval: tags.map(|t| (t, new_histogram())).collect(),
@@ -448,6 +459,14 @@ impl Recorder {
             live,
             watched: Vec::new(),
         }
+    }
+
+    /// Also counts each request in the window (start s, end s) its intended time falls in.
+    pub fn watch_windows(&mut self, windows: &[(f64, f64)]) {
+        self.result.windows = windows
+            .iter()
+            .map(|(a, b)| WindowStats { start_s: *a, end_s: *b, counts: Counts::default(), latency: new_histogram() })
+            .collect();
     }
 
     /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
@@ -499,6 +518,20 @@ impl Recorder {
             self.live.failed.fetch_add(1, Ordering::Relaxed);
         }
         self.live.finished.fetch_add(1, Ordering::Relaxed);
+        let t = s.intended.as_secs_f64();
+        let window = r.windows.partition_point(|w| w.start_s <= t).checked_sub(1).filter(|i| t < r.windows[*i].end_s);
+        if let Some(w) = window.map(|i| &mut r.windows[i]) {
+            w.counts.total += 1;
+            match s.outcome {
+                Outcome::Ok => w.counts.ok += 1,
+                Outcome::Error(_) => w.counts.error += 1,
+                Outcome::Timeout => w.counts.timeout += 1,
+                Outcome::NotSent => w.counts.not_sent += 1,
+            }
+            if s.sent.is_some() {
+                w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
+            }
+        }
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
         self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent +=

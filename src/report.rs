@@ -122,6 +122,18 @@ pub struct FailoverSummary {
     pub last_at_s: Option<f64>,
 }
 
+/// How much of the period's allowed failures the run used, with an availability target.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ErrorBudget {
+    /// (1 − availability target) × requests.
+    pub allowed_failures: f64,
+    pub failures: u64,
+    /// failures / allowed_failures: 1.0 is the whole budget.
+    pub consumed: f64,
+    /// The failure rate over the allowed one: above 1.0 the budget runs out before the period ends.
+    pub burn_rate: f64,
+}
+
 /// Streamed answers: time to first token (from the intended and from the actual send), header time, inter-token
 /// gaps, decode rate, and stream failures.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -206,6 +218,8 @@ pub struct Summary {
     pub outages: Vec<OutageStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streaming: Option<StreamSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_budget: Option<ErrorBudget>,
     pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
@@ -282,6 +296,17 @@ impl Summary {
                 last_at_s: f.last_at.map(|t| t.as_secs_f64()),
             },
             outages: result.outages.clone(),
+            error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| {
+                let failures = c.total - c.ok;
+                let allowed_rate = (1.0 - target.0).max(1e-12);
+                let allowed_failures = allowed_rate * c.total as f64;
+                ErrorBudget {
+                    allowed_failures,
+                    failures,
+                    consumed: failures as f64 / allowed_failures,
+                    burn_rate: (failures as f64 / c.total as f64) / allowed_rate,
+                }
+            }),
             streaming: (result.stream.requests > 0).then(|| {
                 let st = &result.stream;
                 StreamSummary {
@@ -466,6 +491,16 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             o.error_burst_s, o.tier, opt(o.back_to_tier_after_s)
         );
     }
+    if let Some(b) = &summary.error_budget {
+        let _ = writeln!(
+            out,
+            "  error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}",
+            b.failures,
+            b.allowed_failures,
+            b.consumed * 100.0,
+            b.burn_rate
+        );
+    }
     if summary.cost.total_usd > 0.0 {
         let _ = writeln!(
             out,
@@ -487,6 +522,10 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
         for t in &summary.verdict.targets {
             let (limit, measured) = target_cells(t);
             let more = t.more_requests.map(|m| format!("  ≈{m} more requests would settle it")).unwrap_or_default();
+            let more = match &t.note {
+                Some(note) if t.name.ends_with("window") => format!("{more}  ({note})"),
+                _ => more,
+            };
             let _ = writeln!(
                 out,
                 "  {:<3}{:<22}{limit:>12}{measured:>12}{:>26}{more}",

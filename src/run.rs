@@ -180,6 +180,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let region_names = router.regions.clone();
     let router = Arc::new(router);
     let outages = scheduled_outages(loaded, profile.duration);
+    let windows = loaded.sla_windows(profile.duration);
 
     let hlog_path = dir.join("latency.hlog");
     let hlog = match opts.formats.hlog {
@@ -195,6 +196,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         let live = live.clone();
         std::thread::spawn(move || {
             let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
+            recorder.watch_windows(&windows);
             for (tier, start, end) in outages {
                 recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
             }

@@ -366,6 +366,10 @@ pub struct Sla {
     /// Statuses that count as success: numbers (`200`) or classes (`"2xx"`). Default: `["2xx"]`.
     #[serde(default = "default_success")]
     pub success_statuses: Vec<StatusPattern>,
+    /// Also judge the run-wide targets in every window: a duration (`"1m"`) or `"burst"` (each burst of a burst
+    /// profile). The report names the worst window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowSpec>,
     /// Whether a target that the data cannot decide fails the run (the default) or passes it with a warning.
     #[serde(default)]
     pub insufficient_data: InsufficientData,
@@ -386,6 +390,38 @@ pub struct Sla {
     /// Targets for one tier (`[sla.tier.default]`): its attempts' own latency and availability, before failover.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tier: BTreeMap<String, Limits>,
+}
+
+/// Windows in which targets are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    Every(Duration),
+    Burst,
+}
+
+impl<'de> Deserialize<'de> for WindowSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "burst" {
+            return Ok(WindowSpec::Burst);
+        }
+        let d: HumanDuration = text.parse().map_err(|e: String| {
+            serde::de::Error::custom(format!("{e}; or \"burst\" for each burst of a burst profile"))
+        })?;
+        if d.0.is_zero() {
+            return Err(serde::de::Error::custom("a window must be longer than zero"));
+        }
+        Ok(WindowSpec::Every(d.0))
+    }
+}
+
+impl Serialize for WindowSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WindowSpec::Every(d) => s.collect_str(&HumanDuration(*d)),
+            WindowSpec::Burst => s.serialize_str("burst"),
+        }
+    }
 }
 
 /// What an undecided target does to the exit code.
@@ -461,6 +497,7 @@ impl Default for Sla {
             max: None,
             success_statuses: default_success(),
             insufficient_data: InsufficientData::Fail,
+            window: None,
             ttft_p50: None,
             ttft_p99: None,
             failover_added_p99: None,
@@ -555,6 +592,30 @@ impl LoadedScenario {
     /// A path written in the scenario, taken relative to the scenario file's folder.
     pub fn resolve(&self, relative: &Path) -> PathBuf {
         self.path.parent().unwrap_or(Path::new(".")).join(relative)
+    }
+
+    /// The windows `[sla] window` asks for, as (start s, end s) within a run of `duration`.
+    pub fn sla_windows(&self, duration: Duration) -> Vec<(f64, f64)> {
+        let end = duration.as_secs_f64();
+        let load = &self.scenario.load;
+        match self.scenario.sla.window {
+            None => Vec::new(),
+            Some(WindowSpec::Every(w)) => {
+                let w = w.as_secs_f64();
+                (0..).map(|k| k as f64 * w).take_while(|s| *s < end).map(|s| (s, (s + w).min(end))).collect()
+            }
+            Some(WindowSpec::Burst) => {
+                let (every, lasts) = match (load.burst_every, load.burst_for) {
+                    (Some(e), Some(f)) => (e.0.as_secs_f64(), f.0.as_secs_f64()),
+                    _ => return Vec::new(),
+                };
+                (0..)
+                    .map(|k| k as f64 * every + every - lasts)
+                    .take_while(|s| *s < end)
+                    .map(|s| (s, (s + lasts).min(end)))
+                    .collect()
+            }
+        }
     }
 
     /// The mock providers to start for this scenario (none when every target is a real URL).
@@ -909,6 +970,11 @@ impl LoadedScenario {
                     "time to first token needs streamed requests: a class with `stream = true`, or \"stream\": true in target.body",
                 ));
             }
+        }
+        if sla.window == Some(WindowSpec::Burst) && self.scenario.load.profile != ProfileKind::Burst {
+            return Err(
+                self.error("sla.window", "\"burst\" windows need `load.profile = \"burst\"`; give a duration instead")
+            );
         }
         if sla.success_statuses.is_empty() {
             return Err(self.error("sla.success_statuses", "list at least one status that counts as success"));

@@ -223,6 +223,41 @@ fn scope_targets(
     targets
 }
 
+/// The run-wide targets judged in every window: a window that misses fails the target; the worst one is named.
+fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
+    let per_window: Vec<Vec<TargetResult>> =
+        result.windows.iter().map(|w| scope_targets("", limits, w.counts, &w.latency)).collect();
+    let Some(first) = per_window.first() else { return Vec::new() };
+    let window_text = |i: usize| format!("{:.0}s..{:.0}s", result.windows[i].start_s, result.windows[i].end_s);
+    (0..first.len())
+        .map(|k| {
+            // Worst: the lowest availability, or the highest latency.
+            let badness = |t: &TargetResult| t.measured_ratio.map(|r| -r).or(t.measured_ms).unwrap_or(f64::INFINITY);
+            let worst = (0..per_window.len())
+                .max_by(|a, b| badness(&per_window[*a][k]).total_cmp(&badness(&per_window[*b][k])))
+                .unwrap_or(0);
+            let judgements: Vec<Judgement> = per_window.iter().map(|w| w[k].judgement).collect();
+            let judgement = if judgements.contains(&Judgement::Fail) {
+                Judgement::Fail
+            } else if judgements.contains(&Judgement::InsufficientData) {
+                Judgement::InsufficientData
+            } else {
+                Judgement::Pass
+            };
+            let failing = judgements.iter().filter(|j| **j == Judgement::Fail).count();
+            let w = &per_window[worst][k];
+            TargetResult {
+                name: format!("{} in every window", first[k].name),
+                judgement,
+                passed: judgement == Judgement::Pass,
+                more_requests: per_window.iter().filter_map(|w| w[k].more_requests).max(),
+                note: Some(format!("worst of {} windows: {}; {failing} missed", per_window.len(), window_text(worst))),
+                ..w.clone()
+            }
+        })
+        .collect()
+}
+
 /// The longest run of consecutive timeline seconds in which some request failed.
 pub fn longest_error_burst(result: &RunResult) -> Duration {
     let (mut longest, mut current) = (0u64, 0u64);
@@ -251,6 +286,9 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
             let empty = "no streamed answer reached its first token";
             targets.push(percentile_target(name.into(), q, limit.0, &result.stream.ttft, empty));
         }
+    }
+    if !result.windows.is_empty() {
+        targets.extend(window_targets(&sla.overall(), result));
     }
     if let Some(limit) = sla.failover_added_p99 {
         let h = &result.failover.added;

@@ -210,3 +210,33 @@ fn duration_and_rate_overrides_apply() {
     assert_eq!(f(&printed, &["counts", "total"]), 150.0);
     assert_eq!(printed["scenario"]["load"]["profile"], "constant");
 }
+
+#[test]
+fn targets_per_window_name_the_worst_window_and_the_error_budget_is_reported() {
+    let ws = Workspace::new();
+    // 5 ms answers, except that everything due in 2 s..3 s waits for that window to end.
+    let text = "name = \"windows\"\n[target]\nmock = \"p\"\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"4s\"\n\
+                [sla]\np50 = \"100ms\"\navailability = \"95%\"\nwindow = \"1s\"\n\
+                [[mock.providers]]\nname = \"p\"\nlatency = { dist = \"fixed\", value = \"5ms\" }\n\
+                outages = [{ window = \"2s..3s\", mode = \"stall\" }]\n";
+    let r = ws.run(&ws.write("windows.toml", text), &[]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let s = r.summary();
+    let target =
+        |name: &str| s["verdict"]["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    assert_eq!(target("p50")["judgement"], "pass", "over the whole run the median is fast");
+    let windowed = target("p50 in every window");
+    assert_eq!(windowed["judgement"], "fail");
+    assert!(windowed["note"].as_str().unwrap().contains("2s..3s"), "{windowed}");
+    assert!(f(&windowed, &["measured_ms"]) > 300.0, "{windowed}");
+    assert_eq!(target("availability in every window")["judgement"], "pass");
+    let budget = &s["error_budget"];
+    assert_eq!((f(budget, &["failures"]), f(budget, &["consumed"])), (0.0, 0.0));
+    assert!((f(budget, &["allowed_failures"]) - 40.0).abs() < 1e-9, "5% of 800");
+
+    let bad = "name = \"bad\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+               [sla]\nwindow = \"burst\"\n";
+    let r = ws.run(&ws.write("bad-window.toml", bad), &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("sla.window"), "{}", r.stderr);
+}
