@@ -95,7 +95,7 @@ pub struct Sample {
 }
 
 /// Token timing of one streamed answer, as offsets from the start of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamTiming {
     /// When the response headers arrived.
     pub headers: Duration,
@@ -103,6 +103,8 @@ pub struct StreamTiming {
     pub last_token: Option<Duration>,
     /// Tokens generated (from the stream's usage, else counted content events).
     pub tokens: u64,
+    /// Of those, the ones after the first chunk (see [`crate::sse::SseReader::tokens_after_first`]).
+    pub tokens_after_first: f64,
 }
 
 impl Sample {
@@ -210,10 +212,11 @@ pub struct StreamStats {
     pub ttft_from_send: Histogram<u64>,
     /// From the intended send time to the response headers (before any token).
     pub headers: Histogram<u64>,
-    /// Mean gap between tokens of each answer: (last − first) / (tokens − 1).
+    /// Mean gap between tokens of each answer: (last − first token) / tokens after the first chunk.
     pub inter_token: Histogram<u64>,
     pub tokens: u64,
-    /// Sum over answers of last − first token: the time spent decoding.
+    /// Tokens after each answer's first chunk, and the time they took: the decode rate.
+    pub decode_tokens: f64,
     pub decode_time: Duration,
 }
 
@@ -226,6 +229,7 @@ impl Default for StreamStats {
             headers: new_histogram(),
             inter_token: new_histogram(),
             tokens: 0,
+            decode_tokens: 0.0,
             decode_time: Duration::ZERO,
         }
     }
@@ -597,10 +601,11 @@ impl Recorder {
             if let Some(first) = t.first_token {
                 st.ttft.saturating_record(micros(first.saturating_sub(s.intended)));
                 st.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
-                if let (Some(last), true) = (t.last_token, t.tokens > 1) {
+                st.tokens += t.tokens;
+                if let (Some(last), true) = (t.last_token, t.tokens_after_first >= 1.0) {
                     let decode = last.saturating_sub(first);
-                    st.inter_token.saturating_record(micros(decode / (t.tokens - 1) as u32));
-                    st.tokens += t.tokens;
+                    st.inter_token.saturating_record(micros(decode.div_f64(t.tokens_after_first)));
+                    st.decode_tokens += t.tokens_after_first;
                     st.decode_time += decode;
                 }
             }

@@ -144,7 +144,7 @@ pub struct StreamSummary {
     pub headers_ms: Percentiles,
     pub inter_token_ms: Percentiles,
     pub tokens: u64,
-    /// Tokens over the time spent between each answer's first and last token.
+    /// Tokens after each answer's first chunk over the time between its first and last token.
     pub tokens_per_s: f64,
     /// Failed streams by kind (before or after the first token).
     pub failures: BTreeMap<String, u64>,
@@ -316,7 +316,7 @@ impl Summary {
                     headers_ms: Percentiles::of(&st.headers),
                     inter_token_ms: Percentiles::of(&st.inter_token),
                     tokens: st.tokens,
-                    tokens_per_s: st.tokens as f64 / st.decode_time.as_secs_f64().max(1e-9),
+                    tokens_per_s: st.decode_tokens / st.decode_time.as_secs_f64().max(1e-9),
                     failures: result
                         .errors
                         .iter()

@@ -349,6 +349,7 @@ impl Router {
             first_token: r.first_token.map(at),
             last_token: r.last_token.map(at),
             tokens: r.tokens(),
+            tokens_after_first: r.tokens_after_first(),
         });
         let mut e = match result {
             Err(_) => Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) },

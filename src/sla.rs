@@ -343,6 +343,23 @@ mod tests {
     }
 
     #[test]
+    fn wilson_intervals_cover_the_true_share_about_95_percent_of_the_time() {
+        use rand::{Rng, SeedableRng};
+        // Binomial draws with a fixed seed: n = 2,000 trials at p = 0.99, 4,000 times.
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);
+        let covered = (0..4_000)
+            .filter(|_| {
+                let k = (0..2_000).filter(|_| rng.random::<f64>() < 0.99).count() as u64;
+                let (lo, hi) = wilson(k, 2_000);
+                lo <= 0.99 && 0.99 <= hi
+            })
+            .count();
+        let coverage = covered as f64 / 4_000.0;
+        // Wilson's coverage at these n and p is close to nominal; the sd of the estimate is 0.0034.
+        assert!((0.93..=0.97).contains(&coverage), "coverage {coverage}");
+    }
+
+    #[test]
     fn shares_pass_fail_or_need_more_data() {
         // 99.97% of 100,000 against 99.9%: clearly above.
         assert_eq!(judge_share(99_970, 100_000, 0.999).0, Judgement::Pass);

@@ -29,6 +29,9 @@ pub struct SseReader {
     pub usage: Option<(u64, u64)>,
     pub done: bool,
     pub fault: Option<StreamFault>,
+    /// Characters of content: in all, and in the first chunk that had any.
+    chars: u64,
+    first_chars: u64,
 }
 
 #[derive(serde::Deserialize)]
@@ -96,12 +99,18 @@ impl SseReader {
                     if let Some(u) = chunk.usage {
                         self.usage = Some((u.prompt_tokens, u.completion_tokens));
                     }
-                    let has_token = chunk.choices.iter().filter_map(|c| c.delta.as_ref()).any(|d| {
-                        [&d.content, &d.reasoning_content, &d.reasoning]
-                            .iter()
-                            .any(|t| t.as_deref().is_some_and(|s| !s.is_empty()))
-                    });
-                    if has_token {
+                    let chars: usize = chunk
+                        .choices
+                        .iter()
+                        .filter_map(|c| c.delta.as_ref())
+                        .flat_map(|d| [&d.content, &d.reasoning_content, &d.reasoning])
+                        .map(|t| t.as_deref().map_or(0, |s| s.chars().count()))
+                        .sum();
+                    if chars > 0 {
+                        if self.first_token.is_none() {
+                            self.first_chars = chars as u64;
+                        }
+                        self.chars += chars as u64;
                         self.first_token.get_or_insert(at);
                         self.last_token = Some(at);
                         self.token_events += 1;
@@ -126,6 +135,16 @@ impl SseReader {
     /// Tokens generated: the usage count if the stream gave one, else the token events.
     pub fn tokens(&self) -> u64 {
         self.usage.map(|u| u.1).unwrap_or(self.token_events)
+    }
+
+    /// Tokens that came after the first chunk, which decode speed is measured on: a first chunk carrying
+    /// several tokens arrives at the first-token time and would inflate it. Without a tokenizer the first
+    /// chunk's share is taken by characters.
+    pub fn tokens_after_first(&self) -> f64 {
+        if self.chars == 0 {
+            return 0.0;
+        }
+        self.tokens() as f64 * (1.0 - self.first_chars as f64 / self.chars as f64)
     }
 }
 
@@ -165,6 +184,8 @@ mod tests {
         assert_eq!(r.fault, None);
         assert_eq!(r.token_events, 2, "the role-only chunk is not a token; reasoning is");
         assert_eq!(r.tokens(), 7, "usage wins over counted events");
+        // "Hello wor" (9 characters) came first, then "hmm" (3): a quarter of the 7 tokens came after.
+        assert!((r.tokens_after_first() - 7.0 * 0.25).abs() < 1e-9);
         assert!(r.first_token.unwrap() > r.first_token.unwrap() - Duration::from_millis(20));
         assert!(r.done);
     }

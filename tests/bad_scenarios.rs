@@ -33,6 +33,7 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("lognormal p99 below p50", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\nlatency = {{ dist = \"lognormal\", p50 = \"50ms\", p99 = \"10ms\" }}\n"), 10, "mock.providers[0].latency", "p99"),
         ("outage after the run", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\noutages = [{{ window = \"5s..6s\" }}]\n"), 10, "mock.providers[0].outages[0]", "after the run ends"),
         ("target on a class that does not exist", format!("{GOOD_HEAD}{GOOD_LOAD}[sla.class.nope]\np99 = \"1s\"\n"), 8, "sla.class.nope", "no class is named"),
+        ("misspelled tier scope", format!("{GOOD_HEAD}{GOOD_LOAD}[sla.tier.defualt]\np99 = \"1s\"\n"), 8, "sla.tier.defualt", "no tier is named"),
         (
             "endpoint without a place",
             format!("name = \"bad\"\n[target]\n{GOOD_LOAD}[[tiers]]\nname = \"t\"\nmodel = \"m\"\nendpoints = [{{ region = \"us\" }}]\n"),

@@ -51,11 +51,32 @@ fn broken_streams_and_bodies_are_failures_told_apart() {
     let s = ws.run(&ws.write("malformed.toml", &malformed), &[]).summary();
     assert_eq!(s["errors"]["stream malformed chunk after first token"], 100, "{}", s["errors"]);
 
+    let error_event = stream_scenario("stream_faults = { rate = \"100%\", kind = \"error\" }", "");
+    let s = ws.run(&ws.write("error.toml", &error_event), &[]).summary();
+    assert_eq!(s["errors"]["stream error event after first token"], 100, "{}", s["errors"]);
+
     let body = "name = \"bad-json\"\n[target]\nmock = \"p\"\nbody = '{}'\n[load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"1s\"\n\
                 [[mock.providers]]\nname = \"p\"\nmalformed_rate = \"100%\"\n";
     let s = ws.run(&ws.write("body.toml", body), &[]).summary();
     assert_eq!(s["errors"]["malformed body"], 50, "{}", s["errors"]);
     assert_counts_add_up(&s);
+}
+
+#[test]
+fn a_first_chunk_of_several_tokens_does_not_inflate_the_decode_rate() {
+    let ws = Workspace::new();
+    // 10 tokens: 5 in the first chunk, then one every 5 ms. Counting all 10 over the 25 ms after the first
+    // chunk would claim 400 tokens/s; the 5 that were decoded in that time make 200.
+    let text = stream_scenario("", "").replace("inter_token = {", "first_chunk_tokens = 5, inter_token = {");
+    let s = ws.run(&ws.write("multi.toml", &text), &[]).summary();
+    let st = &s["streaming"];
+    assert_eq!(f(st, &["tokens"]), 1000.0, "ten tokens per answer, from usage");
+    let rate = f(st, &["tokens_per_s"]);
+    assert!((110.0..=200.0).contains(&rate), "{rate} tokens/s; 400 would be the inflated figure");
+    let gap = f(st, &["inter_token_ms", "p50"]);
+    assert!((5.0..9.0).contains(&gap), "inter-token p50 {gap} ms");
+    let ttft = f(st, &["ttft_ms", "p50"]);
+    assert!((50.0..90.0).contains(&ttft), "the first token arrives with the first chunk: {ttft}");
 }
 
 #[test]

@@ -218,6 +218,13 @@ pub struct StreamShape {
     /// Send a final chunk with `usage` before `[DONE]`.
     #[serde(default = "yes")]
     pub usage: bool,
+    /// Tokens in the first chunk (servers often send several at once).
+    #[serde(default = "one_token")]
+    pub first_chunk_tokens: u32,
+}
+
+fn one_token() -> u32 {
+    1
 }
 
 fn default_inter_token() -> Latency {
@@ -229,7 +236,7 @@ fn yes() -> bool {
 
 impl Default for StreamShape {
     fn default() -> Self {
-        StreamShape { ttft: Latency::default(), inter_token: default_inter_token(), usage: true }
+        StreamShape { ttft: Latency::default(), inter_token: default_inter_token(), usage: true, first_chunk_tokens: 1 }
     }
 }
 
@@ -256,4 +263,6 @@ pub enum StreamFaultKind {
     Truncate,
     /// Send one chunk that is not valid JSON.
     Malformed,
+    /// Send an error event (`event: error`) halfway and end the stream.
+    Error,
 }

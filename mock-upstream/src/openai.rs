@@ -64,9 +64,11 @@ pub fn completion(id: u64, model: &str, prompt_tokens: u32, completion_tokens: u
     .to_string()
 }
 
-/// One SSE event carrying token number `index` (the first also carries the role).
-pub fn chunk_event(id: u64, model: &str, index: u32) -> String {
-    let delta = if index == 0 { json!({ "role": "assistant", "content": TOKEN }) } else { json!({ "content": TOKEN }) };
+/// One SSE event carrying `tokens` tokens (chunk `index`; the first also carries the role).
+pub fn chunk_event(id: u64, model: &str, index: u32, tokens: u32) -> String {
+    let content = TOKEN.repeat(tokens.max(1) as usize);
+    let delta =
+        if index == 0 { json!({ "role": "assistant", "content": content }) } else { json!({ "content": content }) };
     let chunk = json!({
         "id": format!("chatcmpl-mock-{id}"),
         "object": "chat.completion.chunk",
@@ -107,6 +109,9 @@ pub fn stream_end(id: u64, model: &str, prompt_tokens: u32, completion_tokens: u
     out
 }
 
+/// An in-stream error, as providers send when they fail after the headers.
+pub const ERROR_EVENT: &str =
+    "event: error\ndata: {\"error\": {\"message\": \"injected by mock-upstream\", \"type\": \"server_error\"}}\n\n";
 pub const MALFORMED_CHUNK: &str = "data: {\"id\": \"chatcmpl-mock\", \"choices\": [{\"delta\": \n\n";
 pub const MALFORMED_BODY: &str = "{\"id\": \"chatcmpl-mock\", \"object\": \"chat.completion\", \"choices\": [";
 

@@ -37,6 +37,7 @@ pub enum FaultKind {
     StreamStall,
     StreamTruncate,
     StreamMalformed,
+    StreamError,
 }
 
 /// A change made through `POST /__control`. Absent fields leave the setting as it is.
@@ -158,6 +159,7 @@ impl Provider {
                             StreamFaultKind::Stall => FaultKind::StreamStall,
                             StreamFaultKind::Truncate => FaultKind::StreamTruncate,
                             StreamFaultKind::Malformed => FaultKind::StreamMalformed,
+                            StreamFaultKind::Error => FaultKind::StreamError,
                         },
                     );
                 }

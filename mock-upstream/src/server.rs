@@ -191,28 +191,35 @@ fn sse_body(
     completion_tokens: u32,
     fault: Option<StreamFaultKind>,
 ) -> Body {
-    let halfway = completion_tokens / 2;
+    // The first chunk may carry several tokens; the others one each.
+    let first = provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
+    let chunks = completion_tokens - first + 1;
+    let halfway = chunks / 2;
     let frames = futures_util::stream::unfold(0u32, move |index| {
         let provider = provider.clone();
         let model = model.clone();
         async move {
-            if index > completion_tokens {
+            if index > chunks {
                 return None;
             }
             let gap = if index == 0 { ttft } else { provider.inter_token_gap() };
             tokio::time::sleep(gap).await;
-            let text = if index == completion_tokens {
+            let tokens = if index == 0 { first } else { 1 };
+            let text = if index == chunks {
                 openai::stream_end(id, &model, prompt_tokens, completion_tokens, provider.config.stream.usage)
             } else {
                 match fault {
                     Some(StreamFaultKind::Truncate) if index == halfway => return None,
                     Some(StreamFaultKind::Malformed) if index == halfway => openai::MALFORMED_CHUNK.to_string(),
+                    Some(StreamFaultKind::Error) if index == halfway => {
+                        return Some((Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))), chunks + 1));
+                    }
                     Some(StreamFaultKind::Stall) if index == halfway => {
                         let stall = provider.config.stream_faults.as_ref().map(|f| f.stall.0).unwrap_or_default();
                         tokio::time::sleep(stall).await;
-                        openai::chunk_event(id, &model, index)
+                        openai::chunk_event(id, &model, index, tokens)
                     }
-                    _ => openai::chunk_event(id, &model, index),
+                    _ => openai::chunk_event(id, &model, index, tokens),
                 }
             };
             Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), index + 1))

@@ -52,7 +52,7 @@ impl Respond for ChatResponder {
                 let _ = malformed;
                 let mut body = String::new();
                 for i in 0..tokens {
-                    body.push_str(&openai::chunk_event(id, &model, i));
+                    body.push_str(&openai::chunk_event(id, &model, i, 1));
                 }
                 body.push_str(&openai::stream_end(id, &model, prompt, tokens, p.config.stream.usage));
                 base(200).set_delay(delay).set_body_raw(body, "text/event-stream")
