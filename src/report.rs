@@ -563,7 +563,12 @@ pub fn verdict_text(v: &crate::sla::Verdict) -> String {
     let n = v.targets.len();
     let failed = v.failed().count();
     let undecided: Vec<_> = v.undecided().collect();
-    if n == 0 {
+    if !v.unmatched_scopes.is_empty() {
+        format!(
+            "ERROR: targets on {} matched no request, so they cannot be judged (check the scope names and the traffic mix)",
+            v.unmatched_scopes.join(", ")
+        )
+    } else if n == 0 {
         "NO TARGETS: the scenario's [sla] sets none".to_string()
     } else if failed > 0 {
         format!("FAIL: {failed} of {n} SLA targets missed")

@@ -73,12 +73,15 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// 0 all targets held; 1 a target missed (or could not be decided, unless the scenario says
-    /// `insufficient_data = "pass"`); 3 missed while the generator was overloaded; 130 interrupted.
+    /// `insufficient_data = "pass"`); 2 a scoped target's tier or class received no request; 3 missed while
+    /// the generator was overloaded; 130 interrupted.
     pub fn exit_code(&self) -> u8 {
         let v = &self.summary.verdict;
         let undecided_ok = v.insufficient_data && self.summary.scenario.sla.insufficient_data == InsufficientData::Pass;
         if self.interrupted {
             130
+        } else if !v.unmatched_scopes.is_empty() {
+            2
         } else if v.passed || undecided_ok {
             0
         } else if self.summary.generator.overloaded {

@@ -60,6 +60,9 @@ pub struct Verdict {
     /// Some target could not be decided (and none failed).
     #[serde(default)]
     pub insufficient_data: bool,
+    /// Scoped targets (`[sla.tier.X]`, `[sla.class.X]`) whose scope no request reached: an error, never a pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_scopes: Vec<String>,
     pub targets: Vec<TargetResult>,
 }
 
@@ -271,14 +274,21 @@ pub fn longest_error_burst(result: &RunResult) -> Duration {
 /// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
 pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     let mut targets = scope_targets("", &sla.overall(), result.counts, &result.latency);
+    let mut unmatched_scopes = Vec::new();
     for (name, limits) in &sla.class {
-        if let Some((_, g)) = result.classes.iter().find(|(n, _)| n == name) {
-            targets.extend(scope_targets(&format!("class {name}"), limits, g.counts, &g.latency));
+        match result.classes.iter().find(|(n, _)| n == name) {
+            Some((_, g)) if g.counts.total > 0 => {
+                targets.extend(scope_targets(&format!("class {name}"), limits, g.counts, &g.latency))
+            }
+            _ => unmatched_scopes.push(format!("sla.class.{name}")),
         }
     }
     for (name, limits) in &sla.tier {
-        if let Some((_, t)) = result.tiers.iter().find(|(n, _)| n == name) {
-            targets.extend(scope_targets(&format!("tier {name}"), limits, t.attempts.counts, &t.attempts.latency));
+        match result.tiers.iter().find(|(n, _)| n == name) {
+            Some((_, t)) if t.attempts.counts.total > 0 => {
+                targets.extend(scope_targets(&format!("tier {name}"), limits, t.attempts.counts, &t.attempts.latency))
+            }
+            _ => unmatched_scopes.push(format!("sla.tier.{name}")),
         }
     }
     for (name, q, limit) in [("ttft_p50", 0.5, sla.ttft_p50), ("ttft_p99", 0.99, sla.ttft_p99)] {
@@ -328,7 +338,8 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     }
     let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);
     let undecided = targets.iter().any(|t| t.judgement == Judgement::InsufficientData);
-    Verdict { passed: !failed && !undecided, insufficient_data: undecided && !failed, targets }
+    let passed = !failed && !undecided && unmatched_scopes.is_empty();
+    Verdict { passed, insufficient_data: undecided && !failed, unmatched_scopes, targets }
 }
 
 #[cfg(test)]

@@ -252,3 +252,16 @@ fn a_tier_split_across_regions_is_reported_by_region() {
     assert!(f(eu, &["availability"]) < 0.97, "eu-west's errors are its own");
     assert_eq!(f(eu, &["counts", "error"]), f(&s, &["counts", "error"]));
 }
+
+#[test]
+fn a_target_on_a_tier_that_no_request_reached_is_an_error_not_a_pass() {
+    let ws = Workspace::new();
+    // No outage: the fallback tier is never tried, so a target on it has nothing to judge.
+    let text = outage_scenario("status", "")
+        .replace("outages = [{ window = \"1s..2s\", mode = \"status\" }]\n", "")
+        .replace("[sla]\navailability = \"99%\"\n", "[sla]\n[sla.tier.fallback]\np50 = \"1s\"\n");
+    let r = ws.run(&ws.write("unreached.toml", &text), &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("sla.tier.fallback") && r.stdout.contains("matched no request"), "{}", r.stdout);
+    assert_eq!(r.summary()["verdict"]["unmatched_scopes"][0], "sla.tier.fallback");
+}
