@@ -10,7 +10,6 @@
 //! would hide the target's slowness) or dropped.
 
 use crate::measure::Sample;
-use crate::profile::Schedule;
 use crate::router::Router;
 use reqwest::Url;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc::UnboundedSender, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+/// The requests to send: (request number in the whole schedule, intended send time from the start).
+pub type Arrivals = Box<dyn Iterator<Item = (u64, Duration)> + Send>;
 
 /// Shared switches of a running dispatch.
 #[derive(Clone)]
@@ -62,7 +64,7 @@ const WAKE_QUANTUM: Duration = Duration::from_micros(500);
 /// Runs the pacer on its own thread until the schedule ends or `stop` is set. Returns when it has fired the last
 /// request (requests may still be in flight).
 pub fn spawn_pacer(
-    schedule: Schedule,
+    schedule: Arrivals,
     dispatch: Dispatch,
     runtime: tokio::runtime::Handle,
 ) -> std::thread::JoinHandle<()> {
@@ -74,7 +76,7 @@ pub fn spawn_pacer(
             // per quantum, so the tokio worker, the sockets and the server wake once per batch instead of once
             // per request; the lag this adds is below the quantum.
             let mut last_wake = start;
-            for (index, intended) in schedule.enumerate() {
+            for (index, intended) in schedule {
                 let mut due = start + intended;
                 if due > Instant::now() {
                     due = due.max(last_wake + WAKE_QUANTUM);
@@ -95,7 +97,7 @@ pub fn spawn_pacer(
                     Ok(permit) => {
                         let (router, samples, cancel) = (router.clone(), samples.clone(), controls.cancel.clone());
                         runtime.spawn(async move {
-                            let sample = router.route(index as u64, intended, start, &cancel).await;
+                            let sample = router.route(index, intended, start, &cancel).await;
                             drop(permit);
                             let _ = samples.send(sample);
                         });
@@ -114,11 +116,11 @@ pub fn spawn_pacer(
 /// waits until it is due, sends it and waits for the answer. A request due while every connection is busy goes
 /// out late; its latency still counts from when it was due. tokio's timer makes lag about 1 ms here.
 pub fn spawn_connections(
-    schedule: Schedule,
+    schedule: Arrivals,
     connections: usize,
     dispatch: Dispatch,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let schedule = Arc::new(std::sync::Mutex::new(schedule.enumerate()));
+    let schedule = Arc::new(std::sync::Mutex::new(schedule));
     (0..connections)
         .map(|_| {
             let schedule = schedule.clone();
@@ -132,7 +134,7 @@ pub fn spawn_connections(
                         return;
                     }
                     let Ok(permit) = controls.in_flight.clone().acquire_owned().await else { return };
-                    let sample = router.route(index as u64, intended, start, &controls.cancel).await;
+                    let sample = router.route(index, intended, start, &controls.cancel).await;
                     drop(permit);
                     let _ = samples.send(sample);
                 }

@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -26,17 +26,21 @@ pub struct HlogSink {
 }
 
 impl HlogSink {
-    /// Starts a log at `path` whose interval timestamps count from `start` (seconds since the epoch).
-    pub fn create(path: &Path, start: SystemTime) -> std::io::Result<Self> {
+    /// Starts a log at `path` whose interval timestamps count from `start` (seconds since the epoch);
+    /// `comments` (e.g. `Shard: 1/4`) go into its header, each in brackets.
+    pub fn create(path: &Path, start: SystemTime, comments: &[String]) -> std::io::Result<Self> {
         let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("hlog")));
         let mut file = BufWriter::new(std::fs::File::create(&tmp)?);
         let mut serializer = V2DeflateSerializer::new();
-        IntervalLogWriterBuilder::new()
+        let mut builder = IntervalLogWriterBuilder::new();
+        builder
             .add_comment(concat!("[Logged with slacheck ", env!("CARGO_PKG_VERSION"), "]"))
             .add_comment("[Histogram log format version 1.3]")
-            .add_comment("[Values in microseconds; timestamps in seconds since StartTime]")
-            .with_start_time(start)
-            .begin_log_with(&mut file, &mut serializer)?;
+            .add_comment("[Values in microseconds; timestamps in seconds since StartTime]");
+        for c in comments {
+            builder.add_comment(&format!("[{c}]"));
+        }
+        builder.with_start_time(start).begin_log_with(&mut file, &mut serializer)?;
         writeln!(file, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         Ok(HlogSink { path: path.to_path_buf(), tmp, file, serializer })
     }
@@ -101,16 +105,8 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
             LogEntry::StartTime(t) => log.start_time = Some(t),
             LogEntry::BaseTime(_) => {}
             LogEntry::Interval(i) => {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(i.encoded_histogram())
-                    .map_err(|e| format!("bad base64 in an interval: {e}"))?;
-                let decoded: Histogram<u64> = deserializer
-                    .deserialize(&mut &raw[..])
-                    .map_err(|e| format!("bad histogram in an interval: {e:?}"))?;
-                // Widen to slacheck's range so that logs of any range add together.
-                let mut histogram = crate::measure::new_histogram();
-                histogram.auto(true);
-                histogram.add(&decoded).map_err(|e| format!("an interval does not fit 1 µs..1 h: {e:?}"))?;
+                let histogram = decode_with(&mut deserializer, i.encoded_histogram())
+                    .map_err(|e| format!("bad histogram in an interval: {e}"))?;
                 let tag = i.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
                 log.series.entry(tag).or_default().push(Interval {
                     start: i.start_timestamp(),
@@ -124,4 +120,57 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
         return Err("the log holds no intervals".into());
     }
     Ok(log)
+}
+
+/// A histogram as one line of text: V2 deflate, base64 (the encoding of an interval log line).
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    // Serializing into memory fails only for a histogram too large to count, which slacheck's bounds rule out.
+    let _ = V2DeflateSerializer::new().serialize(h, &mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Reads [`encode`]'s text back, widened to slacheck's range (1 µs to 1 h) so that any two add together.
+pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    decode_with(&mut Deserializer::new(), text)
+}
+
+fn decode_with(deserializer: &mut Deserializer, text: &str) -> Result<Histogram<u64>, String> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("bad base64: {e}"))?;
+    let decoded: Histogram<u64> = deserializer.deserialize(&mut &raw[..]).map_err(|e| format!("{e:?}"))?;
+    let mut histogram = crate::measure::new_histogram();
+    histogram.auto(true);
+    histogram.add(&decoded).map_err(|e| format!("does not fit 1 µs..1 h: {e:?}"))?;
+    Ok(histogram)
+}
+
+/// `#[serde(with = "crate::hlog::as_text")]`: a histogram field as [`encode`]'s text.
+pub mod as_text {
+    use hdrhistogram::Histogram;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode(h))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        super::decode(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// `#[serde(with = "crate::hlog::option_as_text")]`: an optional histogram field as [`encode`]'s text or null.
+pub mod option_as_text {
+    use hdrhistogram::Histogram;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            Some(h) => s.serialize_some(&super::encode(h)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Histogram<u64>>, D::Error> {
+        Option::<String>::deserialize(d)?.map(|t| super::decode(&t).map_err(D::Error::custom)).transpose()
+    }
 }

@@ -15,6 +15,7 @@ pub mod report;
 pub mod router;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod sla;
 pub mod sse;
 pub mod trace;

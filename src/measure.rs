@@ -6,7 +6,7 @@
 //! coordinated omission); service time from the actual send; lag is actual minus intended.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -153,10 +153,11 @@ impl Attempt {
 }
 
 /// Counts and latency of one slice of the traffic (a tier, class or upstream).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
     pub counts: Counts,
     pub errors: BTreeMap<String, u64>,
+    #[serde(with = "crate::hlog::as_text")]
     pub latency: Histogram<u64>,
 }
 
@@ -189,7 +190,7 @@ impl Group {
 }
 
 /// Per-tier attempts and what they cost.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TierStats {
     /// Every attempt on this tier, with its own latency: availability as the tier delivered it.
     pub attempts: Group,
@@ -198,21 +199,26 @@ pub struct TierStats {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     /// Time to first token of the streamed answers it served, from the intended send time.
+    #[serde(with = "crate::hlog::option_as_text")]
     pub ttft: Option<Histogram<u64>>,
 }
 
 /// Streaming: time to first token and between tokens.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamStats {
     /// Streamed requests that received headers.
     pub requests: u64,
     /// From the intended send time to the first content token (open loop, like latency).
+    #[serde(with = "crate::hlog::as_text")]
     pub ttft: Histogram<u64>,
     /// From the actual send to the first content token.
+    #[serde(with = "crate::hlog::as_text")]
     pub ttft_from_send: Histogram<u64>,
     /// From the intended send time to the response headers (before any token).
+    #[serde(with = "crate::hlog::as_text")]
     pub headers: Histogram<u64>,
     /// Mean gap between tokens of each answer: (last − first token) / tokens after the first chunk.
+    #[serde(with = "crate::hlog::as_text")]
     pub inter_token: Histogram<u64>,
     pub tokens: u64,
     /// Tokens after each answer's first chunk, and the time they took: the decode rate.
@@ -236,18 +242,20 @@ impl Default for StreamStats {
 }
 
 /// One window of `[sla] window`: its counts and latency, by intended send time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowStats {
     pub start_s: f64,
     pub end_s: f64,
     pub counts: Counts,
+    #[serde(with = "crate::hlog::as_text")]
     pub latency: Histogram<u64>,
 }
 
 /// What happened around one scheduled outage of a tier's provider.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutageStats {
-    #[serde(skip)]
+    /// Intended send times (s) of the first and last user-visible failure due in the window.
+    #[serde(default, rename = "failures_s", skip_serializing_if = "Option::is_none")]
     failures: Option<(f64, f64)>,
     pub tier: String,
     pub start_s: f64,
@@ -294,7 +302,7 @@ impl OutageStats {
 }
 
 /// How failover behaved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailoverStats {
     /// Logical requests that needed more than one attempt.
     pub retried: u64,
@@ -305,6 +313,7 @@ pub struct FailoverStats {
     /// Why each extra attempt was made.
     pub reasons: BTreeMap<String, u64>,
     /// For requests that succeeded after more than one attempt: end-to-end latency minus the serving attempt's.
+    #[serde(with = "crate::hlog::as_text")]
     pub added: Histogram<u64>,
     /// Logical requests whose first attempt succeeded (availability before failover and retries).
     pub first_attempt_ok: u64,
@@ -351,7 +360,7 @@ pub struct Counts {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TimelineRow {
     pub t_s: u64,
     /// Requests due in this second, and what became of them.
@@ -370,11 +379,14 @@ pub struct TimelineRow {
 }
 
 /// Everything a run measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
     pub counts: Counts,
+    #[serde(with = "crate::hlog::as_text")]
     pub latency: Histogram<u64>,
+    #[serde(with = "crate::hlog::as_text")]
     pub service_time: Histogram<u64>,
+    #[serde(with = "crate::hlog::as_text")]
     pub lag: Histogram<u64>,
     pub errors: BTreeMap<String, u64>,
     pub timeline: Vec<TimelineRow>,
@@ -397,6 +409,156 @@ pub struct RunResult {
 impl RunResult {
     pub fn availability(&self) -> Option<f64> {
         (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+    }
+
+    /// Adds another run's measurements of the same scenario (a shard of the same run) into this one. Exact:
+    /// histograms and counters add, first and last times take the extremes. The timeline's per-second
+    /// percentiles cannot be added; they are cleared, for the caller to recompute from the merged interval log.
+    pub fn merge(&mut self, other: &RunResult) -> Result<(), String> {
+        let names = |a: &[(String, TierStats)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let group_names = |a: &[(String, Group)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        if names(&self.tiers) != names(&other.tiers)
+            || group_names(&self.classes) != group_names(&other.classes)
+            || group_names(&self.regions) != group_names(&other.regions)
+            || self.outages.len() != other.outages.len()
+            || self.windows.len() != other.windows.len()
+        {
+            return Err("the runs have different tiers, classes, regions, outages or SLA windows".into());
+        }
+        add_counts(&mut self.counts, &other.counts);
+        add_histogram(&mut self.latency, &other.latency)?;
+        add_histogram(&mut self.service_time, &other.service_time)?;
+        add_histogram(&mut self.lag, &other.lag)?;
+        add_map(&mut self.errors, &other.errors);
+        self.elapsed = self.elapsed.max(other.elapsed);
+        let mut rows: BTreeMap<u64, TimelineRow> =
+            std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();
+        for r in &other.timeline {
+            let row = rows.entry(r.t_s).or_insert_with(|| TimelineRow { t_s: r.t_s, ..Default::default() });
+            row.offered += r.offered;
+            row.ok += r.ok;
+            row.error += r.error;
+            row.timeout += r.timeout;
+            row.not_sent += r.not_sent;
+            row.sent += r.sent;
+            row.failovers += r.failovers;
+        }
+        self.timeline = rows.into_values().map(|r| TimelineRow { p50_ms: None, p99_ms: None, ..r }).collect();
+        for ((_, a), (_, b)) in self.tiers.iter_mut().zip(&other.tiers) {
+            a.attempts.merge(&b.attempts)?;
+            a.served.merge(&b.served)?;
+            a.prompt_tokens += b.prompt_tokens;
+            a.completion_tokens += b.completion_tokens;
+            match (&mut a.ttft, &b.ttft) {
+                (Some(x), Some(y)) => add_histogram(x, y)?,
+                (None, Some(y)) => a.ttft = Some(y.clone()),
+                _ => {}
+            }
+        }
+        for ((_, a), (_, b)) in self.classes.iter_mut().zip(&other.classes) {
+            a.merge(b)?;
+        }
+        for ((_, a), (_, b)) in self.regions.iter_mut().zip(&other.regions) {
+            a.merge(b)?;
+        }
+        for (name, b) in &other.upstreams {
+            self.upstreams.entry(name.clone()).or_default().merge(b)?;
+        }
+        self.failover.merge(&other.failover)?;
+        for (a, b) in self.outages.iter_mut().zip(&other.outages) {
+            a.merge(b);
+        }
+        self.stream.merge(&other.stream)?;
+        for (a, b) in self.windows.iter_mut().zip(&other.windows) {
+            add_counts(&mut a.counts, &b.counts);
+            add_histogram(&mut a.latency, &b.latency)?;
+        }
+        Ok(())
+    }
+}
+
+fn add_histogram(a: &mut Histogram<u64>, b: &Histogram<u64>) -> Result<(), String> {
+    a.add(b).map_err(|e| format!("histograms do not add: {e:?}"))
+}
+
+fn add_counts(a: &mut Counts, b: &Counts) {
+    a.total += b.total;
+    a.ok += b.ok;
+    a.error += b.error;
+    a.timeout += b.timeout;
+    a.not_sent += b.not_sent;
+}
+
+fn add_map(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {
+    for (k, v) in b {
+        *a.entry(k.clone()).or_default() += v;
+    }
+}
+
+fn min_of<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y < x { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_of<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y > x { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Group {
+    fn merge(&mut self, other: &Group) -> Result<(), String> {
+        add_counts(&mut self.counts, &other.counts);
+        add_map(&mut self.errors, &other.errors);
+        add_histogram(&mut self.latency, &other.latency)
+    }
+}
+
+impl FailoverStats {
+    fn merge(&mut self, o: &FailoverStats) -> Result<(), String> {
+        self.retried += o.retried;
+        self.failed_over += o.failed_over;
+        self.rescued += o.rescued;
+        add_map(&mut self.reasons, &o.reasons);
+        add_histogram(&mut self.added, &o.added)?;
+        self.first_attempt_ok += o.first_attempt_ok;
+        self.hedged += o.hedged;
+        self.hedge_won += o.hedge_won;
+        self.first_at = min_of(self.first_at, o.first_at);
+        self.last_at = max_of(self.last_at, o.last_at);
+        Ok(())
+    }
+}
+
+impl OutageStats {
+    fn merge(&mut self, o: &OutageStats) {
+        self.requests_due += o.requests_due;
+        self.failed_over += o.failed_over;
+        self.user_errors += o.user_errors;
+        self.first_failover_after_s = min_of(self.first_failover_after_s, o.first_failover_after_s);
+        self.failures = match (self.failures, o.failures) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
+        self.error_burst_s = self.failures.map(|(a, b)| b - a).unwrap_or(0.0);
+        self.back_to_tier_after_s = min_of(self.back_to_tier_after_s, o.back_to_tier_after_s);
+    }
+}
+
+impl StreamStats {
+    fn merge(&mut self, o: &StreamStats) -> Result<(), String> {
+        self.requests += o.requests;
+        add_histogram(&mut self.ttft, &o.ttft)?;
+        add_histogram(&mut self.ttft_from_send, &o.ttft_from_send)?;
+        add_histogram(&mut self.headers, &o.headers)?;
+        add_histogram(&mut self.inter_token, &o.inter_token)?;
+        self.tokens += o.tokens;
+        self.decode_tokens += o.decode_tokens;
+        self.decode_time += o.decode_time;
+        Ok(())
     }
 }
 
@@ -697,6 +859,56 @@ mod tests {
             outcome,
             ..Sample::not_sent(Duration::from_millis(intended_ms), Duration::from_millis(done_ms))
         }
+    }
+
+    #[test]
+    fn merging_two_halves_gives_the_whole_exactly() {
+        let tiers = ["a".to_string(), "b".to_string()];
+        let recorder = || Recorder::new(Arc::default(), &tiers, &["c".to_string()], &[], None);
+        let (mut whole, mut even, mut odd) = (recorder(), recorder(), recorder());
+        for i in 0..2_000u64 {
+            let outcome = match i % 17 {
+                0 => Outcome::Error(ErrorKind::Status(503)),
+                1 => Outcome::Timeout,
+                2 => Outcome::NotSent,
+                _ => Outcome::Ok,
+            };
+            let sent = (outcome != Outcome::NotSent).then_some(i * 3);
+            let done = i * 3 + 1 + (i * 7919) % 400;
+            let mut s = sample(i * 3, sent, done, outcome.clone());
+            if sent.is_some() {
+                let tier = (i % 3 == 0) as u16;
+                s.attempts = vec![Attempt {
+                    tier,
+                    region: None,
+                    outcome: outcome.clone(),
+                    elapsed: Duration::from_millis(done - i * 3),
+                    over_budget: false,
+                }];
+                s.served = (outcome == Outcome::Ok).then_some(tier);
+                s.tokens = Some((10, i % 50));
+            }
+            whole.record(&s);
+            if i % 2 == 0 { &mut even } else { &mut odd }.record(&s);
+        }
+        let whole = whole.finish().unwrap();
+        let mut merged = even.finish().unwrap();
+        merged.merge(&odd.finish().unwrap()).unwrap();
+        assert_eq!(merged.counts, whole.counts);
+        assert_eq!(merged.latency, whole.latency);
+        assert_eq!(merged.service_time, whole.service_time);
+        assert_eq!(merged.errors, whole.errors);
+        for ((_, m), (_, w)) in merged.tiers.iter().zip(&whole.tiers) {
+            assert_eq!((m.attempts.counts, m.served.counts), (w.attempts.counts, w.served.counts));
+            assert_eq!(m.attempts.latency, w.attempts.latency);
+            assert_eq!((m.prompt_tokens, m.completion_tokens), (w.prompt_tokens, w.completion_tokens));
+        }
+        assert_eq!(merged.classes[0].1.latency, whole.classes[0].1.latency);
+        let rows = |r: &RunResult| r.timeline.iter().map(|t| (t.t_s, t.offered, t.ok, t.sent)).collect::<Vec<_>>();
+        assert_eq!(rows(&merged), rows(&whole));
+        // And the measurements survive their JSON form unchanged.
+        let back: RunResult = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
+        assert_eq!((back.counts, &back.latency, &back.lag), (merged.counts, &merged.latency, &merged.lag));
     }
 
     #[test]

@@ -160,14 +160,18 @@ pub struct CostSummary {
 }
 
 /// Facts about a run that are not measurements.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunFacts {
     pub started_at: String,
     pub complete: bool,
     pub lag_limit_ms: f64,
     /// (input, output) US dollars per million tokens, per tier.
     pub prices: Vec<(f64, f64)>,
-    /// The profile's mean rate, requests per second.
+    /// The profile's mean rate, requests per second (of this shard's share, for a shard).
     pub mean_rate: f64,
+    /// Which shard of a sharded run this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// A run's cost projected to 30 days at `mean_rate` requests per second.
@@ -192,6 +196,12 @@ pub struct Summary {
     pub scenario: Scenario,
     /// UTC start time, RFC 3339.
     pub started_at: String,
+    /// This run is shard I of N (`--shard I/N`): it sent every N-th request of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// This summary is the merge of N shards (`slacheck merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
     pub duration_s: f64,
     pub counts: Counts,
     pub availability: Option<f64>,
@@ -264,6 +274,8 @@ impl Summary {
             complete: facts.complete,
             scenario: scenario.clone(),
             started_at: facts.started_at,
+            shard: facts.shard,
+            merged_shards: None,
             duration_s,
             counts: c,
             availability: result.availability(),
@@ -407,12 +419,17 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "\nslacheck: {} — {} requests in {:.1}s (offered {:.1}/s, achieved {:.1}/s){}",
+        "\nslacheck: {} — {} requests in {:.1}s (offered {:.1}/s, achieved {:.1}/s){}{}",
         summary.scenario.name,
         c.total,
         summary.duration_s,
         summary.offered_rate_per_s,
         summary.achieved_rate_per_s,
+        match (summary.shard, summary.merged_shards) {
+            (Some(s), _) => format!("  [shard {s}: 1 in {} requests]", s.count),
+            (None, Some(n)) => format!("  [merged from {n} shards]"),
+            _ => String::new(),
+        },
         if summary.complete { "" } else { "  [INCOMPLETE: interrupted]" }
     );
     let _ = writeln!(
@@ -722,7 +739,7 @@ pub fn markdown(summary: &Summary) -> String {
     out
 }
 
-/// Which report files to write (`--format json,hlog,svg,png,junit,md,html`); summary.json is always written.
+/// Which report files to write (`--format json,hlog,svg,png,junit,md,html`); summary.json and measurements.json are always written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Formats {
     pub hlog: bool,

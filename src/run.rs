@@ -6,6 +6,7 @@ use crate::profile::Profile;
 use crate::report::{self, Summary};
 use crate::router::{self, Class, Endpoint, Policy, Router, Tier};
 use crate::scenario::{ClassSpec, HttpVersion, InsufficientData, LoadedScenario, ProfileKind};
+use crate::shard::{self, Measurements, Shard, StartAt};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
@@ -34,6 +35,10 @@ pub struct RunOptions {
     pub show_progress: bool,
     /// Which report files to write.
     pub formats: report::Formats,
+    /// Send only this shard's share of the schedule (`--shard I/N`).
+    pub shard: Option<Shard>,
+    /// Start the run's clock at this moment rather than now (`--start-at`), so that shards line up.
+    pub start_at: Option<StartAt>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +59,15 @@ pub enum RunError {
     Output(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    #[error("--start-at {at} passed {late:.1} s ago: start every shard with a time still ahead")]
+    StartPassed { at: String, late: f64 },
 }
 
 impl RunError {
     /// The process exit code for this error: 2 for a bad scenario or usage, 3 when the run could not be made.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Scenario(_) | RunError::MissingApiKey { .. } => 2,
+            RunError::Scenario(_) | RunError::MissingApiKey { .. } | RunError::StartPassed { .. } => 2,
             _ => 3,
         }
     }
@@ -161,10 +168,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
 
     // Outage windows of mock providers count from the moment the first request is due.
-    let lead = Duration::from_millis(100);
-    let start = Instant::now() + lead;
-    let started_at =
-        (time::OffsetDateTime::now_utc() + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (start, started_at) = clock_start(opts.start_at)?;
     let mut providers = Vec::new();
     for config in loaded.mock_providers() {
         providers.push(mock_upstream::start(config, start).await?);
@@ -189,8 +193,12 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let hlog_path = dir.join("latency.hlog");
     let hlog = match opts.formats.hlog {
         true => Some(
-            crate::hlog::HlogSink::create(&hlog_path, std::time::SystemTime::from(started_at))
-                .map_err(|source| RunError::Io { path: hlog_path.clone(), source })?,
+            crate::hlog::HlogSink::create(
+                &hlog_path,
+                std::time::SystemTime::from(started_at),
+                &hlog_comments(opts.shard),
+            )
+            .map_err(|source| RunError::Io { path: hlog_path.clone(), source })?,
         ),
         false => None,
     };
@@ -219,16 +227,22 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let controls = Controls::new(scenario.load.max_in_flight);
     let arrivals = (scenario.load.arrivals, scenario.load.seed);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
+    let schedule = || -> engine::Arrivals {
+        let all = profile.schedule(arrivals.0, arrivals.1).enumerate().map(|(i, t)| (i as u64, t));
+        match opts.shard {
+            Some(shard) => Box::new(all.filter(move |(i, _)| shard.keeps(*i))),
+            None => Box::new(all),
+        }
+    };
     let mut dispatched = match scenario.load.connections {
         None => {
-            let schedule = profile.schedule(arrivals.0, arrivals.1);
-            let pacer = engine::spawn_pacer(schedule, dispatch, tokio::runtime::Handle::current());
+            let pacer = engine::spawn_pacer(schedule(), dispatch, tokio::runtime::Handle::current());
             tokio::task::spawn_blocking(move || {
                 let _ = pacer.join();
             })
         }
         Some(n) => {
-            let workers = engine::spawn_connections(profile.schedule(arrivals.0, arrivals.1), n, dispatch);
+            let workers = engine::spawn_connections(schedule(), n, dispatch);
             tokio::spawn(async move {
                 for w in workers {
                     let _ = w.await;
@@ -236,7 +250,9 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
             })
         }
     };
-    let progress = opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count(), profile.duration));
+    let share = opts.shard.map_or(1, |s| u64::from(s.count));
+    let progress =
+        opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count() / share, profile.duration));
 
     let finished = async {
         let _ = (&mut dispatched).await;
@@ -270,12 +286,49 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let started = started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let lag_limit_ms = scenario.load.lag_limit.0.as_secs_f64() * 1000.0;
     let prices: Vec<(f64, f64)> = router.tiers.iter().map(|t| (t.price_input, t.price_output)).collect();
-    let mean_rate = profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9);
-    let facts = report::RunFacts { started_at: started, complete: !interrupted, lag_limit_ms, prices, mean_rate };
-    let summary = Summary::new(scenario, &result, verdict, facts);
+    let mean_rate =
+        profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9) / share as f64;
+    let facts = report::RunFacts {
+        started_at: started,
+        complete: !interrupted,
+        lag_limit_ms,
+        prices,
+        mean_rate,
+        shard: opts.shard,
+    };
+    let summary = Summary::new(scenario, &result, verdict, facts.clone());
     let plots = report::PlotInputs::of_run(&result);
     report::write_reports(&dir, &summary, &plots, &opts.formats).map_err(RunError::Output)?;
+    let measurements = Measurements { schema_version: 1, shard: opts.shard, facts, result };
+    shard::write_measurements(&dir, &measurements)
+        .map_err(|source| RunError::Io { path: dir.join(shard::MEASUREMENTS), source })?;
     Ok(RunOutcome { summary, dir, interrupted })
+}
+
+/// When the first request is due: shortly from now, or at `--start-at`. A start already more than a second
+/// past is refused: the shard would open with a burst of late requests that the others do not have.
+fn clock_start(at: Option<StartAt>) -> Result<(Instant, time::OffsetDateTime), RunError> {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(StartAt(at)) = at else {
+        let lead = Duration::from_millis(100);
+        let started_at = (now + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        return Ok((Instant::now() + lead, started_at));
+    };
+    let ahead = at - now;
+    if ahead < -time::Duration::SECOND {
+        let text = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        return Err(RunError::StartPassed { at: text, late: -ahead.as_seconds_f64() });
+    }
+    let start = if ahead.is_negative() {
+        Instant::now().checked_sub(ahead.unsigned_abs()).unwrap_or_else(Instant::now)
+    } else {
+        Instant::now() + ahead.unsigned_abs()
+    };
+    Ok((start, at))
+}
+
+fn hlog_comments(shard: Option<Shard>) -> Vec<String> {
+    shard.map(|s| vec![format!("Shard: {s}")]).unwrap_or_default()
 }
 
 /// The router for a scenario: its tiers (or the one implicit target), classes and failover policy.

@@ -68,7 +68,7 @@ fn synthetic_log(path: &std::path::Path, seed: u64, scale: f64) {
     use rand_distr::{Distribution, LogNormal};
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
     let dist = LogNormal::new(20_000f64.ln(), 0.6).unwrap();
-    let mut sink = slacheck::hlog::HlogSink::create(path, std::time::SystemTime::UNIX_EPOCH).unwrap();
+    let mut sink = slacheck::hlog::HlogSink::create(path, std::time::SystemTime::UNIX_EPOCH, &[]).unwrap();
     for s in 0..20 {
         let mut h = slacheck::measure::new_histogram();
         for _ in 0..500 {
@@ -206,7 +206,7 @@ fn format_chooses_the_files_and_baseline_compares_after_the_run() {
     let mut files: Vec<String> =
         std::fs::read_dir(&r.out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
-    assert_eq!(files, ["latency.hlog", "summary.json", "summary.md"]);
+    assert_eq!(files, ["latency.hlog", "measurements.json", "summary.json", "summary.md"]);
     let base = r.out.clone();
     let second = ws.write("fmt2.toml", &std::fs::read_to_string(&s).unwrap());
     let r = ws.run(&second, &["--baseline", base.to_str().unwrap()]);

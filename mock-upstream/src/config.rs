@@ -42,6 +42,10 @@ pub struct ProviderConfig {
     pub outages: Vec<Outage>,
     /// Token bucket; requests beyond it get 429 with `Retry-After`.
     pub rate_limit: Option<RateLimit>,
+    /// At most this many answers are worked on at once; the others wait their turn (first come, first served),
+    /// so past `concurrency / latency` requests per second the queue, and latency, grow without bound. Served
+    /// by the hyper server only (the wiremock responder has no way to queue).
+    pub concurrency: Option<u32>,
     /// Streaming (`"stream": true`) shape.
     #[serde(default)]
     pub stream: StreamShape,
@@ -77,6 +81,7 @@ impl ProviderConfig {
             errors: None,
             outages: Vec::new(),
             rate_limit: None,
+            concurrency: None,
             stream: StreamShape::default(),
             stream_faults: None,
             malformed_rate: None,

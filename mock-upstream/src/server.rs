@@ -63,19 +63,24 @@ pub async fn start(config: ProviderConfig, started: Instant) -> Result<RunningPr
         source,
     })?;
     let addr = listener.local_addr().expect("a bound listener has an address");
+    let queue = config.concurrency.map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize)));
     let provider = Arc::new(Provider::starting_at(config, started));
-    let accept_loop = tokio::spawn(accept(listener, provider.clone()));
+    let accept_loop = tokio::spawn(accept(listener, provider.clone(), queue));
     Ok(RunningProvider { addr, provider, accept_loop })
 }
 
-async fn accept(listener: TcpListener, provider: Arc<Provider>) {
+/// Waiting room of a provider with a `concurrency` limit: a fair (FIFO) semaphore.
+type Queue = Option<Arc<tokio::sync::Semaphore>>;
+
+async fn accept(listener: TcpListener, provider: Arc<Provider>, queue: Queue) {
     let ids = Arc::new(AtomicU64::new(1));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        let (provider, ids) = (provider.clone(), ids.clone());
+        let (provider, ids, queue) = (provider.clone(), ids.clone(), queue.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(provider.clone(), ids.clone(), req));
+            let service =
+                hyper::service::service_fn(move |req| handle(provider.clone(), ids.clone(), queue.clone(), req));
             // Errors here are connections closed by a client or reset on purpose: nothing to report.
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -114,6 +119,7 @@ fn json(provider: &Provider, status: u16, body: String) -> Response<Body> {
 async fn handle(
     provider: Arc<Provider>,
     ids: Arc<AtomicU64>,
+    queue: Queue,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ResetOnPurpose> {
     let p = &*provider;
@@ -124,7 +130,14 @@ async fn handle(
         Err(_) => return Err(ResetOnPurpose),
     };
     Ok(match (method, path.as_str()) {
-        (Method::POST, "/v1/chat/completions") => return chat(provider.clone(), ids, body).await,
+        (Method::POST, "/v1/chat/completions") => {
+            // Waits its turn before the provider even looks at it, as a saturated server's queue does.
+            let _turn = match &queue {
+                Some(q) => Some(q.clone().acquire_owned().await.map_err(|_| ResetOnPurpose)?),
+                None => None,
+            };
+            return chat(provider.clone(), ids, body).await;
+        }
         (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
         (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
         (Method::GET, "/__stats") => json(p, 200, serde_json::to_string(&p.stats()).unwrap_or_default()),
