@@ -4,7 +4,7 @@
 //! It runs on its own OS thread because tokio's timers wake up to a millisecond late, while a thread's sleep
 //! is accurate to tens of microseconds; requests already due are fired in one pass, and at high rates the pacer
 //! wakes at most once per [`WAKE_QUANTUM`] (each wake-up of the pacer, the worker and the server costs more CPU
-//! than the request itself: at 20,000 req/s batching cut the CPU per request by a quarter, for at most half a
+//! than the request itself: at 20,000 req/s batching about halved the CPU per request, for at most half a
 //! millisecond of lag). Each request runs as a task on the tokio runtime and ends as exactly one [`Sample`].
 //! When `max_in_flight` requests are out, a due request is counted as not sent instead of being delayed (which
 //! would hide the target's slowness) or dropped.

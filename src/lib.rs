@@ -5,6 +5,7 @@
 //! → [`measure`] (samples into histograms and a timeline) → [`sla`] (the verdict) → [`report`] (what is written).
 //! [`run`] ties them together for one run. Fake providers come from the `mock-upstream` crate.
 
+pub mod capacity;
 pub mod compare;
 pub mod engine;
 pub mod hlog;

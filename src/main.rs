@@ -6,11 +6,12 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use slacheck::capacity;
 use slacheck::report::Formats;
 use slacheck::run::{self, Overrides, RunOptions};
 use slacheck::scenario::LoadedScenario;
 use slacheck::shard::{Shard, StartAt};
-use slacheck::units::{HumanDuration, Rate};
+use slacheck::units::{HumanDuration, Rate, Ratio};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -71,6 +72,42 @@ enum Command {
         /// shard the same one so that their timelines line up.
         #[arg(long, value_name = "TIME")]
         start_at: Option<StartAt>,
+    },
+    /// Find the highest offered rate at which every SLA target still holds: the knee.
+    ///
+    /// Keeps the scenario's target, request mix, failover and [sla]; replaces its [load] rate with constant-rate
+    /// steps (open loop, the scenario's arrival process): doubling from --min until a step misses a target, then
+    /// bisecting until the last rate that held and the first that did not are within --precision. Each step's
+    /// warm-up is not judged. Writes capacity.json, capacity.md, capacity.svg/png and a folder per step. Exit 0
+    /// a knee was found (or everything up to --max held), 1 even --min missed, 3 the generator could not keep a
+    /// step's rate ("generator-bound"). Defaults come from the scenario's [capacity] table.
+    Capacity {
+        /// The scenario file.
+        file: PathBuf,
+        /// The first rate tried, e.g. "100/s" (default 10/s).
+        #[arg(long, value_name = "R")]
+        min: Option<Rate>,
+        /// The highest rate tried (default 1000000/min).
+        #[arg(long, value_name = "R")]
+        max: Option<Rate>,
+        /// How long each step is judged, after its warm-up (default 10s).
+        #[arg(long, value_name = "D")]
+        step_duration: Option<HumanDuration>,
+        /// The start of each step that is not judged (default 2s).
+        #[arg(long, value_name = "D")]
+        warmup: Option<HumanDuration>,
+        /// Stop when the held and missed rates are this close, relative (default 5%).
+        #[arg(long, value_name = "P")]
+        precision: Option<Ratio>,
+        /// Change a scenario setting, as for `run` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Write into this folder instead of results/<scenario>-capacity-<timestamp>/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Only the conclusion.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Merge the results folders of shards 0..N-1 of one run, judge the SLA on the whole, write the reports.
     ///
@@ -157,6 +194,34 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Capacity { file, min, max, step_duration, warmup, precision, settings, out, quiet } => {
+            let loaded = match LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings)) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let spec = loaded.scenario.capacity.clone().unwrap_or_default();
+            let mut search = capacity::Settings::default().with_spec(&spec);
+            search.min = min.map_or(search.min, |r| r.per_second);
+            search.max = max.map_or(search.max, |r| r.per_second);
+            search.step_duration = step_duration.map_or(search.step_duration, |d| d.0);
+            search.warmup = warmup.map_or(search.warmup, |d| d.0);
+            search.precision = precision.map_or(search.precision, |p| p.0);
+            if let Err((key, message)) = search.check() {
+                let flag = key.trim_start_matches("capacity.").replace('_', "-");
+                eprintln!("error: --{flag} (or [capacity] {}): {message}", key.trim_start_matches("capacity."));
+                return ExitCode::from(2);
+            }
+            match capacity_search(&loaded, &search, out, quiet) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(e.downcast_ref::<run::RunError>().map(|r| r.exit_code()).unwrap_or(3))
+                }
+            }
+        }
         Command::Merge { dirs, out, format, quiet } => match slacheck::shard::merge(&dirs, &out, &format) {
             Ok(merged) => {
                 let outcome = run::RunOutcome { summary: merged.summary, dir: merged.dir, interrupted: false };
@@ -198,6 +263,7 @@ fn main() -> ExitCode {
                 formats: format,
                 shard,
                 start_at,
+                warmup: std::time::Duration::ZERO,
             };
             match run_scenario(&loaded, &options, quiet, json) {
                 Ok((code, dir)) => match baseline {
@@ -291,6 +357,35 @@ fn run_scenario(
 // sample, allocated on one thread and freed on another); mimalloc's per-thread free lists cost a fraction of that.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn capacity_search(
+    loaded: &LoadedScenario,
+    settings: &capacity::Settings,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<u8> {
+    let dir = out.unwrap_or_else(|| {
+        run::default_results_root().join(format!("{}-capacity-{}", loaded.scenario.name, run::utc_stamp()))
+    });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    if !quiet {
+        println!("capacity search: {} (results: {})", loaded.scenario.name, dir.display());
+    }
+    let show = |step: &capacity::Step| {
+        if !quiet {
+            println!("{}", capacity::step_line(step));
+        }
+    };
+    let report = runtime.block_on(capacity::search(loaded, settings, &dir, &show))?;
+    if quiet {
+        println!("{}; results: {}", capacity::conclusion(&report), dir.display());
+    } else {
+        println!("\n{}\n  results: {}", capacity::markdown(&report), dir.display());
+    }
+    runtime.shutdown_background();
+    Ok(report.exit_code())
+}
 
 /// The table, the verdict line only (`quiet`), or summary.json (`json`).
 fn print_outcome(outcome: &run::RunOutcome, quiet: bool, json: bool) {

@@ -404,6 +404,12 @@ pub struct RunResult {
     pub outages: Vec<OutageStats>,
     pub stream: StreamStats,
     pub windows: Vec<WindowStats>,
+    /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
+    #[serde(default)]
+    pub warmup: Counts,
+    /// How long the warm-up was.
+    #[serde(default)]
+    pub warmup_time: Duration,
 }
 
 impl RunResult {
@@ -426,6 +432,7 @@ impl RunResult {
             return Err("the runs have different tiers, classes, regions, outages or SLA windows".into());
         }
         add_counts(&mut self.counts, &other.counts);
+        add_counts(&mut self.warmup, &other.warmup);
         add_histogram(&mut self.latency, &other.latency)?;
         add_histogram(&mut self.service_time, &other.service_time)?;
         add_histogram(&mut self.lag, &other.lag)?;
@@ -575,6 +582,8 @@ pub struct Recorder {
     live: Arc<Live>,
     /// Tier of each watched outage in `result.outages`.
     watched: Vec<u16>,
+    /// Requests due before this are warm-up: counted apart, not measured.
+    warmup: Duration,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -616,6 +625,8 @@ impl Recorder {
                 outages: Vec::new(),
                 stream: StreamStats::default(),
                 windows: Vec::new(),
+                warmup: Counts::default(),
+                warmup_time: Duration::ZERO,
             },
             rows: BTreeMap::new(),
             interval: tags.map(|t| (t, new_histogram())).collect(),
@@ -624,7 +635,15 @@ impl Recorder {
             hlog_error: None,
             live,
             watched: Vec::new(),
+            warmup: Duration::ZERO,
         }
+    }
+
+    /// Leaves requests due in the first `warmup` of the run out of every measurement (they are only counted, in
+    /// [`RunResult::warmup`]): a capacity step judges the steady state, not the target's or the client's start.
+    pub fn exclude_warmup(&mut self, warmup: Duration) {
+        self.warmup = warmup;
+        self.result.warmup_time = warmup;
     }
 
     /// Also counts each request in the window (start s, end s) its intended time falls in.
@@ -653,6 +672,18 @@ impl Recorder {
     }
 
     pub fn record(&mut self, s: &Sample) {
+        if s.intended < self.warmup {
+            let w = &mut self.result.warmup;
+            w.total += 1;
+            match &s.outcome {
+                Outcome::Ok => w.ok += 1,
+                Outcome::Error(_) => w.error += 1,
+                Outcome::Timeout => w.timeout += 1,
+                Outcome::NotSent => w.not_sent += 1,
+            }
+            self.live.finished.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let r = &mut self.result;
         r.counts.total += 1;
         r.elapsed = r.elapsed.max(s.done);

@@ -1,4 +1,5 @@
-//! Plots, as SVG and PNG: the latency percentile spectrum, the timeline, tiers overlaid, before/after.
+//! Plots, as SVG and PNG: the latency percentile spectrum, the timeline, tiers overlaid, before/after, and a
+//! capacity search's p99 and availability against the offered rate.
 //!
 //! Text is drawn with DejaVu Sans, bundled in `assets/fonts` and registered at first use, so plots render the
 //! same on a bare CI machine with no fonts installed.
@@ -34,6 +35,16 @@ pub enum Chart<'a> {
         /// (start s, end s)
         outages: Vec<(f64, f64)>,
     },
+    /// A capacity search: each step's p99 (above) and availability (below) against its offered rate, with the
+    /// SLA's limits and the knee marked.
+    Capacity {
+        title: String,
+        /// (offered req/s, p99 ms, availability 0..1, held)
+        steps: Vec<(f64, f64, Option<f64>, bool)>,
+        p99_limit_ms: Option<f64>,
+        availability_target: Option<f64>,
+        knee: Option<f64>,
+    },
 }
 
 const COLORS: [RGBColor; 6] = [
@@ -53,7 +64,7 @@ pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png:
     register_font();
     let size = match chart {
         Chart::Spectrum { .. } => (1000, 600),
-        Chart::Timeline { .. } => (1000, 720),
+        Chart::Timeline { .. } | Chart::Capacity { .. } => (1000, 720),
     };
     let mut svg = String::new();
     {
@@ -83,6 +94,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
     match chart {
         Chart::Spectrum { title, series, limits } => spectrum(root, title, series, limits),
         Chart::Timeline { rows, outages } => timeline(root, rows, outages),
+        Chart::Capacity { title, steps, p99_limit_ms, availability_target, knee } => {
+            capacity(root, title, steps, *p99_limit_ms, *availability_target, *knee)
+        }
     }
     .map_err(|e| format!("{e:?}"))
 }
@@ -269,5 +283,86 @@ fn timeline<DB: DrawingBackend>(
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", 14))
         .draw()?;
+    Ok(())
+}
+
+fn capacity<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    steps: &[(f64, f64, Option<f64>, bool)],
+    p99_limit: Option<f64>,
+    availability_target: Option<f64>,
+    knee: Option<f64>,
+) -> DrawResult<DB> {
+    let mut sorted = steps.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let x_hi = sorted.iter().map(|s| s.0).fold(1.0, f64::max) * 1.1;
+    let (top, bottom) = root.split_vertically(380);
+    let marker = |held: bool| if held { COLORS[2] } else { LIMIT };
+
+    // Linear: past the knee p99 climbs steeply, and that is the shape to see.
+    let (lo, hi) = (0.0, sorted.iter().map(|s| s.1).chain(p99_limit).fold(1.0, f64::max) * 1.15);
+    let mut chart = ChartBuilder::on(&top)
+        .caption(format!("{title}: p99 by offered rate"), ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_hi, lo..hi)?;
+    chart
+        .configure_mesh()
+        .y_labels(10)
+        .y_label_formatter(&fmt_ms_axis)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("offered requests/s")
+        .y_desc("p99")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    if let Some(limit) = p99_limit {
+        chart
+            .draw_series(LineSeries::new([(0.0, limit), (x_hi, limit)], LIMIT.stroke_width(2)))?
+            .label(format!("p99 limit {}", fmt_ms_axis(&limit)))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], LIMIT.stroke_width(2)));
+    }
+    if let Some(k) = knee {
+        chart.draw_series(LineSeries::new([(k, lo), (k, hi)], BLACK.mix(0.5).stroke_width(1)))?;
+    }
+    chart.draw_series(LineSeries::new(sorted.iter().map(|s| (s.0, s.1)), COLORS[0].stroke_width(2)))?;
+    chart.draw_series(sorted.iter().map(|s| Circle::new((s.0, s.1), 5, marker(s.3).filled())))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+
+    let pct: Vec<(f64, f64)> = sorted.iter().filter_map(|s| s.2.map(|a| (s.0, a * 100.0))).collect();
+    let a_min = pct.iter().map(|p| p.1).chain(availability_target.map(|t| t * 100.0)).fold(100.0, f64::min);
+    let a_lo = (a_min - (100.0 - a_min).max(1.0) * 0.2).max(0.0);
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("availability by offered rate (green: every target held)", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_hi, a_lo..100.0 + (100.0 - a_lo) * 0.05)?;
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|y| format!("{y:.2}%"))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("offered requests/s")
+        .y_desc("availability")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    if let Some(t) = availability_target {
+        chart.draw_series(LineSeries::new([(0.0, t * 100.0), (x_hi, t * 100.0)], LIMIT.stroke_width(2)))?;
+    }
+    if let Some(k) = knee {
+        chart.draw_series(LineSeries::new([(k, a_lo), (k, 100.0)], BLACK.mix(0.5).stroke_width(1)))?;
+    }
+    chart.draw_series(LineSeries::new(pct.iter().copied(), COLORS[1].stroke_width(2)))?;
+    let held: Vec<bool> = sorted.iter().filter(|s| s.2.is_some()).map(|s| s.3).collect();
+    chart.draw_series(pct.iter().zip(held).map(|(p, h)| Circle::new(*p, 5, marker(h).filled())))?;
     Ok(())
 }

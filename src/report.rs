@@ -238,11 +238,14 @@ pub struct Summary {
 
 impl Summary {
     pub fn new(scenario: &Scenario, result: &RunResult, verdict: Verdict, facts: RunFacts) -> Self {
-        let duration_s = result.elapsed.as_secs_f64().max(1e-9);
+        // A warm-up (capacity steps) is not part of the measured run.
+        let warmup_s = result.warmup_time.as_secs_f64();
+        let duration_s = (result.elapsed.as_secs_f64() - warmup_s).max(1e-9);
         let c = result.counts;
         let sent = c.total - c.not_sent;
         let lag = Percentiles::of(&result.lag);
-        let planned_s = scenario.load.duration.map(|d| d.0.as_secs_f64()).unwrap_or(duration_s).min(duration_s);
+        let planned_s =
+            scenario.load.duration.map(|d| d.0.as_secs_f64() - warmup_s).unwrap_or(duration_s).min(duration_s);
         let tiers: Vec<TierSummary> = result
             .tiers
             .iter()

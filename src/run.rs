@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Start the run's clock at this moment rather than now (`--start-at`), so that shards line up.
     pub start_at: Option<StartAt>,
+    /// Requests due in this first part of the run are counted but not measured (capacity steps).
+    pub warmup: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,9 +208,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let recorder = {
         let live = live.clone();
+        let warmup = opts.warmup;
         std::thread::spawn(move || {
             let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
             recorder.watch_windows(&windows);
+            recorder.exclude_warmup(warmup);
             for (tier, start, end) in outages {
                 recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
             }

@@ -36,6 +36,9 @@ pub struct Scenario {
     /// Defaults for `slacheck compare` and `run --baseline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareSpec>,
+    /// Defaults for `slacheck capacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySpec>,
     /// Fake providers started in-process (`[[mock.providers]]`), for `target.mock` or a tier's `mock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockSection>,
@@ -74,6 +77,22 @@ pub struct Target {
 pub struct CompareSpec {
     /// As `--max-regression`, e.g. `"p99=10%,p99.9=20%,availability=0.05pp"`.
     pub max_regression: String,
+}
+
+/// `[capacity]`: how `slacheck capacity` searches (each key also has a command-line flag, which wins).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySpec {
+    /// The first rate tried (default 10/s).
+    pub min: Option<Rate>,
+    /// The highest rate tried (default 1,000,000/min).
+    pub max: Option<Rate>,
+    /// How long each step is measured, after its warm-up (default 10s).
+    pub step_duration: Option<HumanDuration>,
+    /// The start of each step that is not measured (default 2s).
+    pub warmup: Option<HumanDuration>,
+    /// Stop when the last rate that held and the first that did not are this close, relative (default 5%).
+    pub precision: Option<Ratio>,
 }
 
 /// A model tier: where its requests go, which model they name, what its tokens cost.
@@ -772,6 +791,9 @@ impl LoadedScenario {
         if let Some(c) = &s.compare {
             crate::compare::Tolerances::parse(&c.max_regression)
                 .map_err(|e| self.error("compare.max_regression", e))?;
+        }
+        if let Some(c) = &s.capacity {
+            crate::capacity::Settings::default().with_spec(c).check().map_err(|(field, e)| self.error(field, e))?;
         }
         if reqwest::header::HeaderName::from_bytes(s.failover.idempotency_header.as_bytes()).is_err() {
             return Err(self.error("failover.idempotency_header", "not a valid header name"));

@@ -1,0 +1,138 @@
+//! `slacheck capacity` against in-process mocks whose capacity is known in advance.
+
+mod common;
+use common::{ran, Workspace};
+use std::process::Command;
+
+struct Search {
+    code: i32,
+    stdout: String,
+    report: serde_json::Value,
+}
+
+fn capacity(ws: &Workspace, name: &str, scenario: &str, args: &[&str]) -> Search {
+    let file = ws.write(&format!("{name}.toml"), scenario);
+    let out = ws.path().join(format!("capacity-{name}"));
+    let o = Command::new(common::bin())
+        .arg("capacity")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(args)
+        .output()
+        .expect("slacheck capacity runs");
+    let r = ran(o, out.clone());
+    let text = std::fs::read_to_string(out.join("capacity.json"))
+        .unwrap_or_else(|e| panic!("no capacity.json ({e}): {}\n{}", r.stdout, r.stderr));
+    for file in ["capacity.md", "capacity.svg", "capacity.png"] {
+        assert!(out.join(file).exists(), "{file} is written");
+    }
+    Search { code: r.code, stdout: r.stdout, report: serde_json::from_str(&text).unwrap() }
+}
+
+fn num(v: &serde_json::Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+/// Steps of 3 s after a 0.5 s warm-up, from 50/s, precision 5%.
+fn scenario(sla: &str, provider: &str) -> String {
+    format!(
+        "name = \"knee\"\n[target]\nmock = \"p\"\ntimeout = \"5s\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+         [sla]\n{sla}\n\
+         [capacity]\nmin = \"50/s\"\nmax = \"2000/s\"\nstep_duration = \"3s\"\nwarmup = \"500ms\"\nprecision = \"5%\"\n\
+         [[mock.providers]]\nname = \"p\"\n{provider}\n"
+    )
+}
+
+#[test]
+fn the_knee_of_a_token_bucket_is_its_rate() {
+    let ws = Workspace::new();
+    let s = capacity(
+        &ws,
+        "bucket",
+        &scenario(
+            "availability = \"98%\"",
+            "latency = { dist = \"fixed\", value = \"2ms\" }\nrate_limit = { rate = \"300/s\", burst = 10 }",
+        ),
+        &[],
+    );
+    assert_eq!(s.code, 0, "{}", s.stdout);
+    let r = &s.report;
+    let (knee, failing) = (num(r, "knee_per_s"), num(r, "first_failing_per_s"));
+    assert!((knee - 300.0).abs() / 300.0 <= 0.05, "knee {knee}/s, the bucket allows 300/s\n{}", s.stdout);
+    assert!(failing > knee && (failing - knee) / knee <= 0.05, "{knee} .. {failing}");
+    assert_eq!(num(r, "knee_per_min"), knee * 60.0);
+    assert!(r["first_failing_missed"][0].as_str().unwrap().starts_with("availability"), "{r}");
+    // Every step is in the table, and each step kept its rate: the target, not the generator, was the limit.
+    let steps = r["steps"].as_array().unwrap();
+    assert!(steps.len() >= 5, "growth then bisection: {}", steps.len());
+    for step in steps {
+        assert_ne!(step["outcome"], "generator-bound");
+        assert_eq!(step["not_sent"], 0);
+        // Judged: what was due after the warm-up, for 3 s, or longer where 3 s give too few requests to decide
+        // 98% availability (about 280).
+        let duration = num(step, "duration_s");
+        assert!(duration >= 3.0 && (duration == 3.0 || (num(step, "rate_per_s") * duration - 283.0).abs() < 1.0));
+        let judged = num(step, "requests");
+        assert!((judged - num(step, "rate_per_s") * duration).abs() <= 2.0, "{judged} requests in {duration} s");
+        assert!(std::path::Path::new(step["dir"].as_str().unwrap()).join("summary.json").exists());
+    }
+    assert!(s.stdout.contains("capacity:") && s.stdout.contains("held every SLA target"), "{}", s.stdout);
+}
+
+#[test]
+fn the_knee_of_a_queue_is_where_p99_crosses_its_limit() {
+    // Four answers at a time, 20 ms each: 200 requests/s. Past that the queue, and latency, grow for as long as
+    // the step lasts, so p99 crosses 100 ms a little above 200/s.
+    let ws = Workspace::new();
+    let s = capacity(
+        &ws,
+        "queue",
+        &scenario("p99 = \"100ms\"", "latency = { dist = \"fixed\", value = \"20ms\" }\nconcurrency = 4"),
+        &[],
+    );
+    assert_eq!(s.code, 0, "{}", s.stdout);
+    let r = &s.report;
+    let (knee, failing) = (num(r, "knee_per_s"), num(r, "first_failing_per_s"));
+    let steps = r["steps"].as_array().unwrap();
+    // The service time as measured at the lightest step (timer granularity makes it a little over 20 ms).
+    let service_ms = num(&steps[0], "p50_ms");
+    let capacity = 4.0 * 1000.0 / service_ms;
+    assert!(knee >= capacity * 0.9 && knee <= capacity * 1.1, "knee {knee}/s, capacity {capacity:.1}/s");
+    let at = |rate: f64| steps.iter().find(|s| num(s, "rate_per_s") == rate).unwrap();
+    assert!(num(at(knee), "p99_ms") <= 100.0, "{}", at(knee));
+    assert!(num(at(failing), "p99_ms") > 100.0, "{}", at(failing));
+    assert!(r["first_failing_missed"][0].as_str().unwrap().starts_with("p99"), "{r}");
+}
+
+#[test]
+fn a_rate_the_generator_cannot_keep_is_generator_bound_not_capacity() {
+    // At most 2 requests in flight, each 50 ms: the generator cannot send more than 40/s.
+    let ws = Workspace::new();
+    let text = scenario("availability = \"90%\"", "latency = { dist = \"fixed\", value = \"50ms\" }")
+        .replace("duration = \"1s\"\n", "duration = \"1s\"\nmax_in_flight = 2\n");
+    let s = capacity(&ws, "bound", &text, &["--min", "100/s", "--step-duration", "1s"]);
+    assert_eq!(s.code, 3, "{}", s.stdout);
+    let r = &s.report;
+    assert_eq!(num(r, "generator_bound_per_s"), 100.0);
+    assert!(r["knee_per_s"].is_null(), "no capacity is claimed: {r}");
+    assert_eq!(r["steps"][0]["outcome"], "generator-bound");
+    assert!(s.stdout.contains("GENERATOR-BOUND at 100.0/s"), "{}", s.stdout);
+}
+
+#[test]
+fn bad_search_settings_are_refused() {
+    let ws = Workspace::new();
+    let file = ws.write("s.toml", &scenario("availability = \"90%\"", ""));
+    let o = Command::new(common::bin()).arg("capacity").arg(&file).args(["--min", "100/s", "--max", "50/s"]).output();
+    let r = ran(o.unwrap(), ws.path().to_path_buf());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--max (or [capacity] max): must not be below min"), "{}", r.stderr);
+    let bad = ws
+        .write("bad.toml", &scenario("availability = \"90%\"", "").replace("precision = \"5%\"", "precision = \"0%\""));
+    let o = Command::new(common::bin()).arg("capacity").arg(&bad).output().unwrap();
+    let r = ran(o, ws.path().to_path_buf());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad.toml:") && r.stderr.contains("capacity.precision"), "{}", r.stderr);
+}
