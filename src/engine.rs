@@ -129,7 +129,11 @@ pub fn spawn_connections(
                 loop {
                     let next = schedule.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some((index, intended)) = next else { return };
-                    tokio::time::sleep_until((start + intended).into()).await;
+                    let due = start + intended;
+                    // A request already due goes at once: no timer to register and fire.
+                    if due > Instant::now() {
+                        tokio::time::sleep_until(due.into()).await;
+                    }
                     if controls.stop.load(Ordering::Relaxed) {
                         return;
                     }

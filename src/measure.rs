@@ -785,7 +785,11 @@ impl Recorder {
             }
         }
         if let Some(u) = &s.upstream {
-            r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e));
+            // Look up before inserting: a new key is a copy of the name, once per upstream rather than per sample.
+            match r.upstreams.get_mut(u) {
+                Some(g) => g.add(&s.outcome, Some(e2e)),
+                None => r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e)),
+            }
         }
         if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
             let st = &mut r.stream;

@@ -528,6 +528,10 @@ fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) ->
         .tcp_nodelay(true)
         .pool_max_idle_per_host(max_in_flight)
         .pool_idle_timeout(Duration::from_secs(90))
+        // reqwest retries some protocol-level refusals by itself (up to twice): a load tester must not hide an
+        // attempt, so slacheck's own failover policy is the only one. Zero retries also spares reqwest a copy of
+        // every request kept in case of a retry.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .user_agent(concat!("slacheck/", env!("CARGO_PKG_VERSION")));
     b = match http {
         HttpVersion::Http1 => b.http1_only(),
