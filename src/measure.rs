@@ -107,6 +107,19 @@ pub struct StreamTiming {
     pub tokens_after_first: f64,
 }
 
+impl StreamTiming {
+    /// The decode phase: from the first to the last token, and the tokens after the first chunk; none when the
+    /// answer had no token after its first chunk.
+    pub fn decode(&self) -> Option<(Duration, f64)> {
+        match (self.first_token, self.last_token) {
+            (Some(first), Some(last)) if self.tokens_after_first >= 1.0 => {
+                Some((last.saturating_sub(first), self.tokens_after_first))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Sample {
     /// A request that was due but never sent.
     pub fn not_sent(intended: Duration, done: Duration) -> Self {
@@ -201,6 +214,14 @@ pub struct TierStats {
     /// Time to first token of the streamed answers it served, from the intended send time.
     #[serde(with = "crate::hlog::option_as_text")]
     pub ttft: Option<Histogram<u64>>,
+    /// Mean gap between tokens of each streamed answer it served (as [`StreamStats::inter_token`]).
+    #[serde(default, with = "crate::hlog::option_as_text")]
+    pub inter_token: Option<Histogram<u64>>,
+    /// Tokens after the first chunk of its streamed answers, and the time they took: its decode rate.
+    #[serde(default)]
+    pub decode_tokens: f64,
+    #[serde(default)]
+    pub decode_time: Duration,
 }
 
 /// Streaming: time to first token and between tokens.
@@ -456,11 +477,15 @@ impl RunResult {
             a.served.merge(&b.served)?;
             a.prompt_tokens += b.prompt_tokens;
             a.completion_tokens += b.completion_tokens;
-            match (&mut a.ttft, &b.ttft) {
-                (Some(x), Some(y)) => add_histogram(x, y)?,
-                (None, Some(y)) => a.ttft = Some(y.clone()),
-                _ => {}
+            for (x, y) in [(&mut a.ttft, &b.ttft), (&mut a.inter_token, &b.inter_token)] {
+                match (x.as_mut(), y) {
+                    (Some(x), Some(y)) => add_histogram(x, y)?,
+                    (None, Some(y)) => *x = Some(y.clone()),
+                    _ => {}
+                }
             }
+            a.decode_tokens += b.decode_tokens;
+            a.decode_time += b.decode_time;
         }
         for ((_, a), (_, b)) in self.classes.iter_mut().zip(&other.classes) {
             a.merge(b)?;
@@ -778,6 +803,13 @@ impl Recorder {
                         .get_or_insert_with(new_histogram)
                         .saturating_record(micros(first.saturating_sub(s.intended)));
                 }
+                if let Some((decode, tokens)) = s.stream.and_then(|st| st.decode()) {
+                    tier.inter_token
+                        .get_or_insert_with(new_histogram)
+                        .saturating_record(micros(decode.div_f64(tokens)));
+                    tier.decode_tokens += tokens;
+                    tier.decode_time += decode;
+                }
                 if let Some((p, c)) = s.tokens {
                     tier.prompt_tokens += p;
                     tier.completion_tokens += c;
@@ -799,10 +831,9 @@ impl Recorder {
                 st.ttft.saturating_record(micros(first.saturating_sub(s.intended)));
                 st.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
                 st.tokens += t.tokens;
-                if let (Some(last), true) = (t.last_token, t.tokens_after_first >= 1.0) {
-                    let decode = last.saturating_sub(first);
-                    st.inter_token.saturating_record(micros(decode.div_f64(t.tokens_after_first)));
-                    st.decode_tokens += t.tokens_after_first;
+                if let Some((decode, tokens)) = t.decode() {
+                    st.inter_token.saturating_record(micros(decode.div_f64(tokens)));
+                    st.decode_tokens += tokens;
                     st.decode_time += decode;
                 }
             }

@@ -99,6 +99,11 @@ pub struct TierSummary {
     /// Time to first token of the streamed answers it served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<Percentiles>,
+    /// Mean gap between tokens of each streamed answer it served, and its decode rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_token_ms: Option<Percentiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -266,6 +271,9 @@ impl Summary {
                     cost_usd,
                     monthly_usd: monthly(cost_usd, sent, facts.mean_rate),
                     ttft_ms: t.ttft.as_ref().map(Percentiles::of),
+                    inter_token_ms: t.inter_token.as_ref().map(Percentiles::of),
+                    tokens_per_s: (t.decode_tokens > 0.0)
+                        .then(|| t.decode_tokens / t.decode_time.as_secs_f64().max(1e-9)),
                 }
             })
             .collect();
@@ -460,6 +468,23 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
             st.requests, st.tokens, st.tokens_per_s
         );
+        // With several tiers streaming, each one's own figures: providers differ most in these.
+        let streaming: Vec<&TierSummary> = summary.tiers.iter().filter(|t| t.ttft_ms.is_some()).collect();
+        if streaming.len() > 1 {
+            for t in streaming {
+                let p = |x: &Option<Percentiles>| {
+                    x.as_ref().map_or("-".into(), |p| format!("{} / {}", fmt_ms(p.p50), fmt_ms(p.p99)))
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<9} ttft p50/p99 {}, inter-token p50/p99 {}, {} tokens/s",
+                    t.name,
+                    p(&t.ttft_ms),
+                    p(&t.inter_token_ms),
+                    t.tokens_per_s.map_or("-".into(), |r| format!("{r:.0}"))
+                );
+            }
+        }
     }
     out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
     if shows_routing(summary) {

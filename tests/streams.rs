@@ -88,3 +88,32 @@ fn a_ttft_target_without_streams_is_an_error_not_a_pass() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("sla.ttft_p99") && r.stderr.contains("streamed"), "{}", r.stderr);
 }
+
+#[test]
+fn each_tier_has_its_own_token_timing() {
+    // Two providers, one decoding at 5 ms a token and one at 20 ms; a class for each.
+    let text = "name = \"two\"\n[target]\ntimeout = \"5s\"\n[load]\nprofile = \"constant\"\nrate = \"40/s\"\nduration = \"2s\"\n\
+        [[tiers]]\nname = \"fast\"\nmock = \"f\"\nmodel = \"m\"\n\
+        [[tiers]]\nname = \"slow\"\nmock = \"s\"\nmodel = \"m\"\n\
+        [[classes]]\nname = \"a\"\nweight = 1\ntier = \"fast\"\nmax_tokens = 10\nstream = true\nfallbacks = []\n\
+        [[classes]]\nname = \"b\"\nweight = 1\ntier = \"slow\"\nmax_tokens = 10\nstream = true\nfallbacks = []\n\
+        [[mock.providers]]\nname = \"f\"\n\
+        stream = { ttft = { dist = \"fixed\", value = \"20ms\" }, inter_token = { dist = \"fixed\", value = \"5ms\" } }\n\
+        [[mock.providers]]\nname = \"s\"\n\
+        stream = { ttft = { dist = \"fixed\", value = \"80ms\" }, inter_token = { dist = \"fixed\", value = \"20ms\" } }\n";
+    let ws = Workspace::new();
+    let r = ws.run(&ws.write("two.toml", text), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let s = r.summary();
+    let tier = |i: usize, key: &[&str]| f(&s["tiers"][i], key);
+    let (fast_gap, slow_gap) = (tier(0, &["inter_token_ms", "p50"]), tier(1, &["inter_token_ms", "p50"]));
+    assert!((5.0..9.0).contains(&fast_gap), "fast tier: {fast_gap} ms between tokens");
+    assert!((20.0..25.0).contains(&slow_gap), "slow tier: {slow_gap} ms between tokens");
+    let (fast_rate, slow_rate) = (tier(0, &["tokens_per_s"]), tier(1, &["tokens_per_s"]));
+    assert!(fast_rate > 2.5 * slow_rate, "{fast_rate} vs {slow_rate} tokens/s");
+    assert!(tier(1, &["ttft_ms", "p50"]) - tier(0, &["ttft_ms", "p50"]) > 50.0);
+    // The run-wide gap lies between the two.
+    let all = f(&s["streaming"], &["inter_token_ms", "p50"]);
+    assert!(all >= fast_gap && all <= slow_gap, "{all}");
+    assert!(r.stdout.contains("slow      ttft p50/p99"), "{}", r.stdout);
+}
