@@ -8,7 +8,7 @@
 //! lag past `lag_limit`, or requests not sent because `max_in_flight` was reached) is "generator-bound": it says
 //! nothing about the target, so the search stops there and says so.
 
-use crate::report::{write_atomic, Formats};
+use crate::report::{fmt_ms, write_atomic, Formats};
 use crate::run::{self, Overrides, RunError, RunOptions};
 use crate::scenario::{CapacitySpec, LoadedScenario};
 use crate::units::Rate;
@@ -303,14 +303,6 @@ async fn run_step(
         dir,
     };
     Ok((step, outcome.interrupted))
-}
-
-fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2}s", ms / 1000.0)
-    } else {
-        format!("{ms:.1}ms")
-    }
 }
 
 /// Up to two decimals, without trailing zeros.

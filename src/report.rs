@@ -377,7 +377,8 @@ pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> 
     write_atomic(&dir.join("summary.json"), &json)
 }
 
-fn fmt_ms(v: f64) -> String {
+/// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
+pub(crate) fn fmt_ms(v: f64) -> String {
     if v >= 1000.0 {
         format!("{:.2}s", v / 1000.0)
     } else if v >= 10.0 {

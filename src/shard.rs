@@ -228,24 +228,26 @@ fn first_start(started_at: &str) -> SystemTime {
 
 /// The shards' interval logs added: intervals of the same series and start are summed.
 fn merge_logs(paths: &[PathBuf]) -> Result<hlog::Log, MergeError> {
-    let mut merged = hlog::Log::default();
+    // By series, then by (start, length): the shards' intervals of the same second meet in one entry.
+    let mut sums: BTreeMap<String, BTreeMap<(Duration, Duration), hlog::Interval>> = BTreeMap::new();
+    let mut start_time = None;
     for path in paths {
         let log = hlog::read(path).map_err(|message| MergeError::Read { path: path.clone(), message })?;
-        merged.start_time = merged.start_time.or(log.start_time);
+        start_time = start_time.or(log.start_time);
         for (tag, intervals) in log.series {
-            let series = merged.series.entry(tag).or_default();
+            let series = sums.entry(tag).or_default();
             for i in intervals {
-                match series.iter_mut().find(|m| m.start == i.start && m.length == i.length) {
+                match series.get_mut(&(i.start, i.length)) {
                     Some(m) => m.histogram.add(&i.histogram).map_err(|e| MergeError::Merge(format!("{e:?}")))?,
-                    None => series.push(i),
+                    None => {
+                        series.insert((i.start, i.length), i);
+                    }
                 }
             }
         }
     }
-    for series in merged.series.values_mut() {
-        series.sort_by_key(|i| i.start);
-    }
-    Ok(merged)
+    let series = sums.into_iter().map(|(tag, s)| (tag, s.into_values().collect())).collect();
+    Ok(hlog::Log { start_time, series })
 }
 
 fn write_log(path: &Path, log: &hlog::Log, start: SystemTime, shards: u32) -> Result<(), MergeError> {
