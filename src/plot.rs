@@ -129,6 +129,32 @@ fn nines_label(x: f64) -> String {
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// One panel of a two-panel chart: its caption, margins and label areas.
+fn panel<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: impl AsRef<str>,
+    caption_size: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(caption, ("sans-serif", caption_size)).margin(15).x_label_area_size(35).y_label_area_size(70);
+    builder
+}
+
+/// The series legend, in a white box at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> DrawResult<DB> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", font_size))
+        .draw()
+}
+
 fn spectrum<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -189,13 +215,7 @@ fn spectrum<DB: DrawingBackend>(
             ("sans-serif", 14).into_font().color(&LIMIT),
         )))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 15)?;
     Ok(())
 }
 
@@ -216,12 +236,7 @@ fn timeline<DB: DrawingBackend>(
         ("failovers", per_second(&|r| r.failovers)),
     ];
     let max_rate = rate_series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&top)
-        .caption("Requests per second", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..end, 0f64..max_rate)?;
+    let mut chart = panel(&top, "Requests per second", 22).build_cartesian_2d(0f64..end, 0f64..max_rate)?;
     chart
         .configure_mesh()
         .y_label_formatter(&|y| format!("{y:.0}"))
@@ -239,13 +254,7 @@ fn timeline<DB: DrawingBackend>(
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
 
     let latency = |f: &dyn Fn(&TimelineRow) -> Option<f64>| -> Vec<(f64, f64)> {
         rows.iter().filter_map(|r| f(r).map(|v| (r.t_s as f64 + 0.5, v.max(0.001)))).collect()
@@ -253,11 +262,7 @@ fn timeline<DB: DrawingBackend>(
     let (p50, p99) = (latency(&|r| r.p50_ms), latency(&|r| r.p99_ms));
     let hi = p99.iter().chain(&p50).map(|(_, y)| *y).fold(1.0, f64::max) * 1.5;
     let lo = p50.iter().map(|(_, y)| *y).fold(hi, f64::min).max(0.001) / 1.5;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("Latency per second (from the intended send time)", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(70)
+    let mut chart = panel(&bottom, "Latency per second (from the intended send time)", 20)
         .build_cartesian_2d(0f64..end, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
@@ -276,13 +281,7 @@ fn timeline<DB: DrawingBackend>(
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
     Ok(())
 }
 
@@ -302,12 +301,7 @@ fn capacity<DB: DrawingBackend>(
 
     // Linear: past the knee p99 climbs steeply, and that is the shape to see.
     let (lo, hi) = (0.0, sorted.iter().map(|s| s.1).chain(p99_limit).fold(1.0, f64::max) * 1.15);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(format!("{title}: p99 by offered rate"), ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_hi, lo..hi)?;
+    let mut chart = panel(&top, format!("{title}: p99 by offered rate"), 22).build_cartesian_2d(0f64..x_hi, lo..hi)?;
     chart
         .configure_mesh()
         .y_labels(10)
@@ -329,22 +323,12 @@ fn capacity<DB: DrawingBackend>(
     }
     chart.draw_series(LineSeries::new(sorted.iter().map(|s| (s.0, s.1)), COLORS[0].stroke_width(2)))?;
     chart.draw_series(sorted.iter().map(|s| Circle::new((s.0, s.1), 5, marker(s.3).filled())))?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
 
     let pct: Vec<(f64, f64)> = sorted.iter().filter_map(|s| s.2.map(|a| (s.0, a * 100.0))).collect();
     let a_min = pct.iter().map(|p| p.1).chain(availability_target.map(|t| t * 100.0)).fold(100.0, f64::min);
     let a_lo = (a_min - (100.0 - a_min).max(1.0) * 0.2).max(0.0);
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("availability by offered rate (green: every target held)", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(70)
+    let mut chart = panel(&bottom, "availability by offered rate (green: every target held)", 20)
         .build_cartesian_2d(0f64..x_hi, a_lo..100.0 + (100.0 - a_lo) * 0.05)?;
     chart
         .configure_mesh()

@@ -110,14 +110,12 @@ fn judge_share(k: u64, n: u64, target: f64) -> (Judgement, Option<u64>) {
     (Judgement::InsufficientData, more)
 }
 
-/// A latency target "quantile `q` ≤ `limit`" on a histogram.
-fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, empty_note: &str) -> TargetResult {
-    let limit_text = HumanDuration(limit).to_string();
-    let n = h.len();
-    if n == 0 {
-        return TargetResult {
+impl TargetResult {
+    /// A target with nothing to judge it on: a failure, never a pass, with the reason.
+    fn without_data(name: String, limit: String, note: &str) -> Self {
+        TargetResult {
             name,
-            limit: limit_text,
+            limit,
             measured_ms: None,
             measured_ratio: None,
             interval: None,
@@ -125,8 +123,17 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
             more_requests: None,
             judgement: Judgement::Fail,
             passed: false,
-            note: Some(empty_note.into()),
-        };
+            note: Some(note.into()),
+        }
+    }
+}
+
+/// A latency target "quantile `q` ≤ `limit`" on a histogram.
+fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, empty_note: &str) -> TargetResult {
+    let limit_text = HumanDuration(limit).to_string();
+    let n = h.len();
+    if n == 0 {
+        return TargetResult::without_data(name, limit_text, empty_note);
     }
     let limit_us = limit.as_micros() as u64;
     if q >= 1.0 {
@@ -173,18 +180,7 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
 /// An availability target on `ok` of `total`.
 fn availability_target(name: String, limit: crate::units::Ratio, ok: u64, total: u64) -> TargetResult {
     if total == 0 {
-        return TargetResult {
-            name,
-            limit: limit.to_string(),
-            measured_ms: None,
-            measured_ratio: None,
-            interval: None,
-            samples: 0,
-            more_requests: None,
-            judgement: Judgement::Fail,
-            passed: false,
-            note: Some("no requests were scheduled".into()),
-        };
+        return TargetResult::without_data(name, limit.to_string(), "no requests were scheduled");
     }
     let (judgement, more_requests) = judge_share(ok, total, limit.0);
     let (lo, hi) = wilson(ok, total);
