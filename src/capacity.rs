@@ -302,7 +302,7 @@ async fn run_step(
         missed,
         dir,
     };
-    Ok((step, outcome.interrupted))
+    Ok((step, outcome.interrupted.is_some()))
 }
 
 /// Up to two decimals, without trailing zeros.

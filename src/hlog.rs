@@ -29,7 +29,7 @@ impl HlogSink {
     /// Starts a log at `path` whose interval timestamps count from `start` (seconds since the epoch);
     /// `comments` (e.g. `Shard: 1/4`) go into its header, each in brackets.
     pub fn create(path: &Path, start: SystemTime, comments: &[String]) -> std::io::Result<Self> {
-        let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("hlog")));
+        let tmp = crate::outdir::temporary_name(path);
         let mut file = BufWriter::new(std::fs::File::create(&tmp)?);
         let mut serializer = V2DeflateSerializer::new();
         let mut builder = IntervalLogWriterBuilder::new();
@@ -47,18 +47,29 @@ impl HlogSink {
 
     /// Appends one interval of one series (`tag` = [`OVERALL`] for the untagged series).
     pub fn write(&mut self, h: &Histogram<u64>, start: Duration, length: Duration, tag: &str) -> std::io::Result<()> {
-        let clean: String = tag.chars().map(|c| if matches!(c, ',' | ' ' | '\r' | '\n') { '_' } else { c }).collect();
+        let clean = encode_tag(tag);
         let mut writer = IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut self.serializer)?;
         writer
             .write_histogram(h, start, length, if clean.is_empty() { None } else { Tag::new(&clean) })
             .map_err(|e| std::io::Error::other(format!("{e:?}")))
     }
 
-    /// Flushes the log and moves it into place.
+    /// Flushes the log and moves it into place; on an error the temporary file is removed (by `Drop`).
     pub fn finish(mut self) -> std::io::Result<()> {
         self.file.flush()?;
         self.file.get_ref().sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for HlogSink {
+    /// A log that was not finished (an error, a panic) leaves no temporary file behind.
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -98,16 +109,21 @@ pub fn read(path: &Path) -> Result<Log, String> {
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Log, String> {
+    // The crate's reader needs every line, the last one too, to end with a newline; other readers do not.
+    let bytes: std::borrow::Cow<[u8]> = match bytes.last() {
+        Some(b'\n') | None => bytes.into(),
+        Some(_) => [bytes, b"\n"].concat().into(),
+    };
     let mut log = Log::default();
     let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(bytes) {
+    for entry in IntervalLogIterator::new(&bytes) {
         match entry.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))? {
             LogEntry::StartTime(t) => log.start_time = Some(t),
             LogEntry::BaseTime(_) => {}
             LogEntry::Interval(i) => {
                 let histogram = decode_with(&mut deserializer, i.encoded_histogram())
                     .map_err(|e| format!("bad histogram in an interval: {e}"))?;
-                let tag = i.tag().map(|t| t.as_str().to_string()).unwrap_or_default();
+                let tag = i.tag().map(|t| decode_tag(t.as_str())).unwrap_or_default();
                 log.series.entry(tag).or_default().push(Interval {
                     start: i.start_timestamp(),
                     length: i.duration(),
@@ -120,6 +136,49 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
         return Err("the log holds no intervals".into());
     }
     Ok(log)
+}
+
+/// A series name as a log tag, which may not hold a comma, a space or a line break: those and `%` are written
+/// as `%2C`, `%20`, `%0D`, `%0A` and `%25`, so that two names never share a tag (`a b` and `a,b` once both
+/// became `a_b`). Other readers see the escapes; [`read`] turns them back.
+pub fn encode_tag(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len());
+    for c in tag.chars() {
+        match c {
+            '%' | ',' | ' ' | '\r' | '\n' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The name [`encode_tag`] wrote. A `%` not followed by one of its five escapes is kept as it is.
+pub fn decode_tag(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len());
+    let mut rest = tag;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escaped = match rest.get(at + 1..at + 3) {
+            Some("25") => Some('%'),
+            Some("2C") => Some(','),
+            Some("20") => Some(' '),
+            Some("0D") => Some('\r'),
+            Some("0A") => Some('\n'),
+            _ => None,
+        };
+        match escaped {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A histogram as one line of text: V2 deflate, base64 (the encoding of an interval log line).
@@ -172,5 +231,28 @@ pub mod option_as_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Histogram<u64>>, D::Error> {
         Option::<String>::deserialize(d)?.map(|t| super::decode(&t).map_err(D::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_that_once_collided_stay_apart_and_read_back() {
+        let names = ["tier.a b", "tier.a,b", "tier.a_b", "tier.100%", "tier.%2C", "class.x\ny"];
+        let tags: Vec<String> = names.iter().map(|n| encode_tag(n)).collect();
+        assert_eq!(tags[0], "tier.a%20b");
+        assert_eq!(tags[1], "tier.a%2Cb");
+        assert_eq!(tags[3], "tier.100%25");
+        for t in &tags {
+            assert!(!t.contains([',', ' ', '\n', '\r']), "{t}");
+        }
+        let distinct: std::collections::BTreeSet<_> = tags.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        for (n, t) in names.iter().zip(&tags) {
+            assert_eq!(&decode_tag(t), n);
+        }
+        assert_eq!(decode_tag("50%off"), "50%off", "a stray % is kept");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 every SLA target held; 1 a target was missed; 2 bad usage or a bad scenario; 3 the run could
 //! not be carried out (target unreachable, or a target missed while the generator itself was overloaded);
-//! 130 interrupted (partial results written, marked incomplete).
+//! 130, 143 or 129 stopped by SIGINT, SIGTERM or SIGHUP (partial results written, marked incomplete).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -224,7 +224,13 @@ fn main() -> ExitCode {
         }
         Command::Merge { dirs, out, format, quiet } => match slacheck::shard::merge(&dirs, &out, &format) {
             Ok(merged) => {
-                let outcome = run::RunOutcome { summary: merged.summary, dir: merged.dir, interrupted: false };
+                let outcome = run::RunOutcome {
+                    summary: merged.summary,
+                    dir: merged.dir,
+                    interrupted: None,
+                    replaced: Vec::new(),
+                    write_error: None,
+                };
                 print_outcome(&outcome, quiet, false);
                 ExitCode::from(outcome.exit_code())
             }
@@ -344,9 +350,24 @@ fn run_scenario(
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let outcome = runtime.block_on(run::run(loaded, options))?;
+    if !outcome.replaced.is_empty() {
+        eprintln!(
+            "note: removed an earlier run's files from {}: {}",
+            outcome.dir.display(),
+            outcome.replaced.join(", ")
+        );
+    }
     print_outcome(&outcome, quiet, json);
-    if outcome.interrupted {
-        eprintln!("interrupted: partial results written to {} (marked incomplete)", outcome.dir.display());
+    if let Some(e) = &outcome.write_error {
+        eprintln!("error: {e}");
+    }
+    if let Some(stop) = outcome.interrupted {
+        let written = if outcome.write_error.is_none() { "written" } else { "partly written" };
+        eprintln!(
+            "stopped by {}: partial results {written} to {} (marked incomplete)",
+            stop.name(),
+            outcome.dir.display()
+        );
     }
     // Stop at once: requests to a hung target may still hold runtime tasks, and they are already counted.
     runtime.shutdown_background();

@@ -42,6 +42,8 @@ pub enum ErrorKind {
     Interrupted,
     /// A success status whose JSON body does not parse.
     MalformedBody,
+    /// A body longer than `target.max_body`: the connection was dropped at the limit.
+    BodyTooLarge,
     /// A stream that failed: an error event, a malformed chunk, or no `[DONE]`; before or after its first token.
     Stream {
         fault: crate::sse::StreamFault,
@@ -57,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Transport => "transport".into(),
             ErrorKind::Interrupted => "interrupted".into(),
             ErrorKind::MalformedBody => "malformed body".into(),
+            ErrorKind::BodyTooLarge => "body too large".into(),
             ErrorKind::Stream { fault, after_first_token } => format!(
                 "stream {} {} first token",
                 match fault {

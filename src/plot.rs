@@ -6,6 +6,7 @@
 
 use crate::measure::TimelineRow;
 use hdrhistogram::Histogram;
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -70,23 +71,34 @@ pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png:
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(&root, chart).map_err(|e| format!("{name}.svg: {e}"))?;
-        root.present().map_err(|e| format!("{name}.svg: {e:?}"))?;
+        root.present().map_err(|e| format!("{name}.svg: {e}"))?;
     }
     if write_svg {
         let path = dir.join(format!("{name}.svg"));
-        crate::report::write_atomic(&path, svg.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::outdir::write_atomic(&path, svg.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if write_png {
         let path = dir.join(format!("{name}.png"));
-        let tmp = dir.join(format!(".{name}.tmp.png"));
-        {
-            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-            draw(&root, chart).map_err(|e| format!("{name}.png: {e}"))?;
-            root.present().map_err(|e| format!("{name}.png: {e:?}"))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let png = png_bytes(chart, size).map_err(|e| format!("{}: cannot draw the image: {e}", path.display()))?;
+        crate::outdir::write_atomic(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(svg)
+}
+
+/// The chart as a PNG file's bytes: drawn into memory and encoded there, so that writing it is one atomic write
+/// whose error is the plain I/O error.
+fn png_bytes(chart: &Chart, size: (u32, u32)) -> Result<Vec<u8>, String> {
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&pixels, size.0, size.1, image::ColorType::Rgb8)
+        .map_err(|e| e.to_string())?;
+    Ok(png)
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {

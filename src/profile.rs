@@ -14,6 +14,15 @@ use std::f64::consts::TAU;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The highest rate slacheck schedules in one process: some 25 times what it can send on one core, and far
+/// past what any one process can pace. Above it a run would spend its time counting requests it never sent.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// Why a rate above [`MAX_RATE`] is refused.
+pub fn max_rate_message() -> String {
+    format!("the peak rate is above {MAX_RATE:.0}/s, more than one process can pace")
+}
+
 /// A rate profile over a run of `duration`.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -266,6 +275,17 @@ impl Profile {
                 profile
             }
         };
+        if profile.peak_rate() > MAX_RATE {
+            let field = match kind {
+                ProfileKind::Constant => "rate",
+                ProfileKind::Ramp => "to",
+                ProfileKind::Steps => "steps",
+                ProfileKind::Burst | ProfileKind::Spike => "peak",
+                ProfileKind::Sine => "mean",
+                ProfileKind::Trace => "trace",
+            };
+            return Err(err(field, format!("{}; shard the load over several processes", max_rate_message())));
+        }
         Ok(profile)
     }
 

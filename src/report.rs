@@ -7,7 +7,6 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 /// 2: tiers, classes, upstreams, failover and cost.
@@ -359,18 +358,7 @@ impl Summary {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so readers never see half
-/// a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
+pub use crate::outdir::write_atomic;
 
 pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
@@ -836,10 +824,10 @@ impl PlotInputs {
     }
 }
 
-/// Writes a run's report files into `dir`: summary.json always, the rest as `formats` says.
+/// Writes a run's report files into `dir`, as `formats` says. summary.json is written by the caller, first, and
+/// never again by this (so `slacheck report DIR` leaves it byte for byte as the run wrote it).
 pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats: &Formats) -> Result<(), String> {
     let io = |name: &'static str| move |e: std::io::Error| format!("{}: {e}", dir.join(name).display());
-    write_summary_json(dir, summary).map_err(io("summary.json"))?;
     if formats.junit {
         write_atomic(&dir.join("junit.xml"), junit(summary).as_bytes()).map_err(io("junit.xml"))?;
     }

@@ -7,7 +7,7 @@
 use crate::measure::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
 use crate::sse::SseReader;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,6 +94,8 @@ pub struct Router {
     pub policy: Policy,
     pub served_by: Option<ServedBy>,
     pub success: Vec<StatusPattern>,
+    /// The longest response body read (`target.max_body`).
+    pub max_body: usize,
     /// Distinguishes this run's idempotency keys from another's.
     pub run_id: u64,
     pub seed: u64,
@@ -302,7 +304,7 @@ impl Router {
             Outcome::Error(ErrorKind::Stream { after_first_token, .. }) => {
                 !after_first_token && self.policy.on_transport
             }
-            Outcome::Error(ErrorKind::MalformedBody) => self.policy.on_transport,
+            Outcome::Error(ErrorKind::MalformedBody | ErrorKind::BodyTooLarge) => self.policy.on_transport,
         }
     }
 
@@ -314,6 +316,11 @@ impl Router {
                 request = request.header(name, v);
             }
         }
+        let (limit, over_budget) = match self.policy.latency_budget {
+            Some(b) if b < tier.timeout => (b, true),
+            _ => (tier.timeout, false),
+        };
+        let deadline = tokio::time::Instant::now() + limit;
         // Lives outside the timed future, so that a stream cut short by a timeout still tells its first token.
         let mut sse: Option<(SseReader, Instant)> = None;
         let exchange = async {
@@ -327,22 +334,32 @@ impl Router {
             };
             let content_type =
                 response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+            let json = content_type.starts_with(b"application/json");
+            let mut reading = BodyRead { max: self.max_body, read: 0, keep: BytesMut::new(), deadline };
             if content_type.starts_with(b"text/event-stream") {
                 let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
                 while let Some(chunk) = response.chunk().await? {
+                    if let Some(end) = reading.account(&chunk, false) {
+                        return Ok(Read::Ended(status, end));
+                    }
                     reader.feed(&chunk, Instant::now());
+                    if reader.overflowed {
+                        return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
+                    }
                 }
-                return Ok((status, upstream, Bytes::new(), false));
+                return Ok(Read::Whole { status, upstream, body: Bytes::new(), json: false });
             }
-            // Read the whole body: a response counts only when it has fully arrived.
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, upstream, body, content_type.starts_with(b"application/json")))
+            // Read the whole body (a response counts only when it has fully arrived), but keep only what is
+            // parsed later: a JSON body (usage, served-by field) of a success.
+            let keep = json || matches!(self.served_by, Some(ServedBy::Json(_)));
+            while let Some(chunk) = response.chunk().await? {
+                if let Some(end) = reading.account(&chunk, keep) {
+                    return Ok(Read::Ended(status, end));
+                }
+            }
+            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, body: reading.keep.freeze(), json })
         };
-        let (limit, over_budget) = match self.policy.latency_budget {
-            Some(b) if b < tier.timeout => (b, true),
-            _ => (tier.timeout, false),
-        };
-        let result = tokio::time::timeout(limit, exchange).await;
+        let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
         let stream = sse.as_ref().map(|(r, headers)| StreamTiming {
             headers: at(*headers),
@@ -352,13 +369,25 @@ impl Router {
             tokens_after_first: r.tokens_after_first(),
         });
         let mut e = match result {
-            Err(_) => Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) },
+            Err(_) | Ok(Ok(Read::Ended(_, ReadEnd::Deadline))) => {
+                Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) }
+            }
             Ok(Err(err)) => Exchange::failed(Outcome::Error(if err.is_connect() {
                 ErrorKind::Connect
             } else {
                 ErrorKind::Transport
             })),
-            Ok(Ok((status, upstream, body, json))) => {
+            Ok(Ok(Read::Ended(_, ReadEnd::TooLarge))) => Exchange::failed(Outcome::Error(ErrorKind::BodyTooLarge)),
+            Ok(Ok(Read::Ended(status, ReadEnd::StreamOverflow))) => {
+                let after_first_token = sse.as_ref().is_some_and(|(r, _)| r.first_token.is_some());
+                let fault = crate::sse::StreamFault::Malformed;
+                let outcome = match self.success.iter().any(|p| p.matches(status)) {
+                    true => Outcome::Error(ErrorKind::Stream { fault, after_first_token }),
+                    false => Outcome::Error(ErrorKind::Status(status)),
+                };
+                Exchange::failed(outcome)
+            }
+            Ok(Ok(Read::Whole { status, upstream, body, json })) => {
                 let ok = self.success.iter().any(|p| p.matches(status));
                 let upstream = match &self.served_by {
                     Some(ServedBy::Json(pointer)) if ok => json_pointer(&body, pointer),
@@ -385,6 +414,49 @@ impl Router {
         };
         e.stream = stream;
         e
+    }
+}
+
+/// How reading a response ended.
+enum Read {
+    /// The whole body arrived (`body` holds it only when it is parsed later).
+    Whole { status: u16, upstream: Option<String>, body: Bytes, json: bool },
+    /// Reading stopped early, with the response's status.
+    Ended(u16, ReadEnd),
+}
+
+enum ReadEnd {
+    /// The body passed `max_body`.
+    TooLarge,
+    /// One stream event passed [`crate::sse::MAX_EVENT`].
+    StreamOverflow,
+    /// The attempt's time ran out between two pieces of the body.
+    Deadline,
+}
+
+/// Counts a body's bytes as they arrive, keeping them only when asked, and stops at the size cap or deadline.
+struct BodyRead {
+    max: usize,
+    read: usize,
+    keep: BytesMut,
+    deadline: tokio::time::Instant,
+}
+
+impl BodyRead {
+    /// Takes one piece; `Some` when reading must stop. The deadline is checked here as well as by the timer
+    /// around the whole exchange, so that a body whose pieces are always ready still ends on time.
+    fn account(&mut self, chunk: &[u8], keep: bool) -> Option<ReadEnd> {
+        self.read = self.read.saturating_add(chunk.len());
+        if self.read > self.max {
+            return Some(ReadEnd::TooLarge);
+        }
+        if tokio::time::Instant::now() >= self.deadline {
+            return Some(ReadEnd::Deadline);
+        }
+        if keep {
+            self.keep.extend_from_slice(chunk);
+        }
+        None
     }
 }
 
@@ -435,6 +507,7 @@ mod tests {
             },
             served_by: None,
             success: vec![],
+            max_body: 1 << 20,
             run_id: 1,
             seed: 3,
             hedges_sent: AtomicU64::new(0),

@@ -2,11 +2,13 @@
 
 use crate::engine::{self, Controls};
 use crate::measure::{Live, Recorder};
+use crate::outdir::{OutDirError, ResultsDir};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
 use crate::router::{self, Class, Endpoint, Policy, Router, Tier};
 use crate::scenario::{ClassSpec, HttpVersion, InsufficientData, LoadedScenario, ProfileKind};
 use crate::shard::{self, Measurements, Shard, StartAt};
+use crate::signals::{Signals, Stop};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
@@ -63,13 +65,20 @@ pub enum RunError {
     Client(String),
     #[error("--start-at {at} passed {late:.1} s ago: start every shard with a time still ahead")]
     StartPassed { at: String, late: f64 },
+    #[error(transparent)]
+    Folder(#[from] OutDirError),
+    #[error("cannot catch signals: {0}")]
+    Signals(std::io::Error),
 }
 
 impl RunError {
     /// The process exit code for this error: 2 for a bad scenario or usage, 3 when the run could not be made.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Scenario(_) | RunError::MissingApiKey { .. } | RunError::StartPassed { .. } => 2,
+            RunError::Scenario(_)
+            | RunError::MissingApiKey { .. }
+            | RunError::StartPassed { .. }
+            | RunError::Folder(OutDirError::InUse(_)) => 2,
             _ => 3,
         }
     }
@@ -78,18 +87,32 @@ impl RunError {
 pub struct RunOutcome {
     pub summary: Summary,
     pub dir: PathBuf,
-    pub interrupted: bool,
+    /// The signal that stopped the run early.
+    pub interrupted: Option<Stop>,
+    /// An earlier run's files that were removed from the folder first.
+    pub replaced: Vec<String>,
+    /// A result file that could not be written; the verdict stands, and is printed all the same.
+    pub write_error: Option<RunError>,
 }
 
 impl RunOutcome {
     /// 0 all targets held; 1 a target missed (or could not be decided, unless the scenario says
     /// `insufficient_data = "pass"`); 2 a scoped target's tier or class received no request; 3 missed while
-    /// the generator was overloaded; 130 interrupted.
+    /// the generator was overloaded; 130, 143 or 129 stopped by SIGINT, SIGTERM or SIGHUP. A result file that
+    /// could not be written makes a passing run exit 3, and never hides a miss.
     pub fn exit_code(&self) -> u8 {
+        let verdict = self.verdict_code();
+        match &self.write_error {
+            Some(e) if verdict == 0 => e.exit_code(),
+            _ => verdict,
+        }
+    }
+
+    fn verdict_code(&self) -> u8 {
         let v = &self.summary.verdict;
         let undecided_ok = v.insufficient_data && self.summary.scenario.sla.insufficient_data == InsufficientData::Pass;
-        if self.interrupted {
-            130
+        if let Some(stop) = self.interrupted {
+            stop.exit_code()
         } else if !v.unmatched_scopes.is_empty() {
             2
         } else if v.passed || undecided_ok {
@@ -107,14 +130,18 @@ impl LoadedScenario {
     pub fn with_overrides(mut self, o: &Overrides) -> Result<Self, FileError> {
         let load = &mut self.scenario.load;
         if let Some(rate) = o.rate {
+            let refuse = |message: String| FileError {
+                file: "--rate".into(),
+                line: None,
+                column: None,
+                field: String::new(),
+                message,
+            };
             if rate.per_second <= 0.0 {
-                return Err(FileError {
-                    file: "--rate".into(),
-                    line: None,
-                    column: None,
-                    field: String::new(),
-                    message: "the rate must be above zero".into(),
-                });
+                return Err(refuse("the rate must be above zero".into()));
+            }
+            if rate.per_second > crate::profile::MAX_RATE {
+                return Err(refuse(crate::profile::max_rate_message()));
             }
             let duration = load.duration;
             let keep = load.clone();
@@ -141,13 +168,16 @@ impl LoadedScenario {
         if let Some(d) = o.duration {
             load.duration = Some(crate::units::HumanDuration(d));
         }
-        Profile::from_scenario(&self)?;
+        let profile = Profile::from_scenario(&self)?;
+        self.check_windows(profile.duration)?;
         Ok(self)
     }
 }
 
-/// Runs a scenario and writes its results. Ctrl-C stops it early; the partial results are written and marked.
+/// Runs a scenario and writes its results. SIGINT, SIGTERM or SIGHUP stops it early; the partial results are
+/// written and marked.
 pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let mut signals = Signals::catch().map_err(RunError::Signals)?;
     let scenario = &loaded.scenario;
     let target = &scenario.target;
     let profile = Profile::from_scenario(loaded)?;
@@ -159,13 +189,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     let body = match (&target.body, &target.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
-        (None, Some(f)) => {
-            let path = loaded.resolve(f);
-            Bytes::from(
-                std::fs::read(&path)
-                    .map_err(|e| loaded.error("target.body_file", format!("cannot read {}: {e}", path.display())))?,
-            )
-        }
+        (None, Some(f)) => Bytes::from(loaded.body_file_bytes(f)?),
         (None, None) => Bytes::new(),
     };
 
@@ -184,7 +208,12 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
                 .map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
         }
     }
-    let dir = results_dir(opts, &scenario.name, started_at)?;
+    let folder = match &opts.out {
+        Some(d) => ResultsDir::take(d)?,
+        None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
+    };
+    let dir = folder.path.clone();
+    let folder_replaced = folder.replaced.clone();
     let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
     let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
     let region_names = router.regions.clone();
@@ -263,10 +292,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         controls.drained().await;
     };
     let interrupted = tokio::select! {
-        _ = finished => false,
-        _ = tokio::signal::ctrl_c() => true,
+        _ = finished => None,
+        stop = signals.next() => Some(stop),
     };
-    if interrupted {
+    if let Some(stop) = interrupted {
+        signals.exit_on_next(stop);
         controls.stop.store(true, Ordering::Relaxed);
         // Give requests in flight a moment, then give up on them; each is still counted (as interrupted).
         let _ = tokio::time::timeout(Duration::from_secs(1), controls.drained()).await;
@@ -294,19 +324,33 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9) / share as f64;
     let facts = report::RunFacts {
         started_at: started,
-        complete: !interrupted,
+        complete: interrupted.is_none(),
         lag_limit_ms,
         prices,
         mean_rate,
         shard: opts.shard,
     };
     let summary = Summary::new(scenario, &result, verdict, facts.clone());
+    let write_error = write_results(&dir, &summary, result, facts, opts).err();
+    drop(folder);
+    Ok(RunOutcome { summary, dir, interrupted, replaced: folder_replaced, write_error })
+}
+
+/// summary.json first (the verdict, whatever else fails), then measurements.json, then the other reports.
+fn write_results(
+    dir: &Path,
+    summary: &Summary,
+    result: crate::measure::RunResult,
+    facts: report::RunFacts,
+    opts: &RunOptions,
+) -> Result<(), RunError> {
     let plots = report::PlotInputs::of_run(&result);
-    report::write_reports(&dir, &summary, &plots, &opts.formats).map_err(RunError::Output)?;
+    report::write_summary_json(dir, summary)
+        .map_err(|source| RunError::Io { path: dir.join("summary.json"), source })?;
     let measurements = Measurements { schema_version: 1, shard: opts.shard, facts, result };
-    shard::write_measurements(&dir, &measurements)
+    shard::write_measurements(dir, &measurements)
         .map_err(|source| RunError::Io { path: dir.join(shard::MEASUREMENTS), source })?;
-    Ok(RunOutcome { summary, dir, interrupted })
+    report::write_reports(dir, summary, &plots, &opts.formats).map_err(RunError::Output)
 }
 
 /// When the first request is due: shortly from now, or at `--start-at`. A start already more than a second
@@ -448,6 +492,7 @@ fn build_router(
         policy,
         served_by: s.served_by.clone(),
         success: s.sla.success_statuses.clone(),
+        max_body: usize::try_from(target.max_body.0).unwrap_or(usize::MAX),
         run_id: router::mix(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -504,23 +549,6 @@ pub fn utc_stamp_of(at: time::OffsetDateTime) -> String {
 /// Now, as [`utc_stamp_of`].
 pub fn utc_stamp() -> String {
     utc_stamp_of(time::OffsetDateTime::now_utc())
-}
-
-fn results_dir(opts: &RunOptions, name: &str, at: time::OffsetDateTime) -> Result<PathBuf, RunError> {
-    let dir = match &opts.out {
-        Some(d) => d.clone(),
-        None => {
-            let stamp = utc_stamp_of(at);
-            let base = opts.results_root.join(format!("{name}-{stamp}"));
-            // Never overwrite an earlier run.
-            (0..)
-                .map(|i| if i == 0 { base.clone() } else { PathBuf::from(format!("{}-{i}", base.display())) })
-                .find(|p| !p.exists())
-                .unwrap_or(base)
-        }
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { path: dir.clone(), source })?;
-    Ok(dir)
 }
 
 fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) -> Result<reqwest::Client, RunError> {

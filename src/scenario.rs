@@ -4,7 +4,7 @@
 //! a missing field, values that contradict each other) is reported with the file, line, column and field.
 //! The format is documented key by key in `scenarios/README.md`.
 
-use crate::units::{HumanDuration, Rate, Ratio};
+use crate::units::{ByteSize, HumanDuration, Rate, Ratio};
 use mock_upstream::tomlfile::{self, FileError};
 use mock_upstream::ProviderConfig;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,15 @@ pub struct Target {
     pub timeout: HumanDuration,
     #[serde(default)]
     pub http: HttpVersion,
+    /// The longest response body read; a longer one fails as `body too large` and its connection is dropped.
+    #[serde(default = "default_max_body")]
+    pub max_body: ByteSize,
+}
+
+/// Bodies of LLM answers are kilobytes; 16 MiB leaves room for any real one and bounds what a broken upstream
+/// can make the generator hold.
+fn default_max_body() -> ByteSize {
+    ByteSize(16 << 20)
 }
 
 /// `[compare]`: how much worse a run may get than its baseline.
@@ -427,8 +436,10 @@ impl<'de> Deserialize<'de> for WindowSpec {
         let d: HumanDuration = text.parse().map_err(|e: String| {
             serde::de::Error::custom(format!("{e}; or \"burst\" for each burst of a burst profile"))
         })?;
-        if d.0.is_zero() {
-            return Err(serde::de::Error::custom("a window must be longer than zero"));
+        if d.0 < Duration::from_secs(1) {
+            return Err(serde::de::Error::custom(
+                "a window must be at least 1s, the resolution of the timeline windows are counted on",
+            ));
         }
         Ok(WindowSpec::Every(d.0))
     }
@@ -587,6 +598,12 @@ pub struct MockSection {
 }
 
 /// A scenario read from disk, with what is needed to report problems against its text.
+/// The most windows `[sla] window` may cut a run into: each keeps a full-range histogram (about 190 KB).
+pub const MAX_WINDOWS: usize = 1_000;
+
+/// The largest request body file: every request carries a copy, and real prompts are far smaller.
+pub const MAX_BODY_FILE: u64 = 64 << 20;
+
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
     pub scenario: Scenario,
@@ -606,6 +623,11 @@ impl LoadedScenario {
     /// An error about `field`, placed where it is written in this file.
     pub fn error(&self, field: &str, message: impl Into<String>) -> FileError {
         tomlfile::error_at(&self.path, &self.source, field, message)
+    }
+
+    /// The bytes of `target.body_file`: a regular file of at most [`MAX_BODY_FILE`] bytes.
+    pub fn body_file_bytes(&self, file: &Path) -> Result<Vec<u8>, FileError> {
+        tomlfile::read_regular(&self.resolve(file), MAX_BODY_FILE).map_err(|e| self.error("target.body_file", e))
     }
 
     /// A path written in the scenario, taken relative to the scenario file's folder.
@@ -698,8 +720,29 @@ impl LoadedScenario {
         }
         self.check_target()?;
         self.check_routing()?;
-        crate::profile::Profile::from_scenario(self)?;
+        let profile = crate::profile::Profile::from_scenario(self)?;
         self.check_sla()?;
+        self.check_windows(profile.duration)?;
+        Ok(())
+    }
+
+    /// `[sla] window` must not cut a run of `duration` into more than [`MAX_WINDOWS`] windows: each holds a
+    /// histogram for the whole run.
+    pub fn check_windows(&self, duration: Duration) -> Result<(), FileError> {
+        if let Some(WindowSpec::Every(w)) = self.scenario.sla.window {
+            let count = (duration.as_secs_f64() / w.as_secs_f64()).ceil();
+            if count > MAX_WINDOWS as f64 {
+                return Err(self.error(
+                    "sla.window",
+                    format!(
+                        "a run of {} in windows of {} makes {count} windows; at most {MAX_WINDOWS} are judged (each \
+                         keeps a histogram): give a longer window",
+                        HumanDuration(duration),
+                        HumanDuration(w)
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -886,9 +929,7 @@ impl LoadedScenario {
             return Err(self.error("target.body_file", "set either `body` or `body_file`, not both"));
         }
         if let Some(file) = &t.body_file {
-            std::fs::metadata(self.resolve(file)).map_err(|e| {
-                self.error("target.body_file", format!("cannot read {}: {e}", self.resolve(file).display()))
-            })?;
+            self.body_file_bytes(file)?;
         }
         if reqwest::Method::from_bytes(t.method.as_bytes()).is_err() {
             return Err(self.error("target.method", format!("{:?} is not an HTTP method", t.method)));

@@ -212,6 +212,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
     let plots = report::PlotInputs::of_run(&result);
     let mut formats = formats.clone();
     formats.hlog = false; // written above
+    report::write_summary_json(out, &summary)
+        .map_err(|e| MergeError::Write { path: out.join("summary.json"), message: e.to_string() })?;
     report::write_reports(out, &summary, &plots, &formats)
         .map_err(|message| MergeError::Write { path: out.to_path_buf(), message })?;
     let measurements = Measurements { schema_version: 1, shard: None, facts, result };

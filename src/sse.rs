@@ -5,8 +5,15 @@
 //! chunk), a chunk that is not JSON, or ends without `data: [DONE]`. Content and reasoning deltas are tokens;
 //! the number of tokens is taken from the final `usage` when the stream sends one, because one chunk may
 //! carry several tokens.
+//!
+//! Parsing is linear in the body's length: each byte is scanned for an event separator once, and consumed
+//! events leave the buffer in one move per piece. One event is capped at [`MAX_EVENT`] bytes: a body that
+//! never separates its events would otherwise grow the buffer without bound.
 
 use std::time::Instant;
+
+/// The largest event (bytes between two blank lines) a stream may send; past it the stream is malformed.
+pub const MAX_EVENT: usize = 1 << 20;
 
 /// What went wrong inside a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +28,10 @@ pub enum StreamFault {
 
 #[derive(Debug, Default)]
 pub struct SseReader {
+    /// The start of an event whose separator has not arrived yet.
     buffer: Vec<u8>,
+    /// Set when one event passed [`MAX_EVENT`]: the rest of the stream is not worth reading.
+    pub overflowed: bool,
     pub first_token: Option<Instant>,
     pub last_token: Option<Instant>,
     /// Data events carrying content or reasoning.
@@ -66,11 +76,26 @@ struct Usage {
 impl SseReader {
     /// Takes the next piece of the body, received at `at`.
     pub fn feed(&mut self, bytes: &[u8], at: Instant) {
-        self.buffer.extend_from_slice(bytes);
-        while let Some(end) = find_event_end(&self.buffer) {
-            let event: Vec<u8> = self.buffer.drain(..end.0 + end.1).collect();
-            self.event(&event[..end.0], at);
+        if self.overflowed {
+            return;
         }
+        // A separator may straddle the previous piece and this one: look back three bytes, no further.
+        let mut scan = self.buffer.len().saturating_sub(3);
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.extend_from_slice(bytes);
+        let mut consumed = 0;
+        while let Some((end, separator)) = find_event_end(&buffer, scan) {
+            self.event(&buffer[consumed..end], at);
+            consumed = end + separator;
+            scan = consumed;
+        }
+        buffer.drain(..consumed);
+        if buffer.len() > MAX_EVENT {
+            self.fault.get_or_insert(StreamFault::Malformed);
+            self.overflowed = true;
+            buffer = Vec::new();
+        }
+        self.buffer = buffer;
     }
 
     fn event(&mut self, event: &[u8], at: Instant) {
@@ -148,14 +173,21 @@ impl SseReader {
     }
 }
 
-/// (length of the event, length of the separator) of the first complete event.
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+/// (end of the event, length of the separator) of the first complete event whose separator starts at or after
+/// `from`: a blank line, `\n\n` or `\r\n\r\n`.
+fn find_event_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some(offset) = buf.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+        i += offset;
+        if buf.get(i + 1) == Some(&b'\n') {
+            return Some((i, 2));
+        }
+        if i >= 1 && buf[i - 1] == b'\r' && buf.get(i + 1..i + 3) == Some(b"\r\n") {
+            return Some((i - 1, 4));
+        }
+        i += 1;
     }
+    None
 }
 
 #[cfg(test)]
@@ -164,7 +196,10 @@ mod tests {
     use std::time::Duration;
 
     fn read(pieces: &[&str]) -> SseReader {
-        let t0 = Instant::now();
+        read_from(Instant::now(), pieces)
+    }
+
+    fn read_from(t0: Instant, pieces: &[&str]) -> SseReader {
         let mut r = SseReader::default();
         for (i, p) in pieces.iter().enumerate() {
             r.feed(p.as_bytes(), t0 + Duration::from_millis(10 * i as u64));
@@ -175,7 +210,8 @@ mod tests {
 
     #[test]
     fn tokens_first_token_and_done_are_read_across_split_chunks() {
-        let r = read(&[
+        let t0 = Instant::now();
+        let r = read_from(t0, &[
             ": keep-alive\n\ndata: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
             "data: {\"choices\":[{\"delta\":{\"content\":\"Hel",
             "lo wor\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}\n\n",
@@ -186,7 +222,9 @@ mod tests {
         assert_eq!(r.tokens(), 7, "usage wins over counted events");
         // "Hello wor" (9 characters) came first, then "hmm" (3): a quarter of the 7 tokens came after.
         assert!((r.tokens_after_first() - 7.0 * 0.25).abs() < 1e-9);
-        assert!(r.first_token.unwrap() > r.first_token.unwrap() - Duration::from_millis(20));
+        // The first content ("Hel…") completes in the third piece, fed at t0 + 20 ms; the last token in it too.
+        assert_eq!(r.first_token.unwrap() - t0, Duration::from_millis(20));
+        assert_eq!(r.last_token.unwrap() - t0, Duration::from_millis(20));
         assert!(r.done);
     }
 
@@ -200,5 +238,40 @@ mod tests {
         assert_eq!(error.fault, Some(StreamFault::ErrorEvent));
         let error_object = read(&["data: {\"error\":{\"message\":\"x\"}}\n\ndata: [DONE]\n\n"]);
         assert_eq!(error_object.fault, Some(StreamFault::ErrorEvent));
+    }
+
+    #[test]
+    fn separators_split_across_pieces_and_crlf_separators_are_found() {
+        let body = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DONE]\n\n";
+        // Every way of cutting the body in two gives the same two token events.
+        for cut in 0..=body.len() {
+            let r = read(&[&body[..cut], &body[cut..]]);
+            assert_eq!((r.token_events, r.fault, r.done), (2, None, true), "cut at {cut}");
+        }
+        // And so does a byte at a time.
+        let bytes: Vec<String> = body.chars().map(String::from).collect();
+        let r = read(&bytes.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!((r.token_events, r.fault, r.done), (2, None, true));
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_malformed_once_past_the_cap_and_frees_its_buffer() {
+        let mut r = SseReader::default();
+        let piece = vec![b'x'; 4096];
+        let mut fed = 0;
+        while !r.overflowed {
+            r.feed(&piece, Instant::now());
+            fed += piece.len();
+            assert!(fed <= MAX_EVENT + piece.len(), "no overflow after {fed} bytes");
+        }
+        assert_eq!(fed, MAX_EVENT + 4096, "the cap is {MAX_EVENT} bytes: overflow on the first piece past it");
+        assert_eq!(r.fault, Some(StreamFault::Malformed));
+        assert!(r.buffer.capacity() == 0, "the buffer is released");
+    }
+
+    #[test]
+    fn a_blank_line_at_the_very_start_of_a_piece_ends_the_event_before_it() {
+        let r = read(&["data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n", "\ndata: [DONE]\n", "\n"]);
+        assert_eq!((r.token_events, r.fault, r.done), (1, None, true));
     }
 }

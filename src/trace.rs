@@ -14,13 +14,34 @@ pub enum Trace {
     Rates(Vec<(f64, f64, f64)>),
 }
 
+/// The largest trace file read: about 10 million rows.
+pub const MAX_TRACE_FILE: u64 = 256 << 20;
+
 /// Reads a trace; errors name the line.
 pub fn read(path: &Path) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read trace {}: {e}", path.display()))?;
+    let bytes = mock_upstream::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("trace {} is not UTF-8 text", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
     let rows =
         if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))?;
     build(rows).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The latest moment a trace may name: a week, far past any load test and far below what a `Duration` holds.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// The bound of a column's values: milliseconds for `offset_ms`, seconds for `t_s`, requests per second for
+/// `rate` (a million per second, past what one process can send).
+fn max_of(column: &str) -> f64 {
+    match column {
+        "offset_ms" => MAX_SECONDS * 1000.0,
+        "t_s" => MAX_SECONDS,
+        _ => 1e6,
+    }
+}
+
+fn in_range(column: &str, v: f64) -> bool {
+    v.is_finite() && v >= 0.0 && v <= max_of(column)
 }
 
 enum Row {
@@ -37,8 +58,8 @@ fn rows_csv(text: &str) -> Result<Vec<Row>, String> {
         fields
             .get(i)
             .and_then(|f| f.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| format!("line {}: `{name}` must be a number ≥ 0", line + 1))
+            .filter(|v| in_range(name, *v))
+            .ok_or_else(|| format!("line {}: `{name}` must be a number from 0 to {}", line + 1, max_of(name)))
     };
     let mut rows = Vec::new();
     match (find("offset_ms"), find("t_s"), find("rate")) {
@@ -64,8 +85,14 @@ fn rows_jsonl(text: &str) -> Result<Vec<Row>, String> {
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("line {}: not a JSON object ({e})", n + 1))?;
-        let get = |k: &str| v.get(k).and_then(|x| x.as_f64()).filter(|x| x.is_finite() && *x >= 0.0);
-        match (get("offset_ms"), get("t_s"), get("rate")) {
+        let get = |k: &str| -> Result<Option<f64>, String> {
+            match v.get(k).map(|x| x.as_f64().filter(|x| in_range(k, *x))) {
+                None => Ok(None),
+                Some(Some(x)) => Ok(Some(x)),
+                Some(None) => Err(format!("line {}: `{k}` must be a number from 0 to {}", n + 1, max_of(k))),
+            }
+        };
+        match (get("offset_ms")?, get("t_s")?, get("rate")?) {
             (Some(o), _, _) => rows.push(Row::Offset(n + 1, o)),
             (None, Some(t), Some(r)) => rows.push(Row::Rate(n + 1, t, r)),
             _ => {
@@ -135,5 +162,17 @@ mod tests {
         assert_eq!(o, vec![Duration::from_micros(1500), Duration::from_millis(5)]);
         assert!(rows_csv("t_s,rate\n0,10\n1,x\n").err().unwrap().contains("line 3"));
         assert!(rows_csv("t_s,rate\n2,10\n1,1\n").and_then(build).err().unwrap().contains("line 3"));
+    }
+
+    #[test]
+    fn offsets_and_times_past_a_week_are_refused_with_their_line() {
+        let e = rows_jsonl("{\"offset_ms\": 5}\n{\"offset_ms\": 1e300}\n").err().unwrap();
+        assert!(e.contains("line 2") && e.contains("offset_ms"), "{e}");
+        let e = rows_csv("t_s,rate\n0,10\n1e300,1\n").err().unwrap();
+        assert!(e.contains("line 3") && e.contains("t_s"), "{e}");
+        // A week is 604,800 s: the last offset allowed, and the first refused.
+        assert!(rows_csv("offset_ms\n604800000\n").and_then(build).is_ok());
+        assert!(rows_csv("offset_ms\n604800001\n").is_err());
+        assert!(rows_jsonl("{\"t_s\": 0, \"rate\": 2e6}\n").err().unwrap().contains("rate"));
     }
 }

@@ -41,12 +41,17 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
             "tiers[0].endpoints[0]",
             "set `url` or `mock`",
         ),
+        ("a rate no process can pace", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"1000000000/s\"\nduration = \"1s\"\n"), 6, "load.rate", "more than one process can pace"),
+        ("a window shorter than the timeline's second", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\nwindow = \"1ns\"\n"), 9, "sla.window", "at least 1s"),
+        ("too many windows", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"2h\"\n[sla]\nwindow = \"1s\"\n"), 9, "sla.window", "7200 windows"),
+        ("a trace offset of 1e300", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"huge.csv\"\n"), 6, "load.trace", "line 3"),
     ]
 }
 
 #[test]
 fn each_bad_scenario_exits_2_naming_line_and_field() {
     let ws = Workspace::new();
+    ws.write("huge.csv", "offset_ms\n1\n1e300\n");
     for (i, (what, text, line, field, word)) in cases().into_iter().enumerate() {
         let file = ws.write(&format!("bad{i}.toml"), &text);
         for command in ["validate", "run"] {

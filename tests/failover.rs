@@ -140,7 +140,7 @@ struct Gateway(AtomicU64);
 impl Respond for Gateway {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
-        let upstream = if n % 4 == 0 { "fallback" } else { "primary" };
+        let upstream = if n.is_multiple_of(4) { "fallback" } else { "primary" };
         ResponseTemplate::new(200)
             .insert_header("x-upstream", upstream)
             .set_body_string(format!("{{\"model\": \"{upstream}-model\"}}"))

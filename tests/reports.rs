@@ -60,6 +60,12 @@ fn logs_written_by_other_hdrhistogram_implementations_are_read() {
     assert_eq!(log.total("read").unwrap().len(), 20);
     assert_eq!(log.total("write").unwrap().max(), 2000);
     assert!(slacheck::hlog::parse(b"not a log\n").is_err());
+
+    // The same log without its final newline (as some writers and editors leave it) reads the same.
+    let cut = bytes.strip_suffix(b"\n").expect("the crate ends its log with a newline");
+    let log = slacheck::hlog::parse(cut).unwrap();
+    assert_eq!(log.total("read").unwrap().len(), 20);
+    assert_eq!(log.total("write").unwrap().len(), 10);
 }
 
 /// Writes an interval log of `seconds` one-second intervals of lognormal latencies (median 20 ms) × `scale`.
@@ -180,6 +186,7 @@ fn report_rerenders_identical_plots_and_a_self_contained_page() {
         .iter()
         .map(|f| std::fs::read(r.out.join(f)).unwrap())
         .collect();
+    let summary_before = std::fs::read(r.out.join("summary.json")).unwrap();
     for f in ["spectrum.svg", "timeline.svg", "report.html"] {
         std::fs::remove_file(r.out.join(f)).unwrap();
     }
@@ -188,6 +195,7 @@ fn report_rerenders_identical_plots_and_a_self_contained_page() {
     for (i, f) in ["spectrum.svg", "timeline.svg", "junit.xml", "summary.md", "report.html"].iter().enumerate() {
         assert!(std::fs::read(r.out.join(f)).unwrap() == before[i], "{f} differs after `slacheck report`");
     }
+    assert!(std::fs::read(r.out.join("summary.json")).unwrap() == summary_before, "report leaves summary.json alone");
     let page = String::from_utf8(before[4].clone()).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.matches("<svg").count() == 2, "two inline plots");
     assert!(!page.contains("src=") && !page.contains("href="), "no external assets");

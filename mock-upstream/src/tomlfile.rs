@@ -39,15 +39,42 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// The largest configuration file read (scenarios and provider files are a few kilobytes).
+pub const MAX_CONFIG_FILE: u64 = 16 << 20;
+
+/// Reads a regular file of at most `max` bytes. A device (`/dev/zero`), a FIFO or a folder is refused before it
+/// is opened, so reading can neither hang nor grow without bound; a file that grows past `max` while it is read
+/// is refused too.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let too_large = || format!("{} is larger than the limit of {max} bytes", path.display());
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// Reads and parses `file`, returning the value and the source text (for later [`error_at`] calls).
 pub fn read<T: DeserializeOwned>(file: &Path) -> Result<(T, String), FileError> {
-    let source = std::fs::read_to_string(file).map_err(|e| FileError {
+    let fail = |message: String| FileError {
         file: file.to_path_buf(),
         line: None,
         column: None,
         field: String::new(),
-        message: format!("cannot read the file: {e}"),
-    })?;
+        message,
+    };
+    let bytes = read_regular(file, MAX_CONFIG_FILE).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|_| fail("the file is not UTF-8 text".into()))?;
     let value = parse(file, &source)?;
     Ok((value, source))
 }

@@ -1,5 +1,5 @@
 //! Values written the way people write them: durations (`"250ms"`, `"30s"`), rates (`"50000/min"`, `"833/s"`),
-//! ratios (`"99.9%"`) and windows (`"20s..35s"`).
+//! ratios (`"99.9%"`), windows (`"20s..35s"`) and sizes (`"16MiB"`).
 //!
 //! Each type deserializes from its string form with an error that says what was expected, so a TOML
 //! reader can point at the exact value. slacheck reuses these types for its scenario files.
@@ -143,6 +143,49 @@ impl fmt::Display for Window {
     }
 }
 
+/// A number of bytes, written `"16MiB"`, `"512KiB"`, `"1MB"` or a plain count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let text = s.trim();
+        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let scale: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            _ => {
+                return Err(format!("invalid size {s:?}: expected e.g. \"16MiB\", \"512KiB\", \"1MB\" or a byte count"))
+            }
+        };
+        let value: f64 =
+            number.parse().map_err(|_| format!("invalid size {s:?}: expected a number before the unit"))?;
+        let bytes = value * scale as f64;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err(format!("invalid size {s:?}: out of range"));
+        }
+        Ok(ByteSize(bytes.round() as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= scale && self.0.is_multiple_of(scale) {
+                return write!(f, "{}{unit}", self.0 / scale);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
 fn round_to(v: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (v * p).round() / p
@@ -184,6 +227,7 @@ text_serde!(HumanDuration, "a duration such as \"250ms\" or \"30s\"");
 text_serde!(Rate, "a rate such as \"50000/min\" or \"833/s\"");
 text_serde!(Ratio, "a percentage such as \"99.9%\"");
 text_serde!(Window, "a window such as \"20s..35s\"");
+text_serde!(ByteSize, "a size such as \"16MiB\"");
 
 #[cfg(test)]
 mod tests {
@@ -208,5 +252,17 @@ mod tests {
         assert!(w.contains(Duration::from_secs(20)) && !w.contains(Duration::from_secs(35)));
         assert!("35s..20s".parse::<Window>().is_err());
         assert!("3x".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units_and_print_back() {
+        assert_eq!("16MiB".parse::<ByteSize>().unwrap().0, 16 * 1024 * 1024);
+        assert_eq!("1MB".parse::<ByteSize>().unwrap().0, 1_000_000);
+        assert_eq!("1.5KiB".parse::<ByteSize>().unwrap().0, 1536);
+        assert_eq!("4096".parse::<ByteSize>().unwrap().0, 4096);
+        assert!("5 parsecs".parse::<ByteSize>().is_err());
+        assert!("MiB".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(16 << 20).to_string(), "16MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000B");
     }
 }

@@ -1,0 +1,195 @@
+//! Upstreams that misbehave: the real binary against small hostile servers on 127.0.0.1, written here.
+//!
+//! Each server answers every connection the same way until the client goes away; the scenarios send one or two
+//! requests, so that what is checked is how one request ends, whatever the upstream sends.
+
+mod common;
+use common::{assert_counts_add_up, f, Workspace};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Starts a server on a free loopback port that hands each connection, once its request head has arrived, to
+/// `answer`. Returns the URL.
+fn hostile(answer: fn(&mut TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                read_head(&mut conn);
+                answer(&mut conn);
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/v1/chat/completions")
+}
+
+/// Reads up to the end of the request's head and its small body (every request here is a short POST).
+fn read_head(conn: &mut TcpStream) {
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0u8; 8192];
+    let mut seen = Vec::new();
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Writes `piece` every `every` until the client goes away or `limit` passes (a bound on the test's traffic).
+fn write_for(conn: &mut TcpStream, piece: &[u8], every: Duration, limit: Duration) {
+    let began = Instant::now();
+    while began.elapsed() < limit {
+        if conn.write_all(piece).is_err() {
+            return;
+        }
+        if !every.is_zero() {
+            std::thread::sleep(every);
+        }
+    }
+}
+
+fn scenario(url: &str, target_extra: &str, requests: u32, timeout: &str) -> String {
+    format!(
+        "name = \"hostile\"\n[target]\nurl = \"{url}\"\ntimeout = \"{timeout}\"\nbody = '{{\"model\": \"m\", \"messages\": []}}'\n{target_extra}\n\
+         [load]\nprofile = \"constant\"\nrate = \"{requests}/s\"\nduration = \"1s\"\n[sla]\navailability = \"50%\"\n"
+    )
+}
+
+/// Runs the scenario; returns what slacheck wrote and how long the whole process took.
+fn run(ws: &Workspace, text: &str) -> (common::Ran, Duration) {
+    let s = ws.write("hostile.toml", text);
+    let began = Instant::now();
+    let r = ws.run(&s, &["--quiet", "--format", "json"]);
+    (r, began.elapsed())
+}
+
+fn errors(summary: &serde_json::Value, label: &str) -> f64 {
+    summary["errors"][label].as_f64().unwrap_or(0.0)
+}
+
+#[test]
+fn a_body_past_max_body_fails_as_body_too_large_without_being_read_whole() {
+    // 200 MB announced, and sent as fast as the socket takes it.
+    let url = hostile(|conn| {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200000000\r\n\r\n";
+        if conn.write_all(head).is_ok() {
+            write_for(conn, &[b' '; 65536], Duration::ZERO, Duration::from_secs(20));
+        }
+    });
+    let ws = Workspace::new();
+    let (r, _) = run(&ws, &scenario(&url, "max_body = \"1MiB\"", 4, "10s"));
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["counts", "total"]), 4.0, "{}", r.stderr);
+    assert_eq!(errors(&s, "body too large"), 4.0, "{s}");
+    // A 10 s timeout was not needed: each request stopped at the 1 MiB mark.
+    assert_eq!(f(&s, &["counts", "timeout"]), 0.0);
+}
+
+#[test]
+fn an_endless_stream_of_valid_events_ends_at_its_timeout() {
+    let url = hostile(|conn| {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
+        let chunk = [format!("{:x}\r\n", event.len()).as_bytes(), event, b"\r\n"].concat();
+        if conn.write_all(head).is_ok() {
+            write_for(conn, &chunk, Duration::from_millis(1), Duration::from_secs(60));
+        }
+    });
+    let ws = Workspace::new();
+    let (r, took) = run(&ws, &scenario(&url, "", 1, "1s"));
+    let s = r.summary();
+    assert_eq!(f(&s, &["counts", "timeout"]), 1.0, "{s}");
+    // Before the fix the request ran until the server gave up (60 s here).
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+    // The request was given up at its timeout, not later: its latency is the timeout plus the dispatch delay,
+    // which is at most the whole process's time less the second it was due after.
+    let max = f(&s, &["latency_ms", "max"]);
+    assert!(max >= 1000.0 && max < 1000.0 + took.as_secs_f64() * 1000.0, "latency {max} ms, process {took:?}");
+}
+
+#[test]
+fn a_stream_that_never_separates_its_events_is_malformed_long_before_its_timeout() {
+    // The reproduction from the issue: 4 KB of `x` every millisecond, never a blank line.
+    let url = hostile(|conn| {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let chunk = [b"1000\r\n".as_slice(), &[b'x'; 4096], b"\r\n"].concat();
+        if conn.write_all(head).is_ok() {
+            write_for(conn, &chunk, Duration::from_millis(1), Duration::from_secs(60));
+        }
+    });
+    let ws = Workspace::new();
+    let (r, took) = run(&ws, &scenario(&url, "", 1, "30s"));
+    let s = r.summary();
+    assert_eq!(errors(&s, "stream malformed chunk before first token"), 1.0, "{s}");
+    // One event is capped at 1 MiB, which arrives in about 0.3 s; the 30 s timeout was never reached.
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+}
+
+#[test]
+fn a_stream_trickled_a_byte_at_a_time_ends_at_its_timeout() {
+    let url = hostile(|conn| {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        if conn.write_all(head).is_ok() {
+            let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"slow\"}}]}\n\n".repeat(100);
+            for byte in body {
+                if conn.write_all(&[byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    let ws = Workspace::new();
+    let (r, took) = run(&ws, &scenario(&url, "", 1, "1s"));
+    let s = r.summary();
+    assert_eq!(f(&s, &["counts", "timeout"]), 1.0, "{s}");
+    // The 5,100 bytes take 25 s at this pace; the request ended at its 1 s timeout.
+    assert!(took < Duration::from_secs(20), "the run took {took:?}");
+}
+
+#[test]
+fn endless_response_headers_fail_the_request_and_the_run_ends() {
+    let url = hostile(|conn| {
+        if conn.write_all(b"HTTP/1.1 200 OK\r\n").is_ok() {
+            let line = format!("x-filler: {}\r\n", "a".repeat(1000));
+            write_for(conn, line.as_bytes(), Duration::ZERO, Duration::from_secs(60));
+        }
+    });
+    let ws = Workspace::new();
+    let (r, took) = run(&ws, &scenario(&url, "", 2, "5s"));
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["counts", "ok"]), 0.0, "{s}");
+    assert_eq!(f(&s, &["counts", "error"]) + f(&s, &["counts", "timeout"]), 2.0, "{s}");
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+}
+
+#[test]
+fn a_body_file_that_is_a_device_or_a_fifo_is_refused_with_exit_2() {
+    let ws = Workspace::new();
+    let fifo = ws.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    let mut cases = vec![("/dev/zero".to_string(), "not a regular file")];
+    if made {
+        cases.push((fifo.display().to_string(), "not a regular file"));
+    }
+    let big = ws.path().join("big.json");
+    std::fs::File::create(&big).unwrap().set_len((64 << 20) + 1).unwrap();
+    cases.push((big.display().to_string(), "larger than the limit"));
+    for (path, says) in cases {
+        let text = format!(
+            "name = \"b\"\n[target]\nmock = \"default\"\nbody_file = \"{path}\"\n[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n"
+        );
+        let s = ws.write("body.toml", &text);
+        for command in ["validate", "run"] {
+            let o = std::process::Command::new(common::bin()).arg(command).arg(&s).output().unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{command} {path}: {stderr}");
+            assert!(stderr.contains("target.body_file") && stderr.contains(says), "{command} {path}: {stderr}");
+        }
+    }
+}
