@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod compare;
 pub mod engine;
 pub mod hlog;
+pub mod machine;
 pub mod measure;
 pub mod outdir;
 pub mod plot;

@@ -102,6 +102,8 @@ pub struct Router {
     /// Counters for the hedge budget.
     pub hedges_sent: AtomicU64,
     pub logical_requests: AtomicU64,
+    /// Attempts that could not open a socket (EMFILE, ENFILE): counted as not sent.
+    pub out_of_files: AtomicU64,
 }
 
 /// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
@@ -190,6 +192,9 @@ impl Router {
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
                 let trigger = self.triggers(&last);
+                if last.outcome == Outcome::NotSent {
+                    break 'tiers;
+                }
                 attempts.push(Attempt {
                     tier: tier as u16,
                     region: self.tiers[tier].endpoint(index).region,
@@ -206,7 +211,7 @@ impl Router {
         let upstream = last.upstream.or_else(|| served.map(|t| self.tiers[t as usize].name.clone()));
         Sample {
             intended,
-            sent: Some(sent),
+            sent: (last.outcome != Outcome::NotSent).then_some(sent),
             done: start.elapsed(),
             outcome: last.outcome,
             class: class_index as u16,
@@ -372,6 +377,11 @@ impl Router {
             Err(_) | Ok(Ok(Read::Ended(_, ReadEnd::Deadline))) => {
                 Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) }
             }
+            // No socket could be opened: the request never left this machine, and the limit is the generator's.
+            Ok(Err(err)) if crate::machine::out_of_files(&err) => {
+                self.out_of_files.fetch_add(1, Ordering::Relaxed);
+                Exchange::failed(Outcome::NotSent)
+            }
             Ok(Err(err)) => Exchange::failed(Outcome::Error(if err.is_connect() {
                 ErrorKind::Connect
             } else {
@@ -512,6 +522,7 @@ mod tests {
             seed: 3,
             hedges_sent: AtomicU64::new(0),
             logical_requests: AtomicU64::new(0),
+            out_of_files: AtomicU64::new(0),
         };
         let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
         // sd at n = 100,000, p = 0.1 is 95; allow four of them.

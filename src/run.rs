@@ -96,10 +96,9 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// 0 all targets held; 1 a target missed (or could not be decided, unless the scenario says
-    /// `insufficient_data = "pass"`); 2 a scoped target's tier or class received no request; 3 missed while
-    /// the generator was overloaded; 130, 143 or 129 stopped by SIGINT, SIGTERM or SIGHUP. A result file that
-    /// could not be written makes a passing run exit 3, and never hides a miss.
+    /// The verdict's exit code ([`crate::sla::Verdict::exit_code`]), unless a signal stopped the run (130, 143
+    /// or 129 for SIGINT, SIGTERM or SIGHUP). A result file that could not be written makes a passing run exit 3,
+    /// and never hides a miss.
     pub fn exit_code(&self) -> u8 {
         let verdict = self.verdict_code();
         match &self.write_error {
@@ -109,18 +108,10 @@ impl RunOutcome {
     }
 
     fn verdict_code(&self) -> u8 {
-        let v = &self.summary.verdict;
-        let undecided_ok = v.insufficient_data && self.summary.scenario.sla.insufficient_data == InsufficientData::Pass;
-        if let Some(stop) = self.interrupted {
-            stop.exit_code()
-        } else if !v.unmatched_scopes.is_empty() {
-            2
-        } else if v.passed || undecided_ok {
-            0
-        } else if self.summary.generator.overloaded {
-            3
-        } else {
-            1
+        let undecided_passes = self.summary.scenario.sla.insufficient_data == InsufficientData::Pass;
+        match self.interrupted {
+            Some(stop) => stop.exit_code(),
+            None => self.summary.verdict.exit_code(undecided_passes),
         }
     }
 }
@@ -179,6 +170,9 @@ impl LoadedScenario {
 pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let mut signals = Signals::catch().map_err(RunError::Signals)?;
     let scenario = &loaded.scenario;
+    let open_files = open_files_for(loaded);
+    // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
+    let reserve = crate::machine::Reserve::hold(8);
     let target = &scenario.target;
     let profile = Profile::from_scenario(loaded)?;
     let api_key = match &target.api_key_env {
@@ -291,9 +285,15 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         let _ = (&mut dispatched).await;
         controls.drained().await;
     };
+    let cpu_before = crate::machine::cpu_seconds();
     let interrupted = tokio::select! {
         _ = finished => None,
         stop = signals.next() => Some(stop),
+    };
+    // The schedule was offered until the stop (if any): the offered rate is counted over that time.
+    let offered_for = match interrupted {
+        Some(_) => start.elapsed().saturating_sub(opts.warmup),
+        None => profile.duration.saturating_sub(opts.warmup),
     };
     if let Some(stop) = interrupted {
         signals.exit_on_next(stop);
@@ -314,6 +314,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         .await
         .expect("the recorder thread is joined")
         .map_err(|source| RunError::Io { path: hlog_path, source })?;
+    let usage = crate::machine::Usage {
+        cpu_s: crate::machine::cpu_seconds() - cpu_before,
+        wall_s: start.elapsed().as_secs_f64(),
+        cores: crate::machine::cores(),
+        load_average: crate::machine::load_average(),
+        open_files,
+        not_sent_open_files: router.out_of_files.load(Ordering::Relaxed),
+    };
     drop(providers);
 
     let verdict = sla::evaluate(&scenario.sla, &result);
@@ -329,8 +337,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         prices,
         mean_rate,
         shard: opts.shard,
+        offered_s: offered_for.as_secs_f64(),
+        machine: Some(usage),
     };
     let summary = Summary::new(scenario, &result, verdict, facts.clone());
+    reserve.release();
     let write_error = write_results(&dir, &summary, result, facts, opts).err();
     drop(folder);
     Ok(RunOutcome { summary, dir, interrupted, replaced: folder_replaced, write_error })
@@ -351,6 +362,22 @@ fn write_results(
     shard::write_measurements(dir, &measurements)
         .map_err(|source| RunError::Io { path: dir.join(shard::MEASUREMENTS), source })?;
     report::write_reports(dir, summary, &plots, &opts.formats).map_err(RunError::Output)
+}
+
+/// Raises the open-files limit as far as it goes, and warns when it is still below what the run may need.
+fn open_files_for(loaded: &LoadedScenario) -> Option<crate::machine::OpenFiles> {
+    let limits = crate::machine::raise_open_files().ok()?;
+    let max_in_flight = loaded.scenario.load.max_in_flight;
+    let needed = crate::machine::files_needed(max_in_flight, !loaded.mock_providers().is_empty());
+    if limits.soft < needed {
+        eprintln!(
+            "warning: the open-files limit is {} (hard limit {}), below the {needed} that load.max_in_flight = \
+             {max_in_flight} may need; requests that cannot open a socket are counted as not sent (the \
+             generator's limit). Raise it with `ulimit -n`.",
+            limits.soft, limits.hard
+        );
+    }
+    Some(limits)
 }
 
 /// When the first request is due: shortly from now, or at `--start-at`. A start already more than a second
@@ -502,6 +529,7 @@ fn build_router(
         seed: s.load.seed,
         hedges_sent: Default::default(),
         logical_requests: Default::default(),
+        out_of_files: Default::default(),
     })
 }
 

@@ -185,7 +185,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
         result.merge(&s.measurements.result).map_err(MergeError::Merge)?;
         facts.complete &= s.measurements.facts.complete;
         facts.mean_rate += s.measurements.facts.mean_rate;
+        if let (Some(m), Some(other)) = (&mut facts.machine, &s.measurements.facts.machine) {
+            m.not_sent_open_files += other.not_sent_open_files;
+        }
     }
+    // The merged whole is not a shard: it says `merged_shards` instead.
+    facts.shard = None;
     std::fs::create_dir_all(out).map_err(|e| MergeError::Write { path: out.to_path_buf(), message: e.to_string() })?;
 
     // The interval logs add interval by interval; the timeline's per-second percentiles come from the sum.

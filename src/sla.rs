@@ -51,6 +51,10 @@ pub struct TargetResult {
     /// Why, when there is something to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A miss that the generator's own limits explain: the target holds on service time (from the actual send,
+    /// without the dispatcher's lag) or without the requests the generator never sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generator_bound: bool,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -67,6 +71,28 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The exit code this verdict calls for, the one place where it is decided: 2 a scoped target matched no
+    /// request; 0 every target held (or only undecided ones, when `undecided_passes`); 1 a target missed that
+    /// the generator cannot explain, or one could not be decided; 3 every miss is generator-bound.
+    pub fn exit_code(&self, undecided_passes: bool) -> u8 {
+        if !self.unmatched_scopes.is_empty() {
+            2
+        } else if self.passed || (self.insufficient_data && undecided_passes) {
+            0
+        } else if self.failed().any(|t| !t.generator_bound) {
+            1
+        } else if self.failed().next().is_some() {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// Some target missed, and the generator's own limits explain every miss.
+    pub fn generator_bound(&self) -> bool {
+        self.failed().next().is_some() && self.failed().all(|t| t.generator_bound)
+    }
+
     pub fn failed(&self) -> impl Iterator<Item = &TargetResult> {
         self.targets.iter().filter(|t| t.judgement == Judgement::Fail)
     }
@@ -124,6 +150,7 @@ impl TargetResult {
             judgement: Judgement::Fail,
             passed: false,
             note: Some(note.into()),
+            generator_bound: false,
         }
     }
 }
@@ -150,6 +177,7 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
             judgement,
             passed: judgement == Judgement::Pass,
             note: None,
+            generator_bound: false,
         };
     }
     let within = h.count_between(0, limit_us);
@@ -174,16 +202,27 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
         judgement,
         passed: judgement == Judgement::Pass,
         note,
+        generator_bound: false,
     }
 }
 
-/// An availability target on `ok` of `total`.
+/// An availability target on `ok` of `total`. A 100% target is a promise of no failure at all, which no
+/// interval can show from a sample: it is judged on the count, and more requests could never settle it.
 fn availability_target(name: String, limit: crate::units::Ratio, ok: u64, total: u64) -> TargetResult {
     if total == 0 {
         return TargetResult::without_data(name, limit.to_string(), "no requests were scheduled");
     }
-    let (judgement, more_requests) = judge_share(ok, total, limit.0);
+    let (judgement, more_requests) = if limit.0 >= 1.0 {
+        (if ok == total { Judgement::Pass } else { Judgement::Fail }, None)
+    } else {
+        judge_share(ok, total, limit.0)
+    };
     let (lo, hi) = wilson(ok, total);
+    let note = match judgement {
+        Judgement::InsufficientData => Some("too few requests to tell".into()),
+        _ if limit.0 >= 1.0 => Some("100% allows no failure: judged on the count".into()),
+        _ => None,
+    };
     TargetResult {
         name,
         limit: limit.to_string(),
@@ -194,7 +233,8 @@ fn availability_target(name: String, limit: crate::units::Ratio, ok: u64, total:
         more_requests,
         judgement,
         passed: judgement == Judgement::Pass,
-        note: (judgement == Judgement::InsufficientData).then(|| "too few requests to tell".into()),
+        note,
+        generator_bound: false,
     }
 }
 
@@ -249,12 +289,34 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
                 name: format!("{} in every window", first[k].name),
                 judgement,
                 passed: judgement == Judgement::Pass,
-                more_requests: per_window.iter().filter_map(|w| w[k].more_requests).max(),
+                // A window that failed decides the target: more requests could not change that.
+                more_requests: (judgement == Judgement::InsufficientData)
+                    .then(|| per_window.iter().filter_map(|w| w[k].more_requests).max())
+                    .flatten(),
                 note: Some(format!("worst of {} windows: {}; {failing} missed", per_window.len(), window_text(worst))),
                 ..w.clone()
             }
         })
         .collect()
+}
+
+/// Marks the run-wide targets that did not pass but would without what the generator itself added: latency
+/// judged on service time (from the actual send, so without the dispatcher's lag), availability without the
+/// requests never sent. Only then can the generator explain the result; any other miss is the target's.
+fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &RunResult) {
+    let c = result.counts;
+    let sent = crate::measure::Counts { total: c.total - c.not_sent, not_sent: 0, ..c };
+    let without_generator = scope_targets("", limits, sent, &result.service_time);
+    for (t, alone) in targets.iter_mut().zip(without_generator) {
+        if t.judgement != Judgement::Pass && alone.judgement == Judgement::Pass {
+            t.generator_bound = true;
+            let why = match t.measured_ratio {
+                Some(_) => "it holds without the requests the generator never sent",
+                None => "it holds on service time: the generator's lag explains the miss",
+            };
+            t.note = Some(why.into());
+        }
+    }
 }
 
 /// The longest run of consecutive timeline seconds in which some request failed.
@@ -270,6 +332,7 @@ pub fn longest_error_burst(result: &RunResult) -> Duration {
 /// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
 pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     let mut targets = scope_targets("", &sla.overall(), result.counts, &result.latency);
+    mark_generator_bound(&mut targets, &sla.overall(), result);
     let mut unmatched_scopes = Vec::new();
     for (name, limits) in &sla.class {
         match result.classes.iter().find(|(n, _)| n == name) {
@@ -311,6 +374,7 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
                 judgement: Judgement::Pass,
                 passed: true,
                 note: Some("no request needed a second attempt".into()),
+                generator_bound: false,
             });
         } else {
             targets.push(percentile_target("failover_added_p99".into(), 0.99, limit.0, h, ""));
@@ -330,6 +394,7 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
             judgement,
             passed: judgement == Judgement::Pass,
             note: None,
+            generator_bound: false,
         });
     }
     let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);
@@ -395,5 +460,100 @@ mod tests {
         let t = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &few, "");
         assert_eq!(t.judgement, Judgement::InsufficientData);
         assert!(t.more_requests.unwrap() > 3_000);
+    }
+
+    /// A run of `n` requests due 10 ms apart: each lags `lag_ms` before it is sent and takes `service_ms`;
+    /// the first `not_sent` are never sent, and the next `errors` fail with a 503.
+    fn run(n: u64, lag_ms: u64, service_ms: u64, not_sent: u64, errors: u64) -> RunResult {
+        use crate::measure::{ErrorKind, Outcome, Recorder, Sample};
+        let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
+        for i in 0..n {
+            let intended = Duration::from_millis(10 * i);
+            let sample = if i < not_sent {
+                Sample::not_sent(intended, intended)
+            } else {
+                let sent = intended + Duration::from_millis(lag_ms);
+                let outcome = if i < not_sent + errors { Outcome::Error(ErrorKind::Status(503)) } else { Outcome::Ok };
+                Sample {
+                    sent: Some(sent),
+                    done: sent + Duration::from_millis(service_ms),
+                    outcome,
+                    ..Sample::not_sent(intended, intended)
+                }
+            };
+            r.record(&sample);
+        }
+        r.finish().unwrap()
+    }
+
+    fn sla(text: &str) -> Sla {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_latency_miss_that_holds_on_service_time_is_the_generators() {
+        // Every request lagged 500 ms and was served in 5 ms: p99 of 505 ms against 100 ms misses, but the
+        // target alone answered in 5 ms.
+        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 5, 0, 0));
+        let t = &v.targets[0];
+        assert_eq!((t.judgement, t.generator_bound), (Judgement::Fail, true));
+        assert!(t.note.as_deref().unwrap().contains("service time"));
+        assert!(v.generator_bound());
+        assert_eq!(v.exit_code(false), 3);
+        // Served in 200 ms: it misses on service time too, so the miss is the target's, whatever the lag.
+        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 200, 0, 0));
+        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
+        assert!(!v.generator_bound());
+        assert_eq!(v.exit_code(false), 1);
+        // No lag and a fast target: nothing to explain.
+        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 0, 5, 0, 0));
+        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Pass, false));
+        assert_eq!(v.exit_code(false), 0);
+    }
+
+    #[test]
+    fn an_availability_miss_from_unsent_requests_is_the_generators_and_from_errors_the_targets() {
+        // 100 of 20,000 never sent, the rest all fine: 99.5% against 99.9% misses; without them it is 19,900 of
+        // 19,900, whose Wilson lower bound (0.9998) clears 99.9%.
+        let v = evaluate(&sla("availability = \"99.9%\""), &run(20_000, 0, 5, 100, 0));
+        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, true));
+        assert_eq!(v.exit_code(false), 3);
+        // 100 unsent and 100 errors: 99.9% fails even without the unsent (1,800 of 1,900 = 94.7%).
+        let v = evaluate(&sla("availability = \"99.9%\""), &run(2_000, 0, 5, 100, 100));
+        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
+        assert_eq!(v.exit_code(false), 1);
+        // One real miss among generator-bound ones decides: exit 1.
+        let v = evaluate(&sla("availability = \"99.9%\"\np99 = \"100ms\""), &run(20_000, 500, 200, 100, 0));
+        assert_eq!(v.targets.iter().map(|t| t.generator_bound).collect::<Vec<_>>(), [true, false]);
+        assert_eq!(v.exit_code(false), 1);
+    }
+
+    #[test]
+    fn the_exit_code_follows_the_verdict_and_the_undecided_policy() {
+        // 200 requests without failure cannot show 99.9%: undecided.
+        let undecided = evaluate(&sla("availability = \"99.9%\""), &run(200, 0, 5, 0, 0));
+        assert!(undecided.insufficient_data && !undecided.passed);
+        assert_eq!((undecided.exit_code(false), undecided.exit_code(true)), (1, 0));
+        // A failed target next to an undecided one: the policy for undecided data never turns it into a pass.
+        let mixed = evaluate(&sla("availability = \"99.9%\"\np99 = \"1ms\""), &run(200, 0, 5, 0, 0));
+        assert_eq!(
+            mixed.targets.iter().map(|t| t.judgement).collect::<Vec<_>>(),
+            [Judgement::InsufficientData, Judgement::Fail]
+        );
+        assert!(!mixed.insufficient_data, "a failure is not insufficient data");
+        assert_eq!((mixed.exit_code(false), mixed.exit_code(true)), (1, 1));
+        let mut unmatched = evaluate(&sla("p90 = \"1s\""), &run(200, 0, 5, 0, 0));
+        assert_eq!(unmatched.exit_code(false), 0);
+        unmatched.unmatched_scopes.push("sla.tier.nope".into());
+        assert_eq!(unmatched.exit_code(true), 2);
+    }
+
+    #[test]
+    fn a_100_percent_target_is_judged_on_the_count_and_never_asks_for_more() {
+        let clean = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 0));
+        assert_eq!((clean.targets[0].judgement, clean.targets[0].more_requests), (Judgement::Pass, None));
+        let one_error = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 1));
+        assert_eq!((one_error.targets[0].judgement, one_error.targets[0].more_requests), (Judgement::Fail, None));
+        assert_eq!(one_error.targets[0].measured_ratio, Some(39.0 / 40.0));
     }
 }

@@ -193,3 +193,54 @@ fn a_body_file_that_is_a_device_or_a_fifo_is_refused_with_exit_2() {
         }
     }
 }
+
+/// A server that answers every request with a small JSON 200 after `delay`.
+fn slow_ok(conn: &mut TcpStream, delay: Duration) {
+    loop {
+        std::thread::sleep(delay);
+        let body = b"{\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}";
+        let head =
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+        if conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(body)).is_err() {
+            return;
+        }
+        // Keep-alive: wait for the next request on this connection, or its end.
+        let _ = conn.set_read_timeout(None);
+        if conn.peek(&mut [0u8; 1]).map(|n| n == 0).unwrap_or(true) {
+            return;
+        }
+        read_head(conn);
+    }
+}
+
+#[test]
+fn running_out_of_file_descriptors_is_the_generators_limit_not_the_targets_failure() {
+    let url = hostile(|conn| slow_ok(conn, Duration::from_millis(500)));
+    let ws = Workspace::new();
+    let text = scenario(&url, "", 200, "5s")
+        .replace("availability = \"50%\"", "availability = \"90%\"")
+        .replace("duration = \"1s\"", "duration = \"1s\"\nmax_in_flight = 500");
+    let s = ws.write("fds.toml", &text);
+    let out = ws.path().join("out-fds");
+    // A hard limit of 64 open files: the generator cannot raise it, and most of the 200 connections fail to open.
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(common::bin())
+        .args(["run", s.to_str().unwrap(), "--quiet", "--format", "json", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let r = common::ran(o, out);
+    assert!(r.stderr.contains("open-files limit is 64"), "the limit is reported up front: {}", r.stderr);
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    let not_sent = f(&s, &["counts", "not_sent"]);
+    assert!(not_sent > 0.0, "{s}");
+    assert_eq!(f(&s, &["generator", "machine", "not_sent_open_files"]), not_sent, "every unsent one was for files");
+    assert_eq!(errors(&s, "connect"), 0.0, "nothing is blamed on the target: {s}");
+    assert_eq!(f(&s, &["counts", "error"]) + f(&s, &["counts", "timeout"]), 0.0, "{s}");
+    assert!(s["generator"]["hint"].as_str().unwrap().contains("open-files limit (64)"), "{s}");
+    // Every request that was sent succeeded: the miss is the generator's, exit 3.
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("GENERATOR-BOUND"), "{}", r.stdout);
+}

@@ -93,6 +93,8 @@ async fn shards_add_up_to_the_unsharded_run_and_merge_exactly() {
         let m = merged.summary();
         assert_counts_add_up(&m);
         assert_eq!(f(&m, &["merged_shards"]), 3.0);
+        assert!(m["shard"].is_null(), "a merged whole is not a shard: {}", m["shard"]);
+        assert!(!merged.stdout.contains("[shard"), "{}", merged.stdout);
 
         // The same scenario unsharded: the shards' requests are exactly its requests, class by class.
         let whole = ws.run(&file, &["--quiet"]);
