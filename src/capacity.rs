@@ -109,9 +109,14 @@ pub struct Step {
     pub p99_ms: f64,
     #[serde(rename = "p99.9_ms")]
     pub p99_9_ms: f64,
-    /// Errors and timeouts.
+    /// Errors (a status, a broken connection, a malformed body), timeouts apart.
     pub errors: u64,
+    #[serde(default)]
+    pub timeouts: u64,
     pub not_sent: u64,
+    /// Seconds spent before this step waiting for the target to recover from the step before (see [`settle`]).
+    #[serde(default)]
+    pub settled_s: f64,
     pub lag_p99_ms: f64,
     /// The targets missed or undecided, with what was measured.
     pub missed: Vec<String>,
@@ -195,7 +200,15 @@ pub async fn search(
     let mut rate = settings.min;
     // Growth, then bisection; each step either narrows the interval or ends the search.
     loop {
-        let (step, interrupted) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
+        // A step after one that missed starts only once the target has drained the queue that step left.
+        let settled_s = match (report.steps.first(), report.steps.last()) {
+            (Some(first), Some(last)) if last.outcome != StepOutcome::Held => {
+                settle(loaded, settings, out, report.steps.len() + 1, first.p50_ms).await?
+            }
+            _ => 0.0,
+        };
+        let (mut step, interrupted) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
+        step.settled_s = settled_s;
         on_step(&step);
         let outcome = step.outcome;
         if matches!(outcome, StepOutcome::Missed | StepOutcome::Undecided) {
@@ -296,13 +309,48 @@ async fn run_step(
         p50_ms: s.latency_ms.p50,
         p99_ms: s.latency_ms.p99,
         p99_9_ms: s.latency_ms.p99_9,
-        errors: s.counts.error + s.counts.timeout,
+        errors: s.counts.error,
+        timeouts: s.counts.timeout,
         not_sent: s.counts.not_sent,
+        settled_s: 0.0,
         lag_p99_ms: s.lag_ms.p99,
         missed,
         dir,
     };
     Ok((step, outcome.interrupted.is_some()))
+}
+
+/// The longest wait for a target to recover between steps.
+const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits until the target answers about as fast as in the first step again: one-second probes at the lowest
+/// rate of the search, until their p50 is within 1.5 times the first step's (plus a millisecond) with nothing
+/// failed, or [`SETTLE_LIMIT`] passes. A target whose queue is still full after an overloaded step would
+/// otherwise start the next step behind, and the knee would move with the warm-up alone. Returns the seconds
+/// waited; the probes' results stay in `out/settle-NN-K`.
+async fn settle(
+    loaded: &LoadedScenario,
+    settings: &Settings,
+    out: &Path,
+    number: usize,
+    first_p50_ms: f64,
+) -> Result<f64, RunError> {
+    let began = std::time::Instant::now();
+    let probe_rate = settings.min.min(10.0);
+    let overrides = Overrides { rate: Some(Rate::per_second(probe_rate)), duration: Some(Duration::from_secs(1)) };
+    let scenario = loaded.clone().with_overrides(&overrides)?;
+    let formats = Formats { hlog: false, svg: false, png: false, junit: false, md: false, html: false };
+    for probe in 1.. {
+        let dir = out.join(format!("settle-{number:02}-{probe}"));
+        let opts = RunOptions { out: Some(dir), formats: formats.clone(), ..RunOptions::default() };
+        let outcome = run::run(&scenario, &opts).await?;
+        let s = &outcome.summary;
+        let recovered = s.counts.ok == s.counts.total && s.latency_ms.p50 <= 1.5 * first_p50_ms + 1.0;
+        if recovered || outcome.interrupted.is_some() || began.elapsed() >= SETTLE_LIMIT {
+            break;
+        }
+    }
+    Ok(began.elapsed().as_secs_f64())
 }
 
 /// Up to two decimals, without trailing zeros.
@@ -318,13 +366,19 @@ fn fmt_rate(per_s: f64) -> String {
 /// One line per step, as the search goes.
 pub fn step_line(step: &Step) -> String {
     format!(
-        "  {:>12}  {:<15}  availability {:>9}  p99 {:>9}  errors {}{}",
+        "  {:>12}  {:<15}  availability {:>9}  p99 {:>9}  errors {}  timeouts {}{}{}",
         format!("{:.1}/s", step.rate_per_s),
         step.outcome.label(),
         step.availability.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
         fmt_ms(step.p99_ms),
         step.errors,
-        if step.not_sent > 0 { format!("  not sent {}", step.not_sent) } else { String::new() }
+        step.timeouts,
+        if step.not_sent > 0 { format!("  not sent {}", step.not_sent) } else { String::new() },
+        if step.settled_s > 0.0 {
+            format!("  (after {:.1} s for the target to recover)", step.settled_s)
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -377,15 +431,15 @@ pub fn markdown(r: &CapacityReport) -> String {
         round(r.precision * 100.0)
     );
     out.push_str(
-        "| offered req/s | req/min | outcome | judged for | requests | availability | p50 | p99 | p99.9 | errors | not sent |\n",
+        "| offered req/s | req/min | outcome | judged for | requests | availability | p50 | p99 | p99.9 | errors | timeouts | not sent | recovery wait |\n",
     );
-    out.push_str("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut steps = r.steps.clone();
     steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
     for s in &steps {
         let _ = writeln!(
             out,
-            "| {:.1} | {:.0} | {} | {} s | {} | {} | {} | {} | {} | {} | {} |",
+            "| {:.1} | {:.0} | {} | {} s | {} | {} | {} | {} | {} | {} | {} | {} | {} s |",
             s.rate_per_s,
             s.rate_per_s * 60.0,
             s.outcome.label(),
@@ -396,7 +450,9 @@ pub fn markdown(r: &CapacityReport) -> String {
             fmt_ms(s.p99_ms),
             fmt_ms(s.p99_9_ms),
             s.errors,
-            s.not_sent
+            s.timeouts,
+            s.not_sent,
+            round(s.settled_s)
         );
     }
     let _ = writeln!(out, "\n{}", conclusion(r));

@@ -24,6 +24,25 @@ pub struct Side {
     pub summary: Option<serde_json::Value>,
 }
 
+impl Side {
+    /// The run's generator fell behind (its summary says `generator.overloaded`): its latency is partly the
+    /// generator's, so a change cannot be blamed on the target.
+    pub fn generator_bound(&self) -> bool {
+        self.summary.as_ref().is_some_and(|s| s["generator"]["overloaded"] == true)
+    }
+
+    /// How long the run was, from its summary; intervals that end after it are partial (the answers that came
+    /// after the schedule ended) and do not count towards [`MIN_INTERVALS`].
+    fn duration_s(&self) -> Option<f64> {
+        self.summary.as_ref().and_then(|s| s["duration_s"].as_f64())
+    }
+
+    /// The run's own policy for undecided data (`[sla] insufficient_data = "pass"`), from its summary.
+    pub fn undecided_passes(&self) -> bool {
+        self.summary.as_ref().is_some_and(|s| s["scenario"]["sla"]["insufficient_data"] == "pass")
+    }
+}
+
 /// Reads a results directory, a summary.json (its folder's latency.hlog is used) or an .hlog file.
 pub fn load(path: &Path) -> Result<Side, String> {
     let (hlog_path, summary_path): (PathBuf, Option<PathBuf>) = if path.is_dir() {
@@ -131,9 +150,46 @@ pub struct Comparison {
     pub before: String,
     pub after: String,
     pub rows: Vec<MetricRow>,
-    /// Per-tier p99 where both runs have the tier.
+    /// Per-tier p99 where both runs have the tier, judged like the overall p99.
     pub tiers: Vec<MetricRow>,
+    /// Some metric is worse beyond its tolerance and the noise (and neither run was generator-bound).
     pub regressed: bool,
+    /// Some metric could not be judged: too few whole intervals on a side.
+    pub insufficient_data: bool,
+    /// The sides whose generator fell behind ("before", "after"): no regression is called then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generator_bound: Vec<String>,
+}
+
+impl Comparison {
+    /// 3 either run was generator-bound (the change may be the generator's); 1 regressed, or a metric could
+    /// not be judged (unless `undecided_passes`, as for the SLA verdict); 0 otherwise.
+    pub fn exit_code(&self, undecided_passes: bool) -> u8 {
+        if !self.generator_bound.is_empty() {
+            3
+        } else if self.regressed || (self.insufficient_data && !undecided_passes) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The conclusion in one line.
+    pub fn conclusion(&self) -> String {
+        if !self.generator_bound.is_empty() {
+            format!(
+                "NOT JUDGED: the generator fell behind on the {} run, so a change may be its own; rerun with \
+                 less load per process or on a quieter machine",
+                self.generator_bound.join(" and ")
+            )
+        } else if self.regressed {
+            "REGRESSED: at least one metric is worse beyond its tolerance and the noise".into()
+        } else if self.insufficient_data {
+            format!("INSUFFICIENT DATA: fewer than {MIN_INTERVALS} whole one-second intervals on a side; run longer")
+        } else {
+            "no regression".into()
+        }
+    }
 }
 
 /// The quantiles compared, with their names.
@@ -144,12 +200,7 @@ pub const MIN_INTERVALS: usize = 5;
 
 pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
     let mut rows = Vec::new();
-    let empty = Vec::new();
-    let b = before.log.series.get(hlog::OVERALL).unwrap_or(&empty);
-    let a = after.log.series.get(hlog::OVERALL).unwrap_or(&empty);
-    let b_hists: Vec<&Histogram<u64>> = b.iter().map(|i| &i.histogram).collect();
-    let a_hists: Vec<&Histogram<u64>> = a.iter().map(|i| &i.histogram).collect();
-    let boot = Bootstrap::new(&b_hists, &a_hists);
+    let boot = Bootstrap::of_series(before, after, hlog::OVERALL);
     let cis = boot.relative_cis();
     let (points_b, points_a) = (boot.points(0), boot.points(1));
     for (i, (name, _)) in QUANTILES.iter().enumerate() {
@@ -174,15 +225,32 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
             rows.extend([availability, error_rate]);
         }
     }
+    // Each tier's p99 with its own bootstrap interval and the p99 tolerance, as the overall p99.
+    let p99 = QUANTILES.iter().position(|(n, _)| *n == "p99").unwrap_or(2);
     let mut tiers = Vec::new();
-    for tag in before.log.series.keys().filter(|t| t.starts_with("tier.")) {
-        if let (Some(hb), Some(ha)) = (before.log.total(tag), after.log.total(tag)) {
-            let (vb, va) = (ms(hb.value_at_quantile(0.99)), ms(ha.value_at_quantile(0.99)));
-            tiers.push(latency_row(&format!("{} p99", &tag[5..]), vb, va, None, None));
-        }
+    for tag in before.log.series.keys().filter(|t| t.starts_with("tier.") && after.log.series.contains_key(*t)) {
+        let boot = Bootstrap::of_series(before, after, tag);
+        let ci = boot.relative_cis().map(|c| c[p99]);
+        let name = format!("{} p99", &tag[5..]);
+        tiers.push(latency_row(&name, boot.points(0)[p99], boot.points(1)[p99], ci, tol.latency.get("p99").copied()));
     }
-    let regressed = rows.iter().any(|r| r.change == Change::Regressed);
-    Comparison { before: before.label.clone(), after: after.label.clone(), rows, tiers, regressed }
+    let generator_bound: Vec<String> = [("before", before), ("after", after)]
+        .into_iter()
+        .filter(|(_, side)| side.generator_bound())
+        .map(|(label, _)| label.to_string())
+        .collect();
+    let all = || rows.iter().chain(&tiers);
+    let regressed = generator_bound.is_empty() && all().any(|r| r.change == Change::Regressed);
+    let insufficient_data = all().any(|r| r.change == Change::InsufficientData);
+    Comparison {
+        before: before.label.clone(),
+        after: after.label.clone(),
+        rows,
+        tiers,
+        regressed,
+        insufficient_data,
+        generator_bound,
+    }
 }
 
 fn ms(us: u64) -> f64 {
@@ -245,9 +313,19 @@ struct Bootstrap {
     values: Vec<u64>,
     /// [run][interval] → (value index, count)
     intervals: [Vec<Vec<(u32, u64)>>; 2],
+    /// Intervals that lie wholly within each run (the last one of a run may be partial).
+    whole: [usize; 2],
 }
 
 impl Bootstrap {
+    /// The bootstrap of one series (`tag`) of both sides.
+    fn of_series(before: &Side, after: &Side, tag: &str) -> Self {
+        let (b, a) = (series(before, tag), series(after, tag));
+        let mut boot = Bootstrap::new(&histograms(b), &histograms(a));
+        boot.whole = [whole_intervals(b, before.duration_s()), whole_intervals(a, after.duration_s())];
+        boot
+    }
+
     fn new(before: &[&Histogram<u64>], after: &[&Histogram<u64>]) -> Self {
         let mut values: Vec<u64> = before
             .iter()
@@ -269,7 +347,8 @@ impl Bootstrap {
                 .collect()
         };
         let intervals = [sparse(before), sparse(after)];
-        Bootstrap { values, intervals }
+        let whole = [before.len(), after.len()];
+        Bootstrap { values, intervals, whole }
     }
 
     /// Every one of [`QUANTILES`] in one pass over the counts.
@@ -318,7 +397,7 @@ impl Bootstrap {
     /// None with fewer than [`MIN_INTERVALS`] intervals a side.
     fn relative_cis(&self) -> Option<[(f64, f64); QUANTILES.len()]> {
         let (nb, na) = (self.intervals[0].len(), self.intervals[1].len());
-        if nb < MIN_INTERVALS || na < MIN_INTERVALS {
+        if self.whole[0] < MIN_INTERVALS || self.whole[1] < MIN_INTERVALS {
             return None;
         }
         // Seeded: the same two runs always give the same verdict.
@@ -343,6 +422,22 @@ impl Bootstrap {
             out[i] = (at(0.025), at(0.975));
         }
         Some(out)
+    }
+}
+
+fn series<'a>(side: &'a Side, tag: &str) -> &'a [hlog::Interval] {
+    side.log.series.get(tag).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn histograms(intervals: &[hlog::Interval]) -> Vec<&Histogram<u64>> {
+    intervals.iter().map(|i| &i.histogram).collect()
+}
+
+/// Intervals that end within a run of `duration_s` (all of them when the length is not known).
+fn whole_intervals(intervals: &[hlog::Interval], duration_s: Option<f64>) -> usize {
+    match duration_s {
+        Some(d) => intervals.iter().filter(|i| (i.start + i.length).as_secs_f64() <= d + 1e-6).count(),
+        None => intervals.len(),
     }
 }
 
@@ -385,15 +480,7 @@ pub fn terminal(c: &Comparison) -> String {
     for [m, b, a, d, r, ci, v] in rows {
         let _ = writeln!(out, "  {m:<16}{b:>11}{a:>11}{d:>12}{r:>9}{ci:>20}  {v}");
     }
-    let _ = writeln!(
-        out,
-        "\n  {}",
-        if c.regressed {
-            "REGRESSED: at least one metric is worse beyond its tolerance and the noise"
-        } else {
-            "no regression"
-        }
-    );
+    let _ = writeln!(out, "\n  {}", c.conclusion());
     out
 }
 
@@ -401,7 +488,11 @@ pub fn terminal(c: &Comparison) -> String {
 pub fn markdown(c: &Comparison) -> String {
     let mut out = format!(
         "### slacheck compare — {}\n\nbefore: `{}`  \nafter: `{}`\n\n| {} |\n|---|---:|---:|---:|---:|---:|---|\n",
-        if c.regressed { "❌ regressed" } else { "✅ no regression" },
+        match c.exit_code(false) {
+            0 => format!("✅ {}", c.conclusion()),
+            _ if c.regressed => format!("❌ {}", c.conclusion()),
+            _ => format!("⚠️ {}", c.conclusion()),
+        },
         c.before,
         c.after,
         HEADINGS.join(" | ")
@@ -492,5 +583,80 @@ mod tests {
         assert_eq!((t.latency["p99"], t.availability_pp), (0.15, 0.1));
         assert!(Tolerances::parse("p42=1%").is_err());
         assert!(Tolerances::parse("availability=1%").is_err());
+    }
+
+    /// `side`, with a tier `name` whose latencies are `tier_scale` times the overall ones, and a summary.
+    fn with_tier(mut s: Side, name: &str, tier_scale: f64, summary: serde_json::Value) -> Side {
+        let intervals: Vec<hlog::Interval> = s.log.series[""]
+            .iter()
+            .map(|i| {
+                let mut h = crate::measure::new_histogram();
+                for v in i.histogram.iter_recorded() {
+                    let value = (v.value_iterated_to() as f64 * tier_scale) as u64;
+                    h.record_n(value, v.count_at_value()).unwrap();
+                }
+                hlog::Interval { histogram: h, ..i.clone() }
+            })
+            .collect();
+        s.log.series.insert(format!("tier.{name}"), intervals);
+        s.summary = Some(summary);
+        s
+    }
+
+    #[test]
+    fn a_tier_that_slowed_beyond_its_tolerance_regresses_even_when_the_whole_did_not() {
+        let summary = serde_json::json!({ "duration_s": 30.0 });
+        let before = with_tier(side(1, 30, 400, 1.0), "fallback", 1.0, summary.clone());
+        // The whole is the same distribution; the tier is 25% slower.
+        let after = with_tier(side(1, 30, 400, 1.0), "fallback", 1.25, summary);
+        let c = compare(&before, &after, &Tolerances::default());
+        let tier = &c.tiers[0];
+        assert_eq!(tier.metric, "fallback p99");
+        assert!((tier.relative.unwrap() - 0.25).abs() < 0.01, "{:?}", tier.relative);
+        assert_eq!(tier.tolerance, Some(0.10));
+        let (lo, hi) = tier.ci.unwrap();
+        assert!(lo > 0.0 && lo < 0.25 && hi > 0.25, "the interval holds +25%: {lo} {hi}");
+        assert_eq!(tier.change, Change::Regressed);
+        assert_eq!(change(&c, "p99"), Change::NoSignificantChange);
+        assert!(c.regressed);
+        assert_eq!(c.exit_code(false), 1);
+    }
+
+    #[test]
+    fn a_generator_bound_side_is_not_judged_and_exits_3() {
+        let overloaded = serde_json::json!({ "duration_s": 30.0, "generator": { "overloaded": true } });
+        let fine = serde_json::json!({ "duration_s": 30.0, "generator": { "overloaded": false } });
+        let before = with_tier(side(1, 30, 400, 1.0), "t", 1.0, fine);
+        let after = with_tier(side(2, 30, 400, 1.3), "t", 1.3, overloaded);
+        let c = compare(&before, &after, &Tolerances::default());
+        assert_eq!(change(&c, "p99"), Change::Regressed, "the rows still show the change");
+        assert!(!c.regressed, "but no regression is called");
+        assert_eq!(c.generator_bound, ["after"]);
+        assert_eq!(c.exit_code(false), 3);
+        assert!(c.conclusion().starts_with("NOT JUDGED"), "{}", c.conclusion());
+    }
+
+    #[test]
+    fn what_cannot_be_judged_fails_unless_the_run_lets_undecided_data_pass() {
+        let c = compare(&side(1, 3, 400, 1.0), &side(2, 3, 400, 3.0), &Tolerances::default());
+        assert!(c.insufficient_data && !c.regressed);
+        assert_eq!((c.exit_code(false), c.exit_code(true)), (1, 0));
+        let same = compare(&side(1, 30, 400, 1.0), &side(2, 30, 400, 1.0), &Tolerances::default());
+        assert!(!same.insufficient_data);
+        assert_eq!(same.exit_code(false), 0);
+    }
+
+    #[test]
+    fn a_partial_last_interval_is_not_counted_as_a_whole_one() {
+        // A 4 s run whose answers ran into a fifth second: five intervals, four of them whole.
+        let short = |seed| Side { summary: Some(serde_json::json!({ "duration_s": 4.01 })), ..side(seed, 5, 400, 1.0) };
+        let c = compare(&short(1), &side(2, 30, 400, 2.0), &Tolerances::default());
+        assert_eq!(change(&c, "p99"), Change::InsufficientData);
+        // Five whole seconds are enough.
+        let five = |seed| Side { summary: Some(serde_json::json!({ "duration_s": 5.0 })), ..side(seed, 5, 400, 1.0) };
+        let c = compare(&five(1), &side(2, 30, 400, 2.0), &Tolerances::default());
+        assert_eq!(change(&c, "p99"), Change::Regressed);
+        assert_eq!(whole_intervals(&side(1, 5, 1, 1.0).log.series[""], Some(4.01)), 4);
+        assert_eq!(whole_intervals(&side(1, 5, 1, 1.0).log.series[""], None), 5);
     }
 }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use slacheck::capacity;
 use slacheck::report::Formats;
 use slacheck::run::{self, Overrides, RunOptions};
-use slacheck::scenario::LoadedScenario;
+use slacheck::scenario::{InsufficientData, LoadedScenario};
 use slacheck::shard::{Shard, StartAt};
 use slacheck::units::{HumanDuration, Rate, Ratio};
 use std::path::{Path, PathBuf};
@@ -179,14 +179,15 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Compare { before, after, max_regression, out } => match compare(&before, &after, &max_regression, out)
-        {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
+        Command::Compare { before, after, max_regression, out } => {
+            match compare(&before, &after, &max_regression, out, Shown::Table, None) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
         Command::Report { dir, format } => match rerender(&dir, &format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -262,6 +263,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // A baseline that cannot be read is found before anything is sent.
+            if let Some(base) = &baseline {
+                if let Err(e) = slacheck::compare::load(base) {
+                    eprintln!("error: --baseline: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             let options = RunOptions {
                 out,
                 results_root: run::default_results_root().to_path_buf(),
@@ -273,14 +281,23 @@ fn main() -> ExitCode {
             };
             match run_scenario(&loaded, &options, quiet, json) {
                 Ok((code, dir)) => match baseline {
-                    // A missed target stays the verdict; a regression against the baseline fails too.
+                    // A missed target stays the verdict; a regression against the baseline fails too, and a
+                    // baseline that fails to compare never hides a miss.
                     Some(base) => {
-                        match compare(&base, &dir, &tolerances_for(&loaded, max_regression), Some(dir.join("compare")))
-                        {
-                            Ok(regressed) => ExitCode::from(code.max(regressed)),
+                        let shown = if json {
+                            Shown::Nothing
+                        } else if quiet {
+                            Shown::Line
+                        } else {
+                            Shown::Table
+                        };
+                        let tolerances = tolerances_for(&loaded, max_regression);
+                        let policy = loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
+                        match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, Some(policy)) {
+                            Ok(compared) => ExitCode::from(worst(code, compared)),
                             Err(e) => {
                                 eprintln!("error: --baseline: {e:#}");
-                                ExitCode::from(2)
+                                ExitCode::from(if code != 0 { code } else { 2 })
                             }
                         }
                     }
@@ -295,13 +312,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) -> anyhow::Result<u8> {
+/// The exit code of a run and its comparison together: a miss (1) is never hidden by a generator-bound
+/// comparison (3), and a signal's code stays.
+fn worst(run: u8, compared: u8) -> u8 {
+    match (run, compared) {
+        (0, c) => c,
+        (r, _) => r,
+    }
+}
+
+/// How much of a comparison goes to stdout.
+#[derive(Clone, Copy, PartialEq)]
+enum Shown {
+    Table,
+    /// The conclusion only (`--quiet`).
+    Line,
+    /// Nothing (`--json`: stdout is one JSON document).
+    Nothing,
+}
+
+/// Compares two runs and writes compare.md/json and the plot; returns the exit code. `undecided_passes` is
+/// the policy for metrics that cannot be judged (default: the after run's own `[sla] insufficient_data`).
+fn compare(
+    before: &Path,
+    after: &Path,
+    tolerances: &str,
+    out: Option<PathBuf>,
+    shown: Shown,
+    undecided_passes: Option<bool>,
+) -> anyhow::Result<u8> {
     use slacheck::compare;
     let tolerances = compare::Tolerances::parse(tolerances).map_err(|e| anyhow::anyhow!("--max-regression: {e}"))?;
     let (b, a) =
         (compare::load(before).map_err(anyhow::Error::msg)?, compare::load(after).map_err(anyhow::Error::msg)?);
     let comparison = compare::compare(&b, &a, &tolerances);
-    print!("{}", compare::terminal(&comparison));
+    match shown {
+        Shown::Table => print!("{}", compare::terminal(&comparison)),
+        Shown::Line => println!("compare: {}", comparison.conclusion()),
+        Shown::Nothing => {}
+    }
     let dir = out.unwrap_or_else(|| run::default_results_root().join(format!("compare-{}", run::utc_stamp())));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     slacheck::report::write_atomic(&dir.join("compare.md"), compare::markdown(&comparison).as_bytes())?;
@@ -316,8 +365,10 @@ fn compare(before: &Path, after: &Path, tolerances: &str, out: Option<PathBuf>) 
         };
         slacheck::plot::render(&dir, "compare", &chart, true, true).map_err(anyhow::Error::msg)?;
     }
-    println!("  written: {}", dir.display());
-    Ok(if comparison.regressed { 1 } else { 0 })
+    if shown == Shown::Table {
+        println!("  written: {}", dir.display());
+    }
+    Ok(comparison.exit_code(undecided_passes.unwrap_or_else(|| a.undecided_passes())))
 }
 
 /// `--max-regression` if given, else the scenario's `[compare] max_regression`.

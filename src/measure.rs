@@ -15,6 +15,13 @@ use std::time::Duration;
 /// Histogram range: 1 µs to 1 hour, 3 significant digits. Values are in microseconds.
 pub const HIST_MAX_US: u64 = 3_600_000_000;
 
+/// The most served-by names tracked apart, each with its own histogram: a header that carries a pod name or
+/// a request id would otherwise grow memory with every distinct value.
+pub const MAX_UPSTREAMS: usize = 64;
+
+/// Where the requests of served-by names past [`MAX_UPSTREAMS`] are counted.
+pub const OTHER_UPSTREAMS: &str = "(other)";
+
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("static histogram bounds are valid")
 }
@@ -420,8 +427,12 @@ pub struct RunResult {
     pub tiers: Vec<(String, TierStats)>,
     /// By class name (end-to-end latency of sent requests).
     pub classes: Vec<(String, Group)>,
-    /// By serving upstream (from the response, or the tier's name).
+    /// By serving upstream (from the response, or the tier's name): the first [`MAX_UPSTREAMS`] names seen,
+    /// and [`OTHER_UPSTREAMS`] for the rest.
     pub upstreams: BTreeMap<String, Group>,
+    /// Requests counted under [`OTHER_UPSTREAMS`] because the served-by value had more names than tracked.
+    #[serde(default)]
+    pub upstreams_beyond_cap: u64,
     /// Attempts by region (their own outcome and latency), when tiers have regional endpoints.
     pub regions: Vec<(String, Group)>,
     pub failover: FailoverStats,
@@ -496,6 +507,7 @@ impl RunResult {
         for ((_, a), (_, b)) in self.regions.iter_mut().zip(&other.regions) {
             a.merge(b)?;
         }
+        self.upstreams_beyond_cap += other.upstreams_beyond_cap;
         for (name, b) in &other.upstreams {
             self.upstreams.entry(name.clone()).or_default().merge(b)?;
         }
@@ -648,6 +660,7 @@ impl Recorder {
                 tiers: tiers.iter().map(|t| (t.clone(), TierStats::default())).collect(),
                 classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
                 upstreams: BTreeMap::new(),
+                upstreams_beyond_cap: 0,
                 regions: regions.iter().map(|r| (r.clone(), Group::default())).collect(),
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
@@ -821,9 +834,15 @@ impl Recorder {
         }
         if let Some(u) = &s.upstream {
             // Look up before inserting: a new key is a copy of the name, once per upstream rather than per sample.
+            // Past MAX_UPSTREAMS names (a header carrying a pod name or a request id), the rest share one group.
+            let full = r.upstreams.len() >= MAX_UPSTREAMS;
             match r.upstreams.get_mut(u) {
                 Some(g) => g.add(&s.outcome, Some(e2e)),
-                None => r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e)),
+                None if !full => r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e)),
+                None => {
+                    r.upstreams_beyond_cap += 1;
+                    r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, Some(e2e))
+                }
             }
         }
         if let (Some(t), Some(sent)) = (&s.stream, s.sent) {

@@ -263,6 +263,9 @@ pub struct Summary {
     pub tiers: Vec<TierSummary>,
     pub classes: Vec<GroupSummary>,
     pub upstreams: Vec<GroupSummary>,
+    /// Requests whose served-by name came after the first 64 distinct ones, counted under "(other)".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upstreams_beyond_cap: u64,
     /// Attempts by region of the tiers' endpoints (their own availability and latency).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<GroupSummary>,
@@ -348,6 +351,7 @@ impl Summary {
             tiers,
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            upstreams_beyond_cap: result.upstreams_beyond_cap,
             regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             failover: FailoverSummary {
                 retried: f.retried,
@@ -407,6 +411,10 @@ pub use crate::outdir::write_atomic;
 pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     write_atomic(&dir.join("summary.json"), &json)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
@@ -584,6 +592,16 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             out,
             "  cost: ${:.4} for this run, ${:.4} per 1,000 requests, ${:.2} a month at the profile's mean rate",
             summary.cost.total_usd, summary.cost.per_1000_requests_usd, summary.cost.monthly_usd
+        );
+    }
+    if summary.upstreams_beyond_cap > 0 {
+        let _ = writeln!(
+            out,
+            "  note: the served-by value had more than {} distinct names; {} requests of later names are counted \
+             under \"{}\"",
+            crate::measure::MAX_UPSTREAMS,
+            summary.upstreams_beyond_cap,
+            crate::measure::OTHER_UPSTREAMS
         );
     }
     if summary.generator.overloaded {

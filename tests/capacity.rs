@@ -136,3 +136,58 @@ fn bad_search_settings_are_refused() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("bad.toml:") && r.stderr.contains("capacity.precision"), "{}", r.stderr);
 }
+
+/// A target that serves one request at a time, 8 ms each (125/s at most), and keeps serving what was queued
+/// after its clients gave up: an overloaded step leaves it with a backlog.
+fn one_at_a_time() -> String {
+    use std::io::{Read, Write};
+    static SERVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // One request per read is enough here: the bodies are tiny.
+                while conn.read(&mut buf).is_ok_and(|n| n > 0) {
+                    {
+                        let _serving = SERVING.lock().unwrap_or_else(|p| p.into_inner());
+                        std::thread::sleep(std::time::Duration::from_millis(8));
+                    }
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if conn.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/v1/chat/completions")
+}
+
+#[test]
+fn a_step_after_an_overloaded_one_waits_for_the_target_to_recover() {
+    let ws = Workspace::new();
+    let url = one_at_a_time();
+    let text = format!(
+        "name = \"queue\"\n[target]\nurl = \"{url}\"\ntimeout = \"1s\"\nbody = '{{}}'\n\
+         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n[sla]\np99 = \"100ms\"\n\
+         [capacity]\nmin = \"100/s\"\nmax = \"200/s\"\nstep_duration = \"2s\"\nwarmup = \"500ms\"\nprecision = \"60%\"\n"
+    );
+    let s = capacity(&ws, "queue", &text, &[]);
+    let steps = s.report["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["outcome"], "held", "{}", s.stdout);
+    let missed = steps.iter().position(|st| st["outcome"] == "missed").expect("a step past 125/s misses");
+    assert!(steps[..missed].iter().all(|st| num(st, "settled_s") == 0.0), "no wait after a step that held");
+    // The step after the miss: probes ran until the target answered as fast as in the first step.
+    let next = &steps[missed + 1];
+    let settled = num(next, "settled_s");
+    assert!(settled >= 1.0, "the backlog takes at least one 1 s probe to clear: {settled} s\n{}", s.stdout);
+    let out = ws.path().join("capacity-queue");
+    assert!(out.join(format!("settle-{:02}-1/summary.json", missed + 2)).exists());
+    assert!(s.stdout.contains("for the target to recover"), "{}", s.stdout);
+    // The missed step's failures were timeouts, and they are shown apart from errors.
+    let failed = num(&steps[missed], "requests") * (1.0 - num(&steps[missed], "availability"));
+    assert_eq!(num(&steps[missed], "timeouts").round(), failed.round(), "{}", steps[missed]);
+    assert_eq!(num(&steps[missed], "errors"), 0.0);
+}

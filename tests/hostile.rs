@@ -244,3 +244,33 @@ fn running_out_of_file_descriptors_is_the_generators_limit_not_the_targets_failu
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("GENERATOR-BOUND"), "{}", r.stdout);
 }
+
+#[test]
+fn distinct_served_by_values_past_64_share_one_group() {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // Every answer names another pod, as a header carrying a pod name or a request id does.
+    let url = hostile(|conn| loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let head = format!("HTTP/1.1 200 OK\r\nx-upstream: pod-{n}\r\ncontent-length: 2\r\n\r\n{{}}");
+        if conn.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let _ = conn.set_read_timeout(None);
+        if conn.peek(&mut [0u8; 1]).map(|n| n == 0).unwrap_or(true) {
+            return;
+        }
+        read_head(conn);
+    });
+    let ws = Workspace::new();
+    let text = format!("served_by = {{ header = \"x-upstream\" }}\n{}", scenario(&url, "", 200, "5s"));
+    let (r, _) = run(&ws, &text);
+    let s = r.summary();
+    assert_eq!(f(&s, &["counts", "ok"]), 200.0, "{}", r.stderr);
+    let upstreams = s["upstreams"].as_array().unwrap();
+    assert_eq!(upstreams.len(), 65, "64 names and one group for the rest");
+    let other = upstreams.iter().find(|u| u["name"] == "(other)").expect("an (other) group");
+    assert_eq!(f(other, &["counts", "total"]), 200.0 - 64.0);
+    assert_eq!(f(&s, &["upstreams_beyond_cap"]), 136.0);
+    let per_name: f64 = upstreams.iter().map(|u| f(u, &["counts", "total"])).sum();
+    assert_eq!(per_name, 200.0, "every request is in exactly one group");
+}

@@ -120,7 +120,7 @@ fn compare_calls_a_real_regression_and_not_noise() {
     assert!(bounds[0] > 0.0 && bounds[0] <= 30.0 && bounds[1] >= 30.0, "{p99}");
     assert_png(&ws.path().join("cmp/compare.png"), 1000, 600);
     let md = std::fs::read_to_string(ws.path().join("cmp/compare.md")).unwrap();
-    assert!(md.contains("❌ regressed") && md.contains("| p99 |"), "{md}");
+    assert!(md.contains("❌ REGRESSED") && md.contains("| p99 |"), "{md}");
     let (code, _, err) = compare(&ws, &ws.path().join("missing"), &base);
     assert_eq!(code, 2);
     assert!(err.contains("no interval log"), "{err}");
@@ -135,7 +135,9 @@ fn compare_reads_results_folders_and_their_summaries() {
     );
     let r = ws.run(&s, &[]);
     let (code, out, err) = compare(&ws, &r.out, &r.out.join("summary.json"));
-    assert_eq!(code, 0, "{out}{err}");
+    // Two seconds give too few whole intervals to judge latency: as for an SLA verdict, that is exit 1.
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("INSUFFICIENT DATA"), "{out}");
     assert!(out.contains("availability") && out.contains("100.000%"), "{out}");
 }
 
@@ -218,10 +220,11 @@ fn format_chooses_the_files_and_baseline_compares_after_the_run() {
     let base = r.out.clone();
     let second = ws.write("fmt2.toml", &std::fs::read_to_string(&s).unwrap());
     let r = ws.run(&second, &["--baseline", base.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("slacheck compare") && r.out.join("compare/compare.md").exists(), "{}", r.stdout);
-    // Two seconds are too few to tell a change from noise: the comparison says so rather than guessing.
-    assert!(r.stdout.contains("insufficient data"), "{}", r.stdout);
+    // Two seconds are too few to tell a change from noise: the comparison says so rather than guessing, and
+    // what it cannot judge fails the gate, as an undecided SLA target does.
+    assert!(r.stdout.contains("insufficient data") && r.stdout.contains("INSUFFICIENT DATA"), "{}", r.stdout);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let bad = ws.run(&second, &["--format", "pdf"]);
     assert_eq!(bad.code, 2);
 }
@@ -274,4 +277,31 @@ fn compare_of_two_real_runs_flags_a_thirty_percent_p99_regression() {
     assert!(p99.ends_with("regressed"), "{p99}");
     let p50 = out.lines().find(|l| l.trim_start().starts_with("p50 ")).unwrap();
     assert!(p50.ends_with("no significant change"), "the median did not move: {p50}");
+}
+
+#[test]
+fn a_bad_baseline_is_refused_before_sending_and_json_output_stays_one_document() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "base.toml",
+        "name = \"base\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"1s\"\n",
+    );
+    // A missing baseline: exit 2 at once, and no run (no results folder).
+    let missing = ws.path().join("no-such-run");
+    let r = ws.run(&s, &["--baseline", missing.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--baseline") && r.stderr.contains("no interval log"), "{}", r.stderr);
+    assert!(!r.out.exists(), "nothing was run");
+    // A good baseline with --json: stdout is exactly one JSON document (the comparison goes to compare/).
+    let first = ws.run(&s, &["--quiet"]);
+    let base = ws.path().join("base-run");
+    std::fs::rename(&first.out, &base).unwrap();
+    let r = ws.run(&s, &["--json", "--baseline", base.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["scenario"]["name"], "base");
+    assert!(r.out.join("compare/compare.json").exists());
+    // --quiet with --baseline: the verdict line and the comparison's conclusion, not its table.
+    let r = ws.run(&s, &["--quiet", "--baseline", base.to_str().unwrap()]);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
+    assert!(r.stdout.lines().nth(1).unwrap().starts_with("compare: "), "{}", r.stdout);
 }
