@@ -114,7 +114,7 @@ pub struct Step {
     #[serde(default)]
     pub timeouts: u64,
     pub not_sent: u64,
-    /// Seconds spent before this step waiting for the target to recover from the step before (see [`settle`]).
+    /// Seconds spent before this step waiting for the target to recover from the step before.
     #[serde(default)]
     pub settled_s: f64,
     pub lag_p99_ms: f64,

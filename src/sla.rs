@@ -556,4 +556,32 @@ mod tests {
         assert_eq!((one_error.targets[0].judgement, one_error.targets[0].more_requests), (Judgement::Fail, None));
         assert_eq!(one_error.targets[0].measured_ratio, Some(39.0 / 40.0));
     }
+
+    #[test]
+    fn a_window_target_that_clearly_failed_asks_for_no_more_requests_and_names_the_worst_window() {
+        use crate::measure::{ErrorKind, Outcome, Recorder, Sample};
+        let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
+        r.watch_windows(&[(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]);
+        // 100 requests a window; window 1..2 has 30 errors, window 2..3 has 2, window 0..1 none.
+        for w in 0..3u64 {
+            for i in 0..100u64 {
+                let intended = Duration::from_millis(1000 * w + 10 * i);
+                let failed = (w == 1 && i < 30) || (w == 2 && i < 2);
+                let outcome = if failed { Outcome::Error(ErrorKind::Status(500)) } else { Outcome::Ok };
+                let sent = intended;
+                r.record(&Sample {
+                    sent: Some(sent),
+                    done: sent + Duration::from_millis(5),
+                    outcome,
+                    ..Sample::not_sent(intended, intended)
+                });
+            }
+        }
+        let v = evaluate(&sla("availability = \"90%\"\nwindow = \"1s\""), &r.finish().unwrap());
+        let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
+        assert_eq!(t.judgement, Judgement::Fail);
+        assert_eq!(t.more_requests, None, "a clear failure is not settled by more requests");
+        assert_eq!(t.measured_ratio, Some(0.70), "the worst window's availability");
+        assert!(t.note.as_deref().unwrap().contains("1s..2s") && t.note.as_deref().unwrap().contains("1 missed"));
+    }
 }

@@ -179,3 +179,29 @@ fn a_full_disk_still_prints_the_verdict_and_names_the_file() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     assert_eq!(r.summary()["verdict"]["passed"], true, "summary.json was written first");
 }
+
+#[test]
+fn a_second_signal_ends_the_run_at_once() {
+    let ws = Workspace::new();
+    // Every request hangs: after the first signal the run waits a second for them before giving up.
+    let s = ws.write(
+        "hung.toml",
+        "name = \"hung\"\n[target]\nmock = \"stuck\"\ntimeout = \"60s\"\n[load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"60s\"\n\
+         [[mock.providers]]\nname = \"stuck\"\noutages = [{ window = \"0s..60s\", mode = \"stall\" }]\n",
+    );
+    let out = ws.path().join("out");
+    let child = spawn(&s, &out, &["--quiet"], ws.path());
+    wait_for(&out);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "TERM");
+    // Well inside the second the run waits for requests in flight after the first.
+    std::thread::sleep(Duration::from_millis(400));
+    let began = Instant::now();
+    signal(&child, "TERM");
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM after SIGTERM: stopping now"), "{stderr}");
+    assert!(!out.join("summary.json").exists(), "it did not wait to write results");
+    assert!(began.elapsed() < Duration::from_secs(30), "it ended at once, not after the hung requests");
+}
