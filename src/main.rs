@@ -15,6 +15,26 @@ use slacheck::units::{HumanDuration, Rate, Ratio};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Writes to stdout. A reader that went away (`slacheck compare … | head`) stops the printing, quietly: no
+/// panic, and the command still finishes its work and exits with its own code.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { emit(&format!($($arg)*)) };
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { emit(&format!("{}\n", format_args!($($arg)*))) };
+}
+
 /// Open-loop load testing and SLA verification for LLM API gateways.
 ///
 /// slacheck replays a traffic profile against a gateway (or its built-in mock upstream), measures latency from
@@ -170,7 +190,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { file } => match LoadedScenario::read(&file) {
             Ok(loaded) => {
-                print!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
+                out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
                 eprintln!("{}: valid", file.display());
                 ExitCode::SUCCESS
             }
@@ -347,8 +367,8 @@ fn compare(
         (compare::load(before).map_err(anyhow::Error::msg)?, compare::load(after).map_err(anyhow::Error::msg)?);
     let comparison = compare::compare(&b, &a, &tolerances);
     match shown {
-        Shown::Table => print!("{}", compare::terminal(&comparison)),
-        Shown::Line => println!("compare: {}", comparison.conclusion()),
+        Shown::Table => out!("{}", compare::terminal(&comparison)),
+        Shown::Line => outln!("compare: {}", comparison.conclusion()),
         Shown::Nothing => {}
     }
     let dir = out.unwrap_or_else(|| run::default_results_root().join(format!("compare-{}", run::utc_stamp())));
@@ -366,7 +386,7 @@ fn compare(
         slacheck::plot::render(&dir, "compare", &chart, true, true).map_err(anyhow::Error::msg)?;
     }
     if shown == Shown::Table {
-        println!("  written: {}", dir.display());
+        outln!("  written: {}", dir.display());
     }
     Ok(comparison.exit_code(undecided_passes.unwrap_or_else(|| a.undecided_passes())))
 }
@@ -388,7 +408,7 @@ fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
     let log = slacheck::hlog::read(&dir.join("latency.hlog")).map_err(anyhow::Error::msg)?;
     let plots = slacheck::report::PlotInputs::of_log(&log, &summary);
     slacheck::report::write_reports(dir, &summary, &plots, formats).map_err(anyhow::Error::msg)?;
-    println!("reports written to {}", dir.display());
+    outln!("reports written to {}", dir.display());
     Ok(())
 }
 
@@ -442,18 +462,18 @@ fn capacity_search(
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     if !quiet {
-        println!("capacity search: {} (results: {})", loaded.scenario.name, dir.display());
+        outln!("capacity search: {} (results: {})", loaded.scenario.name, dir.display());
     }
     let show = |step: &capacity::Step| {
         if !quiet {
-            println!("{}", capacity::step_line(step));
+            outln!("{}", capacity::step_line(step));
         }
     };
     let report = runtime.block_on(capacity::search(loaded, settings, &dir, &show))?;
     if quiet {
-        println!("{}; results: {}", capacity::conclusion(&report), dir.display());
+        outln!("{}; results: {}", capacity::conclusion(&report), dir.display());
     } else {
-        println!("\n{}\n  results: {}", capacity::markdown(&report), dir.display());
+        outln!("\n{}\n  results: {}", capacity::markdown(&report), dir.display());
     }
     runtime.shutdown_background();
     Ok(report.exit_code())
@@ -463,11 +483,11 @@ fn capacity_search(
 fn print_outcome(outcome: &run::RunOutcome, quiet: bool, json: bool) {
     let summary = &outcome.summary;
     if json {
-        println!("{}", serde_json::to_string_pretty(summary).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(summary).unwrap_or_default());
     } else if quiet {
         let verdict = slacheck::report::verdict_text(&summary.verdict);
-        println!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
+        outln!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
     } else {
-        print!("{}", slacheck::report::terminal(summary, &outcome.dir));
+        out!("{}", slacheck::report::terminal(summary, &outcome.dir));
     }
 }

@@ -413,6 +413,12 @@ pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> 
     write_atomic(&dir.join("summary.json"), &json)
 }
 
+/// Seconds as the scenario writes them: `7s`, `7.2s`, `7.25s` (no rounding to whole seconds).
+fn fmt_seconds(s: f64) -> String {
+    let text = format!("{s:.3}");
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -572,8 +578,8 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
         let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
         let _ = writeln!(
             out,
-            "  outage of {} {:.0}s..{:.0}s: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, back on {} {} after it ended",
-            o.tier, o.start_s, o.end_s, o.requests_due, o.failed_over, opt(o.first_failover_after_s), o.user_errors,
+            "  outage of {} {}..{}: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, back on {} {} after it ended",
+            o.tier, fmt_seconds(o.start_s), fmt_seconds(o.end_s), o.requests_due, o.failed_over, opt(o.first_failover_after_s), o.user_errors,
             o.error_burst_s, o.tier, opt(o.back_to_tier_after_s)
         );
     }
@@ -708,7 +714,8 @@ fn xml_escape(s: &str) -> String {
 pub fn junit(summary: &Summary) -> String {
     let name = xml_escape(&format!("slacheck.{}", summary.scenario.name));
     let targets = &summary.verdict.targets;
-    let failures = summary.verdict.failed().count();
+    // Every target that did not pass is a <failure> below, undecided ones too: the attribute counts the same.
+    let failures = targets.iter().filter(|t| !t.passed).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -997,7 +1004,15 @@ pub fn html(summary: &Summary, svgs: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::cost;
+    use super::{cost, fmt_seconds};
+
+    #[test]
+    fn seconds_keep_their_fraction() {
+        assert_eq!(
+            [fmt_seconds(7.0), fmt_seconds(7.2), fmt_seconds(7.25), fmt_seconds(0.6)],
+            ["7s", "7.2s", "7.25s", "0.6s"]
+        );
+    }
 
     #[test]
     fn the_seed_cost_table_is_reproduced() {

@@ -368,11 +368,11 @@ fn write_results(
 fn open_files_for(loaded: &LoadedScenario) -> Option<crate::machine::OpenFiles> {
     let limits = crate::machine::raise_open_files().ok()?;
     let max_in_flight = loaded.scenario.load.max_in_flight;
-    let needed = crate::machine::files_needed(max_in_flight, !loaded.mock_providers().is_empty());
+    let needed = crate::machine::files_needed(max_in_flight);
     if limits.soft < needed {
         eprintln!(
             "warning: the open-files limit is {} (hard limit {}), below the {needed} that load.max_in_flight = \
-             {max_in_flight} may need; requests that cannot open a socket are counted as not sent (the \
+             {max_in_flight} needs; requests that cannot open a socket are counted as not sent (the \
              generator's limit). Raise it with `ulimit -n`.",
             limits.soft, limits.hard
         );

@@ -265,3 +265,14 @@ fn a_target_on_a_tier_that_no_request_reached_is_an_error_not_a_pass() {
     assert!(r.stdout.contains("sla.tier.fallback") && r.stdout.contains("matched no request"), "{}", r.stdout);
     assert_eq!(r.summary()["verdict"]["unmatched_scopes"][0], "sla.tier.fallback");
 }
+
+#[test]
+fn the_outage_line_shows_the_window_as_configured() {
+    let ws = Workspace::new();
+    let text = outage_scenario("status", "")
+        .replace("window = \"1s..2s\"", "window = \"1.2s..1.6s\"")
+        .replace("duration = \"3s\"", "duration = \"2s\"");
+    let r = ws.run(&ws.write("fraction.toml", &text), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("outage of default 1.2s..1.6s:"), "{}", r.stdout);
+}

@@ -305,3 +305,48 @@ fn a_bad_baseline_is_refused_before_sending_and_json_output_stays_one_document()
     assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
     assert!(r.stdout.lines().nth(1).unwrap().starts_with("compare: "), "{}", r.stdout);
 }
+
+#[test]
+fn junit_counts_undecided_targets_as_the_failures_it_lists() {
+    let ws = Workspace::new();
+    // 200 requests: a 99.9% availability cannot be decided from them, and a p99 of 1 µs fails.
+    let s = ws.write(
+        "mixed.toml",
+        "name = \"mixed\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"2s\"\n\
+         [sla]\navailability = \"99.9%\"\np99 = \"1us\"\n",
+    );
+    let r = ws.run(&s, &["--quiet"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let junit = std::fs::read_to_string(r.out.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    let listed = doc.descendants().filter(|n| n.has_tag_name("failure")).count();
+    assert_eq!(listed, 2, "{junit}");
+    assert_eq!(suite.attribute("failures"), Some("2"), "the attribute counts what the body lists: {junit}");
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_nothing_early_and_panics_nothing() {
+    let ws = Workspace::new();
+    let (base, slow) = (ws.path().join("base.hlog"), ws.path().join("slow.hlog"));
+    synthetic_log(&base, 1, 1.0);
+    synthetic_log(&slow, 3, 1.3);
+    let out = ws.path().join("piped");
+    // As `slacheck compare … | head -0`: the reading end is closed before anything is written.
+    let mut child = std::process::Command::new(common::bin())
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked") && stderr.is_empty(), "{stderr}");
+    assert_eq!(o.status.code(), Some(1), "the regression still decides the exit code");
+    assert!(out.join("compare.md").exists(), "and the files are still written");
+}
