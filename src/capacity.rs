@@ -10,65 +10,14 @@
 
 use crate::report::{fmt_ms, write_atomic, Formats};
 use crate::run::{self, Overrides, RunError, RunOptions};
-use crate::scenario::{CapacitySpec, LoadedScenario};
+use crate::scenario::LoadedScenario;
 use crate::units::Rate;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How the search runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Settings {
-    /// Requests per second.
-    pub min: f64,
-    pub max: f64,
-    pub step_duration: Duration,
-    pub warmup: Duration,
-    /// Relative width at which the bisection stops.
-    pub precision: f64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            min: 10.0,
-            max: 1_000_000.0 / 60.0,
-            step_duration: Duration::from_secs(10),
-            warmup: Duration::from_secs(2),
-            precision: 0.05,
-        }
-    }
-}
-
-impl Settings {
-    /// These settings with the scenario's `[capacity]` keys applied.
-    pub fn with_spec(mut self, spec: &CapacitySpec) -> Self {
-        self.min = spec.min.map_or(self.min, |r| r.per_second);
-        self.max = spec.max.map_or(self.max, |r| r.per_second);
-        self.step_duration = spec.step_duration.map_or(self.step_duration, |d| d.0);
-        self.warmup = spec.warmup.map_or(self.warmup, |d| d.0);
-        self.precision = spec.precision.map_or(self.precision, |p| p.0);
-        self
-    }
-
-    /// Checks the settings; an error names the `[capacity]` key (or flag) at fault.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.min <= 0.0 {
-            return Err(("capacity.min", "must be above zero".into()));
-        }
-        if self.max < self.min {
-            return Err(("capacity.max", format!("must not be below min ({})", Rate::per_second(self.min))));
-        }
-        if self.step_duration < Duration::from_secs(1) {
-            return Err(("capacity.step_duration", "must be at least 1s".into()));
-        }
-        if !(self.precision > 0.0 && self.precision < 1.0) {
-            return Err(("capacity.precision", "must lie between 0% and 100% (exclusive)".into()));
-        }
-        Ok(())
-    }
-}
+pub use crate::scenario::CapacitySettings as Settings;
 
 /// What one step showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@
 //! When `max_in_flight` requests are out, a due request is counted as not sent instead of being delayed (which
 //! would hide the target's slowness) or dropped.
 
-use crate::measure::Sample;
 use crate::router::Router;
+use crate::sample::Sample;
 use reqwest::Url;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

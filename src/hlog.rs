@@ -5,9 +5,8 @@
 //! are in microseconds (pass `-outputValueUnitRatio 1000` to the Java tools for milliseconds). The untagged
 //! series is the overall latency; tagged series are `service`, `lag`, `tier.<name>` and `class.<name>`.
 
-use base64::Engine as _;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// The key of the untagged (overall latency) series.
-pub const OVERALL: &str = "";
+pub use crate::measure::OVERALL;
 
 /// Writes interval histograms to a temporary file, renamed into place by [`HlogSink::finish`].
 pub struct HlogSink {
@@ -61,6 +60,16 @@ impl HlogSink {
         std::fs::rename(&self.tmp, &self.path)?;
         self.tmp = PathBuf::new();
         Ok(())
+    }
+}
+
+impl crate::measure::IntervalSink for HlogSink {
+    fn write(&mut self, h: &Histogram<u64>, start: Duration, length: Duration, tag: &str) -> std::io::Result<()> {
+        HlogSink::write(self, h, start, length, tag)
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        HlogSink::finish(*self)
     }
 }
 
@@ -121,7 +130,7 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
             LogEntry::StartTime(t) => log.start_time = Some(t),
             LogEntry::BaseTime(_) => {}
             LogEntry::Interval(i) => {
-                let histogram = decode_with(&mut deserializer, i.encoded_histogram())
+                let histogram = crate::measure::decode_with(&mut deserializer, i.encoded_histogram())
                     .map_err(|e| format!("bad histogram in an interval: {e}"))?;
                 let tag = i.tag().map(|t| decode_tag(t.as_str())).unwrap_or_default();
                 log.series.entry(tag).or_default().push(Interval {
@@ -179,59 +188,6 @@ pub fn decode_tag(tag: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// A histogram as one line of text: V2 deflate, base64 (the encoding of an interval log line).
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    // Serializing into memory fails only for a histogram too large to count, which slacheck's bounds rule out.
-    let _ = V2DeflateSerializer::new().serialize(h, &mut bytes);
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Reads [`encode`]'s text back, widened to slacheck's range (1 µs to 1 h) so that any two add together.
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
-    decode_with(&mut Deserializer::new(), text)
-}
-
-fn decode_with(deserializer: &mut Deserializer, text: &str) -> Result<Histogram<u64>, String> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("bad base64: {e}"))?;
-    let decoded: Histogram<u64> = deserializer.deserialize(&mut &raw[..]).map_err(|e| format!("{e:?}"))?;
-    let mut histogram = crate::measure::new_histogram();
-    histogram.auto(true);
-    histogram.add(&decoded).map_err(|e| format!("does not fit 1 µs..1 h: {e:?}"))?;
-    Ok(histogram)
-}
-
-/// `#[serde(with = "crate::hlog::as_text")]`: a histogram field as [`encode`]'s text.
-pub mod as_text {
-    use hdrhistogram::Histogram;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::encode(h))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
-        super::decode(&String::deserialize(d)?).map_err(D::Error::custom)
-    }
-}
-
-/// `#[serde(with = "crate::hlog::option_as_text")]`: an optional histogram field as [`encode`]'s text or null.
-pub mod option_as_text {
-    use hdrhistogram::Histogram;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &Option<Histogram<u64>>, s: S) -> Result<S::Ok, S::Error> {
-        match h {
-            Some(h) => s.serialize_some(&super::encode(h)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Histogram<u64>>, D::Error> {
-        Option::<String>::deserialize(d)?.map(|t| super::decode(&t).map_err(D::Error::custom)).transpose()
-    }
 }
 
 #[cfg(test)]

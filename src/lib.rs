@@ -1,25 +1,31 @@
 //! slacheck: open-loop load testing and SLA verification for LLM API gateways.
 //!
-//! The map, in pipeline order (scenario → profile → engine/router → measure → sla → report), one line a module:
+//! The map, in pipeline order (scenario → profile → engine/router → measure → sla → report), one line a module.
 //!
-//! - [`scenario`]: the TOML file, checked once, with file:line:column errors.
+//! Leaves, which import nothing of slacheck:
+//! - [`outdir`]: a results folder for exactly one run, locked, and atomic writes into it.
+//! - [`machine`]: the generator's own machine: open-files limit, CPU used, load average, hints.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP stop a run with partial results.
+//!
+//! The pipeline:
+//! - [`scenario`]: the TOML file, checked once, with file:line:column errors; typed settings of each command.
 //! - [`trace`]: trace files (request offsets or rates per second) for the trace profile.
-//! - [`profile`]: arrival schedules, the intended send time of every request.
-//! - [`machine`]: the generator's own machine: open-files limit, CPU used, load average (a leaf).
-//! - [`signals`]: SIGINT, SIGTERM and SIGHUP stop a run with partial results (a leaf).
-//! - [`engine`]: the open-loop pacer and closed-loop connections that fire each request on time.
+//! - [`profile`]: arrival schedules, the intended send time of every request, and shards of a schedule.
+//! - [`sample`]: the record every request ends as: times, outcome, attempts, stream timing.
 //! - [`sse`]: reading a streamed answer as it arrives, in linear time, with a cap on one event.
 //! - [`router`]: one logical request through its tiers: attempts, retries, failover, hedging, body limits.
-//! - [`measure`]: samples into histograms, counts and the per-second timeline.
-//! - [`hlog`]: the HdrHistogram interval log, written while recording and read back.
+//! - [`engine`]: the open-loop pacer and closed-loop connections that fire each request on time.
+//! - [`measure`]: samples folded into histograms, counts and the per-second timeline; closed intervals to a sink.
+//! - [`hlog`]: the HdrHistogram interval log: a sink for the recorder, and a reader.
 //! - [`sla`]: the verdict on every target, with its uncertainty, and the exit code it calls for.
-//! - [`outdir`]: a results folder for exactly one run, locked, and atomic writes into it (a leaf).
 //! - [`plot`]: SVG and PNG charts.
 //! - [`report`]: summary.json, the terminal, Markdown, JUnit and HTML.
-//! - [`run`]: one run end to end: mocks, dispatch, recording, verdict, reports.
-//! - [`shard`]: one shard's share of a schedule, and the exact merge of shards.
-//! - [`capacity`]: the search for the highest rate at which every target holds.
 //! - [`compare`]: before and after, with a noise-aware regression verdict.
+//! - [`shard`]: the exact merge of shards' results.
+//! - [`run`]: one run end to end: mocks, dispatch, recording, verdict, reports.
+//! - [`capacity`]: the search for the highest rate at which every target holds.
+//!
+//! A module imports only modules above it in this list (`tests/architecture.rs` checks it).
 //!
 //! Fake providers come from the `mock-upstream` crate.
 
@@ -35,6 +41,7 @@ pub mod profile;
 pub mod report;
 pub mod router;
 pub mod run;
+pub mod sample;
 pub mod scenario;
 pub mod shard;
 pub mod signals;

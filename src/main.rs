@@ -188,17 +188,19 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { file } => match LoadedScenario::read(&file) {
-            Ok(loaded) => {
-                out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
-                eprintln!("{}: valid", file.display());
-                ExitCode::SUCCESS
+        Command::Validate { file } => {
+            match LoadedScenario::read(&file).and_then(|l| l.with_overrides(&Overrides::default())) {
+                Ok(loaded) => {
+                    out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
+                    eprintln!("{}: valid", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Compare { before, after, max_regression, out } => {
             match compare(&before, &after, &max_regression, out, Shown::Table, None) {
                 Ok(code) => ExitCode::from(code),
@@ -216,7 +218,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Capacity { file, min, max, step_duration, warmup, precision, settings, out, quiet } => {
-            let loaded = match LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings)) {
+            let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
+            let loaded = match loaded.and_then(|l| l.with_overrides(&Overrides::default())) {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");

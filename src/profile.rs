@@ -14,6 +14,44 @@ use std::f64::consts::TAU;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `I/N`: this process sends shard I (counting from 0) of N of the schedule: every N-th request from request I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether request number `request` of the schedule is this shard's to send.
+    pub fn keeps(&self, request: u64) -> bool {
+        request % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let usage = || format!("`{s}`: expected I/N, shard I of N counting from 0, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(usage)?;
+        let (index, count): (u32, u32) =
+            (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
+        if count == 0 {
+            return Err(format!("`{s}`: the number of shards must be at least 1"));
+        }
+        if index >= count {
+            return Err(format!("`{s}`: shards of {count} are numbered 0 to {}", count - 1));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
 /// The highest rate slacheck schedules in one process: some 25 times what it can send on one core, and far
 /// past what any one process can pace. Above it a run would spend its time counting requests it never sent.
 pub const MAX_RATE: f64 = 1_000_000.0;

@@ -5,15 +5,14 @@ use crate::measure::{Live, Recorder};
 use crate::outdir::{OutDirError, ResultsDir};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
-use crate::router::{self, Class, Endpoint, Policy, Router, Tier};
-use crate::scenario::{ClassSpec, HttpVersion, InsufficientData, LoadedScenario, ProfileKind};
+use crate::router::{self};
+use crate::scenario::{InsufficientData, LoadedScenario, ProfileKind};
 use crate::shard::{self, Measurements, Shard, StartAt};
 use crate::signals::{Signals, Stop};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
 use mock_upstream::tomlfile::FileError;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -67,6 +66,8 @@ pub enum RunError {
     StartPassed { at: String, late: f64 },
     #[error(transparent)]
     Folder(#[from] OutDirError),
+    #[error(transparent)]
+    Router(#[from] router::BuildError),
     #[error("cannot catch signals: {0}")]
     Signals(std::io::Error),
 }
@@ -78,7 +79,8 @@ impl RunError {
             RunError::Scenario(_)
             | RunError::MissingApiKey { .. }
             | RunError::StartPassed { .. }
-            | RunError::Folder(OutDirError::InUse(_)) => 2,
+            | RunError::Folder(OutDirError::InUse(_))
+            | RunError::Router(router::BuildError::Scenario(_)) => 2,
             _ => 3,
         }
     }
@@ -194,7 +196,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
         providers.push(mock_upstream::start(config, start).await?);
     }
     let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
-    let router = build_router(loaded, &chat_url, api_key.as_deref(), body)?;
+    let router = router::build_router(loaded, &chat_url, api_key.as_deref(), body)?;
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {
             engine::preflight(&endpoint.url)
@@ -217,14 +219,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
 
     let hlog_path = dir.join("latency.hlog");
     let hlog = match opts.formats.hlog {
-        true => Some(
+        true => Some(Box::new(
             crate::hlog::HlogSink::create(
                 &hlog_path,
                 std::time::SystemTime::from(started_at),
                 &hlog_comments(opts.shard),
             )
             .map_err(|source| RunError::Io { path: hlog_path.clone(), source })?,
-        ),
+        ) as Box<dyn crate::measure::IntervalSink>),
         false => None,
     };
     let live = Arc::new(Live::default());
@@ -406,133 +408,6 @@ fn hlog_comments(shard: Option<Shard>) -> Vec<String> {
     shard.map(|s| vec![format!("Shard: {s}")]).unwrap_or_default()
 }
 
-/// The router for a scenario: its tiers (or the one implicit target), classes and failover policy.
-fn build_router(
-    loaded: &LoadedScenario,
-    chat_url: &dyn Fn(&str) -> Option<String>,
-    api_key: Option<&str>,
-    body: Bytes,
-) -> Result<Router, RunError> {
-    let s = &loaded.scenario;
-    let target = &s.target;
-    let url_of = |url: &Option<String>, mock: &Option<String>| -> Result<reqwest::Url, RunError> {
-        let text = match (url, mock) {
-            (Some(u), _) => Some(u.clone()),
-            (None, Some(m)) => chat_url(m),
-            (None, None) => None,
-        };
-        let text = text.ok_or_else(|| RunError::Unreachable("no URL for the target".into()))?;
-        reqwest::Url::parse(&text).map_err(|e| RunError::Unreachable(format!("bad URL {text}: {e}")))
-    };
-    let mut regions: Vec<String> = Vec::new();
-    let (tiers, classes) = if s.tiers.is_empty() {
-        let name = target.mock.clone().unwrap_or_else(|| "target".into());
-        let tier = Tier {
-            name,
-            endpoints: vec![Endpoint { url: url_of(&target.url, &target.mock)?, region: None, weight: 1.0 }],
-            timeout: target.timeout.0,
-            price_input: 0.0,
-            price_output: 0.0,
-        };
-        (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], bodies: vec![vec![body]] }])
-    } else {
-        let mut tiers = Vec::new();
-        for t in &s.tiers {
-            let endpoints = if t.endpoints.is_empty() {
-                vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
-            } else {
-                let mut list = Vec::new();
-                for e in &t.endpoints {
-                    let region = match regions.iter().position(|r| r == &e.region) {
-                        Some(i) => i,
-                        None => {
-                            regions.push(e.region.clone());
-                            regions.len() - 1
-                        }
-                    };
-                    list.push(Endpoint {
-                        url: url_of(&e.url, &e.mock)?,
-                        region: Some(region as u16),
-                        weight: e.weight,
-                    });
-                }
-                list
-            };
-            tiers.push(Tier {
-                name: t.name.clone(),
-                endpoints,
-                timeout: t.timeout.unwrap_or(target.timeout).0,
-                price_input: t.price_input,
-                price_output: t.price_output,
-            });
-        }
-        let specs = if s.classes.is_empty() {
-            vec![ClassSpec {
-                name: "default".into(),
-                weight: 1.0,
-                tier: String::new(),
-                fallbacks: None,
-                prompts: vec!["ping".into()],
-                max_tokens: 16,
-                stream: false,
-            }]
-        } else {
-            s.classes.clone()
-        };
-        let classes = specs
-            .iter()
-            .zip(loaded.class_orders())
-            .map(|(c, order)| Class {
-                name: c.name.clone(),
-                weight: c.weight,
-                order,
-                bodies: s.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
-            })
-            .collect();
-        (tiers, classes)
-    };
-    let f = &s.failover;
-    let policy = Policy {
-        failover: f.enabled,
-        on_status: f.on_status.clone(),
-        on_timeout: f.on_timeout,
-        on_transport: f.on_transport,
-        latency_budget: f.latency_budget.map(|d| d.0),
-        retries: f.retries,
-        backoff: f.backoff.0,
-        backoff_cap: f.backoff_cap.0,
-        idempotency_header: HeaderName::from_bytes(f.idempotency_header.as_bytes()).ok(),
-        hedge_after: f.hedge_after.map(|d| d.0),
-        hedge_max_share: f.hedge_max_share.0,
-    };
-    Ok(Router {
-        client: build_client(
-            target.http,
-            target.url.is_none() && s.tiers.iter().all(|t| t.url.is_none()),
-            s.load.max_in_flight,
-        )?,
-        method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
-        headers: headers(loaded, api_key, true)?,
-        tiers,
-        regions,
-        classes,
-        policy,
-        served_by: s.served_by.clone(),
-        success: s.sla.success_statuses.clone(),
-        max_body: usize::try_from(target.max_body.0).unwrap_or(usize::MAX),
-        run_id: router::mix(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0),
-        ),
-        seed: s.load.seed,
-        hedges_sent: Default::default(),
-        logical_requests: Default::default(),
-        out_of_files: Default::default(),
-    })
-}
-
 /// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
 /// run (a `--duration` override may end the run before a window).
 fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
@@ -553,20 +428,6 @@ fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Durati
     out
 }
 
-/// An OpenAI chat-completions body for one class on one tier.
-fn chat_body(model: &str, prompt: &str, class: &ClassSpec) -> Bytes {
-    let mut body = serde_json::json!({
-        "model": model,
-        "messages": [{ "role": "user", "content": prompt }],
-        "max_tokens": class.max_tokens,
-    });
-    if class.stream {
-        body["stream"] = true.into();
-        body["stream_options"] = serde_json::json!({ "include_usage": true });
-    }
-    Bytes::from(body.to_string())
-}
-
 /// A UTC timestamp for folder names, e.g. `20261125T141305Z`.
 pub fn utc_stamp_of(at: time::OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
@@ -577,49 +438,6 @@ pub fn utc_stamp_of(at: time::OffsetDateTime) -> String {
 /// Now, as [`utc_stamp_of`].
 pub fn utc_stamp() -> String {
     utc_stamp_of(time::OffsetDateTime::now_utc())
-}
-
-fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) -> Result<reqwest::Client, RunError> {
-    let mut b = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(max_in_flight)
-        .pool_idle_timeout(Duration::from_secs(90))
-        // reqwest retries some protocol-level refusals by itself (up to twice): a load tester must not hide an
-        // attempt, so slacheck's own failover policy is the only one. Zero retries also spares reqwest a copy of
-        // every request kept in case of a retry.
-        .retry(reqwest::retry::never().max_retries_per_request(0))
-        .user_agent(concat!("slacheck/", env!("CARGO_PKG_VERSION")));
-    b = match http {
-        HttpVersion::Http1 => b.http1_only(),
-        HttpVersion::Http2 => b.http2_prior_knowledge(),
-    };
-    if loopback_mock {
-        // The in-process mock is on loopback: never route it through a proxy from the environment.
-        b = b.no_proxy();
-    }
-    b.build().map_err(|e| RunError::Client(e.to_string()))
-}
-
-fn headers(loaded: &LoadedScenario, api_key: Option<&str>, has_body: bool) -> Result<HeaderMap, RunError> {
-    let mut map = HeaderMap::new();
-    for (name, value) in &loaded.scenario.target.headers {
-        let bad = || loaded.error(&format!("target.headers.{name}"), "not a valid HTTP header");
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        map.insert(name, HeaderValue::from_str(value).map_err(|_| bad())?);
-    }
-    if has_body && !map.contains_key(CONTENT_TYPE) {
-        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
-    if let Some(key) = api_key {
-        // The key's value is never part of an error message.
-        let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            loaded
-                .error("target.api_key_env", "the variable's value is not a valid header value (it is not shown here)")
-        })?;
-        value.set_sensitive(true);
-        map.insert(AUTHORIZATION, value);
-    }
-    Ok(map)
 }
 
 fn spawn_progress(

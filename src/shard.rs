@@ -15,43 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 
-/// `I/N`: this process is shard I (counting from 0) of N.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    /// Whether request number `request` of the schedule is this shard's to send.
-    pub fn keeps(&self, request: u64) -> bool {
-        request % u64::from(self.count) == u64::from(self.index)
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let usage = || format!("`{s}`: expected I/N, shard I of N counting from 0, e.g. 0/4");
-        let (i, n) = s.split_once('/').ok_or_else(usage)?;
-        let (index, count): (u32, u32) =
-            (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
-        if count == 0 {
-            return Err(format!("`{s}`: the number of shards must be at least 1"));
-        }
-        if index >= count {
-            return Err(format!("`{s}`: shards of {count} are numbered 0 to {}", count - 1));
-        }
-        Ok(Shard { index, count })
-    }
-}
+pub use crate::profile::Shard;
 
 /// When the run's clock starts: an RFC 3339 time (`2026-11-25T18:00:00Z`) or seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

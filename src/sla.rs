@@ -465,7 +465,8 @@ mod tests {
     /// A run of `n` requests due 10 ms apart: each lags `lag_ms` before it is sent and takes `service_ms`;
     /// the first `not_sent` are never sent, and the next `errors` fail with a 503.
     fn run(n: u64, lag_ms: u64, service_ms: u64, not_sent: u64, errors: u64) -> RunResult {
-        use crate::measure::{ErrorKind, Outcome, Recorder, Sample};
+        use crate::measure::Recorder;
+        use crate::sample::{ErrorKind, Outcome, Sample};
         let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
         for i in 0..n {
             let intended = Duration::from_millis(10 * i);
@@ -559,7 +560,8 @@ mod tests {
 
     #[test]
     fn a_window_target_that_clearly_failed_asks_for_no_more_requests_and_names_the_worst_window() {
-        use crate::measure::{ErrorKind, Outcome, Recorder, Sample};
+        use crate::measure::Recorder;
+        use crate::sample::{ErrorKind, Outcome, Sample};
         let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
         r.watch_windows(&[(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]);
         // 100 requests a window; window 1..2 has 30 errors, window 2..3 has 2, window 0..1 none.

@@ -10,21 +10,11 @@
 //! events leave the buffer in one move per piece. One event is capped at [`MAX_EVENT`] bytes: a body that
 //! never separates its events would otherwise grow the buffer without bound.
 
+pub use crate::sample::StreamFault;
 use std::time::Instant;
 
 /// The largest event (bytes between two blank lines) a stream may send; past it the stream is malformed.
 pub const MAX_EVENT: usize = 1 << 20;
-
-/// What went wrong inside a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamFault {
-    /// An error event or an error object in a chunk.
-    ErrorEvent,
-    /// A data line that is not JSON.
-    Malformed,
-    /// The stream ended without `[DONE]`.
-    Truncated,
-}
 
 #[derive(Debug, Default)]
 pub struct SseReader {

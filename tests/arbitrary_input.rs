@@ -5,6 +5,7 @@
 
 mod common;
 use proptest::prelude::*;
+use slacheck::run::Overrides;
 use slacheck::scenario::LoadedScenario;
 
 /// Text that is often nearly a scenario: real keys and values, shuffled, cut and mixed with noise.
@@ -67,7 +68,9 @@ proptest! {
         let path = dir.path().join("s.toml");
         std::fs::write(&path, &text).unwrap();
         // A panic fails the test; an error must name the file.
-        if let Err(e) = LoadedScenario::read(&path) {
+        // As `validate` does: the file's checks, then the load shape's.
+        let checked = LoadedScenario::read(&path).and_then(|l| l.with_overrides(&Overrides::default()));
+        if let Err(e) = checked {
             prop_assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
         }
     }
@@ -80,7 +83,7 @@ proptest! {
         let path = dir.path().join("s.toml");
         let text = format!("name = \"t\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"trace\"\ntrace = \"{name}\"\n");
         std::fs::write(&path, text).unwrap();
-        let _ = LoadedScenario::read(&path);
+        let _ = LoadedScenario::read(&path).and_then(|l| l.with_overrides(&Overrides::default()));
     }
 }
 

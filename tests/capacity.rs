@@ -34,11 +34,13 @@ fn num(v: &serde_json::Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {v}"))
 }
 
-/// Steps of 3 s after a 0.5 s warm-up, from 50/s, precision 5%.
+/// Steps of 3 s after a 0.5 s warm-up, from 50/s, precision 5%. The generator may lag up to 50 ms before a step
+/// counts as generator-bound: these searches are about the target, and a shared CI machine delays the pacer by
+/// a scheduler slice (tens of ms) now and then. (The generator-bound test below is bound by max_in_flight instead.)
 fn scenario(sla: &str, provider: &str) -> String {
     format!(
         "name = \"knee\"\n[target]\nmock = \"p\"\ntimeout = \"5s\"\n\
-         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\nlag_limit = \"50ms\"\n\
          [sla]\n{sla}\n\
          [capacity]\nmin = \"50/s\"\nmax = \"2000/s\"\nstep_duration = \"3s\"\nwarmup = \"500ms\"\nprecision = \"5%\"\n\
          [[mock.providers]]\nname = \"p\"\n{provider}\n"

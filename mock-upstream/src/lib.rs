@@ -3,8 +3,10 @@
 //! - [`config`]: what a provider serves and which faults it injects (TOML, serde).
 //! - [`provider`]: the fault logic as plain code: one decision per request, stats, run-time control.
 //! - [`server`]: a hyper server over a provider (streams SSE token by token; flat memory).
-//! - [`wiremock_support`]: the same fault logic as a wiremock responder, for wiremock-based tests.
-//! - [`units`]: durations, rates, ratios and windows written as people write them.
+//! - `wiremock_support` (feature `wiremock`): the same fault logic as a wiremock responder, for tests.
+//! - [`units`]: durations, rates, ratios, windows and sizes written as people write them.
+//! - [`tomlfile`]: reading TOML (and any bounded regular file) with errors that name file, line, column and field.
+//! - [`openai`]: the OpenAI chat-completions shapes the providers answer with.
 //!
 //! This crate depends on nothing of slacheck; slacheck starts its providers in-process.
 
@@ -14,6 +16,7 @@ pub mod provider;
 pub mod server;
 pub mod tomlfile;
 pub mod units;
+#[cfg(feature = "wiremock")]
 pub mod wiremock_support;
 
 pub use config::{MockConfig, ProviderConfig};

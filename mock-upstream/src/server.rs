@@ -1,6 +1,6 @@
 //! The HTTP side of a provider: a small hyper server over [`Provider`], for in-process and standalone use.
 //!
-//! wiremock (see [`crate::wiremock_support`]) sends each body whole and keeps a copy of every matched request,
+//! wiremock (see `wiremock_support`) sends each body whole and keeps a copy of every matched request,
 //! so it cannot stream tokens or run for an hour at 50,000 RPM with flat memory. This server shares the same
 //! fault logic, streams SSE token by token and keeps no per-request state after answering.
 

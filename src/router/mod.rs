@@ -4,9 +4,12 @@
 //! single-target case is the same code with a chain of one. Each attempt is recorded with its tier, outcome,
 //! own latency and the reason the next one was made; the logical request ends as one outcome.
 
-use crate::measure::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
+mod build;
+
+use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
 use crate::sse::SseReader;
+pub use build::{build_router, BuildError};
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};

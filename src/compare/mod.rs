@@ -7,12 +7,14 @@
 //! "improved" is the mirror; anything else is "no significant change". Availability uses a two-proportion
 //! z-test on the summaries' counts.
 
+mod bootstrap;
+
 use crate::hlog::{self, Log};
+use bootstrap::Bootstrap;
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -71,43 +73,7 @@ pub fn load(path: &Path) -> Result<Side, String> {
     Ok(Side { label: path.display().to_string(), log, summary })
 }
 
-/// How much worse a metric may get before it counts as a regression.
-#[derive(Debug, Clone)]
-pub struct Tolerances {
-    /// Relative, by percentile name (`p50`, `p90`, `p99`, `p99.9`).
-    pub latency: BTreeMap<String, f64>,
-    /// Availability, in percentage points.
-    pub availability_pp: f64,
-}
-
-impl Default for Tolerances {
-    fn default() -> Self {
-        let latency = [("p50", 0.10), ("p90", 0.10), ("p99", 0.10), ("p99.9", 0.20)];
-        Tolerances { latency: latency.iter().map(|(k, v)| (k.to_string(), *v)).collect(), availability_pp: 0.05 }
-    }
-}
-
-impl Tolerances {
-    /// Parses `p99=10%,p99.9=20%,availability=0.05pp` over the defaults.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut t = Tolerances::default();
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (key, value) = item.split_once('=').ok_or_else(|| format!("{item:?}: expected METRIC=LIMIT"))?;
-            if key == "availability" {
-                let pp = value
-                    .strip_suffix("pp")
-                    .ok_or_else(|| format!("{item:?}: availability takes points, e.g. 0.05pp"))?;
-                t.availability_pp = pp.parse().map_err(|_| format!("{item:?}: not a number of points"))?;
-            } else if t.latency.contains_key(key) {
-                let ratio: crate::units::Ratio = value.parse().map_err(|e| format!("{item:?}: {e}"))?;
-                t.latency.insert(key.to_string(), ratio.0);
-            } else {
-                return Err(format!("{key:?}: unknown metric; use p50, p90, p99, p99.9 or availability"));
-            }
-        }
-        Ok(t)
-    }
-}
+pub use crate::scenario::Tolerances;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,124 +270,6 @@ fn availability_row((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64), tolerance_
         ci: Some(ci),
         tolerance: Some(tolerance_pp),
         change,
-    }
-}
-
-/// Interval histograms of both runs as sparse counts over one shared, sorted list of values, so that a
-/// resample is a sum of small vectors rather than of whole histograms.
-struct Bootstrap {
-    values: Vec<u64>,
-    /// [run][interval] → (value index, count)
-    intervals: [Vec<Vec<(u32, u64)>>; 2],
-    /// Intervals that lie wholly within each run (the last one of a run may be partial).
-    whole: [usize; 2],
-}
-
-impl Bootstrap {
-    /// The bootstrap of one series (`tag`) of both sides.
-    fn of_series(before: &Side, after: &Side, tag: &str) -> Self {
-        let (b, a) = (series(before, tag), series(after, tag));
-        let mut boot = Bootstrap::new(&histograms(b), &histograms(a));
-        boot.whole = [whole_intervals(b, before.duration_s()), whole_intervals(a, after.duration_s())];
-        boot
-    }
-
-    fn new(before: &[&Histogram<u64>], after: &[&Histogram<u64>]) -> Self {
-        let mut values: Vec<u64> = before
-            .iter()
-            .chain(after)
-            .flat_map(|h| h.iter_recorded().map(|v| h.highest_equivalent(v.value_iterated_to())))
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        let sparse = |hs: &[&Histogram<u64>]| -> Vec<Vec<(u32, u64)>> {
-            hs.iter()
-                .map(|h| {
-                    h.iter_recorded()
-                        .map(|v| {
-                            let value = h.highest_equivalent(v.value_iterated_to());
-                            (values.binary_search(&value).unwrap_or(0) as u32, v.count_at_value())
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        let intervals = [sparse(before), sparse(after)];
-        let whole = [before.len(), after.len()];
-        Bootstrap { values, intervals, whole }
-    }
-
-    /// Every one of [`QUANTILES`] in one pass over the counts.
-    fn quantiles(&self, counts: &[u64]) -> [f64; QUANTILES.len()] {
-        let total: u64 = counts.iter().sum();
-        let mut out = [0.0; QUANTILES.len()];
-        if total == 0 {
-            return out;
-        }
-        let ranks = QUANTILES.map(|(_, q)| ((q * total as f64).ceil() as u64).max(1));
-        let (mut seen, mut next) = (0u64, 0usize);
-        for (i, c) in counts.iter().enumerate() {
-            seen += c;
-            while next < ranks.len() && seen >= ranks[next] {
-                out[next] = ms(self.values[i]);
-                next += 1;
-            }
-            if next == ranks.len() {
-                break;
-            }
-        }
-        out
-    }
-
-    fn merged(&self, run: usize, picks: impl Iterator<Item = usize>) -> Vec<u64> {
-        let mut counts = vec![0u64; self.values.len()];
-        for i in picks {
-            for (idx, c) in &self.intervals[run][i] {
-                counts[*idx as usize] += c;
-            }
-        }
-        counts
-    }
-
-    /// [`QUANTILES`] of a whole run.
-    fn points(&self, run: usize) -> [f64; QUANTILES.len()] {
-        self.quantiles(&self.merged(run, 0..self.intervals[run].len()))
-    }
-
-    fn max(&self, run: usize) -> f64 {
-        let counts = self.merged(run, 0..self.intervals[run].len());
-        counts.iter().rposition(|c| *c > 0).map(|i| ms(self.values[i])).unwrap_or(0.0)
-    }
-
-    /// 95% bootstrap intervals of after/before − 1 for each of [`QUANTILES`] (all from the same resamples);
-    /// None with fewer than [`MIN_INTERVALS`] intervals a side.
-    fn relative_cis(&self) -> Option<[(f64, f64); QUANTILES.len()]> {
-        let (nb, na) = (self.intervals[0].len(), self.intervals[1].len());
-        if self.whole[0] < MIN_INTERVALS || self.whole[1] < MIN_INTERVALS {
-            return None;
-        }
-        // Seeded: the same two runs always give the same verdict.
-        let mut rng = Pcg64Mcg::seed_from_u64(0x5eed);
-        let mut ratios: [Vec<f64>; QUANTILES.len()] = Default::default();
-        for _ in 0..RESAMPLES {
-            let b = self.quantiles(&self.merged(0, (0..nb).map(|_| rng.random_range(0..nb))));
-            let a = self.quantiles(&self.merged(1, (0..na).map(|_| rng.random_range(0..na))));
-            for (i, (qb, qa)) in b.iter().zip(&a).enumerate() {
-                if *qb > 0.0 {
-                    ratios[i].push(qa / qb - 1.0);
-                }
-            }
-        }
-        let mut out = [(0.0, 0.0); QUANTILES.len()];
-        for (i, r) in ratios.iter_mut().enumerate() {
-            if r.is_empty() {
-                return None;
-            }
-            r.sort_by(f64::total_cmp);
-            let at = |p: f64| r[((p * (r.len() - 1) as f64).round() as usize).min(r.len() - 1)];
-            out[i] = (at(0.025), at(0.975));
-        }
-        Some(out)
     }
 }
 

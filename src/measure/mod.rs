@@ -1,0 +1,26 @@
+//! Measurement: samples folded into HdrHistograms, counts and the per-second timeline.
+//!
+//! Every scheduled request becomes exactly one [`Sample`](crate::sample::Sample) with one outcome, so
+//! total = ok + error + timeout + not_sent holds by construction, and it holds per timeline row too (rows
+//! count outcomes by the second the request was due). Latency counts from the intended send time (no
+//! coordinated omission); service time from the actual send; lag is actual minus intended.
+//!
+//! - [`histogram`]: the histogram every measurement uses, and its text form.
+//! - [`result`]: what a run measured, and the exact merge of two results.
+//! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
+
+pub mod histogram;
+pub mod recorder;
+pub mod result;
+
+pub(crate) use histogram::decode_with;
+pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};
+pub use recorder::{IntervalSink, Live, Recorder, OVERALL};
+pub use result::*;
+
+/// The most served-by names tracked apart, each with its own histogram: a header that carries a pod name or
+/// a request id would otherwise grow memory with every distinct value.
+pub const MAX_UPSTREAMS: usize = 64;
+
+/// Where the requests of served-by names past [`MAX_UPSTREAMS`] are counted.
+pub const OTHER_UPSTREAMS: &str = "(other)";

@@ -1,0 +1,436 @@
+//! The recorder: folds each [`Sample`] into a [`RunResult`] and hands every closed one-second interval to an
+//! [`IntervalSink`]. It knows no file format: the interval log is one sink (see `hlog`).
+
+use super::histogram::{micros, ms, new_histogram};
+use super::result::*;
+use super::{MAX_UPSTREAMS, OTHER_UPSTREAMS};
+use crate::sample::{Outcome, Sample};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The untagged series' tag: overall latency.
+pub const OVERALL: &str = "";
+
+/// Where closed intervals go: one histogram of one series for one second.
+pub trait IntervalSink: Send {
+    /// Takes one interval of one series (`tag` = [`OVERALL`] for the untagged one).
+    fn write(&mut self, h: &Histogram<u64>, start: Duration, length: Duration, tag: &str) -> std::io::Result<()>;
+    /// After the last interval.
+    fn finish(self: Box<Self>) -> std::io::Result<()>;
+}
+
+/// Counters a progress display reads while the run goes on.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub finished: AtomicU64,
+    pub failed: AtomicU64,
+    pub last_p99_us: AtomicU64,
+}
+
+/// Folds samples into histograms and counters; owns all measurement state of a run.
+pub struct Recorder {
+    result: RunResult,
+    rows: BTreeMap<u64, TimelineRow>,
+    /// This second's histograms, by interval-log tag: overall latency first, then service, lag, tiers, classes.
+    interval: Vec<(String, Histogram<u64>)>,
+    interval_second: u64,
+    /// Where each closed interval goes (latency.hlog).
+    hlog: Option<Box<dyn IntervalSink>>,
+    hlog_error: Option<std::io::Error>,
+    live: Arc<Live>,
+    /// Tier of each watched outage in `result.outages`.
+    watched: Vec<u16>,
+    /// Requests due before this are warm-up: counted apart, not measured.
+    warmup: Duration,
+}
+
+impl Recorder {
+    /// A recorder for a run with these tier and class names (indices as in [`Sample`]); each second's
+    /// histograms go to `hlog` if given.
+    pub fn new(
+        live: Arc<Live>,
+        tiers: &[String],
+        classes: &[String],
+        regions: &[String],
+        hlog: Option<Box<dyn IntervalSink>>,
+    ) -> Self {
+        let tags = [OVERALL.to_string(), "service".into(), "lag".into()]
+            .into_iter()
+            .chain(tiers.iter().map(|t| format!("tier.{t}")))
+            .chain(classes.iter().map(|c| format!("class.{c}")));
+        Recorder {
+            result: RunResult {
+                counts: Counts::default(),
+                latency: new_histogram(),
+                service_time: new_histogram(),
+                lag: new_histogram(),
+                errors: BTreeMap::new(),
+                timeline: Vec::new(),
+                elapsed: Duration::ZERO,
+                tiers: tiers.iter().map(|t| (t.clone(), TierStats::default())).collect(),
+                classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
+                upstreams: BTreeMap::new(),
+                upstreams_beyond_cap: 0,
+                regions: regions.iter().map(|r| (r.clone(), Group::default())).collect(),
+                failover: FailoverStats::default(),
+                outages: Vec::new(),
+                stream: StreamStats::default(),
+                windows: Vec::new(),
+                warmup: Counts::default(),
+                warmup_time: Duration::ZERO,
+            },
+            rows: BTreeMap::new(),
+            interval: tags.map(|t| (t, new_histogram())).collect(),
+            interval_second: 0,
+            hlog,
+            hlog_error: None,
+            live,
+            watched: Vec::new(),
+            warmup: Duration::ZERO,
+        }
+    }
+
+    /// Leaves requests due in the first `warmup` of the run out of every measurement (they are only counted, in
+    /// [`RunResult::warmup`]): a capacity step judges the steady state, not the target's or the client's start.
+    pub fn exclude_warmup(&mut self, warmup: Duration) {
+        self.warmup = warmup;
+        self.result.warmup_time = warmup;
+    }
+
+    /// Also counts each request in the window (start s, end s) its intended time falls in.
+    pub fn watch_windows(&mut self, windows: &[(f64, f64)]) {
+        self.result.windows = windows
+            .iter()
+            .map(|(a, b)| WindowStats { start_s: *a, end_s: *b, counts: Counts::default(), latency: new_histogram() })
+            .collect();
+    }
+
+    /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
+    pub fn watch_outage(&mut self, tier: u16, name: &str, start: Duration, end: Duration) {
+        self.watched.push(tier);
+        self.result.outages.push(OutageStats {
+            failures: None,
+            tier: name.to_string(),
+            start_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
+            requests_due: 0,
+            failed_over: 0,
+            user_errors: 0,
+            first_failover_after_s: None,
+            error_burst_s: 0.0,
+            back_to_tier_after_s: None,
+        });
+    }
+
+    pub fn record(&mut self, s: &Sample) {
+        if s.intended < self.warmup {
+            let w = &mut self.result.warmup;
+            w.total += 1;
+            match &s.outcome {
+                Outcome::Ok => w.ok += 1,
+                Outcome::Error(_) => w.error += 1,
+                Outcome::Timeout => w.timeout += 1,
+                Outcome::NotSent => w.not_sent += 1,
+            }
+            self.live.finished.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let r = &mut self.result;
+        r.counts.total += 1;
+        r.elapsed = r.elapsed.max(s.done);
+        let due_row = self
+            .rows
+            .entry(s.intended.as_secs())
+            .or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
+        due_row.offered += 1;
+        match &s.outcome {
+            Outcome::Ok => {
+                r.counts.ok += 1;
+                due_row.ok += 1;
+            }
+            Outcome::Error(kind) => {
+                r.counts.error += 1;
+                due_row.error += 1;
+                *r.errors.entry(kind.label()).or_default() += 1;
+            }
+            Outcome::Timeout => {
+                r.counts.timeout += 1;
+                due_row.timeout += 1;
+            }
+            Outcome::NotSent => {
+                r.counts.not_sent += 1;
+                due_row.not_sent += 1;
+            }
+        }
+        if s.outcome != Outcome::Ok {
+            self.live.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.live.finished.fetch_add(1, Ordering::Relaxed);
+        let t = s.intended.as_secs_f64();
+        let window = r.windows.partition_point(|w| w.start_s <= t).checked_sub(1).filter(|i| t < r.windows[*i].end_s);
+        if let Some(w) = window.map(|i| &mut r.windows[i]) {
+            w.counts.total += 1;
+            match s.outcome {
+                Outcome::Ok => w.counts.ok += 1,
+                Outcome::Error(_) => w.counts.error += 1,
+                Outcome::Timeout => w.counts.timeout += 1,
+                Outcome::NotSent => w.counts.not_sent += 1,
+            }
+            if s.sent.is_some() {
+                w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
+            }
+        }
+        let Some(sent) = s.sent else { return };
+        let sent_second = sent.as_secs();
+        self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent +=
+            1;
+        // Every sent request has a latency, failures and timeouts included: leaving them out would flatter the tail.
+        let latency = micros(s.done.saturating_sub(s.intended));
+        r.latency.saturating_record(latency);
+        r.service_time.saturating_record(micros(s.done.saturating_sub(sent)));
+        r.lag.saturating_record(micros(sent.saturating_sub(s.intended)));
+        let done_second = s.done.as_secs();
+        if done_second > self.interval_second {
+            self.close_interval();
+            self.interval_second = done_second;
+        }
+        let service = micros(s.done.saturating_sub(sent));
+        let lag = micros(sent.saturating_sub(s.intended));
+        let tiers = self.result.tiers.len();
+        let series = [Some(0), Some(1), Some(2), s.served.map(|t| 3 + t as usize), Some(3 + tiers + s.class as usize)];
+        for (i, value) in series.into_iter().zip([latency, service, lag, latency, latency]) {
+            if let Some((_, h)) = i.and_then(|i| self.interval.get_mut(i)) {
+                h.saturating_record(value);
+            }
+        }
+        self.record_routing(s);
+    }
+
+    /// Per tier, class and upstream, and failover.
+    fn record_routing(&mut self, s: &Sample) {
+        let r = &mut self.result;
+        let e2e = s.done.saturating_sub(s.intended);
+        if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
+            class.add(&s.outcome, Some(e2e));
+        }
+        for a in &s.attempts {
+            if let Some((_, tier)) = r.tiers.get_mut(a.tier as usize) {
+                tier.attempts.add(&a.outcome, Some(a.elapsed));
+            }
+            if let Some((_, region)) = a.region.and_then(|i| r.regions.get_mut(i as usize)) {
+                region.add(&a.outcome, Some(a.elapsed));
+            }
+        }
+        if let Some(t) = s.served {
+            if let Some((_, tier)) = r.tiers.get_mut(t as usize) {
+                tier.served.add(&s.outcome, Some(e2e));
+                if let Some(first) = s.stream.and_then(|st| st.first_token) {
+                    tier.ttft
+                        .get_or_insert_with(new_histogram)
+                        .saturating_record(micros(first.saturating_sub(s.intended)));
+                }
+                if let Some((decode, tokens)) = s.stream.and_then(|st| st.decode()) {
+                    tier.inter_token
+                        .get_or_insert_with(new_histogram)
+                        .saturating_record(micros(decode.div_f64(tokens)));
+                    tier.decode_tokens += tokens;
+                    tier.decode_time += decode;
+                }
+                if let Some((p, c)) = s.tokens {
+                    tier.prompt_tokens += p;
+                    tier.completion_tokens += c;
+                }
+            }
+        }
+        if let Some(u) = &s.upstream {
+            // Look up before inserting: a new key is a copy of the name, once per upstream rather than per sample.
+            // Past MAX_UPSTREAMS names (a header carrying a pod name or a request id), the rest share one group.
+            let full = r.upstreams.len() >= MAX_UPSTREAMS;
+            match r.upstreams.get_mut(u) {
+                Some(g) => g.add(&s.outcome, Some(e2e)),
+                None if !full => r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e)),
+                None => {
+                    r.upstreams_beyond_cap += 1;
+                    r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, Some(e2e))
+                }
+            }
+        }
+        if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
+            let st = &mut r.stream;
+            st.requests += 1;
+            st.headers.saturating_record(micros(t.headers.saturating_sub(s.intended)));
+            if let Some(first) = t.first_token {
+                st.ttft.saturating_record(micros(first.saturating_sub(s.intended)));
+                st.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
+                st.tokens += t.tokens;
+                if let Some((decode, tokens)) = t.decode() {
+                    st.inter_token.saturating_record(micros(decode.div_f64(tokens)));
+                    st.decode_tokens += tokens;
+                    st.decode_time += decode;
+                }
+            }
+        }
+        if let Some(sent) = s.sent {
+            for (outage, tier) in r.outages.iter_mut().zip(&self.watched) {
+                outage.observe(*tier, s, sent);
+            }
+        }
+        let f = &mut r.failover;
+        if let Some(won) = s.hedge {
+            f.hedged += 1;
+            f.hedge_won += won as u64;
+        }
+        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
+            f.first_attempt_ok += 1;
+        }
+        if s.attempts.len() > 1 {
+            f.retried += 1;
+            for a in &s.attempts[..s.attempts.len() - 1] {
+                *f.reasons.entry(a.reason()).or_default() += 1;
+            }
+            if let (Some(last), Outcome::Ok) = (s.attempts.last(), &s.outcome) {
+                f.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
+            }
+        }
+        let first_tier = s.attempts.first().map(|a| a.tier);
+        if s.attempts.iter().any(|a| Some(a.tier) != first_tier) {
+            f.failed_over += 1;
+            if s.outcome == Outcome::Ok {
+                f.rescued += 1;
+            }
+            f.first_at = Some(f.first_at.map_or(s.intended, |t| t.min(s.intended)));
+            f.last_at = Some(f.last_at.map_or(s.intended, |t| t.max(s.intended)));
+            let second = s.intended.as_secs();
+            self.rows.entry(second).or_insert_with(|| TimelineRow { t_s: second, ..Default::default() }).failovers += 1;
+        }
+    }
+
+    fn close_interval(&mut self) {
+        let overall = &self.interval[0].1;
+        if overall.is_empty() {
+            return;
+        }
+        let t = self.interval_second;
+        let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });
+        row.p50_ms = Some(ms(overall.value_at_quantile(0.50)));
+        let p99 = overall.value_at_quantile(0.99);
+        row.p99_ms = Some(ms(p99));
+        self.live.last_p99_us.store(p99, Ordering::Relaxed);
+        for (tag, h) in &mut self.interval {
+            if let (Some(sink), false) = (&mut self.hlog, h.is_empty()) {
+                if let Err(e) = sink.write(h, Duration::from_secs(t), Duration::from_secs(1), tag) {
+                    self.hlog_error.get_or_insert(e);
+                }
+            }
+            h.reset();
+        }
+    }
+
+    /// Closes the last interval and the interval log; fails only if the log could not be written.
+    pub fn finish(mut self) -> Result<RunResult, std::io::Error> {
+        self.close_interval();
+        if let Some(e) = self.hlog_error.take() {
+            return Err(e);
+        }
+        if let Some(sink) = self.hlog.take() {
+            sink.finish()?;
+        }
+        // Fill gaps so the timeline has one row per second.
+        let last = self.rows.keys().next_back().copied();
+        if let Some(last) = last {
+            for t in 0..=last {
+                self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });
+            }
+        }
+        self.result.timeline = self.rows.into_values().collect();
+        Ok(self.result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{Attempt, ErrorKind};
+
+    fn sample(intended_ms: u64, sent_ms: Option<u64>, done_ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            sent: sent_ms.map(Duration::from_millis),
+            outcome,
+            ..Sample::not_sent(Duration::from_millis(intended_ms), Duration::from_millis(done_ms))
+        }
+    }
+
+    #[test]
+    fn merging_two_halves_gives_the_whole_exactly() {
+        let tiers = ["a".to_string(), "b".to_string()];
+        let recorder = || Recorder::new(Arc::default(), &tiers, &["c".to_string()], &[], None);
+        let (mut whole, mut even, mut odd) = (recorder(), recorder(), recorder());
+        for i in 0..2_000u64 {
+            let outcome = match i % 17 {
+                0 => Outcome::Error(ErrorKind::Status(503)),
+                1 => Outcome::Timeout,
+                2 => Outcome::NotSent,
+                _ => Outcome::Ok,
+            };
+            let sent = (outcome != Outcome::NotSent).then_some(i * 3);
+            let done = i * 3 + 1 + (i * 7919) % 400;
+            let mut s = sample(i * 3, sent, done, outcome.clone());
+            if sent.is_some() {
+                let tier = (i % 3 == 0) as u16;
+                s.attempts = vec![Attempt {
+                    tier,
+                    region: None,
+                    outcome: outcome.clone(),
+                    elapsed: Duration::from_millis(done - i * 3),
+                    over_budget: false,
+                }];
+                s.served = (outcome == Outcome::Ok).then_some(tier);
+                s.tokens = Some((10, i % 50));
+            }
+            whole.record(&s);
+            if i % 2 == 0 { &mut even } else { &mut odd }.record(&s);
+        }
+        let whole = whole.finish().unwrap();
+        let mut merged = even.finish().unwrap();
+        merged.merge(&odd.finish().unwrap()).unwrap();
+        assert_eq!(merged.counts, whole.counts);
+        assert_eq!(merged.latency, whole.latency);
+        assert_eq!(merged.service_time, whole.service_time);
+        assert_eq!(merged.errors, whole.errors);
+        for ((_, m), (_, w)) in merged.tiers.iter().zip(&whole.tiers) {
+            assert_eq!((m.attempts.counts, m.served.counts), (w.attempts.counts, w.served.counts));
+            assert_eq!(m.attempts.latency, w.attempts.latency);
+            assert_eq!((m.prompt_tokens, m.completion_tokens), (w.prompt_tokens, w.completion_tokens));
+        }
+        assert_eq!(merged.classes[0].1.latency, whole.classes[0].1.latency);
+        let rows = |r: &RunResult| r.timeline.iter().map(|t| (t.t_s, t.offered, t.ok, t.sent)).collect::<Vec<_>>();
+        assert_eq!(rows(&merged), rows(&whole));
+        // And the measurements survive their JSON form unchanged.
+        let back: RunResult = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
+        assert_eq!((back.counts, &back.latency, &back.lag), (merged.counts, &merged.latency, &merged.lag));
+    }
+
+    #[test]
+    fn every_sample_is_counted_once_overall_and_per_row() {
+        let mut r = Recorder::new(Arc::default(), &[], &[], &[], None);
+        r.record(&sample(0, Some(0), 10, Outcome::Ok));
+        r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
+        r.record(&sample(900, None, 900, Outcome::NotSent));
+        r.record(&sample(1200, Some(1200), 2300, Outcome::Timeout));
+        let res = r.finish().unwrap();
+        let c = res.counts;
+        assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent), (4, 1, 1, 1, 1));
+        assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent);
+        for row in &res.timeline {
+            assert_eq!(row.offered, row.ok + row.error + row.timeout + row.not_sent);
+        }
+        assert_eq!(res.timeline[0].offered, 3);
+        assert_eq!(res.errors.get("status 503"), Some(&1));
+        // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.
+        assert!((ms(res.latency.max()) - 1100.0).abs() < 2.0);
+        assert_eq!(res.latency.len(), 3);
+    }
+}

@@ -1,0 +1,435 @@
+//! What a run measured: counts, histograms by slice, the timeline, failover, outages, streams and windows,
+//! and the exact merge of two results (shards).
+
+use super::histogram::{micros, new_histogram};
+use crate::sample::{Outcome, Sample};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Counts and latency of one slice of the traffic (a tier, class or upstream).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub counts: Counts,
+    pub errors: BTreeMap<String, u64>,
+    #[serde(with = "super::as_text")]
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group { counts: Counts::default(), errors: BTreeMap::new(), latency: new_histogram() }
+    }
+}
+
+impl Group {
+    pub(super) fn add(&mut self, outcome: &Outcome, latency: Option<Duration>) {
+        self.counts.total += 1;
+        match outcome {
+            Outcome::Ok => self.counts.ok += 1,
+            Outcome::Error(k) => {
+                self.counts.error += 1;
+                *self.errors.entry(k.label()).or_default() += 1;
+            }
+            Outcome::Timeout => self.counts.timeout += 1,
+            Outcome::NotSent => self.counts.not_sent += 1,
+        }
+        if let Some(l) = latency {
+            self.latency.saturating_record(micros(l));
+        }
+    }
+
+    pub fn availability(&self) -> Option<f64> {
+        (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+    }
+}
+
+/// Per-tier attempts and what they cost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TierStats {
+    /// Every attempt on this tier, with its own latency: availability as the tier delivered it.
+    pub attempts: Group,
+    /// Logical requests this tier answered, with their end-to-end latency.
+    pub served: Group,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Time to first token of the streamed answers it served, from the intended send time.
+    #[serde(with = "super::option_as_text")]
+    pub ttft: Option<Histogram<u64>>,
+    /// Mean gap between tokens of each streamed answer it served (as [`StreamStats::inter_token`]).
+    #[serde(default, with = "super::option_as_text")]
+    pub inter_token: Option<Histogram<u64>>,
+    /// Tokens after the first chunk of its streamed answers, and the time they took: its decode rate.
+    #[serde(default)]
+    pub decode_tokens: f64,
+    #[serde(default)]
+    pub decode_time: Duration,
+}
+
+/// Streaming: time to first token and between tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamStats {
+    /// Streamed requests that received headers.
+    pub requests: u64,
+    /// From the intended send time to the first content token (open loop, like latency).
+    #[serde(with = "super::as_text")]
+    pub ttft: Histogram<u64>,
+    /// From the actual send to the first content token.
+    #[serde(with = "super::as_text")]
+    pub ttft_from_send: Histogram<u64>,
+    /// From the intended send time to the response headers (before any token).
+    #[serde(with = "super::as_text")]
+    pub headers: Histogram<u64>,
+    /// Mean gap between tokens of each answer: (last − first token) / tokens after the first chunk.
+    #[serde(with = "super::as_text")]
+    pub inter_token: Histogram<u64>,
+    pub tokens: u64,
+    /// Tokens after each answer's first chunk, and the time they took: the decode rate.
+    pub decode_tokens: f64,
+    pub decode_time: Duration,
+}
+
+impl Default for StreamStats {
+    fn default() -> Self {
+        StreamStats {
+            requests: 0,
+            ttft: new_histogram(),
+            ttft_from_send: new_histogram(),
+            headers: new_histogram(),
+            inter_token: new_histogram(),
+            tokens: 0,
+            decode_tokens: 0.0,
+            decode_time: Duration::ZERO,
+        }
+    }
+}
+
+/// One window of `[sla] window`: its counts and latency, by intended send time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowStats {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub counts: Counts,
+    #[serde(with = "super::as_text")]
+    pub latency: Histogram<u64>,
+}
+
+/// What happened around one scheduled outage of a tier's provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutageStats {
+    /// Intended send times (s) of the first and last user-visible failure due in the window.
+    #[serde(default, rename = "failures_s", skip_serializing_if = "Option::is_none")]
+    pub(super) failures: Option<(f64, f64)>,
+    pub tier: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Requests due during the window whose first attempt went to this tier.
+    pub requests_due: u64,
+    /// …of which tried another tier, and of which failed as the user saw it.
+    pub failed_over: u64,
+    pub user_errors: u64,
+    /// From the window's start to the first failover attempt being sent.
+    pub first_failover_after_s: Option<f64>,
+    /// From the first to the last user-visible failure due in the window (0: none or one).
+    pub error_burst_s: f64,
+    /// From the window's end to the first request the tier served again.
+    pub back_to_tier_after_s: Option<f64>,
+}
+
+impl OutageStats {
+    pub(super) fn observe(&mut self, tier: u16, s: &Sample, sent: Duration) {
+        let Some(first) = s.attempts.first() else { return };
+        if first.tier != tier {
+            return;
+        }
+        let (start, end) = (Duration::from_secs_f64(self.start_s), Duration::from_secs_f64(self.end_s));
+        if s.intended >= start && s.intended < end {
+            self.requests_due += 1;
+            if s.attempts.iter().any(|a| a.tier != tier) {
+                self.failed_over += 1;
+                let at = (sent + first.elapsed).saturating_sub(start).as_secs_f64();
+                self.first_failover_after_s = Some(self.first_failover_after_s.map_or(at, |t| t.min(at)));
+            }
+            if s.outcome != Outcome::Ok {
+                self.user_errors += 1;
+                let t = s.intended.as_secs_f64();
+                self.failures = Some(self.failures.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                self.error_burst_s = self.failures.map(|(a, b)| b - a).unwrap_or(0.0);
+            }
+        }
+        if s.intended >= end && s.served == Some(tier) {
+            let after = (s.intended - end).as_secs_f64();
+            self.back_to_tier_after_s = Some(self.back_to_tier_after_s.map_or(after, |t| t.min(after)));
+        }
+    }
+}
+
+/// How failover behaved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailoverStats {
+    /// Logical requests that needed more than one attempt.
+    pub retried: u64,
+    /// Logical requests that tried more than one tier.
+    pub failed_over: u64,
+    /// …of which ended successfully.
+    pub rescued: u64,
+    /// Why each extra attempt was made.
+    pub reasons: BTreeMap<String, u64>,
+    /// For requests that succeeded after more than one attempt: end-to-end latency minus the serving attempt's.
+    #[serde(with = "super::as_text")]
+    pub added: Histogram<u64>,
+    /// Logical requests whose first attempt succeeded (availability before failover and retries).
+    pub first_attempt_ok: u64,
+    /// Hedges sent, and how many of them gave the answer kept.
+    pub hedged: u64,
+    pub hedge_won: u64,
+    /// (intended, done) of the first and last request that failed over, for outage analysis.
+    pub first_at: Option<Duration>,
+    pub last_at: Option<Duration>,
+}
+
+impl Default for FailoverStats {
+    fn default() -> Self {
+        FailoverStats {
+            retried: 0,
+            failed_over: 0,
+            rescued: 0,
+            reasons: BTreeMap::new(),
+            added: new_histogram(),
+            first_attempt_ok: 0,
+            hedged: 0,
+            hedge_won: 0,
+            first_at: None,
+            last_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub ok: u64,
+    pub error: u64,
+    pub timeout: u64,
+    pub not_sent: u64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TimelineRow {
+    pub t_s: u64,
+    /// Requests due in this second, and what became of them.
+    pub offered: u64,
+    pub ok: u64,
+    pub error: u64,
+    pub timeout: u64,
+    pub not_sent: u64,
+    /// Requests actually sent in this second: the achieved rate.
+    pub sent: u64,
+    /// Requests due in this second that tried more than one tier.
+    pub failovers: u64,
+    /// Latency percentiles of the requests that finished in this second.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub counts: Counts,
+    #[serde(with = "super::as_text")]
+    pub latency: Histogram<u64>,
+    #[serde(with = "super::as_text")]
+    pub service_time: Histogram<u64>,
+    #[serde(with = "super::as_text")]
+    pub lag: Histogram<u64>,
+    pub errors: BTreeMap<String, u64>,
+    pub timeline: Vec<TimelineRow>,
+    /// Time from the start of the run to the last sample.
+    pub elapsed: Duration,
+    /// By tier name, in the scenario's order.
+    pub tiers: Vec<(String, TierStats)>,
+    /// By class name (end-to-end latency of sent requests).
+    pub classes: Vec<(String, Group)>,
+    /// By serving upstream (from the response, or the tier's name): the first [`MAX_UPSTREAMS`] names seen,
+    /// and [`OTHER_UPSTREAMS`] for the rest.
+    pub upstreams: BTreeMap<String, Group>,
+    /// Requests counted under [`OTHER_UPSTREAMS`] because the served-by value had more names than tracked.
+    #[serde(default)]
+    pub upstreams_beyond_cap: u64,
+    /// Attempts by region (their own outcome and latency), when tiers have regional endpoints.
+    pub regions: Vec<(String, Group)>,
+    pub failover: FailoverStats,
+    pub outages: Vec<OutageStats>,
+    pub stream: StreamStats,
+    pub windows: Vec<WindowStats>,
+    /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
+    #[serde(default)]
+    pub warmup: Counts,
+    /// How long the warm-up was.
+    #[serde(default)]
+    pub warmup_time: Duration,
+}
+
+impl RunResult {
+    pub fn availability(&self) -> Option<f64> {
+        (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+    }
+
+    /// Adds another run's measurements of the same scenario (a shard of the same run) into this one. Exact:
+    /// histograms and counters add, first and last times take the extremes. The timeline's per-second
+    /// percentiles cannot be added; they are cleared, for the caller to recompute from the merged interval log.
+    pub fn merge(&mut self, other: &RunResult) -> Result<(), String> {
+        let names = |a: &[(String, TierStats)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let group_names = |a: &[(String, Group)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        if names(&self.tiers) != names(&other.tiers)
+            || group_names(&self.classes) != group_names(&other.classes)
+            || group_names(&self.regions) != group_names(&other.regions)
+            || self.outages.len() != other.outages.len()
+            || self.windows.len() != other.windows.len()
+        {
+            return Err("the runs have different tiers, classes, regions, outages or SLA windows".into());
+        }
+        add_counts(&mut self.counts, &other.counts);
+        add_counts(&mut self.warmup, &other.warmup);
+        add_histogram(&mut self.latency, &other.latency)?;
+        add_histogram(&mut self.service_time, &other.service_time)?;
+        add_histogram(&mut self.lag, &other.lag)?;
+        add_map(&mut self.errors, &other.errors);
+        self.elapsed = self.elapsed.max(other.elapsed);
+        let mut rows: BTreeMap<u64, TimelineRow> =
+            std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();
+        for r in &other.timeline {
+            let row = rows.entry(r.t_s).or_insert_with(|| TimelineRow { t_s: r.t_s, ..Default::default() });
+            row.offered += r.offered;
+            row.ok += r.ok;
+            row.error += r.error;
+            row.timeout += r.timeout;
+            row.not_sent += r.not_sent;
+            row.sent += r.sent;
+            row.failovers += r.failovers;
+        }
+        self.timeline = rows.into_values().map(|r| TimelineRow { p50_ms: None, p99_ms: None, ..r }).collect();
+        for ((_, a), (_, b)) in self.tiers.iter_mut().zip(&other.tiers) {
+            a.attempts.merge(&b.attempts)?;
+            a.served.merge(&b.served)?;
+            a.prompt_tokens += b.prompt_tokens;
+            a.completion_tokens += b.completion_tokens;
+            for (x, y) in [(&mut a.ttft, &b.ttft), (&mut a.inter_token, &b.inter_token)] {
+                match (x.as_mut(), y) {
+                    (Some(x), Some(y)) => add_histogram(x, y)?,
+                    (None, Some(y)) => *x = Some(y.clone()),
+                    _ => {}
+                }
+            }
+            a.decode_tokens += b.decode_tokens;
+            a.decode_time += b.decode_time;
+        }
+        for ((_, a), (_, b)) in self.classes.iter_mut().zip(&other.classes) {
+            a.merge(b)?;
+        }
+        for ((_, a), (_, b)) in self.regions.iter_mut().zip(&other.regions) {
+            a.merge(b)?;
+        }
+        self.upstreams_beyond_cap += other.upstreams_beyond_cap;
+        for (name, b) in &other.upstreams {
+            self.upstreams.entry(name.clone()).or_default().merge(b)?;
+        }
+        self.failover.merge(&other.failover)?;
+        for (a, b) in self.outages.iter_mut().zip(&other.outages) {
+            a.merge(b);
+        }
+        self.stream.merge(&other.stream)?;
+        for (a, b) in self.windows.iter_mut().zip(&other.windows) {
+            add_counts(&mut a.counts, &b.counts);
+            add_histogram(&mut a.latency, &b.latency)?;
+        }
+        Ok(())
+    }
+}
+
+fn add_histogram(a: &mut Histogram<u64>, b: &Histogram<u64>) -> Result<(), String> {
+    a.add(b).map_err(|e| format!("histograms do not add: {e:?}"))
+}
+
+fn add_counts(a: &mut Counts, b: &Counts) {
+    a.total += b.total;
+    a.ok += b.ok;
+    a.error += b.error;
+    a.timeout += b.timeout;
+    a.not_sent += b.not_sent;
+}
+
+fn add_map(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {
+    for (k, v) in b {
+        *a.entry(k.clone()).or_default() += v;
+    }
+}
+
+fn min_of<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y < x { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+fn max_of<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y > x { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Group {
+    fn merge(&mut self, other: &Group) -> Result<(), String> {
+        add_counts(&mut self.counts, &other.counts);
+        add_map(&mut self.errors, &other.errors);
+        add_histogram(&mut self.latency, &other.latency)
+    }
+}
+
+impl FailoverStats {
+    fn merge(&mut self, o: &FailoverStats) -> Result<(), String> {
+        self.retried += o.retried;
+        self.failed_over += o.failed_over;
+        self.rescued += o.rescued;
+        add_map(&mut self.reasons, &o.reasons);
+        add_histogram(&mut self.added, &o.added)?;
+        self.first_attempt_ok += o.first_attempt_ok;
+        self.hedged += o.hedged;
+        self.hedge_won += o.hedge_won;
+        self.first_at = min_of(self.first_at, o.first_at);
+        self.last_at = max_of(self.last_at, o.last_at);
+        Ok(())
+    }
+}
+
+impl OutageStats {
+    fn merge(&mut self, o: &OutageStats) {
+        self.requests_due += o.requests_due;
+        self.failed_over += o.failed_over;
+        self.user_errors += o.user_errors;
+        self.first_failover_after_s = min_of(self.first_failover_after_s, o.first_failover_after_s);
+        self.failures = match (self.failures, o.failures) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
+        self.error_burst_s = self.failures.map(|(a, b)| b - a).unwrap_or(0.0);
+        self.back_to_tier_after_s = min_of(self.back_to_tier_after_s, o.back_to_tier_after_s);
+    }
+}
+
+impl StreamStats {
+    fn merge(&mut self, o: &StreamStats) -> Result<(), String> {
+        self.requests += o.requests;
+        add_histogram(&mut self.ttft, &o.ttft)?;
+        add_histogram(&mut self.ttft_from_send, &o.ttft_from_send)?;
+        add_histogram(&mut self.headers, &o.headers)?;
+        add_histogram(&mut self.inter_token, &o.inter_token)?;
+        self.tokens += o.tokens;
+        self.decode_tokens += o.decode_tokens;
+        self.decode_time += o.decode_time;
+        Ok(())
+    }
+}

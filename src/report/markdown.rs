@@ -1,0 +1,80 @@
+//! `summary.md`: the Markdown summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
+
+use super::*;
+
+/// `summary.md`: a compact Markdown report for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
+pub fn markdown(summary: &Summary) -> String {
+    let mut out = String::new();
+    let text = verdict_text(&summary.verdict);
+    let verdict = if summary.verdict.targets.is_empty() {
+        text
+    } else if summary.verdict.failed().count() > 0 {
+        format!("❌ {text}")
+    } else if summary.verdict.insufficient_data {
+        format!("⚠️ {text}")
+    } else {
+        format!("✅ {text}")
+    };
+    let _ = writeln!(out, "### slacheck: {} — {verdict}\n", summary.scenario.name);
+    if !summary.complete {
+        out.push_str("> ⚠️ The run was interrupted: these numbers cover only the part that ran.\n\n");
+    }
+    if summary.generator.overloaded {
+        let _ = writeln!(out, "> ⚠️ {}\n", generator_warning(summary));
+    }
+    if !summary.verdict.targets.is_empty() {
+        out.push_str("| SLA target | limit | measured | 95% interval | |\n|---|---:|---:|---:|:-:|\n");
+        for t in &summary.verdict.targets {
+            let (limit, measured) = target_cells(t);
+            let mark = judgement_mark(t.judgement).1;
+            let _ = writeln!(out, "| {} | {limit} | {measured} | {} | {mark} |", t.name, interval_cell(t));
+        }
+        out.push('\n');
+    }
+    out.push_str("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n");
+    for (label, p) in [
+        ("latency", &summary.latency_ms),
+        ("service time", &summary.service_time_ms),
+        ("dispatcher lag", &summary.lag_ms),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} | {} | {} |",
+            fmt_ms(p.p50),
+            fmt_ms(p.p90),
+            fmt_ms(p.p99),
+            fmt_ms(p.p99_9),
+            fmt_ms(p.max)
+        );
+    }
+    let c = &summary.counts;
+    let _ = writeln!(
+        out,
+        "\n{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent; availability {}.",
+        c.total,
+        summary.duration_s,
+        summary.offered_rate_per_s,
+        summary.achieved_rate_per_s,
+        c.ok,
+        c.error,
+        c.timeout,
+        c.not_sent,
+        fmt_ratio(summary.availability)
+    );
+    if shows_routing(summary) {
+        let _ = writeln!(out, "\n| {} |\n|---|---:|---:|---:|---:|---:|---:|", TIER_HEADINGS.join(" | "));
+        for t in &summary.tiers {
+            let _ = writeln!(out, "| {} |", tier_cells(t).join(" | "));
+        }
+        let f = &summary.failover;
+        let _ = writeln!(
+            out,
+            "\nFailover: {} requests ({:.2}%), {} rescued, added latency p99 {}.",
+            f.failed_over,
+            f.rate * 100.0,
+            f.rescued,
+            fmt_ms(f.added_latency_ms.p99)
+        );
+    }
+    out
+}

@@ -1,0 +1,409 @@
+//! `summary.json`: its schema (what a run tells, in numbers) and how it is built from a run's result.
+
+use super::*;
+
+/// 2: tiers, classes, upstreams, failover and cost.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+    #[serde(rename = "p99.99")]
+    pub p99_99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |x| if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(x)) };
+        Percentiles {
+            count: h.len(),
+            min: if h.is_empty() { 0.0 } else { ms(h.min()) },
+            mean: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            p99_99: q(0.9999),
+            max: if h.is_empty() { 0.0 } else { ms(h.max()) },
+        }
+    }
+}
+
+/// Whether the generator kept its schedule.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Generator {
+    pub lag_limit_ms: f64,
+    /// The generator fell behind: requests were not sent, or more than 1% of requests (and at least 10) were
+    /// dispatched later than the limit. The target may not be the bottleneck.
+    pub overloaded: bool,
+    /// Requests dispatched later than `lag_limit_ms` after they were due.
+    #[serde(default)]
+    pub lagging: u64,
+    /// What the machine did (CPU used, cores, load average, open-files limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::machine::Usage>,
+    /// Why the generator fell behind and what to do, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Generator {
+    /// Overload rests on enough samples: the "p99" of 40 samples is their maximum, so one hiccup is not an
+    /// overload; more than 1% of requests, and at least 10, must have lagged past the limit.
+    fn of(result: &RunResult, facts: &RunFacts, closed_loop: bool, max_in_flight: usize) -> Self {
+        let limit_us = (facts.lag_limit_ms * 1000.0) as u64;
+        let lag = &result.lag;
+        let lagging =
+            if lag.is_empty() || lag.max() <= limit_us { 0 } else { lag.count_between(limit_us + 1, lag.max()) };
+        // In closed-loop mode lag is a busy connection waiting for the target, not a slow generator.
+        let lags = !closed_loop && lagging >= 10 && lagging as f64 > 0.01 * lag.len() as f64;
+        let not_sent = result.counts.not_sent;
+        let usage = facts.machine.clone().unwrap_or_default();
+        Generator {
+            lag_limit_ms: facts.lag_limit_ms,
+            overloaded: lags || not_sent > 0,
+            lagging,
+            hint: crate::machine::hint(not_sent, max_in_flight, lags, &usage),
+            machine: facts.machine.clone(),
+        }
+    }
+}
+
+/// One slice of the traffic (a class or an upstream).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GroupSummary {
+    pub name: String,
+    pub counts: Counts,
+    pub availability: Option<f64>,
+    pub latency_ms: Percentiles,
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl GroupSummary {
+    fn of(name: &str, g: &Group) -> Self {
+        GroupSummary {
+            name: name.to_string(),
+            counts: g.counts,
+            availability: g.availability(),
+            latency_ms: Percentiles::of(&g.latency),
+            errors: g.errors.clone(),
+        }
+    }
+}
+
+/// One tier: its attempts as it delivered them (before failover), what it served, what that cost.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TierSummary {
+    pub name: String,
+    pub attempts: Counts,
+    /// Successful attempts / attempts: the tier's own availability, before failover.
+    pub availability: Option<f64>,
+    /// Each attempt's own latency.
+    pub attempt_latency_ms: Percentiles,
+    pub errors: BTreeMap<String, u64>,
+    /// Logical requests this tier answered, and their end-to-end latency.
+    pub served: u64,
+    pub served_latency_ms: Percentiles,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    /// At the profile's mean rate for 30 days, with this run's mix.
+    pub monthly_usd: f64,
+    /// Time to first token of the streamed answers it served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<Percentiles>,
+    /// Mean gap between tokens of each streamed answer it served, and its decode rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_token_ms: Option<Percentiles>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FailoverSummary {
+    /// Logical requests with more than one attempt, and with more than one tier.
+    pub retried: u64,
+    pub failed_over: u64,
+    /// Failed-over requests that ended successfully.
+    pub rescued: u64,
+    /// failed_over / requests sent.
+    pub rate: f64,
+    /// Why each extra attempt was made.
+    pub reasons: BTreeMap<String, u64>,
+    /// End-to-end latency minus the serving attempt's own, for requests served after more than one attempt.
+    pub added_latency_ms: Percentiles,
+    /// Hedges sent, and how many gave the answer kept.
+    pub hedged: u64,
+    pub hedge_won: u64,
+    /// Intended times of the first and last failed-over request.
+    pub first_at_s: Option<f64>,
+    pub last_at_s: Option<f64>,
+}
+
+/// How much of the period's allowed failures the run used, with an availability target.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ErrorBudget {
+    /// (1 − availability target) × requests.
+    pub allowed_failures: f64,
+    pub failures: u64,
+    /// failures / allowed_failures: 1.0 is the whole budget.
+    pub consumed: f64,
+    /// The failure rate over the allowed one: above 1.0 the budget runs out before the period ends.
+    pub burn_rate: f64,
+}
+
+/// Streamed answers: time to first token (from the intended and from the actual send), header time, inter-token
+/// gaps, decode rate, and stream failures.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct StreamSummary {
+    pub requests: u64,
+    pub ttft_ms: Percentiles,
+    pub ttft_from_send_ms: Percentiles,
+    pub headers_ms: Percentiles,
+    pub inter_token_ms: Percentiles,
+    pub tokens: u64,
+    /// Tokens after each answer's first chunk over the time between its first and last token.
+    pub tokens_per_s: f64,
+    /// Failed streams by kind (before or after the first token).
+    pub failures: BTreeMap<String, u64>,
+}
+
+/// What the run cost at the tiers' prices, and what the profile would cost for a month.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CostSummary {
+    pub total_usd: f64,
+    pub per_1000_requests_usd: f64,
+    /// At the profile's mean rate for 30 days.
+    pub monthly_usd: f64,
+}
+
+/// Facts about a run that are not measurements.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RunFacts {
+    pub started_at: String,
+    pub complete: bool,
+    pub lag_limit_ms: f64,
+    /// (input, output) US dollars per million tokens, per tier.
+    pub prices: Vec<(f64, f64)>,
+    /// The profile's mean rate, requests per second (of this shard's share, for a shard).
+    pub mean_rate: f64,
+    /// Which shard of a sharded run this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::profile::Shard>,
+    /// Seconds over which the schedule was offered: the profile's length, or the time until a signal stopped the
+    /// run (0 in files from before this field: the planned duration is used then).
+    #[serde(default)]
+    pub offered_s: f64,
+    /// What the generator's machine did, for the overload verdict and its hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::machine::Usage>,
+}
+
+/// A run's cost projected to 30 days at `mean_rate` requests per second.
+pub(super) fn monthly(cost_usd: f64, requests: u64, mean_rate: f64) -> f64 {
+    if requests == 0 {
+        return 0.0;
+    }
+    cost_usd / requests as f64 * mean_rate * 30.0 * 86_400.0
+}
+
+/// US dollars for these token counts at per-million prices.
+pub fn cost(prompt_tokens: u64, completion_tokens: u64, price_input: f64, price_output: f64) -> f64 {
+    (prompt_tokens as f64 * price_input + completion_tokens as f64 * price_output) / 1_000_000.0
+}
+
+/// The content of `summary.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    /// False when the run was interrupted: the numbers cover only the part that ran.
+    pub complete: bool,
+    pub scenario: Scenario,
+    /// UTC start time, RFC 3339.
+    pub started_at: String,
+    /// This run is shard I of N (`--shard I/N`): it sent every N-th request of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::profile::Shard>,
+    /// This summary is the merge of N shards (`slacheck merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
+    pub duration_s: f64,
+    pub counts: Counts,
+    pub availability: Option<f64>,
+    /// Requests per second the profile asked for, and the rate actually sent.
+    pub offered_rate_per_s: f64,
+    pub achieved_rate_per_s: f64,
+    /// Latency of every sent request (failures and timeouts included), from its intended send time.
+    pub latency_ms: Percentiles,
+    /// From the actual send: what a closed-loop tool would report.
+    pub service_time_ms: Percentiles,
+    /// Actual minus intended send time.
+    pub lag_ms: Percentiles,
+    pub errors: BTreeMap<String, u64>,
+    /// Share of requests whose first attempt succeeded: availability as the first tier alone delivered it.
+    pub availability_before_failover: Option<f64>,
+    pub tiers: Vec<TierSummary>,
+    pub classes: Vec<GroupSummary>,
+    pub upstreams: Vec<GroupSummary>,
+    /// Requests whose served-by name came after the first 64 distinct ones, counted under "(other)".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upstreams_beyond_cap: u64,
+    /// Attempts by region of the tiers' endpoints (their own availability and latency).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<GroupSummary>,
+    pub failover: FailoverSummary,
+    /// Around each scheduled outage of a mock provider behind a tier.
+    pub outages: Vec<OutageStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_budget: Option<ErrorBudget>,
+    pub cost: CostSummary,
+    pub generator: Generator,
+    pub verdict: Verdict,
+    pub timeline: Vec<TimelineRow>,
+}
+
+impl Summary {
+    pub fn new(scenario: &Scenario, result: &RunResult, verdict: Verdict, facts: RunFacts) -> Self {
+        // A warm-up (capacity steps) is not part of the measured run.
+        let warmup_s = result.warmup_time.as_secs_f64();
+        let c = result.counts;
+        let sent = c.total - c.not_sent;
+        let lag = Percentiles::of(&result.lag);
+        // Offered: what the schedule asked for, over the time it was offered (the profile's length, or until a
+        // stop). The run lasted that long, or longer when answers came after it (closed loop, a slow target);
+        // achieved is what was sent over that actual time.
+        let planned_s = scenario.load.duration.map(|d| d.0.as_secs_f64() - warmup_s);
+        let offered_s = match (facts.offered_s > 0.0, planned_s) {
+            (true, _) => facts.offered_s,
+            (false, Some(p)) => p,
+            (false, None) => result.elapsed.as_secs_f64() - warmup_s,
+        }
+        .max(1e-9);
+        let duration_s = (result.elapsed.as_secs_f64() - warmup_s).max(offered_s);
+        let generator = Generator::of(result, &facts, scenario.load.connections.is_some(), scenario.load.max_in_flight);
+        let tiers: Vec<TierSummary> = result
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, t))| {
+                let (pi, po) = facts.prices.get(i).copied().unwrap_or_default();
+                let cost_usd = cost(t.prompt_tokens, t.completion_tokens, pi, po);
+                TierSummary {
+                    name: name.clone(),
+                    attempts: t.attempts.counts,
+                    availability: t.attempts.availability(),
+                    attempt_latency_ms: Percentiles::of(&t.attempts.latency),
+                    errors: t.attempts.errors.clone(),
+                    served: t.served.counts.total,
+                    served_latency_ms: Percentiles::of(&t.served.latency),
+                    prompt_tokens: t.prompt_tokens,
+                    completion_tokens: t.completion_tokens,
+                    cost_usd,
+                    monthly_usd: monthly(cost_usd, sent, facts.mean_rate),
+                    ttft_ms: t.ttft.as_ref().map(Percentiles::of),
+                    inter_token_ms: t.inter_token.as_ref().map(Percentiles::of),
+                    tokens_per_s: (t.decode_tokens > 0.0)
+                        .then(|| t.decode_tokens / t.decode_time.as_secs_f64().max(1e-9)),
+                }
+            })
+            .collect();
+        let total_usd: f64 = tiers.iter().map(|t| t.cost_usd).sum();
+        let per_request = if sent > 0 { total_usd / sent as f64 } else { 0.0 };
+        let f = &result.failover;
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            complete: facts.complete,
+            scenario: scenario.clone(),
+            started_at: facts.started_at,
+            shard: facts.shard,
+            merged_shards: None,
+            duration_s,
+            counts: c,
+            availability: result.availability(),
+            offered_rate_per_s: c.total as f64 / offered_s,
+            achieved_rate_per_s: sent as f64 / duration_s,
+            latency_ms: Percentiles::of(&result.latency),
+            service_time_ms: Percentiles::of(&result.service_time),
+            generator,
+            lag_ms: lag,
+            errors: result.errors.clone(),
+            availability_before_failover: (c.total > 0).then(|| f.first_attempt_ok as f64 / c.total as f64),
+            tiers,
+            classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            upstreams_beyond_cap: result.upstreams_beyond_cap,
+            regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
+            failover: FailoverSummary {
+                retried: f.retried,
+                failed_over: f.failed_over,
+                rescued: f.rescued,
+                rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
+                reasons: f.reasons.clone(),
+                added_latency_ms: Percentiles::of(&f.added),
+                hedged: f.hedged,
+                hedge_won: f.hedge_won,
+                first_at_s: f.first_at.map(|t| t.as_secs_f64()),
+                last_at_s: f.last_at.map(|t| t.as_secs_f64()),
+            },
+            outages: result.outages.clone(),
+            error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| {
+                let failures = c.total - c.ok;
+                let allowed_rate = (1.0 - target.0).max(1e-12);
+                let allowed_failures = allowed_rate * c.total as f64;
+                ErrorBudget {
+                    allowed_failures,
+                    failures,
+                    consumed: failures as f64 / allowed_failures,
+                    burn_rate: (failures as f64 / c.total as f64) / allowed_rate,
+                }
+            }),
+            streaming: (result.stream.requests > 0).then(|| {
+                let st = &result.stream;
+                StreamSummary {
+                    requests: st.requests,
+                    ttft_ms: Percentiles::of(&st.ttft),
+                    ttft_from_send_ms: Percentiles::of(&st.ttft_from_send),
+                    headers_ms: Percentiles::of(&st.headers),
+                    inter_token_ms: Percentiles::of(&st.inter_token),
+                    tokens: st.tokens,
+                    tokens_per_s: st.decode_tokens / st.decode_time.as_secs_f64().max(1e-9),
+                    failures: result
+                        .errors
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("stream "))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect(),
+                }
+            }),
+            cost: CostSummary {
+                total_usd,
+                per_1000_requests_usd: per_request * 1000.0,
+                monthly_usd: monthly(total_usd, sent, facts.mean_rate),
+            },
+            verdict,
+            timeline: result.timeline.clone(),
+        }
+    }
+}
+
+pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    write_atomic(&dir.join("summary.json"), &json)
+}
+
+pub(super) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

@@ -1,0 +1,179 @@
+//! The terminal summary.
+
+use super::*;
+
+pub(super) fn percentile_line(label: &str, p: &Percentiles) -> String {
+    format!(
+        "  {label:<9} p50 {:>9}  p90 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}\n",
+        fmt_ms(p.p50),
+        fmt_ms(p.p90),
+        fmt_ms(p.p99),
+        fmt_ms(p.p99_9),
+        fmt_ms(p.max)
+    )
+}
+
+/// The human-readable summary printed at the end of a run.
+pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
+    let mut out = String::new();
+    let c = &summary.counts;
+    let _ = writeln!(
+        out,
+        "\nslacheck: {} — {} requests in {:.1}s (offered {:.1}/s, achieved {:.1}/s){}{}",
+        summary.scenario.name,
+        c.total,
+        summary.duration_s,
+        summary.offered_rate_per_s,
+        summary.achieved_rate_per_s,
+        match (summary.shard, summary.merged_shards) {
+            (Some(s), _) => format!("  [shard {s}: 1 in {} requests]", s.count),
+            (None, Some(n)) => format!("  [merged from {n} shards]"),
+            _ => String::new(),
+        },
+        if summary.complete { "" } else { "  [INCOMPLETE: interrupted]" }
+    );
+    let _ = writeln!(
+        out,
+        "  requests  ok {}  error {}  timeout {}  not sent {}  availability {}",
+        c.ok,
+        c.error,
+        c.timeout,
+        c.not_sent,
+        fmt_ratio(summary.availability)
+    );
+    if !summary.errors.is_empty() {
+        let list: Vec<_> = summary.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(out, "  errors    {}", list.join(", "));
+    }
+    out.push_str(&percentile_line("latency", &summary.latency_ms));
+    out.push_str(&percentile_line("service", &summary.service_time_ms));
+    out.push_str(&percentile_line("lag", &summary.lag_ms));
+    if let Some(st) = &summary.streaming {
+        out.push_str(&percentile_line("ttft", &st.ttft_ms));
+        out.push_str(&percentile_line("ttft/send", &st.ttft_from_send_ms));
+        out.push_str(&percentile_line("inter-tok", &st.inter_token_ms));
+        let _ = writeln!(
+            out,
+            "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
+            st.requests, st.tokens, st.tokens_per_s
+        );
+        // With several tiers streaming, each one's own figures: providers differ most in these.
+        let streaming: Vec<&TierSummary> = summary.tiers.iter().filter(|t| t.ttft_ms.is_some()).collect();
+        if streaming.len() > 1 {
+            for t in streaming {
+                let p = |x: &Option<Percentiles>| {
+                    x.as_ref().map_or("-".into(), |p| format!("{} / {}", fmt_ms(p.p50), fmt_ms(p.p99)))
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<9} ttft p50/p99 {}, inter-token p50/p99 {}, {} tokens/s",
+                    t.name,
+                    p(&t.ttft_ms),
+                    p(&t.inter_token_ms),
+                    t.tokens_per_s.map_or("-".into(), |r| format!("{r:.0}"))
+                );
+            }
+        }
+    }
+    out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
+    if shows_routing(summary) {
+        out.push('\n');
+        for cells in std::iter::once(TIER_HEADINGS.map(String::from)).chain(summary.tiers.iter().map(tier_cells)) {
+            let [name, rest @ ..] = cells;
+            let _ = write!(out, "  {name:<12}");
+            for cell in rest {
+                let _ = write!(out, "{cell:>13}");
+            }
+            out.push('\n');
+        }
+        let f = &summary.failover;
+        let _ = writeln!(
+            out,
+            "  failover: {} requests ({:.2}%), {} rescued; added latency p50 {} p99 {}; availability before failover {}",
+            f.failed_over,
+            f.rate * 100.0,
+            f.rescued,
+            fmt_ms(f.added_latency_ms.p50),
+            fmt_ms(f.added_latency_ms.p99),
+            fmt_ratio(summary.availability_before_failover)
+        );
+        for r in &summary.regions {
+            let _ = writeln!(
+                out,
+                "  region {}: {} attempts, availability {}, p50 {}, p99 {}",
+                r.name,
+                r.counts.total,
+                fmt_ratio(r.availability),
+                fmt_ms(r.latency_ms.p50),
+                fmt_ms(r.latency_ms.p99)
+            );
+        }
+        if f.hedged > 0 {
+            let _ = writeln!(out, "  hedges: {} sent, {} gave the answer kept", f.hedged, f.hedge_won);
+        }
+        if !f.reasons.is_empty() {
+            let list: Vec<_> = f.reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let _ = writeln!(out, "  retried because: {}", list.join(", "));
+        }
+    }
+    for o in &summary.outages {
+        let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
+        let _ = writeln!(
+            out,
+            "  outage of {} {}..{}: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, back on {} {} after it ended",
+            o.tier, fmt_seconds(o.start_s), fmt_seconds(o.end_s), o.requests_due, o.failed_over, opt(o.first_failover_after_s), o.user_errors,
+            o.error_burst_s, o.tier, opt(o.back_to_tier_after_s)
+        );
+    }
+    if let Some(b) = &summary.error_budget {
+        let _ = writeln!(
+            out,
+            "  error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}",
+            b.failures,
+            b.allowed_failures,
+            b.consumed * 100.0,
+            b.burn_rate
+        );
+    }
+    if summary.cost.total_usd > 0.0 {
+        let _ = writeln!(
+            out,
+            "  cost: ${:.4} for this run, ${:.4} per 1,000 requests, ${:.2} a month at the profile's mean rate",
+            summary.cost.total_usd, summary.cost.per_1000_requests_usd, summary.cost.monthly_usd
+        );
+    }
+    if summary.upstreams_beyond_cap > 0 {
+        let _ = writeln!(
+            out,
+            "  note: the served-by value had more than {} distinct names; {} requests of later names are counted \
+             under \"{}\"",
+            crate::measure::MAX_UPSTREAMS,
+            summary.upstreams_beyond_cap,
+            crate::measure::OTHER_UPSTREAMS
+        );
+    }
+    if summary.generator.overloaded {
+        let _ = writeln!(out, "  WARNING: {}", generator_warning(summary));
+    }
+    if !summary.verdict.targets.is_empty() {
+        let _ =
+            writeln!(out, "\n  {:<3}{:<22}{:>12}{:>12}{:>26}", "", "SLA target", "limit", "measured", "95% interval");
+        for t in &summary.verdict.targets {
+            let (limit, measured) = target_cells(t);
+            let more = t.more_requests.map(|m| format!("  ≈{m} more requests would settle it")).unwrap_or_default();
+            let more = match &t.note {
+                Some(note) if t.name.ends_with("window") => format!("{more}  ({note})"),
+                _ => more,
+            };
+            let _ = writeln!(
+                out,
+                "  {:<3}{:<22}{limit:>12}{measured:>12}{:>26}{more}",
+                judgement_mark(t.judgement).0,
+                t.name,
+                interval_cell(t)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
+    out
+}

@@ -1,0 +1,120 @@
+//! What every text output shares: how numbers, targets, tiers and the verdict read.
+
+use super::*;
+
+/// Seconds as the scenario writes them: `7s`, `7.2s`, `7.25s` (no rounding to whole seconds).
+pub(super) fn fmt_seconds(s: f64) -> String {
+    let text = format!("{s:.3}");
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
+pub(crate) fn fmt_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+/// A ratio as a percentage with three decimals, or "n/a".
+pub(super) fn fmt_ratio(r: Option<f64>) -> String {
+    r.map(|a| format!("{:.3}%", a * 100.0)).unwrap_or_else(|| "n/a".into())
+}
+
+/// Whether a run routed through tiers or retried, so its tier table is worth showing.
+pub(super) fn shows_routing(summary: &Summary) -> bool {
+    summary.tiers.len() > 1 || summary.failover.retried > 0 || summary.failover.hedged > 0
+}
+
+/// The cells of a tier's table row: name, attempts, availability, served, p50, p99, cost.
+pub(super) fn tier_cells(t: &TierSummary) -> [String; 7] {
+    let latency = |v: f64| if t.attempt_latency_ms.count == 0 { "n/a".to_string() } else { fmt_ms(v) };
+    [
+        t.name.clone(),
+        t.attempts.total.to_string(),
+        fmt_ratio(t.availability),
+        t.served.to_string(),
+        latency(t.attempt_latency_ms.p50),
+        latency(t.attempt_latency_ms.p99),
+        format!("${:.4}", t.cost_usd),
+    ]
+}
+
+pub(super) const TIER_HEADINGS: [&str; 7] = ["tier", "attempts", "availability", "served", "p50", "p99", "cost"];
+
+/// The generator fell behind: by how much, and the hint that fits the evidence.
+pub(super) fn generator_warning(summary: &Summary) -> String {
+    let g = &summary.generator;
+    let hint = g.hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default();
+    format!(
+        "the generator fell behind its schedule ({} requests dispatched more than {} late, {} not sent; lag p99 {}){hint}",
+        g.lagging,
+        fmt_ms(g.lag_limit_ms),
+        summary.counts.not_sent,
+        fmt_ms(summary.lag_ms.p99)
+    )
+}
+
+/// ✓/✗/? for a terminal, ✅/❌/⚠️ for Markdown.
+pub(super) fn judgement_mark(j: crate::sla::Judgement) -> (&'static str, &'static str) {
+    match j {
+        crate::sla::Judgement::Pass => ("✓", "✅"),
+        crate::sla::Judgement::Fail => ("✗", "❌"),
+        crate::sla::Judgement::InsufficientData => ("?", "⚠️"),
+    }
+}
+
+/// A target's 95% interval: of the ratio, or of the percentile's value (open above when unbounded).
+pub(super) fn interval_cell(t: &crate::sla::TargetResult) -> String {
+    match (t.interval, t.measured_ratio.is_some()) {
+        (Some((lo, Some(hi))), true) => format!("[{}, {}]", fmt_ratio(Some(lo)), fmt_ratio(Some(hi))),
+        (Some((lo, Some(hi))), false) => format!("[{}, {}]", fmt_ms(lo), fmt_ms(hi)),
+        (Some((lo, None)), _) => format!("[{}, ∞)", fmt_ms(lo)),
+        (None, _) => String::new(),
+    }
+}
+
+/// The one-line verdict: PASS, FAIL or INSUFFICIENT DATA.
+pub fn verdict_text(v: &crate::sla::Verdict) -> String {
+    let n = v.targets.len();
+    let failed = v.failed().count();
+    let undecided: Vec<_> = v.undecided().collect();
+    if !v.unmatched_scopes.is_empty() {
+        format!(
+            "ERROR: targets on {} matched no request, so they cannot be judged (check the scope names and the traffic mix)",
+            v.unmatched_scopes.join(", ")
+        )
+    } else if n == 0 {
+        "NO TARGETS: the scenario's [sla] sets none".to_string()
+    } else if v.generator_bound() {
+        format!(
+            "GENERATOR-BOUND: {failed} of {n} SLA targets missed, but each holds on service time or without the \
+             requests never sent: the generator's own limits explain the result, not the target"
+        )
+    } else if failed > 0 {
+        format!("FAIL: {failed} of {n} SLA targets missed")
+    } else if !undecided.is_empty() {
+        let more = undecided.iter().filter_map(|t| t.more_requests).max();
+        let hint =
+            more.map(|m| format!("; about {m} more requests (a longer run) would settle them")).unwrap_or_default();
+        format!("INSUFFICIENT DATA: {} of {n} SLA targets could not be decided{hint}", undecided.len())
+    } else {
+        format!("PASS: all {n} SLA targets held")
+    }
+}
+
+/// How a target reads in a table: (limit, measured).
+pub(super) fn target_cells(t: &crate::sla::TargetResult) -> (String, String) {
+    match (t.measured_ratio, t.measured_ms) {
+        (Some(r), _) => (format!("≥ {}", t.limit), fmt_ratio(Some(r))),
+        (_, Some(m)) => (format!("≤ {}", t.limit), fmt_ms(m)),
+        _ => (t.limit.clone(), "no data".into()),
+    }
+}
+
+pub(super) fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}

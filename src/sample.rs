@@ -1,0 +1,166 @@
+//! The record every request ends as: its times, its outcome, its attempts and its stream timing.
+//!
+//! A leaf: the engine and the router produce [`Sample`]s, the measurement folds them, and this module imports
+//! nothing of slacheck.
+
+use std::time::Duration;
+
+/// What went wrong inside a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// An error event or an error object in a chunk.
+    ErrorEvent,
+    /// A data line that is not JSON.
+    Malformed,
+    /// The stream ended without `[DONE]`.
+    Truncated,
+}
+
+/// What happened to one scheduled request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered with a success status and a complete body.
+    Ok,
+    /// Answered with a failure status, or the connection or body failed.
+    Error(ErrorKind),
+    /// No complete answer within the scenario's timeout.
+    Timeout,
+    /// Never sent: the in-flight cap was reached when it was due.
+    NotSent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    Status(u16),
+    Connect,
+    /// The connection broke or the body could not be read.
+    Transport,
+    /// The run was interrupted while the request was in flight.
+    Interrupted,
+    /// A success status whose JSON body does not parse.
+    MalformedBody,
+    /// A body longer than `target.max_body`: the connection was dropped at the limit.
+    BodyTooLarge,
+    /// A stream that failed: an error event, a malformed chunk, or no `[DONE]`; before or after its first token.
+    Stream {
+        fault: StreamFault,
+        after_first_token: bool,
+    },
+}
+
+impl ErrorKind {
+    pub fn label(&self) -> String {
+        match self {
+            ErrorKind::Status(s) => format!("status {s}"),
+            ErrorKind::Connect => "connect".into(),
+            ErrorKind::Transport => "transport".into(),
+            ErrorKind::Interrupted => "interrupted".into(),
+            ErrorKind::MalformedBody => "malformed body".into(),
+            ErrorKind::BodyTooLarge => "body too large".into(),
+            ErrorKind::Stream { fault, after_first_token } => format!(
+                "stream {} {} first token",
+                match fault {
+                    StreamFault::ErrorEvent => "error event",
+                    StreamFault::Malformed => "malformed chunk",
+                    StreamFault::Truncated => "truncated",
+                },
+                if *after_first_token { "after" } else { "before" }
+            ),
+        }
+    }
+}
+
+/// One logical request: its times (offsets from the start of the run), its outcome and its attempts.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub intended: Duration,
+    /// When it was actually sent (absent if not sent).
+    pub sent: Option<Duration>,
+    /// When it finished (answered, failed, timed out or was given up).
+    pub done: Duration,
+    pub outcome: Outcome,
+    /// Index of its request class.
+    pub class: u16,
+    /// Index of the tier that answered it successfully.
+    pub served: Option<u16>,
+    /// The upstream that served it: from the response (see `served_by`) or the serving tier's name.
+    pub upstream: Option<String>,
+    /// (prompt, completion) tokens of the answer, from its `usage`.
+    pub tokens: Option<(u64, u64)>,
+    pub attempts: Vec<Attempt>,
+    /// For a streamed answer (the last attempt's): when its tokens came.
+    pub stream: Option<StreamTiming>,
+    /// A hedge was sent: Some(true) if the hedge's answer was the one kept.
+    pub hedge: Option<bool>,
+}
+
+/// Token timing of one streamed answer, as offsets from the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamTiming {
+    /// When the response headers arrived.
+    pub headers: Duration,
+    pub first_token: Option<Duration>,
+    pub last_token: Option<Duration>,
+    /// Tokens generated (from the stream's usage, else counted content events).
+    pub tokens: u64,
+    /// Of those, the ones after the first chunk (see [`crate::sse::SseReader::tokens_after_first`]).
+    pub tokens_after_first: f64,
+}
+
+impl StreamTiming {
+    /// The decode phase: from the first to the last token, and the tokens after the first chunk; none when the
+    /// answer had no token after its first chunk.
+    pub fn decode(&self) -> Option<(Duration, f64)> {
+        match (self.first_token, self.last_token) {
+            (Some(first), Some(last)) if self.tokens_after_first >= 1.0 => {
+                Some((last.saturating_sub(first), self.tokens_after_first))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Sample {
+    /// A request that was due but never sent.
+    pub fn not_sent(intended: Duration, done: Duration) -> Self {
+        Sample {
+            intended,
+            sent: None,
+            done,
+            outcome: Outcome::NotSent,
+            class: 0,
+            served: None,
+            upstream: None,
+            tokens: None,
+            attempts: Vec::new(),
+            stream: None,
+            hedge: None,
+        }
+    }
+}
+
+/// One try of a logical request on one tier.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub tier: u16,
+    /// Region of the endpoint it went to, if the tier has regions.
+    pub region: Option<u16>,
+    pub outcome: Outcome,
+    /// Its own latency, from its send to its end.
+    pub elapsed: Duration,
+    /// It was cut short by the failover latency budget.
+    pub over_budget: bool,
+}
+
+impl Attempt {
+    /// Why another attempt followed this one.
+    pub fn reason(&self) -> String {
+        match &self.outcome {
+            Outcome::Timeout if self.over_budget => "latency budget".into(),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Error(k) => k.label(),
+            Outcome::Ok => "ok".into(),
+            Outcome::NotSent => "not sent".into(),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The checks made once a scenario is read: each problem is an error placed at its field.
+
+use super::*;
+use crate::units::HumanDuration;
+use mock_upstream::tomlfile::FileError;
+
+impl LoadedScenario {
+    pub(super) fn check(&self) -> Result<(), FileError> {
+        let s = &self.scenario;
+        if s.name.trim().is_empty() || s.name.contains(['/', '\\']) {
+            return Err(self.error("name", "give a non-empty name without slashes (it names the results folder)"));
+        }
+        self.check_target()?;
+        self.check_routing()?;
+        self.check_sla()?;
+        Ok(())
+    }
+
+    /// `[sla] window` must not cut a run of `duration` into more than [`MAX_WINDOWS`] windows: each holds a
+    /// histogram for the whole run.
+    pub fn check_windows(&self, duration: Duration) -> Result<(), FileError> {
+        if let Some(WindowSpec::Every(w)) = self.scenario.sla.window {
+            let count = (duration.as_secs_f64() / w.as_secs_f64()).ceil();
+            if count > MAX_WINDOWS as f64 {
+                return Err(self.error(
+                    "sla.window",
+                    format!(
+                        "a run of {} in windows of {} makes {count} windows; at most {MAX_WINDOWS} are judged (each \
+                         keeps a histogram): give a longer window",
+                        HumanDuration(duration),
+                        HumanDuration(w)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_routing(&self) -> Result<(), FileError> {
+        let s = &self.scenario;
+        let providers: Vec<String> = self.mock_providers().into_iter().map(|p| p.name).collect();
+        let tier_names: Vec<&str> = s.tiers.iter().map(|t| t.name.as_str()).collect();
+        if s.tiers.is_empty() {
+            if !s.classes.is_empty() {
+                return Err(self.error("classes", "[[classes]] route to [[tiers]]; declare the tiers too"));
+            }
+            if !s.failover.chain.is_empty() {
+                return Err(self.error("failover.chain", "a failover chain needs [[tiers]]"));
+            }
+        }
+        for (i, t) in s.tiers.iter().enumerate() {
+            let at = |f: &str| format!("tiers[{i}].{f}");
+            if tier_names.iter().filter(|n| **n == t.name).count() > 1 {
+                return Err(self.error(&at("name"), format!("two tiers are named {:?}", t.name)));
+            }
+            if t.endpoints.is_empty() {
+                self.check_place(&format!("tiers[{i}]"), &t.url, &t.mock, &providers)?;
+            } else if t.url.is_some() || t.mock.is_some() {
+                return Err(self.error(&at("endpoints"), "set `endpoints` or a single `url`/`mock`, not both"));
+            }
+            for (j, e) in t.endpoints.iter().enumerate() {
+                let at = format!("tiers[{i}].endpoints[{j}]");
+                self.check_place(&at, &e.url, &e.mock, &providers)?;
+                if e.region.trim().is_empty() {
+                    return Err(self.error(&format!("{at}.region"), "name the region, e.g. \"us-east\""));
+                }
+                if !(e.weight > 0.0 && e.weight.is_finite()) {
+                    return Err(self.error(&format!("{at}.weight"), "must be above zero"));
+                }
+            }
+            if t.price_input < 0.0 || t.price_output < 0.0 {
+                return Err(self.error(&at("price_input"), "prices cannot be negative"));
+            }
+        }
+        if !s.tiers.is_empty() && (s.target.url.is_some() || s.target.mock.is_some()) {
+            return Err(
+                self.error("target", "with [[tiers]], each tier names its `url` or `mock`; remove them from [target]")
+            );
+        }
+        for (i, name) in s.failover.chain.iter().enumerate() {
+            if !tier_names.contains(&name.as_str()) {
+                return Err(self
+                    .error(&format!("failover.chain[{i}]"), format!("no tier named {name:?}; tiers: {tier_names:?}")));
+            }
+        }
+        for (i, c) in s.classes.iter().enumerate() {
+            if !tier_names.contains(&c.tier.as_str()) {
+                return Err(self.error(
+                    &format!("classes[{i}].tier"),
+                    format!("no tier named {:?}; tiers: {tier_names:?}", c.tier),
+                ));
+            }
+            for (j, f) in c.fallbacks.iter().flatten().enumerate() {
+                if !tier_names.contains(&f.as_str()) {
+                    return Err(self.error(&format!("classes[{i}].fallbacks[{j}]"), format!("no tier named {f:?}")));
+                }
+            }
+            if !(c.weight > 0.0 && c.weight.is_finite()) {
+                return Err(self.error(&format!("classes[{i}].weight"), "must be above zero"));
+            }
+            if c.prompts.is_empty() {
+                return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
+            }
+        }
+        if let Some(c) = &s.compare {
+            Tolerances::parse(&c.max_regression).map_err(|e| self.error("compare.max_regression", e))?;
+        }
+        if let Some(c) = &s.capacity {
+            CapacitySettings::default().with_spec(c).check().map_err(|(field, e)| self.error(field, e))?;
+        }
+        if reqwest::header::HeaderName::from_bytes(s.failover.idempotency_header.as_bytes()).is_err() {
+            return Err(self.error("failover.idempotency_header", "not a valid header name"));
+        }
+        if s.failover.backoff_cap < s.failover.backoff {
+            return Err(self.error("failover.backoff_cap", "must not be below `backoff`"));
+        }
+        Ok(())
+    }
+
+    /// Checks that a place requests go to (`at` = `tiers[0]` or `tiers[0].endpoints[1]`) has one valid `url`
+    /// or names a declared mock provider.
+    fn check_place(
+        &self,
+        at: &str,
+        url: &Option<String>,
+        mock: &Option<String>,
+        providers: &[String],
+    ) -> Result<(), FileError> {
+        match (url, mock) {
+            (None, None) => Err(self.error(at, "set `url` or `mock`")),
+            (Some(_), Some(_)) => Err(self.error(&format!("{at}.mock"), "set either `url` or `mock`, not both")),
+            (Some(u), None) => reqwest::Url::parse(u)
+                .map(|_| ())
+                .map_err(|e| self.error(&format!("{at}.url"), format!("not a valid URL ({e})"))),
+            (None, Some(m)) if !providers.contains(m) => {
+                Err(self.error(&format!("{at}.mock"), format!("no mock provider named {m:?}; declared: {providers:?}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_target(&self) -> Result<(), FileError> {
+        let t = &self.scenario.target;
+        match (&t.url, &t.mock) {
+            (None, None) if !self.scenario.tiers.is_empty() => {}
+            (None, None) => {
+                return Err(self.error("target", "set `url` (a real endpoint) or `mock` (an in-process mock provider)"))
+            }
+            (Some(_), Some(_)) => return Err(self.error("target.mock", "set either `url` or `mock`, not both")),
+            (Some(url), None) => {
+                let parsed = reqwest::Url::parse(url).map_err(|e| {
+                    self.error(
+                        "target.url",
+                        format!(
+                            "not a valid URL ({e}); expected e.g. \"https://gateway.example.com/v1/chat/completions\""
+                        ),
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(self.error("target.url", "the URL must start with http:// or https://"));
+                }
+            }
+            (None, Some(name)) => {
+                let providers = self.mock_providers();
+                if !providers.iter().any(|p| &p.name == name) {
+                    let names: Vec<_> = providers.iter().map(|p| p.name.as_str()).collect();
+                    return Err(self.error(
+                        "target.mock",
+                        format!("no mock provider named {name:?}; declared: {names:?} (with no [[mock.providers]], use \"default\")"),
+                    ));
+                }
+            }
+        }
+        if self.mock_providers().is_empty() && self.scenario.mock.is_some() {
+            return Err(
+                self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
+            );
+        }
+        for (i, p) in self.scenario.mock.iter().flat_map(|m| m.providers.iter()).enumerate() {
+            if let Err((field, message)) = p.check() {
+                let field = field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(field);
+                return Err(self.error(&format!("mock.providers[{i}].{field}"), message));
+            }
+            let run = self.scenario.load.duration.map(|d| d.0);
+            if let Some((j, o)) = p.outages.iter().enumerate().find(|(_, o)| run.is_some_and(|d| o.window.start >= d)) {
+                return Err(self.error(
+                    &format!("mock.providers[{i}].outages[{j}]"),
+                    format!("the window {} starts after the run ends (load.duration)", o.window),
+                ));
+            }
+            if p.port != 0 {
+                return Err(self.error(
+                    &format!("mock.providers[{i}].port"),
+                    "in-process providers take a free port; remove `port`",
+                ));
+            }
+        }
+        if t.body.is_some() && t.body_file.is_some() {
+            return Err(self.error("target.body_file", "set either `body` or `body_file`, not both"));
+        }
+        if let Some(file) = &t.body_file {
+            self.body_file_bytes(file)?;
+        }
+        if reqwest::Method::from_bytes(t.method.as_bytes()).is_err() {
+            return Err(self.error("target.method", format!("{:?} is not an HTTP method", t.method)));
+        }
+        for (name, value) in &t.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || reqwest::header::HeaderValue::from_str(value).is_err()
+            {
+                return Err(self.error(&format!("target.headers.{name}"), "not a valid HTTP header name and value"));
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                return Err(self.error(
+                    &format!("target.headers.{name}"),
+                    "do not write credentials in the scenario; name an environment variable with `api_key_env`",
+                ));
+            }
+        }
+        if let Some(var) = &t.api_key_env {
+            if var.is_empty() || var.contains('=') {
+                return Err(self.error(
+                    "target.api_key_env",
+                    "give the name of an environment variable, e.g. \"GATEWAY_API_KEY\"",
+                ));
+            }
+        }
+        if t.timeout.0.is_zero() {
+            return Err(self.error("target.timeout", "must be above zero"));
+        }
+        let load = &self.scenario.load;
+        if load.max_in_flight == 0 {
+            return Err(self.error("load.max_in_flight", "must be at least 1"));
+        }
+        match load.connections {
+            Some(0) => return Err(self.error("load.connections", "must be at least 1")),
+            Some(c) if c > load.max_in_flight => {
+                return Err(
+                    self.error("load.connections", format!("must not exceed max_in_flight ({})", load.max_in_flight))
+                )
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check_sla(&self) -> Result<(), FileError> {
+        let sla = &self.scenario.sla;
+        let (tiers, classes) = self.tier_and_class_names();
+        let mut scopes = vec![("sla".to_string(), sla.overall())];
+        for (kind, map, names) in [("class", &sla.class, &classes), ("tier", &sla.tier, &tiers)] {
+            for (name, limits) in map {
+                // A target on a scope that no request can match would pass silently: refuse it.
+                if !names.contains(name) {
+                    return Err(self.error(
+                        &format!("sla.{kind}.{name}"),
+                        format!("no {kind} is named {name:?}; the run has {names:?}"),
+                    ));
+                }
+                scopes.push((format!("sla.{kind}.{name}"), limits.clone()));
+            }
+        }
+        // Written limits must not contradict each other: a higher percentile cannot have a lower limit.
+        for (path, limits) in &scopes {
+            let written = limits.latency();
+            for pair in written.windows(2) {
+                let ((lo_name, _, lo), (hi_name, _, hi)) = (pair[0], pair[1]);
+                if hi < lo {
+                    let key = if hi_name.contains('.') { format!("\"{hi_name}\"") } else { hi_name.to_string() };
+                    return Err(self.error(
+                        &format!("{path}.{key}"),
+                        format!(
+                            "{hi_name} = {} is below {lo_name} = {}; a higher percentile cannot have a lower limit",
+                            HumanDuration(hi),
+                            HumanDuration(lo)
+                        ),
+                    ));
+                }
+            }
+        }
+        // A target on a metric the run cannot produce would pass or fail on nothing: refuse it.
+        let streams = s_streams(&self.scenario);
+        for (key, set) in [("ttft_p50", sla.ttft_p50.is_some()), ("ttft_p99", sla.ttft_p99.is_some())] {
+            if set && !streams {
+                return Err(self.error(
+                    &format!("sla.{key}"),
+                    "time to first token needs streamed requests: a class with `stream = true`, or \"stream\": true in target.body",
+                ));
+            }
+        }
+        if sla.window == Some(WindowSpec::Burst) && self.scenario.load.profile != ProfileKind::Burst {
+            return Err(
+                self.error("sla.window", "\"burst\" windows need `load.profile = \"burst\"`; give a duration instead")
+            );
+        }
+        if sla.success_statuses.is_empty() {
+            return Err(self.error("sla.success_statuses", "list at least one status that counts as success"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a scenario sends streamed requests.
+fn s_streams(s: &Scenario) -> bool {
+    let body_streams = s
+        .target
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .is_some_and(|v| v["stream"] == serde_json::Value::Bool(true));
+    body_streams || s.classes.iter().any(|c| c.stream)
+}

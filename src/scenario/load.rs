@@ -1,0 +1,99 @@
+//! The `[load]` table: the profile's keys, arrivals, limits of the generator. `profile` builds the schedule.
+
+use crate::units::{HumanDuration, Rate};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    Constant,
+    Ramp,
+    Steps,
+    Burst,
+    Spike,
+    Sine,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly spaced requests (wrk2's constant throughput).
+    #[default]
+    Uniform,
+    /// A Poisson process with the profile's rate: independent arrivals, as real users make them.
+    Poisson,
+}
+
+/// The offered load. Which keys a profile needs is listed in `scenarios/README.md`; the others must be absent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    pub profile: ProfileKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_every: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_for: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike_at: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike_for: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amplitude: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<HumanDuration>,
+    /// A CSV or JSONL file of request offsets or per-second rates, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<PathBuf>,
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Requests in flight at most; a request due while the cap is reached is counted as not sent.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Closed loop with this many connections (wrk2's model): each free connection takes the next request of
+    /// the schedule and waits for its answer. Latency still counts from the intended time, so a stall shows;
+    /// service time is what a closed-loop tool without correction would report. Absent: open loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
+    /// Dispatcher lag p99 beyond which the run warns that the generator, not the target, was the bottleneck.
+    #[serde(default = "default_lag_limit")]
+    pub lag_limit: HumanDuration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub rate: Rate,
+    #[serde(rename = "for")]
+    pub lasts: HumanDuration,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_max_in_flight() -> usize {
+    10_000
+}
+fn default_lag_limit() -> HumanDuration {
+    HumanDuration(Duration::from_millis(10))
+}

@@ -1,0 +1,45 @@
+//! `--set KEY=VALUE`: changing any scenario setting for one run, then checking again.
+
+use super::*;
+use mock_upstream::tomlfile::FileError;
+
+impl LoadedScenario {
+    /// Applies `key.path=value` settings (values in TOML syntax; bare words are strings) and checks again.
+    pub fn with_settings(mut self, settings: &[String]) -> Result<Self, FileError> {
+        if settings.is_empty() {
+            return Ok(self);
+        }
+        let cli_error = |field: &str, message: String| FileError {
+            file: "--set".into(),
+            line: None,
+            column: None,
+            field: field.to_string(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(&self.source).map_err(|e| cli_error("", e.to_string()))?;
+        for setting in settings {
+            let (key, raw) = setting
+                .split_once('=')
+                .ok_or_else(|| cli_error(setting, "expected KEY=VALUE, e.g. failover.enabled=false".into()))?;
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            let parts: Vec<&str> = key.trim().split('.').collect();
+            let mut at = &mut table;
+            for part in &parts[..parts.len() - 1] {
+                at = at
+                    .entry(part.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| cli_error(key, format!("`{part}` is not a table")))?;
+            }
+            at.insert(parts[parts.len() - 1].to_string(), value);
+        }
+        self.scenario = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| cli_error("", e.message().to_string()))?;
+        self.check()?;
+        Ok(self)
+    }
+}

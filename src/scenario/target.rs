@@ -1,0 +1,219 @@
+//! Where requests go: the target, model tiers and their endpoints, request classes, failover and served-by.
+
+use crate::units::{ByteSize, HumanDuration, Ratio};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// A real endpoint, e.g. `https://gateway.example.com/v1/chat/completions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The name of an in-process mock provider (`"default"`: a fault-free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// A file whose bytes are the body, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<PathBuf>,
+    /// Name of the environment variable holding the API key (sent as `Authorization: Bearer …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    #[serde(default)]
+    pub http: HttpVersion,
+    /// The longest response body read; a longer one fails as `body too large` and its connection is dropped.
+    #[serde(default = "default_max_body")]
+    pub max_body: ByteSize,
+}
+
+/// Bodies of LLM answers are kilobytes; 16 MiB leaves room for any real one and bounds what a broken upstream
+/// can make the generator hold.
+fn default_max_body() -> ByteSize {
+    ByteSize(16 << 20)
+}
+
+/// A model tier: where its requests go, which model they name, what its tokens cost.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    /// Several endpoints in regions, instead of one `url` or `mock`; requests are split by weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSpec>,
+    pub model: String,
+    /// Per attempt on this tier; default: `target.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// US dollars per million input (prompt) tokens.
+    #[serde(default)]
+    pub price_input: f64,
+    /// US dollars per million output (completion) tokens.
+    #[serde(default)]
+    pub price_output: f64,
+}
+
+/// One endpoint of a tier, in a region.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<String>,
+    /// Relative share of the tier's requests.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A kind of request, its share of the traffic and where it starts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    pub name: String,
+    /// Relative share of the traffic (e.g. 90 and 10).
+    pub weight: f64,
+    /// The tier it is sent to first.
+    pub tier: String,
+    /// Tiers tried after it, in order; default: the tiers after `tier` in `failover.chain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<String>>,
+    /// User messages, taken in turn.
+    #[serde(default = "default_prompts")]
+    pub prompts: Vec<String>,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+fn default_prompts() -> Vec<String> {
+    vec!["ping".into()]
+}
+fn default_max_tokens() -> u32 {
+    16
+}
+
+/// When and how a request moves on to the next tier.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Tier order for failover, e.g. `["default", "fallback"]`.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Statuses that trigger a retry or failover.
+    #[serde(default = "default_failover_statuses")]
+    pub on_status: Vec<u16>,
+    /// Fail over when an attempt times out (its tier's timeout).
+    #[serde(default = "yes")]
+    pub on_timeout: bool,
+    /// Fail over when the connection fails or breaks.
+    #[serde(default = "yes")]
+    pub on_transport: bool,
+    /// Give up on an attempt that takes longer than this and try the next tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget: Option<HumanDuration>,
+    /// Extra attempts on the same tier before moving on.
+    #[serde(default)]
+    pub retries: u32,
+    /// First backoff before a retry; doubled each time, with full jitter, up to `backoff_cap`.
+    #[serde(default = "default_backoff")]
+    pub backoff: HumanDuration,
+    #[serde(default = "default_backoff_cap")]
+    pub backoff_cap: HumanDuration,
+    /// Header carrying one key per logical request, the same on each of its attempts.
+    #[serde(default = "default_idempotency_header")]
+    pub idempotency_header: String,
+    /// Hedging: when the first tier has not answered after this long, send a duplicate to the next tier and
+    /// keep the first success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_after: Option<HumanDuration>,
+    /// At most this share of requests is hedged (default 10%).
+    #[serde(default = "default_hedge_share")]
+    pub hedge_max_share: Ratio,
+}
+
+fn default_hedge_share() -> Ratio {
+    Ratio(0.1)
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_failover_statuses() -> Vec<u16> {
+    vec![429, 500, 502, 503, 504]
+}
+fn default_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_millis(50))
+}
+fn default_backoff_cap() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_idempotency_header() -> String {
+    "idempotency-key".into()
+}
+
+impl Default for FailoverSpec {
+    fn default() -> Self {
+        FailoverSpec {
+            enabled: true,
+            chain: Vec::new(),
+            on_status: default_failover_statuses(),
+            on_timeout: true,
+            on_transport: true,
+            latency_budget: None,
+            retries: 0,
+            backoff: default_backoff(),
+            backoff_cap: default_backoff_cap(),
+            idempotency_header: default_idempotency_header(),
+            hedge_after: None,
+            hedge_max_share: default_hedge_share(),
+        }
+    }
+}
+
+/// Where the serving upstream is read from a response: a header, or a JSON pointer into the body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub enum ServedBy {
+    Header(String),
+    Json(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// HTTP/1.1 (the default).
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2 (over TLS by ALPN, or cleartext with prior knowledge).
+    #[serde(rename = "2")]
+    Http2,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
