@@ -53,46 +53,7 @@ enum Command {
     /// Results go to results/<scenario>-<UTC timestamp>/ (or --out): summary.json with counts, percentiles,
     /// the per-second timeline and the verdict. Ctrl-C stops early and writes partial results marked
     /// "complete": false.
-    Run {
-        /// The scenario file (TOML; see scenarios/README.md).
-        file: PathBuf,
-        /// Write results into this folder instead of results/<scenario>-<timestamp>/.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Override the scenario's duration, e.g. "5s" or "2m".
-        #[arg(long, value_name = "D")]
-        duration: Option<HumanDuration>,
-        /// Replace the load profile with a constant rate, e.g. "833/s" or "50000/min".
-        #[arg(long, value_name = "R")]
-        rate: Option<Rate>,
-        /// Change a scenario setting for this run, e.g. --set failover.enabled=false (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        settings: Vec<String>,
-        /// No progress bar and only the verdict line.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Print summary.json to stdout instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Report files to write besides summary.json and measurements.json: json,hlog,svg,png,junit,md,html
-        /// (default: all).
-        #[arg(long, value_name = "LIST", default_value = "all")]
-        format: Formats,
-        /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
-        #[arg(long, value_name = "DIR")]
-        baseline: Option<PathBuf>,
-        /// Tolerances for --baseline, as for `compare --max-regression` (default: the scenario's [compare]).
-        #[arg(long, value_name = "LIMITS", default_value = "")]
-        max_regression: String,
-        /// Send only shard I of N: every N-th request of the schedule, starting with request I (from 0). Merge
-        /// the shards' results folders with `slacheck merge`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<Shard>,
-        /// Start the run's clock at this moment, e.g. 2026-11-25T18:00:00Z or seconds since the epoch: give every
-        /// shard the same one so that their timelines line up.
-        #[arg(long, value_name = "TIME")]
-        start_at: Option<StartAt>,
-    },
+    Run(RunArgs),
     /// Find the highest offered rate at which every SLA target still holds: the knee.
     ///
     /// Keeps the scenario's target, request mix, failover and [sla]; replaces its [load] rate with constant-rate
@@ -101,34 +62,7 @@ enum Command {
     /// warm-up is not judged. Writes capacity.json, capacity.md, capacity.svg/png and a folder per step. Exit 0
     /// a knee was found (or everything up to --max held), 1 even --min missed, 3 the generator could not keep a
     /// step's rate ("generator-bound"). Defaults come from the scenario's [capacity] table.
-    Capacity {
-        /// The scenario file.
-        file: PathBuf,
-        /// The first rate tried, e.g. "100/s" (default 10/s).
-        #[arg(long, value_name = "R")]
-        min: Option<Rate>,
-        /// The highest rate tried (default 1000000/min).
-        #[arg(long, value_name = "R")]
-        max: Option<Rate>,
-        /// How long each step is judged, after its warm-up (default 10s).
-        #[arg(long, value_name = "D")]
-        step_duration: Option<HumanDuration>,
-        /// The start of each step that is not judged (default 2s).
-        #[arg(long, value_name = "D")]
-        warmup: Option<HumanDuration>,
-        /// Stop when the held and missed rates are this close, relative (default 5%).
-        #[arg(long, value_name = "P")]
-        precision: Option<Ratio>,
-        /// Change a scenario setting, as for `run` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        settings: Vec<String>,
-        /// Write into this folder instead of results/<scenario>-capacity-<timestamp>/.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Only the conclusion.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Capacity(CapacityArgs),
     /// Merge the results folders of shards 0..N-1 of one run, judge the SLA on the whole, write the reports.
     ///
     /// Histograms add exactly, so the merged percentiles are those of all the shards' requests together. Refuses
@@ -179,6 +113,78 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (TOML; see scenarios/README.md).
+    file: PathBuf,
+    /// Write results into this folder instead of results/<scenario>-<timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override the scenario's duration, e.g. "5s" or "2m".
+    #[arg(long, value_name = "D")]
+    duration: Option<HumanDuration>,
+    /// Replace the load profile with a constant rate, e.g. "833/s" or "50000/min".
+    #[arg(long, value_name = "R")]
+    rate: Option<Rate>,
+    /// Change a scenario setting for this run, e.g. --set failover.enabled=false (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// No progress bar and only the verdict line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print summary.json to stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Report files to write besides summary.json and measurements.json: json,hlog,svg,png,junit,md,html
+    /// (default: all).
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    format: Formats,
+    /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
+    /// Tolerances for --baseline, as for `compare --max-regression` (default: the scenario's [compare]).
+    #[arg(long, value_name = "LIMITS", default_value = "")]
+    max_regression: String,
+    /// Send only shard I of N: every N-th request of the schedule, starting with request I (from 0). Merge
+    /// the shards' results folders with `slacheck merge`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Start the run's clock at this moment, e.g. 2026-11-25T18:00:00Z or seconds since the epoch: give every
+    /// shard the same one so that their timelines line up.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<StartAt>,
+}
+
+#[derive(clap::Args)]
+struct CapacityArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// The first rate tried, e.g. "100/s" (default 10/s).
+    #[arg(long, value_name = "R")]
+    min: Option<Rate>,
+    /// The highest rate tried (default 1000000/min).
+    #[arg(long, value_name = "R")]
+    max: Option<Rate>,
+    /// How long each step is judged, after its warm-up (default 10s).
+    #[arg(long, value_name = "D")]
+    step_duration: Option<HumanDuration>,
+    /// The start of each step that is not judged (default 2s).
+    #[arg(long, value_name = "D")]
+    warmup: Option<HumanDuration>,
+    /// Stop when the held and missed rates are this close, relative (default 5%).
+    #[arg(long, value_name = "P")]
+    precision: Option<Ratio>,
+    /// Change a scenario setting, as for `run` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// Write into this folder instead of results/<scenario>-capacity-<timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Only the conclusion.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -217,35 +223,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Capacity { file, min, max, step_duration, warmup, precision, settings, out, quiet } => {
-            let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
-            let loaded = match loaded.and_then(|l| l.with_overrides(&Overrides::default())) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let spec = loaded.scenario.capacity.clone().unwrap_or_default();
-            let mut search = capacity::Settings::default().with_spec(&spec);
-            search.min = min.map_or(search.min, |r| r.per_second);
-            search.max = max.map_or(search.max, |r| r.per_second);
-            search.step_duration = step_duration.map_or(search.step_duration, |d| d.0);
-            search.warmup = warmup.map_or(search.warmup, |d| d.0);
-            search.precision = precision.map_or(search.precision, |p| p.0);
-            if let Err((key, message)) = search.check() {
-                let flag = key.trim_start_matches("capacity.").replace('_', "-");
-                eprintln!("error: --{flag} (or [capacity] {}): {message}", key.trim_start_matches("capacity."));
-                return ExitCode::from(2);
-            }
-            match capacity_search(&loaded, &search, out, quiet) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(e.downcast_ref::<run::RunError>().map(|r| r.exit_code()).unwrap_or(3))
-                }
-            }
-        }
+        Command::Capacity(args) => ExitCode::from(capacity_command(args)),
         Command::Merge { dirs, out, format, quiet } => match slacheck::shard::merge(&dirs, &out, &format) {
             Ok(merged) => {
                 let outcome = run::RunOutcome {
@@ -263,74 +241,102 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run {
-            file,
-            out,
-            duration,
-            rate,
-            settings,
-            quiet,
-            json,
-            format,
-            baseline,
-            max_regression,
-            shard,
-            start_at,
-        } => {
-            let overrides = Overrides { duration: duration.map(|d| d.0), rate };
-            let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
-            let loaded = match loaded.and_then(|l| l.with_overrides(&overrides)) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            // A baseline that cannot be read is found before anything is sent.
-            if let Some(base) = &baseline {
-                if let Err(e) = slacheck::compare::load(base) {
-                    eprintln!("error: --baseline: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-            let options = RunOptions {
-                out,
-                results_root: run::default_results_root().to_path_buf(),
-                show_progress: run::progress_wanted(quiet || json),
-                formats: format,
-                shard,
-                start_at,
-                warmup: std::time::Duration::ZERO,
-            };
-            match run_scenario(&loaded, &options, quiet, json) {
-                Ok((code, dir)) => match baseline {
-                    // A missed target stays the verdict; a regression against the baseline fails too, and a
-                    // baseline that fails to compare never hides a miss.
-                    Some(base) => {
-                        let shown = if json {
-                            Shown::Nothing
-                        } else if quiet {
-                            Shown::Line
+        Command::Run(args) => ExitCode::from(run_command(args)),
+    }
+}
+
+/// `slacheck run`.
+fn run_command(args: RunArgs) -> u8 {
+    let RunArgs { file, out, duration, rate, settings, quiet, json, format, baseline, max_regression, shard, start_at } =
+        args;
+    let overrides = Overrides { duration: duration.map(|d| d.0), rate };
+    let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
+    let loaded = match loaded.and_then(|l| l.with_overrides(&overrides)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    // A baseline that cannot be read is found before anything is sent.
+    if let Some(base) = &baseline {
+        if let Err(e) = slacheck::compare::load(base) {
+            eprintln!("error: --baseline: {e}");
+            return 2;
+        }
+    }
+    let options = RunOptions {
+        out,
+        results_root: run::default_results_root().to_path_buf(),
+        show_progress: run::progress_wanted(quiet || json),
+        formats: format,
+        shard,
+        start_at,
+        warmup: std::time::Duration::ZERO,
+    };
+    match run_scenario(&loaded, &options, quiet, json) {
+        Ok((code, dir)) => match baseline {
+            // A missed target stays the verdict; a regression against the baseline fails too, and a
+            // baseline that fails to compare never hides a miss.
+            Some(base) => {
+                let shown = if json {
+                    Shown::Nothing
+                } else if quiet {
+                    Shown::Line
+                } else {
+                    Shown::Table
+                };
+                let tolerances = tolerances_for(&loaded, max_regression);
+                let policy = loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
+                match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, Some(policy)) {
+                    Ok(compared) => worst(code, compared),
+                    Err(e) => {
+                        eprintln!("error: --baseline: {e:#}");
+                        if code != 0 {
+                            code
                         } else {
-                            Shown::Table
-                        };
-                        let tolerances = tolerances_for(&loaded, max_regression);
-                        let policy = loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
-                        match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, Some(policy)) {
-                            Ok(compared) => ExitCode::from(worst(code, compared)),
-                            Err(e) => {
-                                eprintln!("error: --baseline: {e:#}");
-                                ExitCode::from(if code != 0 { code } else { 2 })
-                            }
+                            2
                         }
                     }
-                    None => ExitCode::from(code),
-                },
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(e.downcast_ref::<run::RunError>().map(|r| r.exit_code()).unwrap_or(3))
                 }
             }
+            None => code,
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// `slacheck capacity`.
+fn capacity_command(args: CapacityArgs) -> u8 {
+    let CapacityArgs { file, min, max, step_duration, warmup, precision, settings, out, quiet } = args;
+    let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
+    let loaded = match loaded.and_then(|l| l.with_overrides(&Overrides::default())) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let spec = loaded.scenario.capacity.clone().unwrap_or_default();
+    let mut search = capacity::Settings::default().with_spec(&spec);
+    search.min = min.map_or(search.min, |r| r.per_second);
+    search.max = max.map_or(search.max, |r| r.per_second);
+    search.step_duration = step_duration.map_or(search.step_duration, |d| d.0);
+    search.warmup = warmup.map_or(search.warmup, |d| d.0);
+    search.precision = precision.map_or(search.precision, |p| p.0);
+    if let Err((key, message)) = search.check() {
+        let flag = key.trim_start_matches("capacity.").replace('_', "-");
+        eprintln!("error: --{flag} (or [capacity] {}): {message}", key.trim_start_matches("capacity."));
+        return 2;
+    }
+    match capacity_search(&loaded, &search, out, quiet) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
         }
     }
 }
@@ -420,9 +426,8 @@ fn run_scenario(
     options: &RunOptions,
     quiet: bool,
     json: bool,
-) -> anyhow::Result<(u8, PathBuf)> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+) -> Result<(u8, PathBuf), run::RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
     let outcome = runtime.block_on(run::run(loaded, options))?;
     if !outcome.replaced.is_empty() {
         eprintln!(
@@ -458,12 +463,11 @@ fn capacity_search(
     settings: &capacity::Settings,
     out: Option<PathBuf>,
     quiet: bool,
-) -> anyhow::Result<u8> {
+) -> Result<u8, run::RunError> {
     let dir = out.unwrap_or_else(|| {
         run::default_results_root().join(format!("{}-capacity-{}", loaded.scenario.name, run::utc_stamp()))
     });
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
     if !quiet {
         outln!("capacity search: {} (results: {})", loaded.scenario.name, dir.display());
     }

@@ -1,11 +1,11 @@
 //! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
 
 use crate::engine::{self, Controls};
-use crate::measure::{Live, Recorder};
+use crate::measure::{IntervalSink, Live, Recorder};
 use crate::outdir::{OutDirError, ResultsDir};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
-use crate::router::{self};
+use crate::router::{self, Router};
 use crate::scenario::{InsufficientData, LoadedScenario, ProfileKind};
 use crate::shard::{self, Measurements, Shard, StartAt};
 use crate::signals::{Signals, Stop};
@@ -70,6 +70,8 @@ pub enum RunError {
     Router(#[from] router::BuildError),
     #[error("cannot catch signals: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl RunError {
@@ -175,121 +177,37 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let open_files = open_files_for(loaded);
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
-    let target = &scenario.target;
     let profile = Profile::from_scenario(loaded)?;
-    let api_key = match &target.api_key_env {
-        Some(var) => Some(
-            std::env::var(var).map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() })?,
-        ),
-        None => None,
-    };
-    let body = match (&target.body, &target.body_file) {
-        (Some(b), _) => Bytes::from(b.clone()),
-        (None, Some(f)) => Bytes::from(loaded.body_file_bytes(f)?),
-        (None, None) => Bytes::new(),
-    };
-
+    let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
-    let mut providers = Vec::new();
-    for config in loaded.mock_providers() {
-        providers.push(mock_upstream::start(config, start).await?);
-    }
-    let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
-    let router = router::build_router(loaded, &chat_url, api_key.as_deref(), body)?;
-    for tier in &router.tiers {
-        for endpoint in &tier.endpoints {
-            engine::preflight(&endpoint.url)
-                .await
-                .map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
-        }
-    }
+    let (providers, router) = start_target(loaded, start, api_key.as_deref(), body).await?;
     let folder = match &opts.out {
         Some(d) => ResultsDir::take(d)?,
         None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
     };
     let dir = folder.path.clone();
-    let folder_replaced = folder.replaced.clone();
-    let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
-    let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
-    let region_names = router.regions.clone();
-    let router = Arc::new(router);
-    let outages = scheduled_outages(loaded, profile.duration);
-    let windows = loaded.sla_windows(profile.duration);
-
     let hlog_path = dir.join("latency.hlog");
-    let hlog = match opts.formats.hlog {
-        true => Some(Box::new(
-            crate::hlog::HlogSink::create(
-                &hlog_path,
-                std::time::SystemTime::from(started_at),
-                &hlog_comments(opts.shard),
-            )
-            .map_err(|source| RunError::Io { path: hlog_path.clone(), source })?,
-        ) as Box<dyn crate::measure::IntervalSink>),
-        false => None,
-    };
+    let hlog = open_hlog(&hlog_path, started_at, opts)?;
+    let router = Arc::new(router);
     let live = Arc::new(Live::default());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let recorder = {
-        let live = live.clone();
-        let warmup = opts.warmup;
-        std::thread::spawn(move || {
-            let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
-            recorder.watch_windows(&windows);
-            recorder.exclude_warmup(warmup);
-            for (tier, start, end) in outages {
-                recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
-            }
-            // Drains in batches every millisecond instead of waiting on each sample: a waiting receiver costs
-            // every request a thread wake-up, which at 20,000 req/s was a tenth of the generator's CPU.
-            loop {
-                match rx.try_recv() {
-                    Ok(sample) => recorder.record(&sample),
-                    Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
-                    Err(TryRecvError::Disconnected) => break,
-                }
-            }
-            recorder.finish()
-        })
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = Watch {
+        outages: scheduled_outages(loaded, profile.duration),
+        windows: loaded.sla_windows(profile.duration),
+        warmup: opts.warmup,
     };
+    let recorder = spawn_recorder(&router, watch, hlog, live.clone(), rx);
     let controls = Controls::new(scenario.load.max_in_flight);
-    let arrivals = (scenario.load.arrivals, scenario.load.seed);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
-    let schedule = || -> engine::Arrivals {
-        let all = profile.schedule(arrivals.0, arrivals.1).enumerate().map(|(i, t)| (i as u64, t));
-        match opts.shard {
-            Some(shard) => Box::new(all.filter(move |(i, _)| shard.keeps(*i))),
-            None => Box::new(all),
-        }
-    };
-    let mut dispatched = match scenario.load.connections {
-        None => {
-            let pacer = engine::spawn_pacer(schedule(), dispatch, tokio::runtime::Handle::current());
-            tokio::task::spawn_blocking(move || {
-                let _ = pacer.join();
-            })
-        }
-        Some(n) => {
-            let workers = engine::spawn_connections(schedule(), n, dispatch);
-            tokio::spawn(async move {
-                for w in workers {
-                    let _ = w.await;
-                }
-            })
-        }
-    };
+    let mut dispatched = dispatch_schedule(&profile, loaded, opts.shard, dispatch);
     let share = opts.shard.map_or(1, |s| u64::from(s.count));
     let progress =
         opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count() / share, profile.duration));
 
-    let finished = async {
-        let _ = (&mut dispatched).await;
-        controls.drained().await;
-    };
     let cpu_before = crate::machine::cpu_seconds();
     let interrupted = tokio::select! {
-        _ = finished => None,
+        _ = async { let _ = (&mut dispatched).await; controls.drained().await } => None,
         stop = signals.next() => Some(stop),
     };
     // The schedule was offered until the stop (if any): the offered rate is counted over that time.
@@ -299,14 +217,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     if let Some(stop) = interrupted {
         signals.exit_on_next(stop);
-        controls.stop.store(true, Ordering::Relaxed);
-        // Give requests in flight a moment, then give up on them; each is still counted (as interrupted).
-        let _ = tokio::time::timeout(Duration::from_secs(1), controls.drained()).await;
-        controls.cancel.cancel();
-        if !dispatched.is_finished() {
-            let _ = dispatched.await;
-        }
-        controls.drained().await;
+        wind_down(&controls, dispatched).await;
     }
     if let Some((bar, task)) = progress {
         task.abort();
@@ -326,27 +237,179 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     drop(providers);
 
-    let verdict = sla::evaluate(&scenario.sla, &result);
-    let started = started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let lag_limit_ms = scenario.load.lag_limit.0.as_secs_f64() * 1000.0;
-    let prices: Vec<(f64, f64)> = router.tiers.iter().map(|t| (t.price_input, t.price_output)).collect();
-    let mean_rate =
-        profile.expected_by(profile.duration.as_secs_f64()) / profile.duration.as_secs_f64().max(1e-9) / share as f64;
-    let facts = report::RunFacts {
-        started_at: started,
-        complete: interrupted.is_none(),
-        lag_limit_ms,
-        prices,
-        mean_rate,
+    let facts = run_facts(loaded, &profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
+    let summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
+    reserve.release();
+    let write_error = write_results(&dir, &summary, result, facts, opts).err();
+    let replaced = folder.replaced.clone();
+    drop(folder);
+    Ok(RunOutcome { summary, dir, interrupted, replaced, write_error })
+}
+
+/// The API key from the variable the scenario names.
+fn api_key(loaded: &LoadedScenario) -> Result<Option<String>, RunError> {
+    match &loaded.scenario.target.api_key_env {
+        Some(var) => std::env::var(var)
+            .map(Some)
+            .map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() }),
+        None => Ok(None),
+    }
+}
+
+/// The body of the implicit target: `body`, the bytes of `body_file`, or none.
+fn request_body(loaded: &LoadedScenario) -> Result<Bytes, RunError> {
+    let target = &loaded.scenario.target;
+    Ok(match (&target.body, &target.body_file) {
+        (Some(b), _) => Bytes::from(b.clone()),
+        (None, Some(f)) => Bytes::from(loaded.body_file_bytes(f)?),
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// Starts the in-process mock providers (their clocks from `start`), builds the router and checks that every
+/// endpoint listens, so that an unreachable target fails before anything is sent.
+async fn start_target(
+    loaded: &LoadedScenario,
+    start: Instant,
+    api_key: Option<&str>,
+    body: Bytes,
+) -> Result<(Vec<mock_upstream::RunningProvider>, Router), RunError> {
+    let mut providers = Vec::new();
+    for config in loaded.mock_providers() {
+        providers.push(mock_upstream::start(config, start).await?);
+    }
+    let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
+    let router = router::build_router(loaded, &chat_url, api_key, body)?;
+    for tier in &router.tiers {
+        for endpoint in &tier.endpoints {
+            engine::preflight(&endpoint.url)
+                .await
+                .map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
+        }
+    }
+    Ok((providers, router))
+}
+
+/// The interval log, when asked for.
+fn open_hlog(
+    path: &Path,
+    started_at: time::OffsetDateTime,
+    opts: &RunOptions,
+) -> Result<Option<Box<dyn IntervalSink>>, RunError> {
+    if !opts.formats.hlog {
+        return Ok(None);
+    }
+    let sink = crate::hlog::HlogSink::create(path, std::time::SystemTime::from(started_at), &hlog_comments(opts.shard))
+        .map_err(|source| RunError::Io { path: path.to_path_buf(), source })?;
+    Ok(Some(Box::new(sink)))
+}
+
+/// What the recorder watches besides every request: scheduled outages, SLA windows, the warm-up.
+struct Watch {
+    outages: Vec<(u16, Duration, Duration)>,
+    windows: Vec<(f64, f64)>,
+    warmup: Duration,
+}
+
+/// The recorder, on its own thread, until every sender of samples is gone.
+fn spawn_recorder(
+    router: &Router,
+    watch: Watch,
+    hlog: Option<Box<dyn IntervalSink>>,
+    live: Arc<Live>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::sample::Sample>,
+) -> std::thread::JoinHandle<std::io::Result<crate::measure::RunResult>> {
+    let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
+    let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
+    let region_names = router.regions.clone();
+    std::thread::spawn(move || {
+        let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
+        recorder.watch_windows(&watch.windows);
+        recorder.exclude_warmup(watch.warmup);
+        for (tier, start, end) in watch.outages {
+            recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
+        }
+        // Drains in batches every millisecond instead of waiting on each sample: a waiting receiver costs
+        // every request a thread wake-up, which at 20,000 req/s was a tenth of the generator's CPU.
+        loop {
+            match rx.try_recv() {
+                Ok(sample) => recorder.record(&sample),
+                Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        recorder.finish()
+    })
+}
+
+/// Fires the schedule (this shard's share of it): open loop on the pacer thread, or closed loop over
+/// `load.connections`. The handle ends when the last request has been fired.
+fn dispatch_schedule(
+    profile: &Profile,
+    loaded: &LoadedScenario,
+    shard: Option<Shard>,
+    dispatch: engine::Dispatch,
+) -> tokio::task::JoinHandle<()> {
+    let load = &loaded.scenario.load;
+    let all = profile.schedule(load.arrivals, load.seed).enumerate().map(|(i, t)| (i as u64, t));
+    let schedule: engine::Arrivals = match shard {
+        Some(shard) => Box::new(all.filter(move |(i, _)| shard.keeps(*i))),
+        None => Box::new(all),
+    };
+    match load.connections {
+        None => {
+            let pacer = engine::spawn_pacer(schedule, dispatch, tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || {
+                let _ = pacer.join();
+            })
+        }
+        Some(n) => {
+            let workers = engine::spawn_connections(schedule, n, dispatch);
+            tokio::spawn(async move {
+                for w in workers {
+                    let _ = w.await;
+                }
+            })
+        }
+    }
+}
+
+/// After a signal: no new requests, a second for those in flight, then they are given up (each is still
+/// counted, as interrupted).
+async fn wind_down(controls: &Controls, dispatched: tokio::task::JoinHandle<()>) {
+    controls.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::time::timeout(Duration::from_secs(1), controls.drained()).await;
+    controls.cancel.cancel();
+    if !dispatched.is_finished() {
+        let _ = dispatched.await;
+    }
+    controls.drained().await;
+}
+
+/// What the summary needs to know of the run besides its measurements.
+#[allow(clippy::too_many_arguments)]
+fn run_facts(
+    loaded: &LoadedScenario,
+    profile: &Profile,
+    router: &Router,
+    opts: &RunOptions,
+    started_at: time::OffsetDateTime,
+    complete: bool,
+    offered_for: Duration,
+    usage: crate::machine::Usage,
+) -> report::RunFacts {
+    let share = opts.shard.map_or(1, |s| u64::from(s.count));
+    let length = profile.duration.as_secs_f64();
+    report::RunFacts {
+        started_at: started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        complete,
+        lag_limit_ms: loaded.scenario.load.lag_limit.0.as_secs_f64() * 1000.0,
+        prices: router.tiers.iter().map(|t| (t.price_input, t.price_output)).collect(),
+        mean_rate: profile.expected_by(length) / length.max(1e-9) / share as f64,
         shard: opts.shard,
         offered_s: offered_for.as_secs_f64(),
         machine: Some(usage),
-    };
-    let summary = Summary::new(scenario, &result, verdict, facts.clone());
-    reserve.release();
-    let write_error = write_results(&dir, &summary, result, facts, opts).err();
-    drop(folder);
-    Ok(RunOutcome { summary, dir, interrupted, replaced: folder_replaced, write_error })
+    }
 }
 
 /// summary.json first (the verdict, whatever else fails), then measurements.json, then the other reports.

@@ -16,6 +16,18 @@ pub(super) fn percentile_line(label: &str, p: &Percentiles) -> String {
 /// The human-readable summary printed at the end of a run.
 pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     let mut out = String::new();
+    headline(&mut out, summary);
+    streams(&mut out, summary);
+    out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
+    routing(&mut out, summary);
+    notes(&mut out, summary);
+    targets(&mut out, summary);
+    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
+    out
+}
+
+/// The run in a line, its counts, errors, and latency, service time and lag.
+fn headline(out: &mut String, summary: &Summary) {
     let c = &summary.counts;
     let _ = writeln!(
         out,
@@ -48,6 +60,10 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     out.push_str(&percentile_line("latency", &summary.latency_ms));
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
+}
+
+/// Streamed answers: time to first token, between tokens, decode rate; per tier when several stream.
+fn streams(out: &mut String, summary: &Summary) {
     if let Some(st) = &summary.streaming {
         out.push_str(&percentile_line("ttft", &st.ttft_ms));
         out.push_str(&percentile_line("ttft/send", &st.ttft_from_send_ms));
@@ -75,7 +91,10 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             }
         }
     }
-    out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
+}
+
+/// The tier table, failover, regions, hedges and retry reasons, when the run routed.
+fn routing(out: &mut String, summary: &Summary) {
     if shows_routing(summary) {
         out.push('\n');
         for cells in std::iter::once(TIER_HEADINGS.map(String::from)).chain(summary.tiers.iter().map(tier_cells)) {
@@ -116,6 +135,10 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             let _ = writeln!(out, "  retried because: {}", list.join(", "));
         }
     }
+}
+
+/// Outages, the error budget, cost, and what the reader should know about the generator.
+fn notes(out: &mut String, summary: &Summary) {
     for o in &summary.outages {
         let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
         let _ = writeln!(
@@ -155,6 +178,10 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     if summary.generator.overloaded {
         let _ = writeln!(out, "  WARNING: {}", generator_warning(summary));
     }
+}
+
+/// The SLA targets, each with its limit, measurement and interval.
+fn targets(out: &mut String, summary: &Summary) {
     if !summary.verdict.targets.is_empty() {
         let _ =
             writeln!(out, "\n  {:<3}{:<22}{:>12}{:>12}{:>26}", "", "SLA target", "limit", "measured", "95% interval");
@@ -174,6 +201,4 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
-    out
 }
