@@ -50,4 +50,4 @@ pub mod sse;
 pub mod trace;
 
 /// Durations, rates and ratios as people write them (shared with mock-upstream).
-pub use mock_upstream::units;
+pub use slacheck_common::units;

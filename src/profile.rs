@@ -6,10 +6,10 @@
 //! exactly and a trace replay fires its recorded offsets. Schedules are lazy: nothing is stored per request.
 
 use crate::scenario::{Arrivals, LoadedScenario, ProfileKind};
-use mock_upstream::tomlfile::FileError;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Exp1};
 use rand_pcg::Pcg64Mcg;
+use slacheck_common::tomlfile::FileError;
 use std::f64::consts::TAU;
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use crate::signals::{Signals, Stop};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
-use mock_upstream::tomlfile::FileError;
+use slacheck_common::tomlfile::FileError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

@@ -19,7 +19,7 @@ pub const MAX_TRACE_FILE: u64 = 256 << 20;
 
 /// Reads a trace; errors name the line.
 pub fn read(path: &Path) -> Result<Trace, String> {
-    let bytes = mock_upstream::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
+    let bytes = slacheck_common::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("trace {} is not UTF-8 text", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
     let rows =

@@ -4,8 +4,8 @@
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
 use crate::scenario::{ClassSpec, HttpVersion, LoadedScenario};
 use bytes::Bytes;
-use mock_upstream::tomlfile::FileError;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use slacheck_common::tomlfile::FileError;
 use std::time::Duration;
 
 /// Why a router could not be built.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::units::HumanDuration;
-use mock_upstream::tomlfile::FileError;
+use slacheck_common::tomlfile::FileError;
 
 impl LoadedScenario {
     pub(super) fn check(&self) -> Result<(), FileError> {

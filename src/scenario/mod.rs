@@ -23,9 +23,9 @@ pub use load::*;
 pub use sla::*;
 pub use target::*;
 
-use mock_upstream::tomlfile::{self, FileError};
 use mock_upstream::ProviderConfig;
 use serde::{Deserialize, Serialize};
+use slacheck_common::tomlfile::{self, FileError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

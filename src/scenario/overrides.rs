@@ -1,7 +1,7 @@
 //! `--set KEY=VALUE`: changing any scenario setting for one run, then checking again.
 
 use super::*;
-use mock_upstream::tomlfile::FileError;
+use slacheck_common::tomlfile::FileError;
 
 impl LoadedScenario {
     /// Applies `key.path=value` settings (values in TOML syntax; bare words are strings) and checks again.

@@ -1,0 +1,7 @@
+//! What both slacheck crates share, and nothing else: a leaf that imports neither.
+//!
+//! - [`units`]: durations, rates, ratios, windows and sizes written as people write them.
+//! - [`tomlfile`]: reading TOML (and any bounded regular file) with errors that name file, line, column and field.
+
+pub mod tomlfile;
+pub mod units;
