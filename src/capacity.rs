@@ -410,7 +410,7 @@ pub fn markdown(r: &CapacityReport) -> String {
 
 fn write_files(r: &CapacityReport, out: &Path) -> Result<(), RunError> {
     let io = |path: PathBuf| move |source| RunError::Io { path, source };
-    let json = serde_json::to_vec_pretty(r).map_err(|e| RunError::Output(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(r)?;
     write_atomic(&out.join("capacity.json"), &json).map_err(io(out.join("capacity.json")))?;
     write_atomic(&out.join("capacity.md"), markdown(r).as_bytes()).map_err(io(out.join("capacity.md")))?;
     let chart = crate::plot::Chart::Capacity {
@@ -425,6 +425,6 @@ fn write_files(r: &CapacityReport, out: &Path) -> Result<(), RunError> {
         availability_target: r.availability_target,
         knee: r.knee_per_s,
     };
-    crate::plot::render(out, "capacity", &chart, true, true).map_err(RunError::Output)?;
+    crate::plot::render(out, "capacity", &chart, true, true)?;
     Ok(())
 }

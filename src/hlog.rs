@@ -111,13 +111,28 @@ impl Log {
     }
 }
 
-/// Reads an interval log written by slacheck or by another HdrHistogram implementation.
-pub fn read(path: &Path) -> Result<Log, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+/// Why an interval log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("not an HdrHistogram interval log ({0})")]
+    Format(String),
+    #[error("bad histogram in an interval: {0}")]
+    Histogram(String),
+    #[error("the log holds no intervals")]
+    Empty,
+    #[error("{path}: {source}")]
+    In { path: PathBuf, source: Box<LogError> },
 }
 
-pub fn parse(bytes: &[u8]) -> Result<Log, String> {
+/// Reads an interval log written by slacheck or by another HdrHistogram implementation.
+pub fn read(path: &Path) -> Result<Log, LogError> {
+    let bytes = std::fs::read(path).map_err(|source| LogError::Read { path: path.to_path_buf(), source })?;
+    parse(&bytes).map_err(|e| LogError::In { path: path.to_path_buf(), source: Box::new(e) })
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Log, LogError> {
     // The crate's reader needs every line, the last one too, to end with a newline; other readers do not.
     let bytes: std::borrow::Cow<[u8]> = match bytes.last() {
         Some(b'\n') | None => bytes.into(),
@@ -126,12 +141,12 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
     let mut log = Log::default();
     let mut deserializer = Deserializer::new();
     for entry in IntervalLogIterator::new(&bytes) {
-        match entry.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))? {
+        match entry.map_err(|e| LogError::Format(format!("{e:?}")))? {
             LogEntry::StartTime(t) => log.start_time = Some(t),
             LogEntry::BaseTime(_) => {}
             LogEntry::Interval(i) => {
                 let histogram = crate::measure::decode_with(&mut deserializer, i.encoded_histogram())
-                    .map_err(|e| format!("bad histogram in an interval: {e}"))?;
+                    .map_err(LogError::Histogram)?;
                 let tag = i.tag().map(|t| decode_tag(t.as_str())).unwrap_or_default();
                 log.series.entry(tag).or_default().push(Interval {
                     start: i.start_timestamp(),
@@ -142,7 +157,7 @@ pub fn parse(bytes: &[u8]) -> Result<Log, String> {
         }
     }
     if log.series.is_empty() {
-        return Err("the log holds no intervals".into());
+        return Err(LogError::Empty);
     }
     Ok(log)
 }

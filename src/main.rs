@@ -372,8 +372,7 @@ fn compare(
 ) -> anyhow::Result<u8> {
     use slacheck::compare;
     let tolerances = compare::Tolerances::parse(tolerances).map_err(|e| anyhow::anyhow!("--max-regression: {e}"))?;
-    let (b, a) =
-        (compare::load(before).map_err(anyhow::Error::msg)?, compare::load(after).map_err(anyhow::Error::msg)?);
+    let (b, a) = (compare::load(before)?, compare::load(after)?);
     let comparison = compare::compare(&b, &a, &tolerances);
     match shown {
         Shown::Table => out!("{}", compare::terminal(&comparison)),
@@ -414,7 +413,7 @@ fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let summary: slacheck::report::Summary =
         serde_json::from_str(&text).with_context(|| format!("{}: not a slacheck summary", path.display()))?;
-    let log = slacheck::hlog::read(&dir.join("latency.hlog")).map_err(anyhow::Error::msg)?;
+    let log = slacheck::hlog::read(&dir.join("latency.hlog"))?;
     let plots = slacheck::report::PlotInputs::of_log(&log, &summary);
     slacheck::report::write_reports(dir, &summary, &plots, formats).map_err(anyhow::Error::msg)?;
     outln!("reports written to {}", dir.display());

@@ -59,9 +59,19 @@ const COLORS: [RGBColor; 6] = [
 const LIMIT: RGBColor = RGBColor(214, 39, 40);
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
 
+/// Why a plot could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("{file}: cannot draw the chart: {message}")]
+    Draw { file: String, message: String },
+    #[error("{path}: {source}")]
+    Write { path: std::path::PathBuf, source: std::io::Error },
+}
+
 /// Draws `chart` and writes `<name>.svg` and/or `<name>.png` into `dir` (each through a temporary file and a
 /// rename). Returns the SVG text, for pages that embed it.
-pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png: bool) -> Result<String, String> {
+pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png: bool) -> Result<String, PlotError> {
+    let drawing = |file: String| move |message: String| PlotError::Draw { file, message };
     register_font();
     let size = match chart {
         Chart::Spectrum { .. } => (1000, 600),
@@ -70,17 +80,17 @@ pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png:
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(&root, chart).map_err(|e| format!("{name}.svg: {e}"))?;
-        root.present().map_err(|e| format!("{name}.svg: {e}"))?;
+        draw(&root, chart).map_err(drawing(format!("{name}.svg")))?;
+        root.present().map_err(|e| drawing(format!("{name}.svg"))(e.to_string()))?;
     }
     if write_svg {
         let path = dir.join(format!("{name}.svg"));
-        crate::outdir::write_atomic(&path, svg.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::outdir::write_atomic(&path, svg.as_bytes()).map_err(|source| PlotError::Write { path, source })?;
     }
     if write_png {
         let path = dir.join(format!("{name}.png"));
-        let png = png_bytes(chart, size).map_err(|e| format!("{}: cannot draw the image: {e}", path.display()))?;
-        crate::outdir::write_atomic(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
+        let png = png_bytes(chart, size).map_err(drawing(format!("{name}.png")))?;
+        crate::outdir::write_atomic(&path, &png).map_err(|source| PlotError::Write { path, source })?;
     }
     Ok(svg)
 }

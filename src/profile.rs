@@ -291,7 +291,7 @@ impl Profile {
             ProfileKind::Trace => {
                 let file = load.trace.as_ref().ok_or_else(|| need("trace"))?;
                 let path = loaded.resolve(file);
-                let trace = crate::trace::read(&path).map_err(|e| err("trace", e))?;
+                let trace = crate::trace::read(&path).map_err(|e| err("trace", e.to_string()))?;
                 let profile = match trace {
                     crate::trace::Trace::Offsets(offsets) => {
                         let natural = offsets.last().map(|l| *l + Duration::from_millis(1)).unwrap_or_default();

@@ -59,7 +59,11 @@ pub enum RunError {
     #[error("cannot write results to {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot write results: {0}")]
-    Output(String),
+    Output(#[from] report::ReportError),
+    #[error("cannot write results: {0}")]
+    Plot(#[from] crate::plot::PlotError),
+    #[error("cannot write results: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
     #[error("--start-at {at} passed {late:.1} s ago: start every shard with a time still ahead")]

@@ -63,6 +63,10 @@ pub fn write_measurements(dir: &Path, m: &Measurements) -> std::io::Result<()> {
 pub enum MergeError {
     #[error("{path}: {message}")]
     Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Log(hlog::LogError),
+    #[error(transparent)]
+    Report(report::ReportError),
     #[error("{0}: not a shard (run it with --shard I/N)")]
     NotSharded(PathBuf),
     #[error("{a} and {b} are shards of different runs: {what} differ")]
@@ -183,8 +187,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
     formats.hlog = false; // written above
     report::write_summary_json(out, &summary)
         .map_err(|e| MergeError::Write { path: out.join("summary.json"), message: e.to_string() })?;
-    report::write_reports(out, &summary, &plots, &formats)
-        .map_err(|message| MergeError::Write { path: out.to_path_buf(), message })?;
+    report::write_reports(out, &summary, &plots, &formats).map_err(MergeError::Report)?;
     let measurements = Measurements { schema_version: 1, shard: None, facts, result };
     write_measurements(out, &measurements)
         .map_err(|e| MergeError::Write { path: out.join(MEASUREMENTS), message: e.to_string() })?;
@@ -203,7 +206,7 @@ fn merge_logs(paths: &[PathBuf]) -> Result<hlog::Log, MergeError> {
     let mut sums: BTreeMap<String, BTreeMap<(Duration, Duration), hlog::Interval>> = BTreeMap::new();
     let mut start_time = None;
     for path in paths {
-        let log = hlog::read(path).map_err(|message| MergeError::Read { path: path.clone(), message })?;
+        let log = hlog::read(path).map_err(MergeError::Log)?;
         start_time = start_time.or(log.start_time);
         for (tag, intervals) in log.series {
             let series = sums.entry(tag).or_default();

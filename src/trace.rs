@@ -17,8 +17,17 @@ pub enum Trace {
 /// The largest trace file read: about 10 million rows.
 pub const MAX_TRACE_FILE: u64 = 256 << 20;
 
+/// Why a trace could not be read: the file, or a line of it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TraceError(String);
+
 /// Reads a trace; errors name the line.
-pub fn read(path: &Path) -> Result<Trace, String> {
+pub fn read(path: &Path) -> Result<Trace, TraceError> {
+    read_text(path).map_err(TraceError)
+}
+
+fn read_text(path: &Path) -> Result<Trace, String> {
     let bytes = slacheck_common::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("trace {} is not UTF-8 text", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");

@@ -272,7 +272,15 @@ fn compare_of_two_real_runs_flags_a_thirty_percent_p99_regression() {
     let before = ws.run(&ws.write("before.toml", &scenario("50ms")), &[]);
     let after = ws.run(&ws.write("after.toml", &scenario("65ms")), &[]);
     let (code, out, err) = compare(&ws, &before.out, &after.out);
-    assert_eq!(code, 1, "{out}{err}");
+    // On a machine too busy for 400/s the generator falls behind, and then no regression may be called: the
+    // comparison must say so (exit 3). Otherwise the 30% is a regression (exit 1). Either way the rows show it.
+    let busy = [&before, &after].iter().any(|r| r.summary()["generator"]["overloaded"] == true);
+    if busy {
+        assert_eq!(code, 3, "{out}{err}");
+        assert!(out.contains("NOT JUDGED"), "{out}");
+    } else {
+        assert_eq!(code, 1, "{out}{err}");
+    }
     let p99 = out.lines().find(|l| l.trim_start().starts_with("p99 ")).unwrap();
     assert!(p99.ends_with("regressed"), "{p99}");
     let p50 = out.lines().find(|l| l.trim_start().starts_with("p50 ")).unwrap();

@@ -45,8 +45,21 @@ impl Side {
     }
 }
 
+/// Why one side of a comparison could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{given}: no interval log at {log} (give a results folder, its summary.json, or an .hlog file)")]
+    NoLog { given: PathBuf, log: PathBuf },
+    #[error(transparent)]
+    Log(#[from] hlog::LogError),
+    #[error("{path}: {source}")]
+    Summary { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not JSON: {source}")]
+    NotJson { path: PathBuf, source: serde_json::Error },
+}
+
 /// Reads a results directory, a summary.json (its folder's latency.hlog is used) or an .hlog file.
-pub fn load(path: &Path) -> Result<Side, String> {
+pub fn load(path: &Path) -> Result<Side, LoadError> {
     let (hlog_path, summary_path): (PathBuf, Option<PathBuf>) = if path.is_dir() {
         (path.join("latency.hlog"), Some(path.join("summary.json")))
     } else if path.extension().is_some_and(|e| e == "json") {
@@ -56,17 +69,13 @@ pub fn load(path: &Path) -> Result<Side, String> {
         (path.to_path_buf(), None)
     };
     if !hlog_path.exists() {
-        return Err(format!(
-            "{}: no interval log at {} (give a results folder, its summary.json, or an .hlog file)",
-            path.display(),
-            hlog_path.display()
-        ));
+        return Err(LoadError::NoLog { given: path.to_path_buf(), log: hlog_path });
     }
     let log = hlog::read(&hlog_path)?;
     let summary = match summary_path.filter(|p| p.exists()) {
         Some(p) => {
-            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            Some(serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))?)
+            let text = std::fs::read_to_string(&p).map_err(|source| LoadError::Summary { path: p.clone(), source })?;
+            Some(serde_json::from_str(&text).map_err(|source| LoadError::NotJson { path: p.clone(), source })?)
         }
         None => None,
     };

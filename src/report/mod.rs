@@ -33,7 +33,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use crate::outdir::write_atomic;
 
@@ -105,10 +105,19 @@ impl PlotInputs {
     }
 }
 
+/// Why a report file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+}
+
 /// Writes a run's report files into `dir`, as `formats` says. summary.json is written by the caller, first, and
 /// never again by this (so `slacheck report DIR` leaves it byte for byte as the run wrote it).
-pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats: &Formats) -> Result<(), String> {
-    let io = |name: &'static str| move |e: std::io::Error| format!("{}: {e}", dir.join(name).display());
+pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats: &Formats) -> Result<(), ReportError> {
+    let io = |name: &'static str| move |source| ReportError::Write { path: dir.join(name), source };
     if formats.junit {
         write_atomic(&dir.join("junit.xml"), junit(summary).as_bytes()).map_err(io("junit.xml"))?;
     }
