@@ -194,19 +194,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { file } => {
-            match LoadedScenario::read(&file).and_then(|l| l.with_overrides(&Overrides::default())) {
-                Ok(loaded) => {
-                    out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
-                    eprintln!("{}: valid", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
+        Command::Validate { file } => match LoadedScenario::read(&file).and_then(|l| l.with_load_checked()) {
+            Ok(loaded) => {
+                out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
+                eprintln!("{}: valid", file.display());
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Compare { before, after, max_regression, out } => {
             match compare(&before, &after, &max_regression, out, Shown::Table, None) {
                 Ok(code) => ExitCode::from(code),
@@ -313,7 +311,7 @@ fn run_command(args: RunArgs) -> u8 {
 fn capacity_command(args: CapacityArgs) -> u8 {
     let CapacityArgs { file, min, max, step_duration, warmup, precision, settings, out, quiet } = args;
     let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
-    let loaded = match loaded.and_then(|l| l.with_overrides(&Overrides::default())) {
+    let loaded = match loaded.and_then(|l| l.with_load_checked()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");

@@ -125,6 +125,11 @@ impl RunOutcome {
 }
 
 impl LoadedScenario {
+    /// Checks what needs the load shape built: the profile's keys and values, and the number of SLA windows.
+    pub fn with_load_checked(self) -> Result<Self, FileError> {
+        self.with_overrides(&Overrides::default())
+    }
+
     /// Applies command-line overrides and checks the result again.
     pub fn with_overrides(mut self, o: &Overrides) -> Result<Self, FileError> {
         let load = &mut self.scenario.load;

@@ -69,12 +69,13 @@ impl Generator {
         // In closed-loop mode lag is a busy connection waiting for the target, not a slow generator.
         let lags = !closed_loop && lagging >= 10 && lagging as f64 > 0.01 * lag.len() as f64;
         let not_sent = result.counts.not_sent;
-        let usage = facts.machine.clone().unwrap_or_default();
+        let no_usage = crate::machine::Usage::default();
+        let usage = facts.machine.as_ref().unwrap_or(&no_usage);
         Generator {
             lag_limit_ms: facts.lag_limit_ms,
             overloaded: lags || not_sent > 0,
             lagging,
-            hint: crate::machine::hint(not_sent, max_in_flight, lags, &usage),
+            hint: crate::machine::hint(not_sent, max_in_flight, lags, usage),
             machine: facts.machine.clone(),
         }
     }

@@ -343,11 +343,11 @@ impl Router {
             let content_type =
                 response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
             let json = content_type.starts_with(b"application/json");
-            let mut reading = BodyRead { max: self.max_body, read: 0, keep: BytesMut::new(), deadline };
             if content_type.starts_with(b"text/event-stream") {
                 let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
+                let mut reading = BodyRead { max: self.max_body, read: 0, kept: None, deadline };
                 while let Some(chunk) = response.chunk().await? {
-                    if let Some(end) = reading.account(&chunk, false) {
+                    if let Some(end) = reading.account(&chunk) {
                         return Ok(Read::Ended(status, end));
                     }
                     reader.feed(&chunk, Instant::now());
@@ -360,12 +360,15 @@ impl Router {
             // Read the whole body (a response counts only when it has fully arrived), but keep only what is
             // parsed later: a JSON body (usage, served-by field) of a success.
             let keep = json || matches!(self.served_by, Some(ServedBy::Json(_)));
+            let kept = keep.then(BytesMut::new);
+            let mut reading = BodyRead { max: self.max_body, read: 0, kept, deadline };
             while let Some(chunk) = response.chunk().await? {
-                if let Some(end) = reading.account(&chunk, keep) {
+                if let Some(end) = reading.account(&chunk) {
                     return Ok(Read::Ended(status, end));
                 }
             }
-            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, body: reading.keep.freeze(), json })
+            let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
+            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, body, json })
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -451,14 +454,15 @@ enum ReadEnd {
 struct BodyRead {
     max: usize,
     read: usize,
-    keep: BytesMut,
+    /// The bytes, for a body that is parsed later; `None` when they are only counted.
+    kept: Option<BytesMut>,
     deadline: tokio::time::Instant,
 }
 
 impl BodyRead {
     /// Takes one piece; `Some` when reading must stop. The deadline is checked here as well as by the timer
     /// around the whole exchange, so that a body whose pieces are always ready still ends on time.
-    fn account(&mut self, chunk: &[u8], keep: bool) -> Option<ReadEnd> {
+    fn account(&mut self, chunk: &[u8]) -> Option<ReadEnd> {
         self.read = self.read.saturating_add(chunk.len());
         if self.read > self.max {
             return Some(ReadEnd::TooLarge);
@@ -466,8 +470,8 @@ impl BodyRead {
         if tokio::time::Instant::now() >= self.deadline {
             return Some(ReadEnd::Deadline);
         }
-        if keep {
-            self.keep.extend_from_slice(chunk);
+        if let Some(kept) = &mut self.kept {
+            kept.extend_from_slice(chunk);
         }
         None
     }
