@@ -130,6 +130,12 @@ impl LoadedScenario {
         self.with_overrides(&Overrides::default())
     }
 
+    /// The schedule's rate curve, from the `[load]` table's typed shape; an error names the file, line and key.
+    pub fn profile(&self) -> Result<Profile, FileError> {
+        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+        Profile::from_load(&self.scenario.load, dir).map_err(|e| self.error(&format!("load.{}", e.field), e.message))
+    }
+
     /// Applies command-line overrides and checks the result again.
     pub fn with_overrides(mut self, o: &Overrides) -> Result<Self, FileError> {
         let load = &mut self.scenario.load;
@@ -172,7 +178,7 @@ impl LoadedScenario {
         if let Some(d) = o.duration {
             load.duration = Some(crate::units::HumanDuration(d));
         }
-        let profile = Profile::from_scenario(&self)?;
+        let profile = self.profile()?;
         self.check_windows(profile.duration)?;
         Ok(self)
     }
@@ -186,7 +192,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let open_files = open_files_for(loaded);
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
-    let profile = Profile::from_scenario(loaded)?;
+    let profile = loaded.profile()?;
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;

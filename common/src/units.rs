@@ -28,6 +28,12 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// Seconds as a scenario writes them: `7s`, `7.2s`, `7.25s` (to the millisecond, never rounded to whole seconds).
+pub fn fmt_seconds(s: f64) -> String {
+    let text = format!("{s:.3}");
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// A rate of events per second, written `"<count>/<unit>"`: `"50000/min"`, `"833/s"`, `"10/ms"`, `"3600/h"`.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Rate {
@@ -232,6 +238,14 @@ text_serde!(ByteSize, "a size such as \"16MiB\"");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_keep_their_fraction() {
+        assert_eq!(
+            [fmt_seconds(7.0), fmt_seconds(7.2), fmt_seconds(7.25), fmt_seconds(0.6), fmt_seconds(1.5004)],
+            ["7s", "7.2s", "7.25s", "0.6s", "1.5s"]
+        );
+    }
 
     #[test]
     fn rates_parse_in_every_unit() {

@@ -113,10 +113,15 @@ impl Bootstrap {
             if r.is_empty() {
                 return None;
             }
-            r.sort_by(f64::total_cmp);
-            let at = |p: f64| r[((p * (r.len() - 1) as f64).round() as usize).min(r.len() - 1)];
-            out[i] = (at(0.025), at(0.975));
+            out[i] = central_95(r);
         }
         Some(out)
     }
+}
+
+/// The 2.5% and 97.5% points of a non-empty sample (sorted here), by the nearest rank on (len − 1).
+pub(super) fn central_95(r: &mut [f64]) -> (f64, f64) {
+    r.sort_by(f64::total_cmp);
+    let at = |p: f64| r[((p * (r.len() - 1) as f64).round() as usize).min(r.len() - 1)];
+    (at(0.025), at(0.975))
 }

@@ -4,12 +4,13 @@
 //! estimated by a bootstrap over those intervals: resample each run's seconds with replacement, recompute the
 //! percentile from the merged resample, and take the 2.5% and 97.5% points of the relative change. A metric
 //! has "regressed" only when its change is past the tolerance *and* the interval excludes no change;
-//! "improved" is the mirror; anything else is "no significant change". Availability uses a two-proportion
-//! z-test on the summaries' counts.
+//! "improved" is the mirror; anything else is "no significant change". Availability compares the summaries'
+//! counts with Newcombe's interval for a difference of two proportions.
 
 mod bootstrap;
 
 use crate::hlog::{self, Log};
+use crate::sla::wilson;
 use bootstrap::Bootstrap;
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
@@ -258,9 +259,8 @@ fn counts(summary: &serde_json::Value) -> Option<(f64, f64)> {
 fn availability_row((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64), tolerance_pp: f64) -> MetricRow {
     let (pb, pa) = (ok_b / n_b.max(1.0), ok_a / n_a.max(1.0));
     let delta_pp = (pa - pb) * 100.0;
-    // Two-proportion z-test with the pooled proportion; the 95% interval of the difference uses each side's own.
-    let se = ((pb * (1.0 - pb) / n_b.max(1.0)) + (pa * (1.0 - pa) / n_a.max(1.0))).sqrt() * 100.0;
-    let ci = (delta_pp - 1.96 * se, delta_pp + 1.96 * se);
+    let (lo, hi) = newcombe((ok_b, n_b), (ok_a, n_a));
+    let ci = (lo * 100.0, hi * 100.0);
     let change = if n_b < 1.0 || n_a < 1.0 {
         Change::InsufficientData
     } else if delta_pp < -tolerance_pp && ci.1 < 0.0 {
@@ -280,6 +280,17 @@ fn availability_row((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64), tolerance_
         tolerance: Some(tolerance_pp),
         change,
     }
+}
+
+/// The 95% interval of after − before for two proportions: Newcombe's hybrid score interval, built from each
+/// side's Wilson interval. Unlike the textbook Wald interval, it stays honest near 100%, where availability
+/// lives: a side with no failure still has a width, so 1,000 clean requests against 995 of 1,000 is not
+/// "certain". The change counts when the interval excludes zero.
+fn newcombe((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64)) -> (f64, f64) {
+    let (pb, pa) = (ok_b / n_b.max(1.0), ok_a / n_a.max(1.0));
+    let ((lb, ub), (la, ua)) = (wilson(ok_b as u64, n_b as u64), wilson(ok_a as u64, n_a as u64));
+    let d = pa - pb;
+    (d - ((pa - la).powi(2) + (ub - pb).powi(2)).sqrt(), d + ((ua - pa).powi(2) + (pb - lb).powi(2)).sqrt())
 }
 
 fn series<'a>(side: &'a Side, tag: &str) -> &'a [hlog::Interval] {
@@ -335,7 +346,8 @@ pub fn terminal(c: &Comparison) -> String {
     let mut out = format!("\nslacheck compare\n  before: {}\n  after:  {}\n\n", c.before, c.after);
     let rows = std::iter::once(HEADINGS.map(String::from)).chain(c.rows.iter().chain(&c.tiers).map(row_cells));
     for [m, b, a, d, r, ci, v] in rows {
-        let _ = writeln!(out, "  {m:<16}{b:>11}{a:>11}{d:>12}{r:>9}{ci:>20}  {v}");
+        // One space at least between columns, so that a wide value never runs into its neighbour.
+        let _ = writeln!(out, "  {m:<15} {b:>10} {a:>10} {d:>11} {r:>8} {ci:>19}  {v}");
     }
     let _ = writeln!(out, "\n  {}", c.conclusion());
     out
@@ -361,159 +373,4 @@ pub fn markdown(c: &Comparison) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand_distr::{Distribution, LogNormal};
-
-    /// A log of `seconds` intervals of `per_second` lognormal latencies (median 20 ms) times `scale`.
-    fn side(seed: u64, seconds: usize, per_second: usize, scale: f64) -> Side {
-        let mut rng = Pcg64Mcg::seed_from_u64(seed);
-        let dist = LogNormal::new((20_000f64).ln(), 0.6).unwrap();
-        let mut log = Log::default();
-        for s in 0..seconds {
-            let mut h = crate::measure::new_histogram();
-            for _ in 0..per_second {
-                h.record((dist.sample(&mut rng) * scale) as u64).unwrap();
-            }
-            log.series.entry(String::new()).or_default().push(hlog::Interval {
-                start: std::time::Duration::from_secs(s as u64),
-                length: std::time::Duration::from_secs(1),
-                histogram: h,
-            });
-        }
-        Side { label: format!("seed {seed}"), log, summary: None }
-    }
-
-    fn change(c: &Comparison, metric: &str) -> Change {
-        c.rows.iter().find(|r| r.metric == metric).unwrap().change
-    }
-
-    #[test]
-    fn identical_runs_show_no_change() {
-        let a = side(1, 30, 400, 1.0);
-        let c = compare(&a, &a, &Tolerances::default());
-        assert!(!c.regressed);
-        for r in &c.rows {
-            assert_eq!(r.delta, 0.0);
-            assert!(matches!(r.change, Change::NoSignificantChange));
-        }
-    }
-
-    #[test]
-    fn a_thirty_percent_slowdown_is_a_regression_and_the_reverse_an_improvement() {
-        let (before, after) = (side(1, 30, 400, 1.0), side(2, 30, 400, 1.3));
-        let c = compare(&before, &after, &Tolerances::default());
-        assert!(c.regressed);
-        assert_eq!(change(&c, "p99"), Change::Regressed);
-        assert_eq!(change(&c, "p50"), Change::Regressed);
-        let r = compare(&after, &before, &Tolerances::default());
-        assert_eq!(change(&r, "p99"), Change::Improved);
-        assert!(!r.regressed);
-    }
-
-    #[test]
-    fn noise_between_runs_of_the_same_scenario_raises_no_alarm() {
-        for seed in 0..10 {
-            let c = compare(&side(100 + seed, 30, 400, 1.0), &side(200 + seed, 30, 400, 1.0), &Tolerances::default());
-            assert!(!c.regressed, "false alarm at seed {seed}: {:?}", c.rows);
-        }
-    }
-
-    #[test]
-    fn a_few_intervals_are_not_enough_to_judge() {
-        let c = compare(&side(1, MIN_INTERVALS - 1, 400, 1.0), &side(2, 30, 400, 2.0), &Tolerances::default());
-        assert_eq!(change(&c, "p99"), Change::InsufficientData);
-        assert!(!c.regressed);
-    }
-
-    #[test]
-    fn availability_is_judged_with_a_proportion_test() {
-        let r = availability_row((99_950.0, 100_000.0), (99_700.0, 100_000.0), 0.05);
-        assert_eq!(r.change, Change::Regressed);
-        let r = availability_row((999.0, 1000.0), (998.0, 1000.0), 0.05);
-        assert_eq!(r.change, Change::NoSignificantChange, "1 in 1,000 more errors is within the noise");
-    }
-
-    #[test]
-    fn tolerances_parse() {
-        let t = Tolerances::parse("p99=15%,availability=0.1pp").unwrap();
-        assert_eq!((t.latency["p99"], t.availability_pp), (0.15, 0.1));
-        assert!(Tolerances::parse("p42=1%").is_err());
-        assert!(Tolerances::parse("availability=1%").is_err());
-    }
-
-    /// `side`, with a tier `name` whose latencies are `tier_scale` times the overall ones, and a summary.
-    fn with_tier(mut s: Side, name: &str, tier_scale: f64, summary: serde_json::Value) -> Side {
-        let intervals: Vec<hlog::Interval> = s.log.series[""]
-            .iter()
-            .map(|i| {
-                let mut h = crate::measure::new_histogram();
-                for v in i.histogram.iter_recorded() {
-                    let value = (v.value_iterated_to() as f64 * tier_scale) as u64;
-                    h.record_n(value, v.count_at_value()).unwrap();
-                }
-                hlog::Interval { histogram: h, ..i.clone() }
-            })
-            .collect();
-        s.log.series.insert(format!("tier.{name}"), intervals);
-        s.summary = Some(summary);
-        s
-    }
-
-    #[test]
-    fn a_tier_that_slowed_beyond_its_tolerance_regresses_even_when_the_whole_did_not() {
-        let summary = serde_json::json!({ "duration_s": 30.0 });
-        let before = with_tier(side(1, 30, 400, 1.0), "fallback", 1.0, summary.clone());
-        // The whole is the same distribution; the tier is 25% slower.
-        let after = with_tier(side(1, 30, 400, 1.0), "fallback", 1.25, summary);
-        let c = compare(&before, &after, &Tolerances::default());
-        let tier = &c.tiers[0];
-        assert_eq!(tier.metric, "fallback p99");
-        assert!((tier.relative.unwrap() - 0.25).abs() < 0.01, "{:?}", tier.relative);
-        assert_eq!(tier.tolerance, Some(0.10));
-        let (lo, hi) = tier.ci.unwrap();
-        assert!(lo > 0.0 && lo < 0.25 && hi > 0.25, "the interval holds +25%: {lo} {hi}");
-        assert_eq!(tier.change, Change::Regressed);
-        assert_eq!(change(&c, "p99"), Change::NoSignificantChange);
-        assert!(c.regressed);
-        assert_eq!(c.exit_code(false), 1);
-    }
-
-    #[test]
-    fn a_generator_bound_side_is_not_judged_and_exits_3() {
-        let overloaded = serde_json::json!({ "duration_s": 30.0, "generator": { "overloaded": true } });
-        let fine = serde_json::json!({ "duration_s": 30.0, "generator": { "overloaded": false } });
-        let before = with_tier(side(1, 30, 400, 1.0), "t", 1.0, fine);
-        let after = with_tier(side(2, 30, 400, 1.3), "t", 1.3, overloaded);
-        let c = compare(&before, &after, &Tolerances::default());
-        assert_eq!(change(&c, "p99"), Change::Regressed, "the rows still show the change");
-        assert!(!c.regressed, "but no regression is called");
-        assert_eq!(c.generator_bound, ["after"]);
-        assert_eq!(c.exit_code(false), 3);
-        assert!(c.conclusion().starts_with("NOT JUDGED"), "{}", c.conclusion());
-    }
-
-    #[test]
-    fn what_cannot_be_judged_fails_unless_the_run_lets_undecided_data_pass() {
-        let c = compare(&side(1, 3, 400, 1.0), &side(2, 3, 400, 3.0), &Tolerances::default());
-        assert!(c.insufficient_data && !c.regressed);
-        assert_eq!((c.exit_code(false), c.exit_code(true)), (1, 0));
-        let same = compare(&side(1, 30, 400, 1.0), &side(2, 30, 400, 1.0), &Tolerances::default());
-        assert!(!same.insufficient_data);
-        assert_eq!(same.exit_code(false), 0);
-    }
-
-    #[test]
-    fn a_partial_last_interval_is_not_counted_as_a_whole_one() {
-        // A 4 s run whose answers ran into a fifth second: five intervals, four of them whole.
-        let short = |seed| Side { summary: Some(serde_json::json!({ "duration_s": 4.01 })), ..side(seed, 5, 400, 1.0) };
-        let c = compare(&short(1), &side(2, 30, 400, 2.0), &Tolerances::default());
-        assert_eq!(change(&c, "p99"), Change::InsufficientData);
-        // Five whole seconds are enough.
-        let five = |seed| Side { summary: Some(serde_json::json!({ "duration_s": 5.0 })), ..side(seed, 5, 400, 1.0) };
-        let c = compare(&five(1), &side(2, 30, 400, 2.0), &Tolerances::default());
-        assert_eq!(change(&c, "p99"), Change::Regressed);
-        assert_eq!(whole_intervals(&side(1, 5, 1, 1.0).log.series[""], Some(4.01)), 4);
-        assert_eq!(whole_intervals(&side(1, 5, 1, 1.0).log.series[""], None), 5);
-    }
-}
+mod tests;

@@ -2,11 +2,7 @@
 
 use super::*;
 
-/// Seconds as the scenario writes them: `7s`, `7.2s`, `7.25s` (no rounding to whole seconds).
-pub(super) fn fmt_seconds(s: f64) -> String {
-    let text = format!("{s:.3}");
-    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
-}
+pub(super) use crate::units::fmt_seconds;
 
 /// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
 pub(crate) fn fmt_ms(v: f64) -> String {

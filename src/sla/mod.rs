@@ -106,15 +106,19 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
-    let (n, p) = (n as f64, k as f64 / n as f64);
+    wilson_at(k as f64 / n as f64, n as f64)
+}
+
+/// The Wilson score interval of an observed share `p` over `n` trials.
+fn wilson_at(p: f64, n: f64) -> (f64, f64) {
     let z2 = Z * Z;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-/// Judges "at least `target` of `n` trials succeed" from `k` successes; with the number of trials that would
-/// settle it at the same observed rate when it is undecided.
+/// Judges "at least `target` of `n` trials succeed" from `k` successes; with, when it is undecided, about how
+/// many more trials at the same observed share would settle it.
 fn judge_share(k: u64, n: u64, target: f64) -> (Judgement, Option<u64>) {
     let (lo, hi) = wilson(k, n);
     if n > 0 && lo >= target {
@@ -124,16 +128,42 @@ fn judge_share(k: u64, n: u64, target: f64) -> (Judgement, Option<u64>) {
         return (Judgement::Fail, None);
     }
     let p = if n == 0 { 1.0 } else { k as f64 / n as f64 };
-    let needed = if p >= 1.0 {
-        // All successes: n/(n + z²) ≥ target.
-        target * Z * Z / (1.0 - target).max(1e-12)
-    } else if (p - target).abs() < 1e-12 {
-        f64::INFINITY
-    } else {
-        Z * Z * p * (1.0 - p) / (p - target).powi(2)
+    (Judgement::InsufficientData, trials_to_settle(p, target).map(|needed| needed.saturating_sub(n)))
+}
+
+/// The fewest trials whose Wilson interval at the observed share `p` lies wholly on one side of `target`: the
+/// same rule that judges, so that the advice and the verdict agree. None when `p` is the target itself (no
+/// number of trials could settle it) or when it would take more than 2^40.
+fn trials_to_settle(p: f64, target: f64) -> Option<u64> {
+    if p == target {
+        return None;
+    }
+    let settled = |n: u64| {
+        let (lo, hi) = wilson_at(p, n as f64);
+        if p > target {
+            lo >= target
+        } else {
+            hi < target
+        }
     };
-    let more = needed.is_finite().then(|| (needed.ceil() as u64).saturating_sub(n));
-    (Judgement::InsufficientData, more)
+    // The interval narrows as n grows: double until settled, then bisect.
+    let mut enough = 1u64;
+    while !settled(enough) {
+        enough *= 2;
+        if enough > 1 << 40 {
+            return None;
+        }
+    }
+    let mut short = enough / 2;
+    while enough - short > 1 {
+        let mid = short + (enough - short) / 2;
+        if settled(mid) {
+            enough = mid
+        } else {
+            short = mid
+        }
+    }
+    Some(enough)
 }
 
 impl TargetResult {
@@ -267,7 +297,10 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
     let per_window: Vec<Vec<TargetResult>> =
         result.windows.iter().map(|w| scope_targets("", limits, w.counts, &w.latency)).collect();
     let Some(first) = per_window.first() else { return Vec::new() };
-    let window_text = |i: usize| format!("{:.0}s..{:.0}s", result.windows[i].start_s, result.windows[i].end_s);
+    let window_text = |i: usize| {
+        let w = &result.windows[i];
+        format!("{}..{}", crate::units::fmt_seconds(w.start_s), crate::units::fmt_seconds(w.end_s))
+    };
     (0..first.len())
         .map(|k| {
             // Worst: the lowest availability, or the highest latency.
@@ -404,186 +437,4 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wilson_matches_a_textbook_value() {
-        // 81 of 263: Wilson 95% interval ≈ (0.2553, 0.3662).
-        let (lo, hi) = wilson(81, 263);
-        assert!((lo - 0.2553).abs() < 5e-4 && (hi - 0.3662).abs() < 5e-4, "{lo} {hi}");
-    }
-
-    #[test]
-    fn wilson_intervals_cover_the_true_share_about_95_percent_of_the_time() {
-        use rand::{Rng, SeedableRng};
-        // Binomial draws with a fixed seed: n = 2,000 trials at p = 0.99, 4,000 times.
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);
-        let covered = (0..4_000)
-            .filter(|_| {
-                let k = (0..2_000).filter(|_| rng.random::<f64>() < 0.99).count() as u64;
-                let (lo, hi) = wilson(k, 2_000);
-                lo <= 0.99 && 0.99 <= hi
-            })
-            .count();
-        let coverage = covered as f64 / 4_000.0;
-        // Wilson's coverage at these n and p is close to nominal; the sd of the estimate is 0.0034.
-        assert!((0.93..=0.97).contains(&coverage), "coverage {coverage}");
-    }
-
-    #[test]
-    fn shares_pass_fail_or_need_more_data() {
-        // 99.97% of 100,000 against 99.9%: clearly above.
-        assert_eq!(judge_share(99_970, 100_000, 0.999).0, Judgement::Pass);
-        // 99.5% of 100,000: clearly below.
-        assert_eq!(judge_share(99_500, 100_000, 0.999).0, Judgement::Fail);
-        // 1,000 requests without an error cannot show 99.9%: about 3,800 are needed, so ~2,800 more.
-        let (j, more) = judge_share(1_000, 1_000, 0.999);
-        assert_eq!(j, Judgement::InsufficientData);
-        let more = more.unwrap();
-        assert!((2_700..2_900).contains(&more), "{more}");
-    }
-
-    #[test]
-    fn a_percentile_target_is_judged_on_the_share_within_its_limit() {
-        let mut h = crate::measure::new_histogram();
-        // 10,000 requests: 9,950 at 10 ms, 50 at 900 ms. p99 = 10 ms; p99.9 = 900 ms.
-        h.record_n(10_000, 9_950).unwrap();
-        h.record_n(900_000, 50).unwrap();
-        let p99 = percentile_target("p99".into(), 0.99, Duration::from_millis(100), &h, "");
-        assert_eq!(p99.judgement, Judgement::Pass);
-        let p999 = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &h, "");
-        assert_eq!(p999.judgement, Judgement::Fail);
-        // 100 requests all fast: p99.9 ≤ 100 ms cannot be shown from them.
-        let mut few = crate::measure::new_histogram();
-        few.record_n(10_000, 100).unwrap();
-        let t = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &few, "");
-        assert_eq!(t.judgement, Judgement::InsufficientData);
-        assert!(t.more_requests.unwrap() > 3_000);
-    }
-
-    /// A run of `n` requests due 10 ms apart: each lags `lag_ms` before it is sent and takes `service_ms`;
-    /// the first `not_sent` are never sent, and the next `errors` fail with a 503.
-    fn run(n: u64, lag_ms: u64, service_ms: u64, not_sent: u64, errors: u64) -> RunResult {
-        use crate::measure::Recorder;
-        use crate::sample::{ErrorKind, Outcome, Sample};
-        let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
-        for i in 0..n {
-            let intended = Duration::from_millis(10 * i);
-            let sample = if i < not_sent {
-                Sample::not_sent(intended, intended)
-            } else {
-                let sent = intended + Duration::from_millis(lag_ms);
-                let outcome = if i < not_sent + errors { Outcome::Error(ErrorKind::Status(503)) } else { Outcome::Ok };
-                Sample {
-                    sent: Some(sent),
-                    done: sent + Duration::from_millis(service_ms),
-                    outcome,
-                    ..Sample::not_sent(intended, intended)
-                }
-            };
-            r.record(&sample);
-        }
-        r.finish().unwrap()
-    }
-
-    fn sla(text: &str) -> Sla {
-        toml::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn a_latency_miss_that_holds_on_service_time_is_the_generators() {
-        // Every request lagged 500 ms and was served in 5 ms: p99 of 505 ms against 100 ms misses, but the
-        // target alone answered in 5 ms.
-        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 5, 0, 0));
-        let t = &v.targets[0];
-        assert_eq!((t.judgement, t.generator_bound), (Judgement::Fail, true));
-        assert!(t.note.as_deref().unwrap().contains("service time"));
-        assert!(v.generator_bound());
-        assert_eq!(v.exit_code(false), 3);
-        // Served in 200 ms: it misses on service time too, so the miss is the target's, whatever the lag.
-        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 200, 0, 0));
-        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
-        assert!(!v.generator_bound());
-        assert_eq!(v.exit_code(false), 1);
-        // No lag and a fast target: nothing to explain.
-        let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 0, 5, 0, 0));
-        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Pass, false));
-        assert_eq!(v.exit_code(false), 0);
-    }
-
-    #[test]
-    fn an_availability_miss_from_unsent_requests_is_the_generators_and_from_errors_the_targets() {
-        // 100 of 20,000 never sent, the rest all fine: 99.5% against 99.9% misses; without them it is 19,900 of
-        // 19,900, whose Wilson lower bound (0.9998) clears 99.9%.
-        let v = evaluate(&sla("availability = \"99.9%\""), &run(20_000, 0, 5, 100, 0));
-        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, true));
-        assert_eq!(v.exit_code(false), 3);
-        // 100 unsent and 100 errors: 99.9% fails even without the unsent (1,800 of 1,900 = 94.7%).
-        let v = evaluate(&sla("availability = \"99.9%\""), &run(2_000, 0, 5, 100, 100));
-        assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
-        assert_eq!(v.exit_code(false), 1);
-        // One real miss among generator-bound ones decides: exit 1.
-        let v = evaluate(&sla("availability = \"99.9%\"\np99 = \"100ms\""), &run(20_000, 500, 200, 100, 0));
-        assert_eq!(v.targets.iter().map(|t| t.generator_bound).collect::<Vec<_>>(), [true, false]);
-        assert_eq!(v.exit_code(false), 1);
-    }
-
-    #[test]
-    fn the_exit_code_follows_the_verdict_and_the_undecided_policy() {
-        // 200 requests without failure cannot show 99.9%: undecided.
-        let undecided = evaluate(&sla("availability = \"99.9%\""), &run(200, 0, 5, 0, 0));
-        assert!(undecided.insufficient_data && !undecided.passed);
-        assert_eq!((undecided.exit_code(false), undecided.exit_code(true)), (1, 0));
-        // A failed target next to an undecided one: the policy for undecided data never turns it into a pass.
-        let mixed = evaluate(&sla("availability = \"99.9%\"\np99 = \"1ms\""), &run(200, 0, 5, 0, 0));
-        assert_eq!(
-            mixed.targets.iter().map(|t| t.judgement).collect::<Vec<_>>(),
-            [Judgement::InsufficientData, Judgement::Fail]
-        );
-        assert!(!mixed.insufficient_data, "a failure is not insufficient data");
-        assert_eq!((mixed.exit_code(false), mixed.exit_code(true)), (1, 1));
-        let mut unmatched = evaluate(&sla("p90 = \"1s\""), &run(200, 0, 5, 0, 0));
-        assert_eq!(unmatched.exit_code(false), 0);
-        unmatched.unmatched_scopes.push("sla.tier.nope".into());
-        assert_eq!(unmatched.exit_code(true), 2);
-    }
-
-    #[test]
-    fn a_100_percent_target_is_judged_on_the_count_and_never_asks_for_more() {
-        let clean = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 0));
-        assert_eq!((clean.targets[0].judgement, clean.targets[0].more_requests), (Judgement::Pass, None));
-        let one_error = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 1));
-        assert_eq!((one_error.targets[0].judgement, one_error.targets[0].more_requests), (Judgement::Fail, None));
-        assert_eq!(one_error.targets[0].measured_ratio, Some(39.0 / 40.0));
-    }
-
-    #[test]
-    fn a_window_target_that_clearly_failed_asks_for_no_more_requests_and_names_the_worst_window() {
-        use crate::measure::Recorder;
-        use crate::sample::{ErrorKind, Outcome, Sample};
-        let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
-        r.watch_windows(&[(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]);
-        // 100 requests a window; window 1..2 has 30 errors, window 2..3 has 2, window 0..1 none.
-        for w in 0..3u64 {
-            for i in 0..100u64 {
-                let intended = Duration::from_millis(1000 * w + 10 * i);
-                let failed = (w == 1 && i < 30) || (w == 2 && i < 2);
-                let outcome = if failed { Outcome::Error(ErrorKind::Status(500)) } else { Outcome::Ok };
-                let sent = intended;
-                r.record(&Sample {
-                    sent: Some(sent),
-                    done: sent + Duration::from_millis(5),
-                    outcome,
-                    ..Sample::not_sent(intended, intended)
-                });
-            }
-        }
-        let v = evaluate(&sla("availability = \"90%\"\nwindow = \"1s\""), &r.finish().unwrap());
-        let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
-        assert_eq!(t.judgement, Judgement::Fail);
-        assert_eq!(t.more_requests, None, "a clear failure is not settled by more requests");
-        assert_eq!(t.measured_ratio, Some(0.70), "the worst window's availability");
-        assert!(t.note.as_deref().unwrap().contains("1s..2s") && t.note.as_deref().unwrap().contains("1 missed"));
-    }
-}
+mod tests;

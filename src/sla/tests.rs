@@ -1,0 +1,513 @@
+//! The verdict's unit tests: every expected value is worked out by hand (or by a separate Wilson
+//! calculation, quoted) from the data each test builds, never by the function under test.
+
+use super::*;
+
+#[test]
+fn wilson_matches_a_textbook_value() {
+    // 81 of 263: Wilson 95% interval ≈ (0.2553, 0.3662).
+    let (lo, hi) = wilson(81, 263);
+    assert!((lo - 0.2553).abs() < 5e-4 && (hi - 0.3662).abs() < 5e-4, "{lo} {hi}");
+}
+
+#[test]
+fn wilson_intervals_cover_the_true_share_about_95_percent_of_the_time() {
+    use rand::{Rng, SeedableRng};
+    // Binomial draws with a fixed seed: n = 2,000 trials at p = 0.99, 4,000 times.
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);
+    let covered = (0..4_000)
+        .filter(|_| {
+            let k = (0..2_000).filter(|_| rng.random::<f64>() < 0.99).count() as u64;
+            let (lo, hi) = wilson(k, 2_000);
+            lo <= 0.99 && 0.99 <= hi
+        })
+        .count();
+    let coverage = covered as f64 / 4_000.0;
+    // Wilson's coverage at these n and p is close to nominal; the sd of the estimate is 0.0034.
+    assert!((0.93..=0.97).contains(&coverage), "coverage {coverage}");
+}
+
+#[test]
+fn shares_pass_fail_or_need_more_data() {
+    // 99.97% of 100,000 against 99.9%: clearly above.
+    assert_eq!(judge_share(99_970, 100_000, 0.999).0, Judgement::Pass);
+    // 99.5% of 100,000: clearly below.
+    assert_eq!(judge_share(99_500, 100_000, 0.999).0, Judgement::Fail);
+    // 1,000 requests without an error cannot show 99.9%: about 3,800 are needed, so ~2,800 more.
+    let (j, more) = judge_share(1_000, 1_000, 0.999);
+    assert_eq!(j, Judgement::InsufficientData);
+    let more = more.unwrap();
+    assert!((2_700..2_900).contains(&more), "{more}");
+}
+
+#[test]
+fn a_percentile_target_is_judged_on_the_share_within_its_limit() {
+    let mut h = crate::measure::new_histogram();
+    // 10,000 requests: 9,950 at 10 ms, 50 at 900 ms. p99 = 10 ms; p99.9 = 900 ms.
+    h.record_n(10_000, 9_950).unwrap();
+    h.record_n(900_000, 50).unwrap();
+    let p99 = percentile_target("p99".into(), 0.99, Duration::from_millis(100), &h, "");
+    assert_eq!(p99.judgement, Judgement::Pass);
+    let p999 = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &h, "");
+    assert_eq!(p999.judgement, Judgement::Fail);
+    // 100 requests all fast: p99.9 ≤ 100 ms cannot be shown from them.
+    let mut few = crate::measure::new_histogram();
+    few.record_n(10_000, 100).unwrap();
+    let t = percentile_target("p99.9".into(), 0.999, Duration::from_millis(100), &few, "");
+    assert_eq!(t.judgement, Judgement::InsufficientData);
+    assert!(t.more_requests.unwrap() > 3_000);
+}
+
+/// A run of `n` requests due 10 ms apart: each lags `lag_ms` before it is sent and takes `service_ms`;
+/// the first `not_sent` are never sent, and the next `errors` fail with a 503.
+fn run(n: u64, lag_ms: u64, service_ms: u64, not_sent: u64, errors: u64) -> RunResult {
+    use crate::measure::Recorder;
+    use crate::sample::{ErrorKind, Outcome, Sample};
+    let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
+    for i in 0..n {
+        let intended = Duration::from_millis(10 * i);
+        let sample = if i < not_sent {
+            Sample::not_sent(intended, intended)
+        } else {
+            let sent = intended + Duration::from_millis(lag_ms);
+            let outcome = if i < not_sent + errors { Outcome::Error(ErrorKind::Status(503)) } else { Outcome::Ok };
+            Sample {
+                sent: Some(sent),
+                done: sent + Duration::from_millis(service_ms),
+                outcome,
+                ..Sample::not_sent(intended, intended)
+            }
+        };
+        r.record(&sample);
+    }
+    r.finish().unwrap()
+}
+
+fn sla(text: &str) -> Sla {
+    toml::from_str(text).unwrap()
+}
+
+#[test]
+fn a_latency_miss_that_holds_on_service_time_is_the_generators() {
+    // Every request lagged 500 ms and was served in 5 ms: p99 of 505 ms against 100 ms misses, but the
+    // target alone answered in 5 ms.
+    let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 5, 0, 0));
+    let t = &v.targets[0];
+    assert_eq!((t.judgement, t.generator_bound), (Judgement::Fail, true));
+    assert!(t.note.as_deref().unwrap().contains("service time"));
+    assert!(v.generator_bound());
+    assert_eq!(v.exit_code(false), 3);
+    // Served in 200 ms: it misses on service time too, so the miss is the target's, whatever the lag.
+    let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 200, 0, 0));
+    assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
+    assert!(!v.generator_bound());
+    assert_eq!(v.exit_code(false), 1);
+    // No lag and a fast target: nothing to explain.
+    let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 0, 5, 0, 0));
+    assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Pass, false));
+    assert_eq!(v.exit_code(false), 0);
+}
+
+#[test]
+fn an_availability_miss_from_unsent_requests_is_the_generators_and_from_errors_the_targets() {
+    // 100 of 20,000 never sent, the rest all fine: 99.5% against 99.9% misses; without them it is 19,900 of
+    // 19,900, whose Wilson lower bound (0.9998) clears 99.9%.
+    let v = evaluate(&sla("availability = \"99.9%\""), &run(20_000, 0, 5, 100, 0));
+    assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, true));
+    assert_eq!(v.exit_code(false), 3);
+    // 100 unsent and 100 errors: 99.9% fails even without the unsent (1,800 of 1,900 = 94.7%).
+    let v = evaluate(&sla("availability = \"99.9%\""), &run(2_000, 0, 5, 100, 100));
+    assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
+    assert_eq!(v.exit_code(false), 1);
+    // One real miss among generator-bound ones decides: exit 1.
+    let v = evaluate(&sla("availability = \"99.9%\"\np99 = \"100ms\""), &run(20_000, 500, 200, 100, 0));
+    assert_eq!(v.targets.iter().map(|t| t.generator_bound).collect::<Vec<_>>(), [true, false]);
+    assert_eq!(v.exit_code(false), 1);
+}
+
+#[test]
+fn the_exit_code_follows_the_verdict_and_the_undecided_policy() {
+    // 200 requests without failure cannot show 99.9%: undecided.
+    let undecided = evaluate(&sla("availability = \"99.9%\""), &run(200, 0, 5, 0, 0));
+    assert!(undecided.insufficient_data && !undecided.passed);
+    assert_eq!((undecided.exit_code(false), undecided.exit_code(true)), (1, 0));
+    // A failed target next to an undecided one: the policy for undecided data never turns it into a pass.
+    let mixed = evaluate(&sla("availability = \"99.9%\"\np99 = \"1ms\""), &run(200, 0, 5, 0, 0));
+    assert_eq!(
+        mixed.targets.iter().map(|t| t.judgement).collect::<Vec<_>>(),
+        [Judgement::InsufficientData, Judgement::Fail]
+    );
+    assert!(!mixed.insufficient_data, "a failure is not insufficient data");
+    assert_eq!((mixed.exit_code(false), mixed.exit_code(true)), (1, 1));
+    let mut unmatched = evaluate(&sla("p90 = \"1s\""), &run(200, 0, 5, 0, 0));
+    assert_eq!(unmatched.exit_code(false), 0);
+    unmatched.unmatched_scopes.push("sla.tier.nope".into());
+    assert_eq!(unmatched.exit_code(true), 2);
+}
+
+#[test]
+fn a_100_percent_target_is_judged_on_the_count_and_never_asks_for_more() {
+    let clean = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 0));
+    assert_eq!((clean.targets[0].judgement, clean.targets[0].more_requests), (Judgement::Pass, None));
+    let one_error = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 1));
+    assert_eq!((one_error.targets[0].judgement, one_error.targets[0].more_requests), (Judgement::Fail, None));
+    assert_eq!(one_error.targets[0].measured_ratio, Some(39.0 / 40.0));
+}
+
+#[test]
+fn a_window_target_that_clearly_failed_asks_for_no_more_requests_and_names_the_worst_window() {
+    use crate::measure::Recorder;
+    use crate::sample::{ErrorKind, Outcome, Sample};
+    let mut r = Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None);
+    r.watch_windows(&[(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]);
+    // 100 requests a window; window 1..2 has 30 errors, window 2..3 has 2, window 0..1 none.
+    for w in 0..3u64 {
+        for i in 0..100u64 {
+            let intended = Duration::from_millis(1000 * w + 10 * i);
+            let failed = (w == 1 && i < 30) || (w == 2 && i < 2);
+            let outcome = if failed { Outcome::Error(ErrorKind::Status(500)) } else { Outcome::Ok };
+            let sent = intended;
+            r.record(&Sample {
+                sent: Some(sent),
+                done: sent + Duration::from_millis(5),
+                outcome,
+                ..Sample::not_sent(intended, intended)
+            });
+        }
+    }
+    let v = evaluate(&sla("availability = \"90%\"\nwindow = \"1s\""), &r.finish().unwrap());
+    let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
+    assert_eq!(t.judgement, Judgement::Fail);
+    assert_eq!(t.more_requests, None, "a clear failure is not settled by more requests");
+    assert_eq!(t.measured_ratio, Some(0.70), "the worst window's availability");
+    assert!(t.note.as_deref().unwrap().contains("1s..2s") && t.note.as_deref().unwrap().contains("1 missed"));
+}
+
+// ---- The share rule, worked out by hand --------------------------------------------------------------------
+
+#[test]
+fn wilson_of_nothing_is_everything_and_of_all_successes_is_n_over_n_plus_z_squared() {
+    assert_eq!(wilson(0, 0), (0.0, 1.0));
+    // 10 of 10: the lower bound is 10 / (10 + 1.959964²) = 10 / 13.841459 = 0.722467; the upper is 1.
+    let (lo, hi) = wilson(10, 10);
+    assert!((lo - 0.722_467).abs() < 1e-6 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
+    // 990 of 1,000 (a separate calculation of the Wilson formula): (0.981691, 0.994559).
+    let (lo, hi) = wilson(990, 1_000);
+    assert!((lo - 0.981_691).abs() < 1e-6 && (hi - 0.994_559).abs() < 1e-6, "{lo} {hi}");
+}
+
+#[test]
+fn more_requests_is_what_the_wilson_rule_itself_needs_at_the_observed_share() {
+    // All successes: n / (n + z²) ≥ t needs n ≥ t z² / (1 − t). For 99.9%: 0.999 × 3.841459 / 0.001 = 3,837.6,
+    // so 3,838 in all: 2,838 more than 1,000.
+    assert_eq!(judge_share(1_000, 1_000, 0.999), (Judgement::InsufficientData, Some(2_838)));
+    // No trial yet, 90%: 0.9 × 3.841459 / 0.1 = 34.6, so 35.
+    assert_eq!(judge_share(0, 0, 0.9), (Judgement::InsufficientData, Some(35)));
+    // 199 of 200 (99.5%) against 99%: Wilson (0.9722, 0.9991) straddles it. At 99.5% the lower bound first
+    // reaches 99% at n = 1,522 (a separate calculation), so 1,322 more. (The normal approximation's
+    // z² p (1 − p) / (p − t)² = 765 would have asked for 565, and left the target undecided at 765.)
+    assert_eq!(judge_share(199, 200, 0.99), (Judgement::InsufficientData, Some(1_322)));
+    // 97 of 100 against 98%: Wilson (0.9155, 0.9897) straddles it; the upper bound first falls below 98% at
+    // n = 753, so 653 more.
+    assert_eq!(judge_share(97, 100, 0.98), (Judgement::InsufficientData, Some(653)));
+    // Exactly on the target: no number of requests at this share could settle it.
+    assert_eq!(judge_share(99, 100, 0.99), (Judgement::InsufficientData, None));
+}
+
+#[test]
+fn trials_to_settle_is_the_first_n_that_settles_and_no_earlier_one() {
+    for (p, t) in [(0.995, 0.99), (0.97, 0.98), (1.0, 0.999), (0.9999, 0.999), (0.5, 0.6)] {
+        let n = trials_to_settle(p, t).unwrap();
+        let (lo, hi) = wilson_at(p, n as f64);
+        let (lo_before, hi_before) = wilson_at(p, (n - 1) as f64);
+        if p > t {
+            assert!(lo >= t && lo_before < t, "{p} vs {t}: n = {n}");
+        } else {
+            assert!(hi < t && hi_before >= t, "{p} vs {t}: n = {n}");
+        }
+    }
+}
+
+// ---- Percentile and availability targets -------------------------------------------------------------------
+
+/// A histogram of the values 1 µs, 2 µs, … `n` µs, once each: its k-th smallest value is k µs.
+fn one_to(n: u64) -> Histogram<u64> {
+    let mut h = crate::measure::new_histogram();
+    for v in 1..=n {
+        h.record(v).unwrap();
+    }
+    h
+}
+
+#[test]
+fn a_percentile_target_reports_its_value_its_order_statistic_interval_and_the_share_within() {
+    // 1,000 values 1..1,000 µs; p99 is the 990th (0.990 ms). The interval's ranks are 990 ∓ 1.96 √(1000 × 0.99
+    // × 0.01) = 990 ∓ 6.17: floor(983.8) = 983 below, ceil(996.2) + 1 = 998 above.
+    let h = one_to(1_000);
+    let t = percentile_target("p99".into(), 0.99, Duration::from_micros(1_000), &h, "");
+    assert_eq!(t.measured_ms, Some(0.990));
+    assert_eq!(t.interval, Some((0.983, Some(0.998))));
+    assert_eq!((t.samples, t.judgement, t.passed, t.note.as_deref()), (1_000, Judgement::Pass, true, None));
+    assert_eq!(t.limit, "1ms");
+    // A limit of 980 µs leaves 980 of 1,000 within: Wilson's upper bound 0.98702 is under 99%.
+    let t = percentile_target("p99".into(), 0.99, Duration::from_micros(980), &h, "");
+    assert_eq!((t.judgement, t.passed, t.more_requests), (Judgement::Fail, false, None));
+    // A limit of 990 µs: exactly 99% within, which no number of requests could settle; 10 lie beyond.
+    let t = percentile_target("p99".into(), 0.99, Duration::from_micros(990), &h, "");
+    assert_eq!((t.judgement, t.more_requests), (Judgement::InsufficientData, None));
+    assert_eq!(t.note.as_deref(), Some("10 of 1000 requests beyond the percentile: too few to tell"));
+}
+
+#[test]
+fn the_interval_has_no_upper_bound_when_the_data_cannot_give_one() {
+    // 100 values: ranks 99 ∓ 1.95; the upper one, ceil(100.95) + 1 = 102, is beyond the data. The lower,
+    // floor(97.05) = 97, is 97 µs.
+    let t = percentile_target("p99".into(), 0.99, Duration::from_secs(1), &one_to(100), "");
+    assert_eq!(t.interval, Some((0.097, None)));
+    // One beyond the percentile of 100 at p99.9: 100 − floor(99.9) = 1.
+    let t = percentile_target("p99.9".into(), 0.999, Duration::from_secs(1), &one_to(100), "");
+    assert_eq!(t.note.as_deref(), Some("1 of 100 requests beyond the percentile: too few to tell"));
+}
+
+#[test]
+fn the_maximum_is_a_fact_judged_inclusively() {
+    let h = one_to(100);
+    let at = percentile_target("max".into(), 1.0, Duration::from_micros(100), &h, "");
+    assert_eq!((at.judgement, at.passed, at.measured_ms, at.samples), (Judgement::Pass, true, Some(0.1), 100));
+    assert_eq!((at.interval, at.more_requests), (None, None));
+    let over = percentile_target("max".into(), 1.0, Duration::from_micros(99), &h, "");
+    assert_eq!((over.judgement, over.passed), (Judgement::Fail, false));
+}
+
+#[test]
+fn a_target_without_data_fails_and_says_why() {
+    let empty = crate::measure::new_histogram();
+    let t = percentile_target("p99".into(), 0.99, Duration::from_secs(1), &empty, "nothing came back");
+    assert_eq!(
+        (t.judgement, t.passed, t.samples, t.note.as_deref()),
+        (Judgement::Fail, false, 0, Some("nothing came back"))
+    );
+    assert_eq!((t.measured_ms, t.interval), (None, None));
+    let a = availability_target("availability".into(), crate::units::Ratio(0.99), 0, 0);
+    assert_eq!((a.judgement, a.note.as_deref()), (Judgement::Fail, Some("no requests were scheduled")));
+}
+
+#[test]
+fn an_availability_target_carries_its_ratio_interval_and_verdict() {
+    let t = availability_target("availability".into(), crate::units::Ratio(0.98), 990, 1_000);
+    assert_eq!((t.judgement, t.passed, t.measured_ratio, t.samples), (Judgement::Pass, true, Some(0.99), 1_000));
+    let (lo, hi) = t.interval.map(|(lo, hi)| (lo, hi.unwrap())).unwrap();
+    assert!((lo - 0.981_691).abs() < 1e-6 && (hi - 0.994_559).abs() < 1e-6, "{lo} {hi}");
+    assert_eq!((t.note, t.measured_ms), (None, None));
+    let t = availability_target("availability".into(), crate::units::Ratio(0.99), 990, 1_000);
+    assert_eq!((t.judgement, t.note.as_deref()), (Judgement::InsufficientData, Some("too few requests to tell")));
+    let t = availability_target("availability".into(), crate::units::Ratio(0.995), 980, 1_000);
+    assert_eq!((t.judgement, t.passed), (Judgement::Fail, false));
+}
+
+#[test]
+fn scoped_targets_are_named_by_their_scope_availability_first() {
+    let limits: Limits = toml::from_str("p99 = \"1ms\"\navailability = \"50%\"\nmax = \"1s\"").unwrap();
+    let counts = crate::measure::Counts { total: 1_000, ok: 1_000, ..Default::default() };
+    let names = |prefix| scope_targets(prefix, &limits, counts, &one_to(1_000)).into_iter().map(|t| t.name);
+    assert_eq!(names("").collect::<Vec<_>>(), ["availability", "p99", "max"]);
+    assert_eq!(
+        names("class chat").collect::<Vec<_>>(),
+        ["class chat availability", "class chat p99", "class chat max"]
+    );
+}
+
+// ---- Windows, bursts and the whole verdict -----------------------------------------------------------------
+
+/// A request due at `at_ms`, sent on time and answered `service_ms` later with `outcome`.
+fn request(at_ms: u64, service_ms: u64, outcome: crate::sample::Outcome) -> crate::sample::Sample {
+    let intended = Duration::from_millis(at_ms);
+    crate::sample::Sample {
+        sent: Some(intended),
+        done: intended + Duration::from_millis(service_ms),
+        outcome,
+        ..crate::sample::Sample::not_sent(intended, intended)
+    }
+}
+
+fn recorder() -> crate::measure::Recorder {
+    crate::measure::Recorder::new(std::sync::Arc::default(), &["t".to_string()], &["c".to_string()], &[], None)
+}
+
+#[test]
+fn a_latency_window_target_names_the_slowest_window_and_counts_the_ones_that_missed() {
+    use crate::sample::Outcome;
+    let mut r = recorder();
+    r.watch_windows(&[(0.0, 1.5), (1.5, 3.0), (3.0, 4.5)]);
+    // 100 requests a window, all at one latency: 10 ms, then 300 ms, then 200 ms.
+    for (w, service) in [(0, 10), (1, 300), (2, 200)] {
+        for i in 0..100 {
+            r.record(&request(1_500 * w + 10 * i, service, Outcome::Ok));
+        }
+    }
+    let v = evaluate(&sla("p99 = \"100ms\"\nwindow = \"1500ms\""), &r.finish().unwrap());
+    let t = v.targets.iter().find(|t| t.name == "p99 in every window").unwrap();
+    assert_eq!((t.judgement, t.passed), (Judgement::Fail, false));
+    assert!((t.measured_ms.unwrap() - 300.0).abs() < 0.5, "the slowest window's p99: {:?}", t.measured_ms);
+    assert_eq!(t.note.as_deref(), Some("worst of 3 windows: 1.5s..3s; 2 missed"));
+}
+
+#[test]
+fn a_window_target_is_undecided_when_a_window_is_and_none_failed() {
+    use crate::sample::Outcome;
+    let mut r = recorder();
+    r.watch_windows(&[(0.0, 1.0), (1.0, 2.0)]);
+    // Window 0..1: 1,999 of 2,000 (Wilson's lower bound 0.9972 clears 99%); window 1..2: 100 clean requests,
+    // which cannot.
+    for i in 0..2_000 {
+        let outcome = if i == 0 { Outcome::Timeout } else { Outcome::Ok };
+        r.record(&request(i / 2, 5, outcome));
+    }
+    for i in 0..100 {
+        r.record(&request(1_000 + 10 * i, 5, Outcome::Ok));
+    }
+    let v = evaluate(&sla("availability = \"99%\"\nwindow = \"1s\""), &r.finish().unwrap());
+    let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
+    assert_eq!(t.judgement, Judgement::InsufficientData);
+    // 100 of 100: 0.99 × 3.841459 / 0.01 = 380.3, so 381 in all, 281 more. The decided window asks for none.
+    assert_eq!(t.more_requests, Some(281));
+    // The worst window is the one with the lower availability, although the other is the undecided one.
+    assert_eq!(t.measured_ratio, Some(0.9995));
+    assert_eq!(t.note.as_deref(), Some("worst of 2 windows: 0s..1s; 0 missed"));
+    assert!(v.insufficient_data && !v.passed);
+}
+
+#[test]
+fn the_longest_error_burst_counts_consecutive_seconds_with_any_failure() {
+    use crate::sample::{ErrorKind, Outcome};
+    let mut r = recorder();
+    // Seconds 0..10, one request each: failures at 2 (error), 3 (timeout), 4 (not sent), and 7 (error).
+    for s in 0..10u64 {
+        let sample = match s {
+            2 | 7 => request(1_000 * s, 5, Outcome::Error(ErrorKind::Status(503))),
+            3 => request(1_000 * s, 5, Outcome::Timeout),
+            4 => crate::sample::Sample::not_sent(Duration::from_secs(s), Duration::from_secs(s)),
+            _ => request(1_000 * s, 5, Outcome::Ok),
+        };
+        r.record(&sample);
+    }
+    let result = r.finish().unwrap();
+    assert_eq!(longest_error_burst(&result), Duration::from_secs(3));
+    let v = evaluate(&sla("max_error_burst = \"3s\""), &result);
+    let t = &v.targets[0];
+    assert_eq!(
+        (t.name.as_str(), t.judgement, t.measured_ms, t.samples),
+        ("max_error_burst", Judgement::Pass, Some(3_000.0), 10)
+    );
+    let v = evaluate(&sla("max_error_burst = \"2s\""), &result);
+    assert_eq!((v.targets[0].judgement, v.passed), (Judgement::Fail, false));
+}
+
+#[test]
+fn class_and_tier_targets_are_judged_on_their_own_traffic_and_unreached_scopes_are_errors() {
+    let mut result = run(1_000, 0, 5, 0, 0);
+    let group = |ok: u64, total: u64, latency_us: u64| {
+        let counts = crate::measure::Counts { total, ok, error: total - ok, ..Default::default() };
+        let mut g = crate::measure::Group { counts, ..Default::default() };
+        g.latency.record_n(latency_us, total).unwrap();
+        g
+    };
+    result.classes = vec![("chat".into(), group(1_000, 1_000, 50_000)), ("idle".into(), group(0, 0, 1))];
+    result.tiers[0].1.attempts = group(900, 1_000, 20_000);
+    let text = "[class.chat]\np99 = \"40ms\"\n[class.idle]\np99 = \"1s\"\n[class.gone]\np99 = \"1s\"\n\
+                [tier.t]\navailability = \"99%\"";
+    let v = evaluate(&sla(text), &result);
+    let names: Vec<_> = v.targets.iter().map(|t| (t.name.as_str(), t.judgement)).collect();
+    assert_eq!(names, [("class chat p99", Judgement::Fail), ("tier t availability", Judgement::Fail)]);
+    assert_eq!(v.unmatched_scopes, ["sla.class.gone", "sla.class.idle"]);
+    assert_eq!(v.exit_code(true), 2);
+    // The class at 50 ms meets 60 ms; the tier's 90% meets 80%.
+    let v = evaluate(&sla("[class.chat]\np99 = \"60ms\"\n[tier.t]\navailability = \"80%\""), &result);
+    assert!(v.passed && v.unmatched_scopes.is_empty(), "{:?}", v.targets);
+}
+
+#[test]
+fn stream_and_failover_targets_read_their_own_histograms() {
+    let mut result = run(1_000, 0, 5, 0, 0);
+    // No stream reached a first token: the TTFT target fails with the reason. Nothing was added by failover:
+    // its target holds, and says why.
+    let v = evaluate(&sla("ttft_p99 = \"1s\"\nfailover_added_p99 = \"100ms\""), &result);
+    let by_name = |v: &Verdict, n: &str| v.targets.iter().find(|t| t.name == n).cloned().unwrap();
+    let ttft = by_name(&v, "ttft_p99");
+    assert_eq!(
+        (ttft.judgement, ttft.note.as_deref()),
+        (Judgement::Fail, Some("no streamed answer reached its first token"))
+    );
+    let added = by_name(&v, "failover_added_p99");
+    assert_eq!((added.judgement, added.measured_ms, added.samples), (Judgement::Pass, Some(0.0), 0));
+    // 1,000 first tokens at 300 ms; 1,000 failovers that added 150 ms each.
+    result.stream.ttft.record_n(300_000, 1_000).unwrap();
+    result.failover.added.record_n(150_000, 1_000).unwrap();
+    let v = evaluate(&sla("ttft_p50 = \"400ms\"\nttft_p99 = \"200ms\"\nfailover_added_p99 = \"100ms\""), &result);
+    let judged: Vec<_> = v.targets.iter().map(|t| (t.name.as_str(), t.judgement)).collect();
+    assert_eq!(
+        judged,
+        [("ttft_p50", Judgement::Pass), ("ttft_p99", Judgement::Fail), ("failover_added_p99", Judgement::Fail)]
+    );
+    assert!((by_name(&v, "ttft_p50").measured_ms.unwrap() - 300.0).abs() < 0.5);
+    assert!((by_name(&v, "failover_added_p99").measured_ms.unwrap() - 150.0).abs() < 0.5);
+}
+
+// ---- The exit code -----------------------------------------------------------------------------------------
+
+fn verdict(targets: &[(Judgement, bool)]) -> Verdict {
+    let targets: Vec<TargetResult> = targets
+        .iter()
+        .map(|(judgement, generator_bound)| TargetResult {
+            judgement: *judgement,
+            passed: *judgement == Judgement::Pass,
+            generator_bound: *generator_bound,
+            ..TargetResult::without_data("t".into(), "1s".into(), "")
+        })
+        .collect();
+    let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);
+    let undecided = targets.iter().any(|t| t.judgement == Judgement::InsufficientData);
+    Verdict {
+        passed: !failed && !undecided,
+        insufficient_data: undecided && !failed,
+        unmatched_scopes: vec![],
+        targets,
+    }
+}
+
+#[test]
+fn every_exit_code_branch() {
+    use Judgement::*;
+    let codes = |v: &Verdict| (v.exit_code(false), v.exit_code(true));
+    assert_eq!(codes(&verdict(&[(Pass, false)])), (0, 0));
+    assert_eq!(codes(&verdict(&[])), (0, 0));
+    assert_eq!(codes(&verdict(&[(Pass, false), (InsufficientData, false)])), (1, 0));
+    assert_eq!(codes(&verdict(&[(Fail, false), (InsufficientData, false)])), (1, 1));
+    assert_eq!(codes(&verdict(&[(Fail, true)])), (3, 3));
+    assert_eq!(codes(&verdict(&[(Fail, true), (Fail, false)])), (1, 1));
+    assert_eq!(codes(&verdict(&[(Fail, true), (InsufficientData, false)])), (3, 3));
+    let mut unmatched = verdict(&[(Pass, false)]);
+    unmatched.unmatched_scopes.push("sla.tier.x".into());
+    assert_eq!(codes(&unmatched), (2, 2));
+    // Which targets the helpers pick.
+    let v = verdict(&[(Fail, true), (InsufficientData, false), (Pass, false), (Fail, true)]);
+    assert_eq!((v.failed().count(), v.undecided().count()), (2, 1));
+    assert!(v.generator_bound());
+    assert!(!verdict(&[(Fail, true), (Fail, false)]).generator_bound());
+    assert!(!verdict(&[(Pass, false)]).generator_bound(), "nothing missed: nothing to explain");
+}
+
+#[test]
+fn evaluate_sets_passed_and_insufficient_data_from_its_targets() {
+    // 200 clean requests at 5 ms: p50 ≤ 1 s passes, 99.9% cannot be shown, p50 ≤ 1 ms fails.
+    let result = run(200, 0, 5, 0, 0);
+    let v = evaluate(&sla("p50 = \"1s\""), &result);
+    assert!(v.passed && !v.insufficient_data);
+    let v = evaluate(&sla("availability = \"99.9%\""), &result);
+    assert!(!v.passed && v.insufficient_data);
+    let v = evaluate(&sla("availability = \"99.9%\"\np50 = \"1ms\""), &result);
+    assert!(!v.passed && !v.insufficient_data);
+    assert_eq!(v.exit_code(true), 1, "a failure is never excused as undecided");
+    let v = evaluate(&sla("[class.nope]\np50 = \"1s\""), &result);
+    assert!(!v.passed && v.targets.is_empty());
+}
