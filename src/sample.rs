@@ -92,6 +92,9 @@ pub struct Sample {
     pub stream: Option<StreamTiming>,
     /// A hedge was sent: Some(true) if the hedge's answer was the one kept.
     pub hedge: Option<bool>,
+    /// The tier of a hedge race's losing attempt, dropped when the other answered first: it reached the provider
+    /// (and counts as an attempt on it), but its outcome is unknown, so it is not in `attempts`.
+    pub hedged_away: Option<u16>,
 }
 
 /// Token timing of one streamed answer, as offsets from the start of the run.
@@ -135,6 +138,7 @@ impl Sample {
             attempts: Vec::new(),
             stream: None,
             hedge: None,
+            hedged_away: None,
         }
     }
 }

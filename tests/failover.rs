@@ -57,7 +57,8 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     assert!((f(&s, &["cost", "total_usd"]) - expected).abs() < 1e-12);
 
     // The same run without failover: the outage reaches the users.
-    let r = ws.run(&ws.write("off.toml", &outage_scenario("status", "")), &["--set", "failover.enabled=false"]);
+    let off = ["--set", "failover.enabled=false", "--set", "sla.window=1s", "--format", "json,md,junit,html"];
+    let r = ws.run(&ws.write("off.toml", &outage_scenario("status", "")), &off);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let s = r.summary();
     let errors = f(&s, &["counts", "error"]);
@@ -65,6 +66,26 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     assert_eq!(f(&s, &["failover", "failed_over"]), 0.0);
     let burst = f(&s["outages"][0], &["error_burst_s"]);
     assert!((burst - 0.995).abs() < 0.02, "the errors span the window: {burst}");
+
+    // Every report names the worst window; summary.md and report.html also give the outage and the error
+    // budget: 1% of 600 requests is 6 failures allowed.
+    let md = std::fs::read_to_string(r.out.join("summary.md")).unwrap();
+    let window = "worst of 3 windows: 1s..2s; 1 missed";
+    assert!(md.contains("| availability in every window | ≥ 99% |") && md.contains(window), "{md}");
+    let outage = format!(
+        "- Outage of default 1s..2s: 200 requests due, 0 failed over (first after never), {errors} user-visible errors"
+    );
+    assert!(md.contains(&outage), "{md}");
+    let budget = format!(
+        "- Error budget: {errors} failures of 6.0 allowed ({:.0}% used), burn rate {:.2}",
+        errors / 6.0 * 100.0,
+        errors / 6.0
+    );
+    assert!(md.contains(&budget), "{budget}\n{md}");
+    let html = std::fs::read_to_string(r.out.join("report.html")).unwrap();
+    assert!(html.contains(window) && html.contains(&outage[2..]) && html.contains(&budget[2..]), "{html}");
+    let junit = std::fs::read_to_string(r.out.join("junit.xml")).unwrap();
+    assert!(junit.contains("availability in every window measured") && junit.contains(window), "{junit}");
 }
 
 #[test]
@@ -94,6 +115,18 @@ fn retries_back_off_and_are_counted_per_attempt() {
     assert_eq!(f(&s["tiers"][0], &["attempts", "total"]), 150.0);
     assert_eq!(s["failover"]["reasons"]["status 503"], 100);
     assert_eq!(f(&s, &["failover", "failed_over"]), 0.0, "one tier: retries are not failovers");
+    assert_eq!(f(&s, &["failover", "retry_rescued"]), 0.0, "no retry succeeded");
+
+    // Half the answers fail: a request that failed first and then succeeded was saved by a retry. Every
+    // request that still failed had retried too, so the saved ones are the retried ones less the failures.
+    let half = text.replace("rate = \"100%\"", "rate = \"50%\"");
+    let r = ws.run(&ws.write("half.toml", &half), &[]);
+    let s = r.summary();
+    let (retried, failed) = (f(&s, &["failover", "retried"]), f(&s, &["counts", "error"]));
+    let saved = f(&s, &["failover", "retry_rescued"]);
+    assert!(saved > 0.0 && saved == retried - failed, "{saved} saved of {retried} retried, {failed} failed");
+    assert_eq!(f(&s, &["failover", "rescued"]), 0.0, "a retry on the same tier is not a rescue by another");
+    assert!(r.stdout.contains(&format!("{saved} saved by a retry on the same tier")), "{}", r.stdout);
 }
 
 /// Answers 503 and remembers nothing; wiremock's journal keeps the requests for the test to read.
@@ -224,6 +257,13 @@ fn hedging_sends_at_most_its_share_and_the_faster_answer_wins() {
     let tiers = s["tiers"].as_array().unwrap();
     assert_eq!(f(&tiers[1], &["served"]), hedged);
     assert_eq!(f(&tiers[0], &["served"]), 200.0 - hedged);
+    // Every request was sent to the slow tier. The hedged ones' slow attempts were cancelled when the fast
+    // answer came: they reached the provider, so they count as attempts, apart, and not in its availability.
+    assert_eq!((f(&tiers[0], &["hedged_away"]), f(&tiers[0], &["attempts", "total"])), (hedged, 200.0 - hedged));
+    assert_eq!((f(&tiers[1], &["hedged_away"]), f(&tiers[1], &["attempts", "total"])), (0.0, hedged));
+    assert_eq!(f(&tiers[0], &["availability"]), 1.0);
+    let table = std::fs::read_to_string(ws.path().join("out-hedge/summary.md")).unwrap();
+    assert!(table.contains(&format!("| slow | 200 ({hedged} hedged away) |")), "{table}");
     // A hedged answer takes the 30 ms wait plus the fast tier's few milliseconds, not 150 ms.
     let fast_p99 = f(&tiers[1], &["served_latency_ms", "p99"]);
     assert!(fast_p99 < 100.0, "hedged answers p99 {fast_p99} ms");

@@ -122,8 +122,11 @@ async fn shards_add_up_to_the_unsharded_run_and_merge_exactly() {
         }
         let merged_log = slacheck::hlog::read(&merged.out.join("latency.hlog")).unwrap();
         assert_eq!(merged_log.total(slacheck::hlog::OVERALL).unwrap(), union);
-        let p = slacheck::report::Percentiles::of(&union);
-        for (key, value) in [("p50", p.p50), ("p99", p.p99), ("p99.9", p.p99_9), ("max", p.max)] {
+        // Read from the raw histogram, in milliseconds.
+        let at = |q: f64| union.value_at_quantile(q) as f64 / 1000.0;
+        for (key, value) in
+            [("p50", at(0.5)), ("p99", at(0.99)), ("p99.9", at(0.999)), ("max", union.max() as f64 / 1000.0)]
+        {
             assert_eq!(f(&m, &["latency_ms", key]), value, "{key}");
         }
         assert_eq!(f(&m, &["latency_ms", "count"]), union.len() as f64);
@@ -152,7 +155,8 @@ async fn shards_add_up_to_the_unsharded_run_and_merge_exactly() {
             .arg(&other)
             .output()
             .unwrap();
-        assert!(ran(o, other.clone()).code <= 1, "a shard with too few requests to judge exits 1");
+        let code = ran(o, other.clone()).code;
+        assert!(matches!(code, 0 | 1), "a shard with too few requests to judge exits 1, not {code}");
         let r = merge(&ws, &[shards[0].clone(), shards[1].clone(), other], "mixed");
         assert_eq!(r.code, 2);
         assert!(r.stderr.contains("different runs: their scenarios differ"), "{}", r.stderr);

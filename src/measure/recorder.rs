@@ -216,6 +216,9 @@ impl Recorder {
         if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
             class.add(&s.outcome, Some(e2e));
         }
+        if let Some((_, tier)) = s.hedged_away.and_then(|t| r.tiers.get_mut(t as usize)) {
+            tier.hedged_away += 1;
+        }
         for a in &s.attempts {
             if let Some((_, tier)) = r.tiers.get_mut(a.tier as usize) {
                 tier.attempts.add(&a.outcome, Some(a.elapsed));
@@ -296,7 +299,11 @@ impl Recorder {
             }
         }
         let first_tier = s.attempts.first().map(|a| a.tier);
-        if s.attempts.iter().any(|a| Some(a.tier) != first_tier) {
+        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier);
+        if one_tier && s.attempts.len() > 1 && s.outcome == Outcome::Ok {
+            f.retry_rescued += 1;
+        }
+        if !one_tier {
             f.failed_over += 1;
             if s.outcome == Outcome::Ok {
                 f.rescued += 1;

@@ -65,6 +65,10 @@ pub struct TierStats {
     pub decode_tokens: f64,
     #[serde(default)]
     pub decode_time: Duration,
+    /// Hedge-race attempts sent here and cancelled when the other tier answered first: they reached the
+    /// provider, but their outcome is unknown, so they are not in `attempts` or its availability.
+    #[serde(default)]
+    pub hedged_away: u64,
 }
 
 /// Streaming: time to first token and between tokens.
@@ -174,6 +178,9 @@ pub struct FailoverStats {
     pub failed_over: u64,
     /// …of which ended successfully.
     pub rescued: u64,
+    /// Requests that failed on their first attempt and succeeded on a retry of the same tier.
+    #[serde(default)]
+    pub retry_rescued: u64,
     /// Why each extra attempt was made.
     pub reasons: BTreeMap<String, u64>,
     /// For requests that succeeded after more than one attempt: end-to-end latency minus the serving attempt's.
@@ -195,6 +202,7 @@ impl Default for FailoverStats {
             retried: 0,
             failed_over: 0,
             rescued: 0,
+            retry_rescued: 0,
             reasons: BTreeMap::new(),
             added: new_histogram(),
             first_attempt_ok: 0,
@@ -325,6 +333,7 @@ impl RunResult {
             }
             a.decode_tokens += b.decode_tokens;
             a.decode_time += b.decode_time;
+            a.hedged_away += b.hedged_away;
         }
         for ((_, a), (_, b)) in self.classes.iter_mut().zip(&other.classes) {
             a.merge(b)?;
@@ -394,6 +403,7 @@ impl FailoverStats {
         self.retried += o.retried;
         self.failed_over += o.failed_over;
         self.rescued += o.rescued;
+        self.retry_rescued += o.retry_rescued;
         add_map(&mut self.reasons, &o.reasons);
         add_histogram(&mut self.added, &o.added)?;
         self.first_attempt_ok += o.first_attempt_ok;

@@ -31,7 +31,9 @@ pub fn html(summary: &Summary, svgs: &[String]) -> String {
                 in_table = false;
             }
             let text = line.trim_start_matches("> ").trim();
-            if !text.is_empty() {
+            if let Some(item) = text.strip_prefix("- ") {
+                let _ = writeln!(body, "<p class=\"note\">• {}</p>", xml_escape(item));
+            } else if !text.is_empty() {
                 let _ = writeln!(body, "<p>{}</p>", xml_escape(text));
             }
         }

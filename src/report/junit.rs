@@ -35,7 +35,8 @@ pub fn junit(summary: &Summary) -> String {
                 (Some(note), _) if t.measured_ms.is_none() && t.measured_ratio.is_none() => {
                     format!("{}: {note}", t.name)
                 }
-                _ => format!("{} measured {measured}, limit {limit}", t.name),
+                (Some(note), _) => format!("{} measured {measured}, limit {limit}; {note}", t.name),
+                (None, _) => format!("{} measured {measured}, limit {limit}", t.name),
             };
             let _ = writeln!(
                 out,

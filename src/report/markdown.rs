@@ -23,11 +23,12 @@ pub fn markdown(summary: &Summary) -> String {
         let _ = writeln!(out, "> ⚠️ {}\n", generator_warning(summary));
     }
     if !summary.verdict.targets.is_empty() {
-        out.push_str("| SLA target | limit | measured | 95% interval | |\n|---|---:|---:|---:|:-:|\n");
+        out.push_str("| SLA target | limit | measured | 95% interval | | |\n|---|---:|---:|---:|:-:|---|\n");
         for t in &summary.verdict.targets {
             let (limit, measured) = target_cells(t);
             let mark = judgement_mark(t.judgement).1;
-            let _ = writeln!(out, "| {} | {limit} | {measured} | {} | {mark} |", t.name, interval_cell(t));
+            let remark = target_remark(t).unwrap_or_default();
+            let _ = writeln!(out, "| {} | {limit} | {measured} | {} | {mark} | {remark} |", t.name, interval_cell(t));
         }
         out.push('\n');
     }
@@ -69,12 +70,23 @@ pub fn markdown(summary: &Summary) -> String {
         let f = &summary.failover;
         let _ = writeln!(
             out,
-            "\nFailover: {} requests ({:.2}%), {} rescued, added latency p99 {}.",
+            "\nFailover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; added latency p99 {}.",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,
+            f.retry_rescued,
             fmt_ms(f.added_latency_ms.p99)
         );
+    }
+    let notes: Vec<String> = summary
+        .outages
+        .iter()
+        .map(outage_line)
+        .chain(summary.error_budget.as_ref().map(error_budget_line))
+        .map(|line| format!("- {}{}", line[..1].to_uppercase(), &line[1..]))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{}", notes.join("\n"));
     }
     out
 }

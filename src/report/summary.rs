@@ -107,7 +107,11 @@ impl GroupSummary {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TierSummary {
     pub name: String,
+    /// Attempts whose outcome is known; `availability` is of these.
     pub attempts: Counts,
+    /// Hedge-race attempts cancelled when the other tier answered first: sent to the provider, outcome unknown.
+    #[serde(default)]
+    pub hedged_away: u64,
     /// Successful attempts / attempts: the tier's own availability, before failover.
     pub availability: Option<f64>,
     /// Each attempt's own latency.
@@ -138,6 +142,9 @@ pub struct FailoverSummary {
     pub failed_over: u64,
     /// Failed-over requests that ended successfully.
     pub rescued: u64,
+    /// Requests saved by a retry on the same tier (not counted in `rescued`).
+    #[serde(default)]
+    pub retry_rescued: u64,
     /// failed_over / requests sent.
     pub rate: f64,
     /// Why each extra attempt was made.
@@ -305,6 +312,7 @@ impl Summary {
                 TierSummary {
                     name: name.clone(),
                     attempts: t.attempts.counts,
+                    hedged_away: t.hedged_away,
                     availability: t.attempts.availability(),
                     attempt_latency_ms: Percentiles::of(&t.attempts.latency),
                     errors: t.attempts.errors.clone(),
@@ -351,6 +359,7 @@ impl Summary {
                 retried: f.retried,
                 failed_over: f.failed_over,
                 rescued: f.rescued,
+                retry_rescued: f.retry_rescued,
                 rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
                 reasons: f.reasons.clone(),
                 added_latency_ms: Percentiles::of(&f.added),

@@ -101,17 +101,19 @@ fn routing(out: &mut String, summary: &Summary) {
             let [name, rest @ ..] = cells;
             let _ = write!(out, "  {name:<12}");
             for cell in rest {
-                let _ = write!(out, "{cell:>13}");
+                let _ = write!(out, " {cell:>12}");
             }
             out.push('\n');
         }
         let f = &summary.failover;
         let _ = writeln!(
             out,
-            "  failover: {} requests ({:.2}%), {} rescued; added latency p50 {} p99 {}; availability before failover {}",
+            "  failover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; added latency p50 {} \
+             p99 {}; availability before failover {}",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,
+            f.retry_rescued,
             fmt_ms(f.added_latency_ms.p50),
             fmt_ms(f.added_latency_ms.p99),
             fmt_ratio(summary.availability_before_failover)
@@ -140,23 +142,10 @@ fn routing(out: &mut String, summary: &Summary) {
 /// Outages, the error budget, cost, and what the reader should know about the generator.
 fn notes(out: &mut String, summary: &Summary) {
     for o in &summary.outages {
-        let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
-        let _ = writeln!(
-            out,
-            "  outage of {} {}..{}: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, back on {} {} after it ended",
-            o.tier, fmt_seconds(o.start_s), fmt_seconds(o.end_s), o.requests_due, o.failed_over, opt(o.first_failover_after_s), o.user_errors,
-            o.error_burst_s, o.tier, opt(o.back_to_tier_after_s)
-        );
+        let _ = writeln!(out, "  {}", outage_line(o));
     }
     if let Some(b) = &summary.error_budget {
-        let _ = writeln!(
-            out,
-            "  error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}",
-            b.failures,
-            b.allowed_failures,
-            b.consumed * 100.0,
-            b.burn_rate
-        );
+        let _ = writeln!(out, "  {}", error_budget_line(b));
     }
     if summary.cost.total_usd > 0.0 {
         let _ = writeln!(
@@ -187,10 +176,9 @@ fn targets(out: &mut String, summary: &Summary) {
             writeln!(out, "\n  {:<3}{:<22}{:>12}{:>12}{:>26}", "", "SLA target", "limit", "measured", "95% interval");
         for t in &summary.verdict.targets {
             let (limit, measured) = target_cells(t);
-            let more = t.more_requests.map(|m| format!("  ≈{m} more requests would settle it")).unwrap_or_default();
-            let more = match &t.note {
-                Some(note) if t.name.ends_with("window") => format!("{more}  ({note})"),
-                _ => more,
+            let more = match target_remark(t) {
+                Some(remark) => format!("  {remark}"),
+                None => String::new(),
             };
             let _ = writeln!(
                 out,

@@ -4,6 +4,47 @@ use super::*;
 
 pub(super) use crate::units::fmt_seconds;
 
+/// What a target's row adds after its numbers: how many more requests would settle it, and for a window target
+/// which window was worst.
+pub(super) fn target_remark(t: &crate::sla::TargetResult) -> Option<String> {
+    let more = t.more_requests.map(|m| format!("≈{m} more requests would settle it"));
+    let window = t.note.as_ref().filter(|_| t.name.ends_with("window")).map(|note| format!("({note})"));
+    match (more, window) {
+        (Some(m), Some(w)) => Some(format!("{m}  {w}")),
+        (m, w) => m.or(w),
+    }
+}
+
+/// One watched outage, from the failover it caused to the tier's return.
+pub(super) fn outage_line(o: &OutageStats) -> String {
+    let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
+    format!(
+        "outage of {} {}..{}: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, \
+         back on {} {} after it ended",
+        o.tier,
+        fmt_seconds(o.start_s),
+        fmt_seconds(o.end_s),
+        o.requests_due,
+        o.failed_over,
+        opt(o.first_failover_after_s),
+        o.user_errors,
+        o.error_burst_s,
+        o.tier,
+        opt(o.back_to_tier_after_s)
+    )
+}
+
+/// The availability target's error budget: how much of it the run used, and how fast.
+pub(super) fn error_budget_line(b: &ErrorBudget) -> String {
+    format!(
+        "error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}",
+        b.failures,
+        b.allowed_failures,
+        b.consumed * 100.0,
+        b.burn_rate
+    )
+}
+
 /// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
 pub(crate) fn fmt_ms(v: f64) -> String {
     if v >= 1000.0 {
@@ -30,7 +71,10 @@ pub(super) fn tier_cells(t: &TierSummary) -> [String; 7] {
     let latency = |v: f64| if t.attempt_latency_ms.count == 0 { "n/a".to_string() } else { fmt_ms(v) };
     [
         t.name.clone(),
-        t.attempts.total.to_string(),
+        match t.hedged_away {
+            0 => t.attempts.total.to_string(),
+            n => format!("{} ({n} hedged away)", t.attempts.total + n),
+        },
         fmt_ratio(t.availability),
         t.served.to_string(),
         latency(t.attempt_latency_ms.p50),

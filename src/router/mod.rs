@@ -164,11 +164,12 @@ impl Router {
         let mut last = Exchange::failed(Outcome::Timeout);
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
         self.logical_requests.fetch_add(1, Ordering::Relaxed);
-        let mut hedge = None;
+        let (mut hedge, mut hedged_away) = (None, None);
         if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
             let bodies = [first, second].map(|t| class.bodies[*t].get(prompt).cloned().unwrap_or_default());
-            let (e, hedged) =
+            let (e, hedged, lost) =
                 self.race([*first, *second], index, bodies, after, key.as_deref(), start, cancel, &mut attempts).await;
+            hedged_away = lost.map(|t| t as u16);
             hedge =
                 hedged.then(|| e.outcome == Outcome::Ok && attempts.last().is_some_and(|a| a.tier as usize == *second));
             let go_on =
@@ -224,12 +225,13 @@ impl Router {
             attempts,
             stream: last.stream,
             hedge,
+            hedged_away,
         }
     }
 
     /// The first tier, and after `after` without an answer a duplicate on the second, if the hedge budget
-    /// allows; the first success wins and the other is cancelled (and not recorded: its outcome is unknown).
-    /// Returns the deciding exchange and whether a hedge was sent.
+    /// allows; the first success wins and the other is cancelled (not in `attempts`: its outcome is unknown).
+    /// Returns the deciding exchange, whether a hedge was sent, and the tier whose attempt was cancelled.
     #[allow(clippy::too_many_arguments)]
     async fn race(
         &self,
@@ -241,7 +243,7 @@ impl Router {
         start: Instant,
         cancel: &CancellationToken,
         attempts: &mut Vec<Attempt>,
-    ) -> (Exchange, bool) {
+    ) -> (Exchange, bool, Option<usize>) {
         let [body_a, body_b] = bodies;
         let record = |attempts: &mut Vec<Attempt>, tier: usize, began: Duration, e: &Exchange| {
             attempts.push(Attempt {
@@ -259,10 +261,10 @@ impl Router {
         tokio::select! {
             e = &mut first => {
                 record(attempts, tiers[0], began_a, &e);
-                return (e, false);
+                return (e, false, None);
             }
             _ = tokio::time::sleep(after) => {}
-            _ = cancel.cancelled() => return (interrupted(), false),
+            _ = cancel.cancelled() => return (interrupted(), false, None),
         }
         let (sent, requests) =
             (self.hedges_sent.load(Ordering::Relaxed), self.logical_requests.load(Ordering::Relaxed));
@@ -270,7 +272,7 @@ impl Router {
         if !allowed {
             let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
             record(attempts, tiers[0], began_a, &e);
-            return (e, false);
+            return (e, false, None);
         }
         self.hedges_sent.fetch_add(1, Ordering::Relaxed);
         let began_b = start.elapsed();
@@ -280,7 +282,7 @@ impl Router {
             e = &mut first => {
                 record(attempts, tiers[0], began_a, &e);
                 if e.outcome == Outcome::Ok {
-                    return (e, true);
+                    return (e, true, Some(tiers[1]));
                 }
                 let e = tokio::select! { e = &mut second => e, _ = cancel.cancelled() => interrupted() };
                 record(attempts, tiers[1], began_b, &e);
@@ -289,7 +291,7 @@ impl Router {
             e = &mut second => {
                 record(attempts, tiers[1], began_b, &e);
                 if e.outcome == Outcome::Ok {
-                    return (e, true);
+                    return (e, true, Some(tiers[0]));
                 }
                 let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
                 record(attempts, tiers[0], began_a, &e);
@@ -297,7 +299,7 @@ impl Router {
             }
             _ = cancel.cancelled() => interrupted(),
         };
-        (e, true)
+        (e, true, None)
     }
 
     /// Whether an attempt's result calls for another attempt (a retry or the next tier).

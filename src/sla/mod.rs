@@ -120,11 +120,12 @@ fn wilson_at(p: f64, n: f64) -> (f64, f64) {
 /// Judges "at least `target` of `n` trials succeed" from `k` successes; with, when it is undecided, about how
 /// many more trials at the same observed share would settle it.
 fn judge_share(k: u64, n: u64, target: f64) -> (Judgement, Option<u64>) {
+    // With no trials the interval is (0, 1), which decides nothing for a target between 0 and 1.
     let (lo, hi) = wilson(k, n);
-    if n > 0 && lo >= target {
+    if lo >= target {
         return (Judgement::Pass, None);
     }
-    if n > 0 && hi < target {
+    if hi < target {
         return (Judgement::Fail, None);
     }
     let p = if n == 0 { 1.0 } else { k as f64 / n as f64 };
@@ -146,13 +147,16 @@ fn trials_to_settle(p: f64, target: f64) -> Option<u64> {
             hi < target
         }
     };
-    // The interval narrows as n grows: double until settled, then bisect.
+    // The interval narrows as n grows: double until settled (40 doublings at most), then bisect.
     let mut enough = 1u64;
-    while !settled(enough) {
-        enough *= 2;
-        if enough > 1 << 40 {
-            return None;
+    for _ in 0..40 {
+        if settled(enough) {
+            break;
         }
+        enough *= 2;
+    }
+    if !settled(enough) {
+        return None;
     }
     let mut short = enough / 2;
     while enough - short > 1 {

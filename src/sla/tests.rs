@@ -212,6 +212,8 @@ fn more_requests_is_what_the_wilson_rule_itself_needs_at_the_observed_share() {
     assert_eq!(judge_share(97, 100, 0.98), (Judgement::InsufficientData, Some(653)));
     // Exactly on the target: no number of requests at this share could settle it.
     assert_eq!(judge_share(99, 100, 0.99), (Judgement::InsufficientData, None));
+    // A hair from it: about z² p (1 − p) / (p − t)² = 3.8 × 10¹⁶ requests, past the 2⁴⁰ asked about.
+    assert_eq!(trials_to_settle(0.99 + 1e-9, 0.99), None);
 }
 
 #[test]
