@@ -489,15 +489,9 @@ fn hlog_comments(shard: Option<Shard>) -> Vec<String> {
 /// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
 /// run (a `--duration` override may end the run before a window).
 fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
-    let s = &loaded.scenario;
     let providers = loaded.mock_providers();
-    let tier_mocks: Vec<Option<&String>> = if s.tiers.is_empty() {
-        vec![s.target.mock.as_ref()]
-    } else {
-        s.tiers.iter().map(|t| t.mock.as_ref()).collect()
-    };
     let mut out = Vec::new();
-    for (i, mock) in tier_mocks.iter().enumerate() {
+    for (i, (_, mock)) in loaded.tiers().iter().enumerate() {
         let Some(p) = mock.and_then(|m| providers.iter().find(|p| &p.name == m)) else { continue };
         for o in p.outages.iter().filter(|o| o.window.start < run) {
             out.push((i as u16, o.window.start, o.window.end));

@@ -150,7 +150,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
     let mut result = base.measurements.result.clone();
     let mut facts = base.measurements.facts.clone();
     for s in ordered {
-        result.merge(&s.measurements.result).map_err(MergeError::Merge)?;
+        result.merge(&s.measurements.result).map_err(|e| MergeError::Merge(e.to_string()))?;
         facts.complete &= s.measurements.facts.complete;
         facts.mean_rate += s.measurements.facts.mean_rate;
         if let (Some(m), Some(other)) = (&mut facts.machine, &s.measurements.facts.machine) {

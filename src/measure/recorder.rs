@@ -127,44 +127,21 @@ impl Recorder {
 
     pub fn record(&mut self, s: &Sample) {
         if s.intended < self.warmup {
-            let w = &mut self.result.warmup;
-            w.total += 1;
-            match &s.outcome {
-                Outcome::Ok => w.ok += 1,
-                Outcome::Error(_) => w.error += 1,
-                Outcome::Timeout => w.timeout += 1,
-                Outcome::NotSent => w.not_sent += 1,
-            }
+            self.result.warmup.add(&s.outcome);
             self.live.finished.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let r = &mut self.result;
-        r.counts.total += 1;
+        r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
+        if let Outcome::Error(kind) = &s.outcome {
+            *r.errors.entry(kind.label()).or_default() += 1;
+        }
         let due_row = self
             .rows
             .entry(s.intended.as_secs())
             .or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
-        due_row.offered += 1;
-        match &s.outcome {
-            Outcome::Ok => {
-                r.counts.ok += 1;
-                due_row.ok += 1;
-            }
-            Outcome::Error(kind) => {
-                r.counts.error += 1;
-                due_row.error += 1;
-                *r.errors.entry(kind.label()).or_default() += 1;
-            }
-            Outcome::Timeout => {
-                r.counts.timeout += 1;
-                due_row.timeout += 1;
-            }
-            Outcome::NotSent => {
-                r.counts.not_sent += 1;
-                due_row.not_sent += 1;
-            }
-        }
+        due_row.add(&s.outcome);
         if s.outcome != Outcome::Ok {
             self.live.failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -172,13 +149,7 @@ impl Recorder {
         let t = s.intended.as_secs_f64();
         let window = r.windows.partition_point(|w| w.start_s <= t).checked_sub(1).filter(|i| t < r.windows[*i].end_s);
         if let Some(w) = window.map(|i| &mut r.windows[i]) {
-            w.counts.total += 1;
-            match s.outcome {
-                Outcome::Ok => w.counts.ok += 1,
-                Outcome::Error(_) => w.counts.error += 1,
-                Outcome::Timeout => w.counts.timeout += 1,
-                Outcome::NotSent => w.counts.not_sent += 1,
-            }
+            w.counts.add(&s.outcome);
             if s.sent.is_some() {
                 w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
             }
@@ -227,26 +198,8 @@ impl Recorder {
                 region.add(&a.outcome, Some(a.elapsed));
             }
         }
-        if let Some(t) = s.served {
-            if let Some((_, tier)) = r.tiers.get_mut(t as usize) {
-                tier.served.add(&s.outcome, Some(e2e));
-                if let Some(first) = s.stream.and_then(|st| st.first_token) {
-                    tier.ttft
-                        .get_or_insert_with(new_histogram)
-                        .saturating_record(micros(first.saturating_sub(s.intended)));
-                }
-                if let Some((decode, tokens)) = s.stream.and_then(|st| st.decode()) {
-                    tier.inter_token
-                        .get_or_insert_with(new_histogram)
-                        .saturating_record(micros(decode.div_f64(tokens)));
-                    tier.decode_tokens += tokens;
-                    tier.decode_time += decode;
-                }
-                if let Some((p, c)) = s.tokens {
-                    tier.prompt_tokens += p;
-                    tier.completion_tokens += c;
-                }
-            }
+        if let Some((_, tier)) = s.served.and_then(|t| r.tiers.get_mut(t as usize)) {
+            tier.serve(s, e2e);
         }
         if let Some(u) = &s.upstream {
             // Look up before inserting: a new key is a copy of the name, once per upstream rather than per sample.
@@ -262,54 +215,14 @@ impl Recorder {
             }
         }
         if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
-            let st = &mut r.stream;
-            st.requests += 1;
-            st.headers.saturating_record(micros(t.headers.saturating_sub(s.intended)));
-            if let Some(first) = t.first_token {
-                st.ttft.saturating_record(micros(first.saturating_sub(s.intended)));
-                st.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
-                st.tokens += t.tokens;
-                if let Some((decode, tokens)) = t.decode() {
-                    st.inter_token.saturating_record(micros(decode.div_f64(tokens)));
-                    st.decode_tokens += tokens;
-                    st.decode_time += decode;
-                }
-            }
+            r.stream.observe(t, s.intended, sent);
         }
         if let Some(sent) = s.sent {
             for (outage, tier) in r.outages.iter_mut().zip(&self.watched) {
                 outage.observe(*tier, s, sent);
             }
         }
-        let f = &mut r.failover;
-        if let Some(won) = s.hedge {
-            f.hedged += 1;
-            f.hedge_won += won as u64;
-        }
-        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
-            f.first_attempt_ok += 1;
-        }
-        if s.attempts.len() > 1 {
-            f.retried += 1;
-            for a in &s.attempts[..s.attempts.len() - 1] {
-                *f.reasons.entry(a.reason()).or_default() += 1;
-            }
-            if let (Some(last), Outcome::Ok) = (s.attempts.last(), &s.outcome) {
-                f.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
-            }
-        }
-        let first_tier = s.attempts.first().map(|a| a.tier);
-        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier);
-        if one_tier && s.attempts.len() > 1 && s.outcome == Outcome::Ok {
-            f.retry_rescued += 1;
-        }
-        if !one_tier {
-            f.failed_over += 1;
-            if s.outcome == Outcome::Ok {
-                f.rescued += 1;
-            }
-            f.first_at = Some(f.first_at.map_or(s.intended, |t| t.min(s.intended)));
-            f.last_at = Some(f.last_at.map_or(s.intended, |t| t.max(s.intended)));
+        if r.failover.observe(s, e2e) {
             let second = s.intended.as_secs();
             self.rows.entry(second).or_insert_with(|| TimelineRow { t_s: second, ..Default::default() }).failovers += 1;
         }

@@ -2,7 +2,7 @@
 //! and the exact merge of two results (shards).
 
 use super::histogram::{micros, new_histogram};
-use crate::sample::{Outcome, Sample};
+use crate::sample::{Outcome, Sample, StreamTiming};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,15 +25,9 @@ impl Default for Group {
 
 impl Group {
     pub(super) fn add(&mut self, outcome: &Outcome, latency: Option<Duration>) {
-        self.counts.total += 1;
-        match outcome {
-            Outcome::Ok => self.counts.ok += 1,
-            Outcome::Error(k) => {
-                self.counts.error += 1;
-                *self.errors.entry(k.label()).or_default() += 1;
-            }
-            Outcome::Timeout => self.counts.timeout += 1,
-            Outcome::NotSent => self.counts.not_sent += 1,
+        self.counts.add(outcome);
+        if let Outcome::Error(k) = outcome {
+            *self.errors.entry(k.label()).or_default() += 1;
         }
         if let Some(l) = latency {
             self.latency.saturating_record(micros(l));
@@ -71,6 +65,25 @@ pub struct TierStats {
     pub hedged_away: u64,
 }
 
+impl TierStats {
+    /// A logical request this tier answered: its end-to-end latency, stream timing and tokens.
+    pub(super) fn serve(&mut self, s: &Sample, e2e: Duration) {
+        self.served.add(&s.outcome, Some(e2e));
+        if let Some(first) = s.stream.and_then(|st| st.first_token) {
+            self.ttft.get_or_insert_with(new_histogram).saturating_record(micros(first.saturating_sub(s.intended)));
+        }
+        if let Some((decode, tokens)) = s.stream.and_then(|st| st.decode()) {
+            self.inter_token.get_or_insert_with(new_histogram).saturating_record(micros(decode.div_f64(tokens)));
+            self.decode_tokens += tokens;
+            self.decode_time += decode;
+        }
+        if let Some((p, c)) = s.tokens {
+            self.prompt_tokens += p;
+            self.completion_tokens += c;
+        }
+    }
+}
+
 /// Streaming: time to first token and between tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamStats {
@@ -92,6 +105,24 @@ pub struct StreamStats {
     /// Tokens after each answer's first chunk, and the time they took: the decode rate.
     pub decode_tokens: f64,
     pub decode_time: Duration,
+}
+
+impl StreamStats {
+    /// One sent request's stream: when its headers, first token and last token came.
+    pub(super) fn observe(&mut self, t: &StreamTiming, intended: Duration, sent: Duration) {
+        self.requests += 1;
+        self.headers.saturating_record(micros(t.headers.saturating_sub(intended)));
+        if let Some(first) = t.first_token {
+            self.ttft.saturating_record(micros(first.saturating_sub(intended)));
+            self.ttft_from_send.saturating_record(micros(first.saturating_sub(sent)));
+            self.tokens += t.tokens;
+            if let Some((decode, tokens)) = t.decode() {
+                self.inter_token.saturating_record(micros(decode.div_f64(tokens)));
+                self.decode_tokens += tokens;
+                self.decode_time += decode;
+            }
+        }
+    }
 }
 
 impl Default for StreamStats {
@@ -196,6 +227,40 @@ pub struct FailoverStats {
     pub last_at: Option<Duration>,
 }
 
+impl FailoverStats {
+    /// One logical request's attempts: retries, hedges, rescues, and the latency failover added. True when it
+    /// tried more than one tier.
+    pub(super) fn observe(&mut self, s: &Sample, e2e: Duration) -> bool {
+        if let Some(won) = s.hedge {
+            self.hedged += 1;
+            self.hedge_won += won as u64;
+        }
+        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
+            self.first_attempt_ok += 1;
+        }
+        if s.attempts.len() > 1 {
+            self.retried += 1;
+            for a in &s.attempts[..s.attempts.len() - 1] {
+                *self.reasons.entry(a.reason()).or_default() += 1;
+            }
+            if let (Some(last), Outcome::Ok) = (s.attempts.last(), &s.outcome) {
+                self.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
+            }
+        }
+        let first_tier = s.attempts.first().map(|a| a.tier);
+        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier);
+        if one_tier {
+            self.retry_rescued += (s.attempts.len() > 1 && s.outcome == Outcome::Ok) as u64;
+            return false;
+        }
+        self.failed_over += 1;
+        self.rescued += (s.outcome == Outcome::Ok) as u64;
+        self.first_at = Some(self.first_at.map_or(s.intended, |t| t.min(s.intended)));
+        self.last_at = Some(self.last_at.map_or(s.intended, |t| t.max(s.intended)));
+        true
+    }
+}
+
 impl Default for FailoverStats {
     fn default() -> Self {
         FailoverStats {
@@ -223,6 +288,19 @@ pub struct Counts {
     pub not_sent: u64,
 }
 
+impl Counts {
+    /// Counts one request with this outcome: the one place where an outcome becomes a count.
+    pub fn add(&mut self, outcome: &Outcome) {
+        self.total += 1;
+        *match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::Error(_) => &mut self.error,
+            Outcome::Timeout => &mut self.timeout,
+            Outcome::NotSent => &mut self.not_sent,
+        } += 1;
+    }
+}
+
 /// One second of the run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TimelineRow {
@@ -240,6 +318,19 @@ pub struct TimelineRow {
     /// Latency percentiles of the requests that finished in this second.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+}
+
+impl TimelineRow {
+    /// A request due in this second, with its outcome.
+    pub(super) fn add(&mut self, outcome: &Outcome) {
+        self.offered += 1;
+        *match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::Error(_) => &mut self.error,
+            Outcome::Timeout => &mut self.timeout,
+            Outcome::NotSent => &mut self.not_sent,
+        } += 1;
+    }
 }
 
 /// Everything a run measured.
@@ -288,7 +379,7 @@ impl RunResult {
     /// Adds another run's measurements of the same scenario (a shard of the same run) into this one. Exact:
     /// histograms and counters add, first and last times take the extremes. The timeline's per-second
     /// percentiles cannot be added; they are cleared, for the caller to recompute from the merged interval log.
-    pub fn merge(&mut self, other: &RunResult) -> Result<(), String> {
+    pub fn merge(&mut self, other: &RunResult) -> Result<(), ResultMergeError> {
         let names = |a: &[(String, TierStats)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         let group_names = |a: &[(String, Group)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         if names(&self.tiers) != names(&other.tiers)
@@ -297,7 +388,7 @@ impl RunResult {
             || self.outages.len() != other.outages.len()
             || self.windows.len() != other.windows.len()
         {
-            return Err("the runs have different tiers, classes, regions, outages or SLA windows".into());
+            return Err(ResultMergeError::Shape);
         }
         add_counts(&mut self.counts, &other.counts);
         add_counts(&mut self.warmup, &other.warmup);
@@ -358,8 +449,17 @@ impl RunResult {
     }
 }
 
-fn add_histogram(a: &mut Histogram<u64>, b: &Histogram<u64>) -> Result<(), String> {
-    a.add(b).map_err(|e| format!("histograms do not add: {e:?}"))
+fn add_histogram(a: &mut Histogram<u64>, b: &Histogram<u64>) -> Result<(), ResultMergeError> {
+    a.add(b).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))
+}
+
+/// Why two results of one scenario could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultMergeError {
+    #[error("the runs have different tiers, classes, regions, outages or SLA windows")]
+    Shape,
+    #[error("histograms do not add: {0}")]
+    Histogram(String),
 }
 
 fn add_counts(a: &mut Counts, b: &Counts) {
@@ -391,7 +491,7 @@ fn max_of<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
 }
 
 impl Group {
-    fn merge(&mut self, other: &Group) -> Result<(), String> {
+    fn merge(&mut self, other: &Group) -> Result<(), ResultMergeError> {
         add_counts(&mut self.counts, &other.counts);
         add_map(&mut self.errors, &other.errors);
         add_histogram(&mut self.latency, &other.latency)
@@ -399,7 +499,7 @@ impl Group {
 }
 
 impl FailoverStats {
-    fn merge(&mut self, o: &FailoverStats) -> Result<(), String> {
+    fn merge(&mut self, o: &FailoverStats) -> Result<(), ResultMergeError> {
         self.retried += o.retried;
         self.failed_over += o.failed_over;
         self.rescued += o.rescued;
@@ -431,7 +531,7 @@ impl OutageStats {
 }
 
 impl StreamStats {
-    fn merge(&mut self, o: &StreamStats) -> Result<(), String> {
+    fn merge(&mut self, o: &StreamStats) -> Result<(), ResultMergeError> {
         self.requests += o.requests;
         add_histogram(&mut self.ttft, &o.ttft)?;
         add_histogram(&mut self.ttft_from_send, &o.ttft_from_send)?;

@@ -16,12 +16,26 @@ pub fn markdown(summary: &Summary) -> String {
         format!("✅ {text}")
     };
     let _ = writeln!(out, "### slacheck: {} — {verdict}\n", summary.scenario.name);
+    warnings(&mut out, summary);
+    targets(&mut out, summary);
+    latency(&mut out, summary);
+    routing(&mut out, summary);
+    notes(&mut out, summary);
+    out
+}
+
+/// An interrupted run, and a generator that fell behind.
+fn warnings(out: &mut String, summary: &Summary) {
     if !summary.complete {
         out.push_str("> ⚠️ The run was interrupted: these numbers cover only the part that ran.\n\n");
     }
     if summary.generator.overloaded {
         let _ = writeln!(out, "> ⚠️ {}\n", generator_warning(summary));
     }
+}
+
+/// The SLA targets: limit, measurement, interval, judgement, and what more to know.
+fn targets(out: &mut String, summary: &Summary) {
     if !summary.verdict.targets.is_empty() {
         out.push_str("| SLA target | limit | measured | 95% interval | | |\n|---|---:|---:|---:|:-:|---|\n");
         for t in &summary.verdict.targets {
@@ -32,6 +46,10 @@ pub fn markdown(summary: &Summary) -> String {
         }
         out.push('\n');
     }
+}
+
+/// Latency, service time and lag, and the counts.
+fn latency(out: &mut String, summary: &Summary) {
     out.push_str("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n");
     for (label, p) in [
         ("latency", &summary.latency_ms),
@@ -62,6 +80,10 @@ pub fn markdown(summary: &Summary) -> String {
         c.not_sent,
         fmt_ratio(summary.availability)
     );
+}
+
+/// The tier table and failover, when the run routed.
+fn routing(out: &mut String, summary: &Summary) {
     if shows_routing(summary) {
         let _ = writeln!(out, "\n| {} |\n|---|---:|---:|---:|---:|---:|---:|", TIER_HEADINGS.join(" | "));
         for t in &summary.tiers {
@@ -78,6 +100,10 @@ pub fn markdown(summary: &Summary) -> String {
             fmt_ms(f.added_latency_ms.p99)
         );
     }
+}
+
+/// Outages and the error budget, as a list.
+fn notes(out: &mut String, summary: &Summary) {
     let notes: Vec<String> = summary
         .outages
         .iter()
@@ -88,5 +114,4 @@ pub fn markdown(summary: &Summary) -> String {
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", notes.join("\n"));
     }
-    out
 }

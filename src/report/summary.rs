@@ -307,26 +307,7 @@ impl Summary {
             .iter()
             .enumerate()
             .map(|(i, (name, t))| {
-                let (pi, po) = facts.prices.get(i).copied().unwrap_or_default();
-                let cost_usd = cost(t.prompt_tokens, t.completion_tokens, pi, po);
-                TierSummary {
-                    name: name.clone(),
-                    attempts: t.attempts.counts,
-                    hedged_away: t.hedged_away,
-                    availability: t.attempts.availability(),
-                    attempt_latency_ms: Percentiles::of(&t.attempts.latency),
-                    errors: t.attempts.errors.clone(),
-                    served: t.served.counts.total,
-                    served_latency_ms: Percentiles::of(&t.served.latency),
-                    prompt_tokens: t.prompt_tokens,
-                    completion_tokens: t.completion_tokens,
-                    cost_usd,
-                    monthly_usd: monthly(cost_usd, sent, facts.mean_rate),
-                    ttft_ms: t.ttft.as_ref().map(Percentiles::of),
-                    inter_token_ms: t.inter_token.as_ref().map(Percentiles::of),
-                    tokens_per_s: (t.decode_tokens > 0.0)
-                        .then(|| t.decode_tokens / t.decode_time.as_secs_f64().max(1e-9)),
-                }
+                TierSummary::of(name, t, facts.prices.get(i).copied().unwrap_or_default(), sent, &facts)
             })
             .collect();
         let total_usd: f64 = tiers.iter().map(|t| t.cost_usd).sum();
@@ -355,49 +336,10 @@ impl Summary {
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams_beyond_cap: result.upstreams_beyond_cap,
             regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
-            failover: FailoverSummary {
-                retried: f.retried,
-                failed_over: f.failed_over,
-                rescued: f.rescued,
-                retry_rescued: f.retry_rescued,
-                rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
-                reasons: f.reasons.clone(),
-                added_latency_ms: Percentiles::of(&f.added),
-                hedged: f.hedged,
-                hedge_won: f.hedge_won,
-                first_at_s: f.first_at.map(|t| t.as_secs_f64()),
-                last_at_s: f.last_at.map(|t| t.as_secs_f64()),
-            },
+            failover: FailoverSummary::of(f, sent),
             outages: result.outages.clone(),
-            error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| {
-                let failures = c.total - c.ok;
-                let allowed_rate = (1.0 - target.0).max(1e-12);
-                let allowed_failures = allowed_rate * c.total as f64;
-                ErrorBudget {
-                    allowed_failures,
-                    failures,
-                    consumed: failures as f64 / allowed_failures,
-                    burn_rate: (failures as f64 / c.total as f64) / allowed_rate,
-                }
-            }),
-            streaming: (result.stream.requests > 0).then(|| {
-                let st = &result.stream;
-                StreamSummary {
-                    requests: st.requests,
-                    ttft_ms: Percentiles::of(&st.ttft),
-                    ttft_from_send_ms: Percentiles::of(&st.ttft_from_send),
-                    headers_ms: Percentiles::of(&st.headers),
-                    inter_token_ms: Percentiles::of(&st.inter_token),
-                    tokens: st.tokens,
-                    tokens_per_s: st.decode_tokens / st.decode_time.as_secs_f64().max(1e-9),
-                    failures: result
-                        .errors
-                        .iter()
-                        .filter(|(k, _)| k.starts_with("stream "))
-                        .map(|(k, v)| (k.clone(), *v))
-                        .collect(),
-                }
-            }),
+            error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
+            streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,
@@ -405,6 +347,89 @@ impl Summary {
             },
             verdict,
             timeline: result.timeline.clone(),
+        }
+    }
+}
+
+impl TierSummary {
+    fn of(
+        name: &str,
+        t: &crate::measure::TierStats,
+        (price_in, price_out): (f64, f64),
+        sent: u64,
+        facts: &RunFacts,
+    ) -> Self {
+        let cost_usd = cost(t.prompt_tokens, t.completion_tokens, price_in, price_out);
+        TierSummary {
+            name: name.to_string(),
+            attempts: t.attempts.counts,
+            hedged_away: t.hedged_away,
+            availability: t.attempts.availability(),
+            attempt_latency_ms: Percentiles::of(&t.attempts.latency),
+            errors: t.attempts.errors.clone(),
+            served: t.served.counts.total,
+            served_latency_ms: Percentiles::of(&t.served.latency),
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            cost_usd,
+            monthly_usd: monthly(cost_usd, sent, facts.mean_rate),
+            ttft_ms: t.ttft.as_ref().map(Percentiles::of),
+            inter_token_ms: t.inter_token.as_ref().map(Percentiles::of),
+            tokens_per_s: (t.decode_tokens > 0.0).then(|| t.decode_tokens / t.decode_time.as_secs_f64().max(1e-9)),
+        }
+    }
+}
+
+impl FailoverSummary {
+    fn of(f: &crate::measure::FailoverStats, sent: u64) -> Self {
+        FailoverSummary {
+            retried: f.retried,
+            failed_over: f.failed_over,
+            rescued: f.rescued,
+            retry_rescued: f.retry_rescued,
+            rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
+            reasons: f.reasons.clone(),
+            added_latency_ms: Percentiles::of(&f.added),
+            hedged: f.hedged,
+            hedge_won: f.hedge_won,
+            first_at_s: f.first_at.map(|t| t.as_secs_f64()),
+            last_at_s: f.last_at.map(|t| t.as_secs_f64()),
+        }
+    }
+}
+
+impl ErrorBudget {
+    /// The budget of an availability target over `c.total` requests (at least one).
+    fn of(c: Counts, target: f64) -> Self {
+        let failures = c.total - c.ok;
+        let allowed_rate = (1.0 - target).max(1e-12);
+        let allowed_failures = allowed_rate * c.total as f64;
+        ErrorBudget {
+            allowed_failures,
+            failures,
+            consumed: failures as f64 / allowed_failures,
+            burn_rate: (failures as f64 / c.total as f64) / allowed_rate,
+        }
+    }
+}
+
+impl StreamSummary {
+    fn of(result: &RunResult) -> Self {
+        let st = &result.stream;
+        StreamSummary {
+            requests: st.requests,
+            ttft_ms: Percentiles::of(&st.ttft),
+            ttft_from_send_ms: Percentiles::of(&st.ttft_from_send),
+            headers_ms: Percentiles::of(&st.headers),
+            inter_token_ms: Percentiles::of(&st.inter_token),
+            tokens: st.tokens,
+            tokens_per_s: st.decode_tokens / st.decode_time.as_secs_f64().max(1e-9),
+            failures: result
+                .errors
+                .iter()
+                .filter(|(k, _)| k.starts_with("stream "))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         }
     }
 }

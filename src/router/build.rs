@@ -39,9 +39,8 @@ pub fn build_router(
     };
     let mut regions: Vec<String> = Vec::new();
     let (tiers, classes) = if s.tiers.is_empty() {
-        let name = target.mock.clone().unwrap_or_else(|| "target".into());
         let tier = Tier {
-            name,
+            name: loaded.tiers().swap_remove(0).0,
             endpoints: vec![Endpoint { url: url_of(&target.url, &target.mock)?, region: None, weight: 1.0 }],
             timeout: target.timeout.0,
             price_input: 0.0,
@@ -49,60 +48,7 @@ pub fn build_router(
         };
         (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], bodies: vec![vec![body]] }])
     } else {
-        let mut tiers = Vec::new();
-        for t in &s.tiers {
-            let endpoints = if t.endpoints.is_empty() {
-                vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
-            } else {
-                let mut list = Vec::new();
-                for e in &t.endpoints {
-                    let region = match regions.iter().position(|r| r == &e.region) {
-                        Some(i) => i,
-                        None => {
-                            regions.push(e.region.clone());
-                            regions.len() - 1
-                        }
-                    };
-                    list.push(Endpoint {
-                        url: url_of(&e.url, &e.mock)?,
-                        region: Some(region as u16),
-                        weight: e.weight,
-                    });
-                }
-                list
-            };
-            tiers.push(Tier {
-                name: t.name.clone(),
-                endpoints,
-                timeout: t.timeout.unwrap_or(target.timeout).0,
-                price_input: t.price_input,
-                price_output: t.price_output,
-            });
-        }
-        let specs = if s.classes.is_empty() {
-            vec![ClassSpec {
-                name: "default".into(),
-                weight: 1.0,
-                tier: String::new(),
-                fallbacks: None,
-                prompts: vec!["ping".into()],
-                max_tokens: 16,
-                stream: false,
-            }]
-        } else {
-            s.classes.clone()
-        };
-        let classes = specs
-            .iter()
-            .zip(loaded.class_orders())
-            .map(|(c, order)| Class {
-                name: c.name.clone(),
-                weight: c.weight,
-                order,
-                bodies: s.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
-            })
-            .collect();
-        (tiers, classes)
+        (tiers_of(loaded, &url_of, &mut regions)?, classes_of(loaded))
     };
     let f = &s.failover;
     let policy = Policy {
@@ -142,6 +88,69 @@ pub fn build_router(
         logical_requests: Default::default(),
         out_of_files: Default::default(),
     })
+}
+
+/// The URL of a `url` or `mock` pair, as a scenario entry gives them.
+type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>) -> Result<reqwest::Url, BuildError> + 'a;
+
+/// The scenario's `[[tiers]]`, each with its endpoints; a region is numbered the first time it is named.
+fn tiers_of(loaded: &LoadedScenario, url_of: &UrlOf, regions: &mut Vec<String>) -> Result<Vec<Tier>, BuildError> {
+    let (s, target) = (&loaded.scenario, &loaded.scenario.target);
+    let mut tiers = Vec::new();
+    for t in &s.tiers {
+        let endpoints = if t.endpoints.is_empty() {
+            vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
+        } else {
+            let mut list = Vec::new();
+            for e in &t.endpoints {
+                let region = match regions.iter().position(|r| r == &e.region) {
+                    Some(i) => i,
+                    None => {
+                        regions.push(e.region.clone());
+                        regions.len() - 1
+                    }
+                };
+                list.push(Endpoint { url: url_of(&e.url, &e.mock)?, region: Some(region as u16), weight: e.weight });
+            }
+            list
+        };
+        tiers.push(Tier {
+            name: t.name.clone(),
+            endpoints,
+            timeout: t.timeout.unwrap_or(target.timeout).0,
+            price_input: t.price_input,
+            price_output: t.price_output,
+        });
+    }
+    Ok(tiers)
+}
+
+/// The scenario's classes (or the one default class), each with its tier order and a body per tier and prompt.
+fn classes_of(loaded: &LoadedScenario) -> Vec<Class> {
+    let s = &loaded.scenario;
+    let specs = if s.classes.is_empty() {
+        vec![ClassSpec {
+            name: "default".into(),
+            weight: 1.0,
+            tier: String::new(),
+            fallbacks: None,
+            prompts: vec!["ping".into()],
+            max_tokens: 16,
+            stream: false,
+        }]
+    } else {
+        s.classes.clone()
+    };
+    specs
+        .iter()
+        .zip(loaded.class_orders())
+        .map(|(c, order)| Class {
+            name: c.name.clone(),
+            weight: c.weight,
+            order,
+            bodies: s.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
+        })
+        .collect()
 }
 
 /// An OpenAI chat-completions body for one class on one tier.

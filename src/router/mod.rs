@@ -42,19 +42,22 @@ pub struct Endpoint {
 impl Tier {
     /// The endpoint for logical request `index`: a weighted draw that depends only on the index.
     pub fn endpoint(&self, index: u64) -> &Endpoint {
-        if self.endpoints.len() == 1 {
-            return &self.endpoints[0];
-        }
-        let total: f64 = self.endpoints.iter().map(|e| e.weight).sum();
-        let mut x = unit(mix(index ^ 0xE9D0)) * total;
-        for e in &self.endpoints {
-            if x < e.weight {
-                return e;
-            }
-            x -= e.weight;
-        }
-        &self.endpoints[self.endpoints.len() - 1]
+        &self.endpoints[weighted_index(self.endpoints.iter().map(|e| e.weight), unit(mix(index ^ 0xE9D0)))]
     }
+}
+
+/// The index that a draw `u` in [0, 1) picks among `weights`, each chosen in proportion to its weight.
+fn weighted_index(weights: impl Iterator<Item = f64> + Clone, u: f64) -> usize {
+    let mut x = u * weights.clone().sum::<f64>();
+    let mut last = 0;
+    for (i, w) in weights.enumerate() {
+        if x < w {
+            return i;
+        }
+        x -= w;
+        last = i;
+    }
+    last
 }
 
 /// One kind of request.
@@ -139,18 +142,7 @@ impl Exchange {
 impl Router {
     /// The class of request number `index`: a weighted draw that depends only on the seed and the index.
     pub fn class_of(&self, index: u64) -> usize {
-        if self.classes.len() == 1 {
-            return 0;
-        }
-        let total: f64 = self.classes.iter().map(|c| c.weight).sum();
-        let mut x = unit(mix(self.seed ^ mix(index))) * total;
-        for (i, c) in self.classes.iter().enumerate() {
-            if x < c.weight {
-                return i;
-            }
-            x -= c.weight;
-        }
-        self.classes.len() - 1
+        weighted_index(self.classes.iter().map(|c| c.weight), unit(mix(self.seed ^ mix(index))))
     }
 
     /// Sends logical request `index`, due at `intended`, through its class's tiers.
@@ -278,27 +270,20 @@ impl Router {
         let began_b = start.elapsed();
         let second = self.attempt(&self.tiers[tiers[1]], index, body_b, key, start);
         tokio::pin!(second);
-        let e = tokio::select! {
-            e = &mut first => {
-                record(attempts, tiers[0], began_a, &e);
-                if e.outcome == Outcome::Ok {
-                    return (e, true, Some(tiers[1]));
-                }
-                let e = tokio::select! { e = &mut second => e, _ = cancel.cancelled() => interrupted() };
-                record(attempts, tiers[1], began_b, &e);
-                e
-            }
-            e = &mut second => {
-                record(attempts, tiers[1], began_b, &e);
-                if e.outcome == Outcome::Ok {
-                    return (e, true, Some(tiers[0]));
-                }
-                let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
-                record(attempts, tiers[0], began_a, &e);
-                e
-            }
-            _ = cancel.cancelled() => interrupted(),
+        // Whichever answers first is recorded; a success wins and the other is dropped, else the other decides.
+        let (won, e) = tokio::select! {
+            e = &mut first => (0, e),
+            e = &mut second => (1, e),
+            _ = cancel.cancelled() => return (interrupted(), true, None),
         };
+        let began = [began_a, began_b];
+        record(attempts, tiers[won], began[won], &e);
+        if e.outcome == Outcome::Ok {
+            return (e, true, Some(tiers[1 - won]));
+        }
+        let other = if won == 0 { second.as_mut() } else { first.as_mut() };
+        let e = tokio::select! { e = other => e, _ = cancel.cancelled() => interrupted() };
+        record(attempts, tiers[1 - won], began[1 - won], &e);
         (e, true, None)
     }
 
@@ -381,7 +366,20 @@ impl Router {
             tokens: r.tokens(),
             tokens_after_first: r.tokens_after_first(),
         });
-        let mut e = match result {
+        let mut e = self.exchange_of(result, over_budget, &mut sse);
+        e.stream = stream;
+        e
+    }
+
+    /// What one attempt's reading came to: its outcome, upstream and tokens (the stream's timing is added by
+    /// the caller, which still holds it when the deadline cut the reading short).
+    fn exchange_of(
+        &self,
+        result: Result<Result<Read, reqwest::Error>, tokio::time::error::Elapsed>,
+        over_budget: bool,
+        sse: &mut Option<(SseReader, Instant)>,
+    ) -> Exchange {
+        match result {
             Err(_) | Ok(Ok(Read::Ended(_, ReadEnd::Deadline))) => {
                 Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) }
             }
@@ -429,9 +427,7 @@ impl Router {
                 };
                 Exchange { outcome, upstream, tokens, over_budget: false, stream: None }
             }
-        };
-        e.stream = stream;
-        e
+        }
     }
 }
 
@@ -500,6 +496,16 @@ struct Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weighted_draw_picks_in_proportion_to_the_weights() {
+        // Weights 1 and 3: draws below ¼ pick the first, the rest the second; one weight always picks it.
+        let picks: Vec<usize> = (0..1000).map(|k| weighted_index([1.0, 3.0].into_iter(), k as f64 / 1000.0)).collect();
+        assert_eq!(picks.iter().filter(|i| **i == 0).count(), 250);
+        assert_eq!((picks[249], picks[250], picks[999]), (0, 1, 1));
+        assert_eq!(weighted_index([5.0].into_iter(), 0.999), 0);
+        assert_eq!(weighted_index([0.0, 2.0, 0.0].into_iter(), 0.0), 1, "a zero weight is never drawn");
+    }
 
     #[test]
     fn the_mix_spreads_classes_by_weight() {

@@ -103,7 +103,7 @@ impl LoadedScenario {
             }
         }
         if let Some(c) = &s.compare {
-            Tolerances::parse(&c.max_regression).map_err(|e| self.error("compare.max_regression", e))?;
+            Tolerances::parse(&c.max_regression).map_err(|e| self.error("compare.max_regression", e.to_string()))?;
         }
         if let Some(c) = &s.capacity {
             CapacitySettings::default().with_spec(c).check().map_err(|(field, e)| self.error(field, e))?;
@@ -171,30 +171,7 @@ impl LoadedScenario {
                 }
             }
         }
-        if self.mock_providers().is_empty() && self.scenario.mock.is_some() {
-            return Err(
-                self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
-            );
-        }
-        for (i, p) in self.scenario.mock.iter().flat_map(|m| m.providers.iter()).enumerate() {
-            if let Err((field, message)) = p.check() {
-                let field = field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(field);
-                return Err(self.error(&format!("mock.providers[{i}].{field}"), message));
-            }
-            let run = self.scenario.load.duration.map(|d| d.0);
-            if let Some((j, o)) = p.outages.iter().enumerate().find(|(_, o)| run.is_some_and(|d| o.window.start >= d)) {
-                return Err(self.error(
-                    &format!("mock.providers[{i}].outages[{j}]"),
-                    format!("the window {} starts after the run ends (load.duration)", o.window),
-                ));
-            }
-            if p.port != 0 {
-                return Err(self.error(
-                    &format!("mock.providers[{i}].port"),
-                    "in-process providers take a free port; remove `port`",
-                ));
-            }
-        }
+        self.check_mock_providers()?;
         if t.body.is_some() && t.body_file.is_some() {
             return Err(self.error("target.body_file", "set either `body` or `body_file`, not both"));
         }
@@ -228,6 +205,40 @@ impl LoadedScenario {
         if t.timeout.0.is_zero() {
             return Err(self.error("target.timeout", "must be above zero"));
         }
+        self.check_generator_limits()
+    }
+
+    /// `[[mock.providers]]`: only with a mock target, each valid, its outages within the run, no fixed port.
+    fn check_mock_providers(&self) -> Result<(), FileError> {
+        if self.mock_providers().is_empty() && self.scenario.mock.is_some() {
+            return Err(
+                self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
+            );
+        }
+        for (i, p) in self.scenario.mock.iter().flat_map(|m| m.providers.iter()).enumerate() {
+            if let Err((field, message)) = p.check() {
+                let field = field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(field);
+                return Err(self.error(&format!("mock.providers[{i}].{field}"), message));
+            }
+            let run = self.scenario.load.duration.map(|d| d.0);
+            if let Some((j, o)) = p.outages.iter().enumerate().find(|(_, o)| run.is_some_and(|d| o.window.start >= d)) {
+                return Err(self.error(
+                    &format!("mock.providers[{i}].outages[{j}]"),
+                    format!("the window {} starts after the run ends (load.duration)", o.window),
+                ));
+            }
+            if p.port != 0 {
+                return Err(self.error(
+                    &format!("mock.providers[{i}].port"),
+                    "in-process providers take a free port; remove `port`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the generator may hold open: requests in flight and connections.
+    fn check_generator_limits(&self) -> Result<(), FileError> {
         let load = &self.scenario.load;
         if load.max_in_flight == 0 {
             return Err(self.error("load.max_in_flight", "must be at least 1"));

@@ -99,22 +99,29 @@ impl Default for Tolerances {
     }
 }
 
+/// A `--max-regression` (or `[compare] max_regression`) item that does not parse, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToleranceError(String);
+
 impl Tolerances {
     /// Parses `p99=10%,p99.9=20%,availability=0.05pp` over the defaults.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ToleranceError> {
         let mut t = Tolerances::default();
+        let refuse = |message: String| ToleranceError(message);
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (key, value) = item.split_once('=').ok_or_else(|| format!("{item:?}: expected METRIC=LIMIT"))?;
+            let (key, value) =
+                item.split_once('=').ok_or_else(|| refuse(format!("{item:?}: expected METRIC=LIMIT")))?;
             if key == "availability" {
                 let pp = value
                     .strip_suffix("pp")
-                    .ok_or_else(|| format!("{item:?}: availability takes points, e.g. 0.05pp"))?;
-                t.availability_pp = pp.parse().map_err(|_| format!("{item:?}: not a number of points"))?;
+                    .ok_or_else(|| refuse(format!("{item:?}: availability takes points, e.g. 0.05pp")))?;
+                t.availability_pp = pp.parse().map_err(|_| refuse(format!("{item:?}: not a number of points")))?;
             } else if t.latency.contains_key(key) {
-                let ratio: crate::units::Ratio = value.parse().map_err(|e| format!("{item:?}: {e}"))?;
+                let ratio: crate::units::Ratio = value.parse().map_err(|e| refuse(format!("{item:?}: {e}")))?;
                 t.latency.insert(key.to_string(), ratio.0);
             } else {
-                return Err(format!("{key:?}: unknown metric; use p50, p90, p99, p99.9 or availability"));
+                return Err(refuse(format!("{key:?}: unknown metric; use p50, p90, p99, p99.9 or availability")));
             }
         }
         Ok(t)

@@ -164,14 +164,21 @@ impl LoadedScenario {
         s.classes.iter().map(|c| order_from(index(&c.tier).unwrap_or(0), c.fallbacks.as_ref())).collect()
     }
 
+    /// The run's tiers as (name, mock provider): the `[[tiers]]`, or without them one implicit tier, named
+    /// after the target's mock (or "target"). The one place where that rule is written.
+    pub fn tiers(&self) -> Vec<(String, Option<&String>)> {
+        let s = &self.scenario;
+        if s.tiers.is_empty() {
+            vec![(s.target.mock.clone().unwrap_or_else(|| "target".into()), s.target.mock.as_ref())]
+        } else {
+            s.tiers.iter().map(|t| (t.name.clone(), t.mock.as_ref())).collect()
+        }
+    }
+
     /// Names of the tiers and classes a run will have (the implicit ones without `[[tiers]]` / `[[classes]]`).
     pub fn tier_and_class_names(&self) -> (Vec<String>, Vec<String>) {
         let s = &self.scenario;
-        let tiers = if s.tiers.is_empty() {
-            vec![s.target.mock.clone().unwrap_or_else(|| "target".into())]
-        } else {
-            s.tiers.iter().map(|t| t.name.clone()).collect()
-        };
+        let tiers = self.tiers().into_iter().map(|(name, _)| name).collect();
         let classes = if s.classes.is_empty() {
             vec!["default".into()]
         } else {
