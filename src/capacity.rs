@@ -216,11 +216,11 @@ async fn run_step(
 ) -> Result<(Step, bool), RunError> {
     let judged = settings.step_duration.max(Duration::from_secs_f64(requests_to_decide(loaded) as f64 / rate));
     let overrides = Overrides { rate: Some(Rate::per_second(rate)), duration: Some(settings.warmup + judged) };
-    let scenario = loaded.clone().with_overrides(&overrides)?;
+    let plan = loaded.clone().with_overrides(&overrides)?;
     let dir = out.join(format!("step-{number:02}-{rate:.0}-per-s"));
     let formats = Formats { hlog: true, svg: false, png: false, junit: false, md: false, html: false };
     let opts = RunOptions { out: Some(dir.clone()), formats, warmup: settings.warmup, ..RunOptions::default() };
-    let outcome = run::run(&scenario, &opts).await?;
+    let outcome = run::run(&plan, &opts).await?;
     let s = &outcome.summary;
     let v = &s.verdict;
     let generator_bound = s.counts.not_sent > 0 || s.generator.overloaded;
@@ -287,12 +287,12 @@ async fn settle(
     let began = std::time::Instant::now();
     let probe_rate = settings.min.min(10.0);
     let overrides = Overrides { rate: Some(Rate::per_second(probe_rate)), duration: Some(Duration::from_secs(1)) };
-    let scenario = loaded.clone().with_overrides(&overrides)?;
+    let plan = loaded.clone().with_overrides(&overrides)?;
     let formats = Formats { hlog: false, svg: false, png: false, junit: false, md: false, html: false };
     for probe in 1.. {
         let dir = out.join(format!("settle-{number:02}-{probe}"));
         let opts = RunOptions { out: Some(dir), formats: formats.clone(), ..RunOptions::default() };
-        let outcome = run::run(&scenario, &opts).await?;
+        let outcome = run::run(&plan, &opts).await?;
         let s = &outcome.summary;
         let recovered = s.counts.ok == s.counts.total && s.latency_ms.p50 <= 1.5 * first_p50_ms + 1.0;
         if recovered || outcome.interrupted.is_some() || began.elapsed() >= SETTLE_LIMIT {

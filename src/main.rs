@@ -195,8 +195,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate { file } => match LoadedScenario::read(&file).and_then(|l| l.with_load_checked()) {
-            Ok(loaded) => {
-                out!("{}", toml::to_string_pretty(&loaded.scenario).unwrap_or_default());
+            Ok(plan) => {
+                out!("{}", toml::to_string_pretty(&plan.loaded.scenario).unwrap_or_default());
                 eprintln!("{}: valid", file.display());
                 ExitCode::SUCCESS
             }
@@ -249,8 +249,8 @@ fn run_command(args: RunArgs) -> u8 {
         args;
     let overrides = Overrides { duration: duration.map(|d| d.0), rate };
     let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
-    let loaded = match loaded.and_then(|l| l.with_overrides(&overrides)) {
-        Ok(l) => l,
+    let plan = match loaded.and_then(|l| l.with_overrides(&overrides)) {
+        Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
@@ -272,7 +272,7 @@ fn run_command(args: RunArgs) -> u8 {
         start_at,
         warmup: std::time::Duration::ZERO,
     };
-    match run_scenario(&loaded, &options, quiet, json) {
+    match run_scenario(&plan, &options, quiet, json) {
         Ok((code, dir)) => match baseline {
             // A missed target stays the verdict; a regression against the baseline fails too, and a
             // baseline that fails to compare never hides a miss.
@@ -284,8 +284,8 @@ fn run_command(args: RunArgs) -> u8 {
                 } else {
                     Shown::Table
                 };
-                let tolerances = tolerances_for(&loaded, max_regression);
-                let policy = loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
+                let tolerances = tolerances_for(&plan.loaded, max_regression);
+                let policy = plan.loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
                 match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, Some(policy)) {
                     Ok(compared) => worst(code, compared),
                     Err(e) => {
@@ -312,7 +312,7 @@ fn capacity_command(args: CapacityArgs) -> u8 {
     let CapacityArgs { file, min, max, step_duration, warmup, precision, settings, out, quiet } = args;
     let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
     let loaded = match loaded.and_then(|l| l.with_load_checked()) {
-        Ok(l) => l,
+        Ok(plan) => plan.loaded,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
@@ -419,13 +419,13 @@ fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
 }
 
 fn run_scenario(
-    loaded: &LoadedScenario,
+    plan: &run::RunPlan,
     options: &RunOptions,
     quiet: bool,
     json: bool,
 ) -> Result<(u8, PathBuf), run::RunError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
-    let outcome = runtime.block_on(run::run(loaded, options))?;
+    let outcome = runtime.block_on(run::run(plan, options))?;
     if !outcome.replaced.is_empty() {
         eprintln!(
             "note: removed an earlier run's files from {}: {}",

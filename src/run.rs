@@ -124,9 +124,16 @@ impl RunOutcome {
     }
 }
 
+/// A scenario checked for a run, with its load's rate curve built once (a trace is read here, and only here).
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub loaded: LoadedScenario,
+    pub profile: Profile,
+}
+
 impl LoadedScenario {
     /// Checks what needs the load shape built: the profile's keys and values, and the number of SLA windows.
-    pub fn with_load_checked(self) -> Result<Self, FileError> {
+    pub fn with_load_checked(self) -> Result<RunPlan, FileError> {
         self.with_overrides(&Overrides::default())
     }
 
@@ -137,7 +144,7 @@ impl LoadedScenario {
     }
 
     /// Applies command-line overrides and checks the result again.
-    pub fn with_overrides(mut self, o: &Overrides) -> Result<Self, FileError> {
+    pub fn with_overrides(mut self, o: &Overrides) -> Result<RunPlan, FileError> {
         let load = &mut self.scenario.load;
         if let Some(rate) = o.rate {
             let refuse = |message: String| FileError {
@@ -180,19 +187,19 @@ impl LoadedScenario {
         }
         let profile = self.profile()?;
         self.check_windows(profile.duration)?;
-        Ok(self)
+        Ok(RunPlan { loaded: self, profile })
     }
 }
 
 /// Runs a scenario and writes its results. SIGINT, SIGTERM or SIGHUP stops it early; the partial results are
 /// written and marked.
-pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let (loaded, profile) = (&plan.loaded, &plan.profile);
     let mut signals = Signals::catch().map_err(RunError::Signals)?;
     let scenario = &loaded.scenario;
     let open_files = open_files_for(loaded);
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
-    let profile = loaded.profile()?;
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
@@ -215,7 +222,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     let recorder = spawn_recorder(&router, watch, hlog, live.clone(), rx);
     let controls = Controls::new(scenario.load.max_in_flight);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
-    let mut dispatched = dispatch_schedule(&profile, loaded, opts.shard, dispatch);
+    let mut dispatched = dispatch_schedule(profile, loaded, opts.shard, dispatch);
     let share = opts.shard.map_or(1, |s| u64::from(s.count));
     let progress =
         opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count() / share, profile.duration));
@@ -252,7 +259,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunOutcom
     };
     drop(providers);
 
-    let facts = run_facts(loaded, &profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
+    let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
     let summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
     reserve.release();
     let write_error = write_results(&dir, &summary, result, facts, opts).err();
