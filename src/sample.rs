@@ -83,8 +83,11 @@ pub struct Sample {
     pub class: u16,
     /// Index of the tier that answered it successfully.
     pub served: Option<u16>,
-    /// The upstream that served it: from the response (see `served_by`) or the serving tier's name.
+    /// The upstream that served it: from the response (see `served_by`), or without `served_by` the tier that
+    /// answered last. None: no one is known (counted as `unknown`).
     pub upstream: Option<String>,
+    /// `served_by` is set and an answer came without its value.
+    pub served_by_missing: bool,
     /// (prompt, completion) tokens of the answer, from its `usage`.
     pub tokens: Option<(u64, u64)>,
     pub attempts: Vec<Attempt>,
@@ -134,6 +137,7 @@ impl Sample {
             class: 0,
             served: None,
             upstream: None,
+            served_by_missing: false,
             tokens: None,
             attempts: Vec::new(),
             stream: None,

@@ -168,13 +168,14 @@ async fn idempotency_keys_are_unique_per_request_and_shared_by_its_attempts() {
     assert_eq!(a, b, "each request's second attempt carries its first attempt's key");
 }
 
-/// A gateway stand-in: it fails over internally and says which upstream answered, alternately.
+/// A gateway stand-in: it fails over internally and says which upstream answered, alternately; one answer in
+/// eight is a 503 from the primary, which still names it.
 struct Gateway(AtomicU64);
 impl Respond for Gateway {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let n = self.0.fetch_add(1, Ordering::Relaxed);
         let upstream = if n.is_multiple_of(4) { "fallback" } else { "primary" };
-        ResponseTemplate::new(200)
+        ResponseTemplate::new(if n % 8 == 1 { 503 } else { 200 })
             .insert_header("x-upstream", upstream)
             .set_body_string(format!("{{\"model\": \"{upstream}-model\"}}"))
     }
@@ -194,14 +195,42 @@ async fn served_by_is_read_from_a_gateway_header_or_json_field() {
     };
     let header = ws.write("header.toml", &scenario("{ header = \"x-upstream\" }"));
     let json = ws.write("json.toml", &scenario("{ json = \"/model\" }"));
-    let (h, j) = tokio::task::spawn_blocking(move || (ws.run(&header, &[]).summary(), ws.run(&json, &[]).summary()))
-        .await
-        .unwrap();
+    let misspelled = ws.write("misspelled.toml", &scenario("{ header = \"x-upstreams\" }"));
+    // The workspace comes back with the runs: its folder lives as long as `_ws` does.
+    let (_ws, h, j, m) = tokio::task::spawn_blocking(move || {
+        let runs = (ws.run(&header, &[]), ws.run(&json, &[]), ws.run(&misspelled, &[]));
+        (ws, runs.0, runs.1, runs.2)
+    })
+    .await
+    .unwrap();
+    let (h_summary, j_summary) = (h.summary(), j.summary());
     let by = |s: &serde_json::Value, name: &str| {
-        s["upstreams"].as_array().unwrap().iter().find(|u| u["name"] == name).map(|u| f(u, &["counts", "total"]))
+        s["upstreams"].as_array().unwrap().iter().find(|u| u["name"] == name).map(|u| u["counts"].clone())
     };
-    assert_eq!((by(&h, "primary"), by(&h, "fallback")), (Some(30.0), Some(10.0)));
-    assert_eq!((by(&j, "primary-model"), by(&j, "fallback-model")), (Some(30.0), Some(10.0)));
+    let total = |s: &serde_json::Value, name: &str| by(s, name).map(|c| f(&c, &["total"]));
+    // 40 requests: every fourth from the fallback, and the 5 failures (n = 1, 9, 17, …) named with the primary.
+    assert_eq!((total(&h_summary, "primary"), total(&h_summary, "fallback")), (Some(30.0), Some(10.0)));
+    assert_eq!(f(&by(&h_summary, "primary").unwrap(), &["error"]), 5.0);
+    assert_eq!((f(&h_summary, &["counts", "error"]), f(&h_summary, &["served_by_missing"])), (5.0, 0.0));
+    assert!(h.stdout.contains("served by: primary 30 (75.0%), fallback 10 (25.0%)"), "{}", h.stdout);
+    // The JSON field is read from failures too.
+    assert_eq!((total(&j_summary, "primary-model"), total(&j_summary, "fallback-model")), (Some(30.0), Some(10.0)));
+    assert_eq!((total(&j_summary, "unknown"), f(&j_summary, &["served_by_missing"])), (None, 0.0));
+    // A misspelled header names no one: all 40 are unknown, never the target's name, and the run says so.
+    let m_summary = m.summary();
+    assert_eq!(m_summary["upstreams"].as_array().unwrap().len(), 1);
+    assert_eq!((total(&m_summary, "unknown"), f(&m_summary, &["served_by_missing"])), (Some(40.0), 40.0));
+    assert!(
+        m.stdout.contains("WARNING: 40 answers (of 40 requests) carried no served-by value (header `x-upstreams`)"),
+        "{}",
+        m.stdout
+    );
+    let md = std::fs::read_to_string(m.out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("> ⚠️ 40 answers (of 40 requests) carried no served-by value")
+            && md.contains("- Served by: unknown 40 (100.0%)"),
+        "{md}"
+    );
 }
 
 #[test]

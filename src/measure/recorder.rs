@@ -3,7 +3,7 @@
 
 use super::histogram::{micros, ms, new_histogram};
 use super::result::*;
-use super::{MAX_UPSTREAMS, OTHER_UPSTREAMS};
+use super::{MAX_UPSTREAMS, OTHER_UPSTREAMS, UNKNOWN_UPSTREAM};
 use crate::sample::{Outcome, Sample};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -74,6 +74,7 @@ impl Recorder {
                 classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
                 upstreams: BTreeMap::new(),
                 upstreams_beyond_cap: 0,
+                served_by_missing: 0,
                 regions: regions.iter().map(|r| (r.clone(), Group::default())).collect(),
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
@@ -154,6 +155,7 @@ impl Recorder {
                 w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
             }
         }
+        count_upstream(r, s);
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
         self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent +=
@@ -200,19 +202,6 @@ impl Recorder {
         }
         if let Some((_, tier)) = s.served.and_then(|t| r.tiers.get_mut(t as usize)) {
             tier.serve(s, e2e);
-        }
-        if let Some(u) = &s.upstream {
-            // Look up before inserting: a new key is a copy of the name, once per upstream rather than per sample.
-            // Past MAX_UPSTREAMS names (a header carrying a pod name or a request id), the rest share one group.
-            let full = r.upstreams.len() >= MAX_UPSTREAMS;
-            match r.upstreams.get_mut(u) {
-                Some(g) => g.add(&s.outcome, Some(e2e)),
-                None if !full => r.upstreams.entry(u.clone()).or_default().add(&s.outcome, Some(e2e)),
-                None => {
-                    r.upstreams_beyond_cap += 1;
-                    r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, Some(e2e))
-                }
-            }
         }
         if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
             r.stream.observe(t, s.intended, sent);
@@ -267,6 +256,25 @@ impl Recorder {
         }
         self.result.timeline = self.rows.into_values().collect();
         Ok(self.result)
+    }
+}
+
+/// Counts a request under its upstream. Every request is counted under one, `unknown` when none was named, so
+/// that the counts add up to the total, failures and unsent requests included. Look up before inserting: a new
+/// key is a copy of the name, once per upstream rather than per sample. Past MAX_UPSTREAMS names (a header
+/// carrying a pod name or a request id), the rest share one group.
+fn count_upstream(r: &mut RunResult, s: &Sample) {
+    let latency = s.sent.map(|_| s.done.saturating_sub(s.intended));
+    r.served_by_missing += s.served_by_missing as u64;
+    let u = s.upstream.as_deref().unwrap_or(UNKNOWN_UPSTREAM);
+    let full = r.upstreams.len() >= MAX_UPSTREAMS;
+    match r.upstreams.get_mut(u) {
+        Some(g) => g.add(&s.outcome, latency),
+        None if !full => r.upstreams.entry(u.to_string()).or_default().add(&s.outcome, latency),
+        None => {
+            r.upstreams_beyond_cap += 1;
+            r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, latency)
+        }
     }
 }
 

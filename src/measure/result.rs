@@ -357,6 +357,9 @@ pub struct RunResult {
     /// Requests counted under [`OTHER_UPSTREAMS`] because the served-by value had more names than tracked.
     #[serde(default)]
     pub upstreams_beyond_cap: u64,
+    /// Answers without the served-by value although `served_by` is set (counted as `unknown`).
+    #[serde(default)]
+    pub served_by_missing: u64,
     /// Attempts by region (their own outcome and latency), when tiers have regional endpoints.
     pub regions: Vec<(String, Group)>,
     pub failover: FailoverStats,
@@ -433,6 +436,7 @@ impl RunResult {
             a.merge(b)?;
         }
         self.upstreams_beyond_cap += other.upstreams_beyond_cap;
+        self.served_by_missing += other.served_by_missing;
         for (name, b) in &other.upstreams {
             self.upstreams.entry(name.clone()).or_default().merge(b)?;
         }

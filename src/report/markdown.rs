@@ -104,10 +104,12 @@ fn routing(out: &mut String, summary: &Summary) {
 
 /// Outages and the error budget, as a list.
 fn notes(out: &mut String, summary: &Summary) {
-    let notes: Vec<String> = summary
-        .outages
-        .iter()
-        .map(outage_line)
+    if let Some(line) = served_by_missing_line(summary) {
+        let _ = writeln!(out, "\n> ⚠️ {line}");
+    }
+    let notes: Vec<String> = served_by_line(summary)
+        .into_iter()
+        .chain(summary.outages.iter().map(outage_line))
         .chain(summary.error_budget.as_ref().map(error_budget_line))
         .map(|line| format!("- {}{}", line[..1].to_uppercase(), &line[1..]))
         .collect();

@@ -267,6 +267,9 @@ pub struct Summary {
     /// Requests whose served-by name came after the first 64 distinct ones, counted under "(other)".
     #[serde(default, skip_serializing_if = "is_zero")]
     pub upstreams_beyond_cap: u64,
+    /// Answers that lacked the served-by value although `served_by` is set: counted under `unknown`.
+    #[serde(default)]
+    pub served_by_missing: u64,
     /// Attempts by region of the tiers' endpoints (their own availability and latency).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<GroupSummary>,
@@ -335,6 +338,7 @@ impl Summary {
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams_beyond_cap: result.upstreams_beyond_cap,
+            served_by_missing: result.served_by_missing,
             regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             failover: FailoverSummary::of(f, sent),
             outages: result.outages.clone(),

@@ -141,6 +141,12 @@ fn routing(out: &mut String, summary: &Summary) {
 
 /// Outages, the error budget, cost, and what the reader should know about the generator.
 fn notes(out: &mut String, summary: &Summary) {
+    if let Some(line) = served_by_line(summary) {
+        let _ = writeln!(out, "  {line}");
+    }
+    if let Some(line) = served_by_missing_line(summary) {
+        let _ = writeln!(out, "  WARNING: {line}");
+    }
     for o in &summary.outages {
         let _ = writeln!(out, "  {}", outage_line(o));
     }

@@ -15,6 +15,38 @@ pub(super) fn target_remark(t: &crate::sla::TargetResult) -> Option<String> {
     }
 }
 
+/// Who served the requests, most first, when the run says who (served-by is set, or more than one upstream).
+pub(super) fn served_by_line(summary: &Summary) -> Option<String> {
+    if summary.scenario.served_by.is_none() && summary.upstreams.len() < 2 {
+        return None;
+    }
+    let total = summary.counts.total.max(1) as f64;
+    let mut groups: Vec<&GroupSummary> = summary.upstreams.iter().collect();
+    groups.sort_by(|a, b| b.counts.total.cmp(&a.counts.total).then(a.name.cmp(&b.name)));
+    let list: Vec<String> = groups
+        .iter()
+        .map(|g| format!("{} {} ({:.1}%)", g.name, g.counts.total, g.counts.total as f64 * 100.0 / total))
+        .collect();
+    Some(format!("served by: {}", list.join(", ")))
+}
+
+/// Answers that came without the served-by value: said, never hidden under the target's name.
+pub(super) fn served_by_missing_line(summary: &Summary) -> Option<String> {
+    let source = match summary.scenario.served_by.as_ref()? {
+        crate::scenario::ServedBy::Header(h) => format!("header `{h}`"),
+        crate::scenario::ServedBy::Json(p) => format!("JSON field `{p}`"),
+    };
+    (summary.served_by_missing > 0).then(|| {
+        format!(
+            "{} answers (of {} requests) carried no served-by value ({source}); they are counted as `{}`. Check \
+             the name: a gateway may rename the header.",
+            summary.served_by_missing,
+            summary.counts.total,
+            crate::measure::UNKNOWN_UPSTREAM
+        )
+    })
+}
+
 /// One watched outage, from the failover it caused to the tier's return.
 pub(super) fn outage_line(o: &OutageStats) -> String {
     let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());

@@ -46,6 +46,19 @@ impl Tier {
     }
 }
 
+/// Whether an outcome means that an answer arrived (a status line at least), so that it could have named its
+/// upstream.
+fn answered(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Ok => true,
+        Outcome::Error(kind) => matches!(
+            kind,
+            ErrorKind::Status(_) | ErrorKind::MalformedBody | ErrorKind::BodyTooLarge | ErrorKind::Stream { .. }
+        ),
+        Outcome::Timeout | Outcome::NotSent => false,
+    }
+}
+
 /// The index that a draw `u` in [0, 1) picks among `weights`, each chosen in proportion to its weight.
 fn weighted_index(weights: impl Iterator<Item = f64> + Clone, u: f64) -> usize {
     let mut x = u * weights.clone().sum::<f64>();
@@ -204,7 +217,12 @@ impl Router {
             }
         }
         let served = (last.outcome == Outcome::Ok).then(|| attempts.last().map(|a| a.tier)).flatten();
-        let upstream = last.upstream.or_else(|| served.map(|t| self.tiers[t as usize].name.clone()));
+        // With `served_by` only the answer names its upstream; without it, the tier that answered last does.
+        let served_by_missing = self.served_by.is_some() && last.upstream.is_none() && answered(&last.outcome);
+        let upstream = match &self.served_by {
+            Some(_) => last.upstream,
+            None => attempts.last().map(|a| self.tiers[a.tier as usize].name.clone()),
+        };
         Sample {
             intended,
             sent: (last.outcome != Outcome::NotSent).then_some(sent),
@@ -213,6 +231,7 @@ impl Router {
             class: class_index as u16,
             served,
             upstream,
+            served_by_missing,
             tokens: last.tokens,
             attempts,
             stream: last.stream,
@@ -406,7 +425,7 @@ impl Router {
             Ok(Ok(Read::Whole { status, upstream, body, json })) => {
                 let ok = self.success.iter().any(|p| p.matches(status));
                 let upstream = match &self.served_by {
-                    Some(ServedBy::Json(pointer)) if ok => json_pointer(&body, pointer),
+                    Some(ServedBy::Json(pointer)) => json_pointer(&body, pointer),
                     _ => upstream,
                 };
                 let parsed = (ok && json).then(|| serde_json::from_slice::<WithUsage>(&body));

@@ -160,7 +160,7 @@ fn trials_to_settle(p: f64, target: f64) -> Option<u64> {
     }
     let mut short = enough / 2;
     while enough - short > 1 {
-        let mid = short + (enough - short) / 2;
+        let mid = (short + enough) / 2;
         if settled(mid) {
             enough = mid
         } else {
