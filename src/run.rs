@@ -214,11 +214,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let router = Arc::new(router);
     let live = Arc::new(Live::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let watch = Watch {
-        outages: scheduled_outages(loaded, profile.duration),
-        windows: loaded.sla_windows(profile.duration),
-        warmup: opts.warmup,
-    };
+    let watch = Watch::of(loaded, profile, &router, opts.warmup);
     let recorder = spawn_recorder(&router, watch, hlog, live.clone(), rx);
     let controls = Controls::new(scenario.load.max_in_flight);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
@@ -331,6 +327,24 @@ struct Watch {
     outages: Vec<(u16, Duration, Duration)>,
     windows: Vec<(f64, f64)>,
     warmup: Duration,
+    episodes: crate::measure::EpisodeRules,
+}
+
+impl Watch {
+    fn of(loaded: &LoadedScenario, profile: &Profile, router: &Router, warmup: Duration) -> Self {
+        Watch {
+            outages: scheduled_outages(loaded, profile.duration),
+            windows: loaded.sla_windows(profile.duration),
+            warmup,
+            episodes: crate::measure::EpisodeRules {
+                class_primary: router.class_primaries(),
+                recover_after: loaded.scenario.failover.recover_after,
+                // A request is recorded when it ends: one due earlier can still come until its longest time has
+                // passed (and the dispatcher's lag, which a second covers).
+                horizon: router.longest_request() + Duration::from_secs(1),
+            },
+        }
+    }
 }
 
 /// The recorder, on its own thread, until every sender of samples is gone.
@@ -348,6 +362,7 @@ fn spawn_recorder(
         let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
         recorder.watch_windows(&watch.windows);
         recorder.exclude_warmup(watch.warmup);
+        recorder.watch_episodes(watch.episodes);
         for (tier, start, end) in watch.outages {
             recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
         }

@@ -1,6 +1,7 @@
 //! The recorder: folds each [`Sample`] into a [`RunResult`] and hands every closed one-second interval to an
 //! [`IntervalSink`]. It knows no file format: the interval log is one sink (see `hlog`).
 
+use super::episodes::{EpisodeRules, EpisodeTracker, Observation};
 use super::histogram::{micros, ms, new_histogram};
 use super::result::*;
 use super::{MAX_UPSTREAMS, OTHER_UPSTREAMS, UNKNOWN_UPSTREAM};
@@ -45,6 +46,7 @@ pub struct Recorder {
     watched: Vec<u16>,
     /// Requests due before this are warm-up: counted apart, not measured.
     warmup: Duration,
+    episodes: Option<EpisodeTracker>,
 }
 
 impl Recorder {
@@ -78,6 +80,7 @@ impl Recorder {
                 regions: regions.iter().map(|r| (r.clone(), Group::default())).collect(),
                 failover: FailoverStats::default(),
                 outages: Vec::new(),
+                episodes: Default::default(),
                 stream: StreamStats::default(),
                 windows: Vec::new(),
                 warmup: Counts::default(),
@@ -91,6 +94,7 @@ impl Recorder {
             live,
             watched: Vec::new(),
             warmup: Duration::ZERO,
+            episodes: None,
         }
     }
 
@@ -107,6 +111,11 @@ impl Recorder {
             .iter()
             .map(|(a, b)| WindowStats { start_s: *a, end_s: *b, counts: Counts::default(), latency: new_histogram() })
             .collect();
+    }
+
+    /// Also finds failover episodes in the requests, by these rules.
+    pub fn watch_episodes(&mut self, rules: EpisodeRules) {
+        self.episodes = Some(EpisodeTracker::new(rules));
     }
 
     /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
@@ -156,6 +165,9 @@ impl Recorder {
             }
         }
         count_upstream(r, s);
+        if let Some(tracker) = &mut self.episodes {
+            observe_episode(tracker, s);
+        }
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
         self.rows.entry(sent_second).or_insert_with(|| TimelineRow { t_s: sent_second, ..Default::default() }).sent +=
@@ -255,8 +267,27 @@ impl Recorder {
             }
         }
         self.result.timeline = self.rows.into_values().collect();
+        if let Some(tracker) = self.episodes.take() {
+            self.result.episodes = tracker.finish();
+        }
         Ok(self.result)
     }
+}
+
+/// A request as the episodes see it. What the generator did not send, and what the run's own stop cut short,
+/// say nothing about the target.
+fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample) {
+    if s.sent.is_none() || s.outcome == Outcome::Error(crate::sample::ErrorKind::Interrupted) {
+        return;
+    }
+    tracker.observe(Observation {
+        intended: s.intended,
+        done: s.done,
+        class: s.class,
+        ok: s.outcome == Outcome::Ok,
+        retried: s.attempts.len() > 1,
+        upstream: s.upstream.clone().unwrap_or_else(|| UNKNOWN_UPSTREAM.into()),
+    });
 }
 
 /// Counts a request under its upstream. Every request is counted under one, `unknown` when none was named, so

@@ -364,6 +364,10 @@ pub struct RunResult {
     pub regions: Vec<(String, Group)>,
     pub failover: FailoverStats,
     pub outages: Vec<OutageStats>,
+    /// Failover episodes inferred from the requests (see [`super::episodes`]), and whom they took as primary.
+    /// A merge of shards leaves them out: each shard saw only some of the requests.
+    #[serde(default)]
+    pub episodes: super::episodes::Episodes,
     pub stream: StreamStats,
     pub windows: Vec<WindowStats>,
     /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
@@ -435,6 +439,7 @@ impl RunResult {
         for ((_, a), (_, b)) in self.regions.iter_mut().zip(&other.regions) {
             a.merge(b)?;
         }
+        self.episodes = Default::default();
         self.upstreams_beyond_cap += other.upstreams_beyond_cap;
         self.served_by_missing += other.served_by_missing;
         for (name, b) in &other.upstreams {

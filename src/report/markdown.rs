@@ -110,8 +110,13 @@ fn notes(out: &mut String, summary: &Summary) {
     let notes: Vec<String> = served_by_line(summary)
         .into_iter()
         .chain(summary.outages.iter().map(outage_line))
+        .chain(episode_lines(summary))
         .chain(summary.error_budget.as_ref().map(error_budget_line))
-        .map(|line| format!("- {}{}", line[..1].to_uppercase(), &line[1..]))
+        .map(|line| {
+            let mut chars = line.chars();
+            let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+            format!("- {first}{}", chars.as_str())
+        })
         .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", notes.join("\n"));

@@ -276,6 +276,10 @@ pub struct Summary {
     pub failover: FailoverSummary,
     /// Around each scheduled outage of a mock provider behind a tier.
     pub outages: Vec<OutageStats>,
+    /// Failover episodes inferred from the requests themselves (no schedule needed), with the primary they
+    /// were judged against. Empty for a merge of shards.
+    #[serde(default)]
+    pub failover_episodes: crate::measure::Episodes,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streaming: Option<StreamSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,7 +337,9 @@ impl Summary {
             generator,
             lag_ms: lag,
             errors: result.errors.clone(),
-            availability_before_failover: (c.total > 0).then(|| f.first_attempt_ok as f64 / c.total as f64),
+            // A gateway that fails over internally hides its first attempts: unknown, never 1.0 by default.
+            availability_before_failover: (c.total > 0 && !(scenario.served_by.is_some() && scenario.tiers.is_empty()))
+                .then(|| f.first_attempt_ok as f64 / c.total as f64),
             tiers,
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
@@ -342,6 +348,7 @@ impl Summary {
             regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             failover: FailoverSummary::of(f, sent),
             outages: result.outages.clone(),
+            failover_episodes: result.episodes.clone(),
             error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             cost: CostSummary {

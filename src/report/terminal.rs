@@ -150,6 +150,9 @@ fn notes(out: &mut String, summary: &Summary) {
     for o in &summary.outages {
         let _ = writeln!(out, "  {}", outage_line(o));
     }
+    for line in episode_lines(summary) {
+        let _ = writeln!(out, "  {line}");
+    }
     if let Some(b) = &summary.error_budget {
         let _ = writeln!(out, "  {}", error_budget_line(b));
     }
@@ -178,8 +181,13 @@ fn notes(out: &mut String, summary: &Summary) {
 /// The SLA targets, each with its limit, measurement and interval.
 fn targets(out: &mut String, summary: &Summary) {
     if !summary.verdict.targets.is_empty() {
-        let _ =
-            writeln!(out, "\n  {:<3}{:<22}{:>12}{:>12}{:>26}", "", "SLA target", "limit", "measured", "95% interval");
+        // The name column fits the longest name ("availability in every window", a scoped target's).
+        let width = summary.verdict.targets.iter().map(|t| t.name.chars().count() + 1).max().unwrap_or(0).max(22);
+        let _ = writeln!(
+            out,
+            "\n  {:<3}{:<width$}{:>12}{:>12}{:>26}",
+            "", "SLA target", "limit", "measured", "95% interval"
+        );
         for t in &summary.verdict.targets {
             let (limit, measured) = target_cells(t);
             let more = match target_remark(t) {
@@ -188,7 +196,7 @@ fn targets(out: &mut String, summary: &Summary) {
             };
             let _ = writeln!(
                 out,
-                "  {:<3}{:<22}{limit:>12}{measured:>12}{:>26}{more}",
+                "  {:<3}{:<width$}{limit:>12}{measured:>12}{:>26}{more}",
                 judgement_mark(t.judgement).0,
                 t.name,
                 interval_cell(t)

@@ -47,6 +47,57 @@ pub(super) fn served_by_missing_line(summary: &Summary) -> Option<String> {
     })
 }
 
+/// Failover episodes, one line each (the first [`MAX_EPISODE_LINES`]), after a line on the primary they were
+/// judged against.
+pub(super) fn episode_lines(summary: &Summary) -> Vec<String> {
+    let found = &summary.failover_episodes;
+    let Some(primary) = &found.primary else { return Vec::new() };
+    if found.list.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<&str> = primary.names.iter().map(|n| n.as_deref().unwrap_or("none")).collect();
+    let total = found.list.len() as u64 + found.beyond_cap;
+    let isolated = found.list.iter().filter(|e| e.isolated).count();
+    let mut lines = vec![format!(
+        "failover episodes: {total} ({isolated} isolated), against primary {} ({})",
+        names.join("/"),
+        primary.chosen_by
+    )];
+    let opt = |v: Option<f64>, none: &str| v.map(|ms| format!("{ms:.0}ms")).unwrap_or_else(|| none.into());
+    // Outages first: a run with scattered single errors would otherwise bury them.
+    let outages: Vec<&crate::measure::Episode> = found.list.iter().filter(|e| !e.isolated).collect();
+    for e in outages.iter().take(MAX_EPISODE_LINES) {
+        let by: Vec<String> = e.served_by.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        lines.push(format!(
+            "episode {}..{}: {} requests, {} failed, served by {}; failover after {}, errors for {:.0}ms, {}",
+            fmt_seconds(e.start_ms / 1000.0),
+            fmt_seconds(e.end_ms / 1000.0),
+            e.requests,
+            e.failed,
+            by.join(", "),
+            opt(e.time_to_failover_ms, "none"),
+            e.error_burst_ms,
+            match e.time_to_recover_ms {
+                Some(ms) => format!("primary back {ms:.0}ms after the last anomaly"),
+                None => "not recovered by the end of the run".into(),
+            }
+        ));
+    }
+    if outages.len() > MAX_EPISODE_LINES {
+        lines.push(format!("…and {} more episodes (summary.json lists them)", outages.len() - MAX_EPISODE_LINES));
+    }
+    if isolated > 0 {
+        let at: Vec<String> =
+            found.list.iter().filter(|e| e.isolated).take(5).map(|e| fmt_seconds(e.start_ms / 1000.0)).collect();
+        let more = if isolated > 5 { ", …" } else { "" };
+        lines.push(format!("isolated anomalies (one request each): {isolated}, at {}{more}", at.join(", ")));
+    }
+    lines
+}
+
+/// Episodes listed one by one in the terminal and summary.md.
+const MAX_EPISODE_LINES: usize = 10;
+
 /// One watched outage, from the failover it caused to the tier's return.
 pub(super) fn outage_line(o: &OutageStats) -> String {
     let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());

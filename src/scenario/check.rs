@@ -12,6 +12,7 @@ impl LoadedScenario {
         }
         self.check_target()?;
         self.check_routing()?;
+        self.check_policies()?;
         self.check_sla()?;
         Ok(())
     }
@@ -102,6 +103,12 @@ impl LoadedScenario {
                 return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
             }
         }
+        Ok(())
+    }
+
+    /// The failover policy's own keys, and the `[compare]` and `[capacity]` settings.
+    fn check_policies(&self) -> Result<(), FileError> {
+        let s = &self.scenario;
         if let Some(c) = &s.compare {
             Tolerances::parse(&c.max_regression).map_err(|e| self.error("compare.max_regression", e.to_string()))?;
         }
@@ -113,6 +120,9 @@ impl LoadedScenario {
         }
         if s.failover.backoff_cap < s.failover.backoff {
             return Err(self.error("failover.backoff_cap", "must not be below `backoff`"));
+        }
+        if s.failover.recover_after == 0 {
+            return Err(self.error("failover.recover_after", "must be at least 1"));
         }
         Ok(())
     }

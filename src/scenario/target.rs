@@ -151,6 +151,13 @@ pub struct FailoverSpec {
     /// At most this share of requests is hedged (default 10%).
     #[serde(default = "default_hedge_share")]
     pub hedge_max_share: Ratio,
+    /// A failover episode ends when the primary has served this many requests in a row again (default 20).
+    #[serde(default = "default_recover_after")]
+    pub recover_after: u32,
+}
+
+fn default_recover_after() -> u32 {
+    20
 }
 
 fn default_hedge_share() -> Ratio {
@@ -188,6 +195,7 @@ impl Default for FailoverSpec {
             idempotency_header: default_idempotency_header(),
             hedge_after: None,
             hedge_max_share: default_hedge_share(),
+            recover_after: default_recover_after(),
         }
     }
 }

@@ -1,0 +1,292 @@
+//! Failover episodes, inferred from what the client sees: no outage schedule is needed, so this works against a
+//! real gateway that nobody tells slacheck about.
+//!
+//! Requests are taken in intended-time order (a reorder buffer holds each until no earlier one can still
+//! arrive). An episode begins at the first request that failed, was served by an upstream other than its
+//! class's primary, or needed another attempt; it ends when the primary has served `recover_after` requests
+//! in a row again, at the first of them. A lone anomaly is an episode of one request, labelled `isolated`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Successes counted before a primary is chosen by majority, when none is given.
+const PRIMARY_SAMPLE: usize = 100;
+/// Requests held at most while the primary is being chosen: the choice is made with what is there by then.
+const MAX_PENDING: usize = 10_000;
+/// Episodes kept in full; past them (a run with scattered errors) only their number is kept.
+pub const MAX_EPISODES: usize = 1_000;
+
+/// One failover episode, in milliseconds from the start of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    /// Intended time of its first anomalous request.
+    pub start_ms: f64,
+    /// Intended time of the first request of the primary's run of successes that ended it (or of the last
+    /// request, when the run ended first).
+    pub end_ms: f64,
+    /// False when the run ended before the primary recovered.
+    pub recovered: bool,
+    /// Requests due within it, and how many of them failed (what users saw).
+    pub requests: u64,
+    pub failed: u64,
+    /// Who served its requests (`unknown` for those no one named).
+    pub served_by: BTreeMap<String, u64>,
+    /// From the first anomaly to the first success served by another upstream (by its completion).
+    pub time_to_failover_ms: Option<f64>,
+    /// The longest stretch in which every request failed: from the first one's intended time to the last
+    /// one's completion.
+    pub error_burst_ms: f64,
+    /// From the last anomalous request to the primary serving again.
+    pub time_to_recover_ms: Option<f64>,
+    /// A single anomalous request: noise rather than an outage.
+    pub isolated: bool,
+}
+
+/// Which upstream counts as each class's primary, and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Primary {
+    /// By class, in the scenario's order.
+    pub names: Vec<Option<String>>,
+    /// "the class's first tier", "served_by.primary", or "most served of the first 100 successes".
+    pub chosen_by: String,
+}
+
+/// What the episodes of a run are judged with.
+#[derive(Debug, Clone)]
+pub struct EpisodeRules {
+    /// Each class's primary upstream, when the scenario says it; None: the majority of the first successes.
+    pub class_primary: Option<Vec<String>>,
+    /// Consecutive successes of the primary that end an episode.
+    pub recover_after: u32,
+    /// The longest a request can take from its intended time to its end: how long the reorder buffer waits.
+    pub horizon: Duration,
+}
+
+/// One request, as the episodes see it.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub intended: Duration,
+    pub done: Duration,
+    pub class: u16,
+    pub ok: bool,
+    /// It took more than one attempt.
+    pub retried: bool,
+    /// Its upstream's name (`unknown` when none).
+    pub upstream: String,
+}
+
+/// The episodes found so far, fed one completed request at a time.
+#[derive(Debug)]
+pub struct EpisodeTracker {
+    rules: EpisodeRules,
+    primary: Option<Primary>,
+    /// Completed requests not yet released, by (intended µs, arrival number).
+    waiting: BTreeMap<(u64, u64), Observation>,
+    arrivals: u64,
+    latest_done: Duration,
+    /// Released while the primary is being chosen.
+    pending: Vec<Observation>,
+    open: Option<Open>,
+    episodes: Episodes,
+}
+
+/// The episodes found, the first [`MAX_EPISODES`] in full.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Episodes {
+    pub primary: Option<Primary>,
+    pub list: Vec<Episode>,
+    /// Episodes past [`MAX_EPISODES`], counted only.
+    pub beyond_cap: u64,
+}
+
+impl Episodes {
+    fn push(&mut self, e: Episode) {
+        if self.list.len() < MAX_EPISODES {
+            self.list.push(e);
+        } else {
+            self.beyond_cap += 1;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    episode: Episode,
+    anomalies: u64,
+    last_anomaly_ms: f64,
+    /// The current run of the primary's successes: its start and length.
+    clean_start_ms: f64,
+    clean: u32,
+    /// The current stretch of failures: (first intended, last done).
+    burst: Option<(f64, f64)>,
+}
+
+/// Milliseconds, exact to the microsecond.
+fn ms(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+impl EpisodeTracker {
+    pub fn new(rules: EpisodeRules) -> Self {
+        let primary = rules.class_primary.as_ref().map(|names| Primary {
+            names: names.iter().cloned().map(Some).collect(),
+            chosen_by: "the class's first tier".into(),
+        });
+        EpisodeTracker {
+            rules,
+            primary,
+            waiting: BTreeMap::new(),
+            arrivals: 0,
+            latest_done: Duration::ZERO,
+            pending: Vec::new(),
+            open: None,
+            episodes: Episodes::default(),
+        }
+    }
+
+    /// A completed request. Requests due before the latest completion less the horizon are released.
+    pub fn observe(&mut self, o: Observation) {
+        self.latest_done = self.latest_done.max(o.done);
+        self.arrivals += 1;
+        self.waiting.insert((o.intended.as_micros() as u64, self.arrivals), o);
+        let ripe = self.latest_done.saturating_sub(self.rules.horizon).as_micros() as u64;
+        while let Some(entry) = self.waiting.first_entry() {
+            if entry.key().0 >= ripe {
+                break;
+            }
+            let o = entry.remove();
+            self.release(o);
+        }
+    }
+
+    /// Every request is in: releases the rest and closes an episode still open.
+    pub fn finish(mut self) -> Episodes {
+        while let Some((_, o)) = self.waiting.pop_first() {
+            self.release(o);
+        }
+        if self.primary.is_none() {
+            self.choose_primary();
+        }
+        if let Some(open) = self.open.take() {
+            let mut e = open.episode;
+            e.end_ms = e.end_ms.max(open.last_anomaly_ms);
+            close_burst(&mut e, open.burst);
+            e.isolated = open.anomalies == 1;
+            self.episodes.push(e);
+        }
+        self.episodes.primary = self.primary;
+        self.episodes
+    }
+
+    fn release(&mut self, o: Observation) {
+        if self.primary.is_some() {
+            return self.step(o);
+        }
+        self.pending.push(o);
+        let successes = self.pending.iter().filter(|o| o.ok).count();
+        if successes >= PRIMARY_SAMPLE || self.pending.len() >= MAX_PENDING {
+            self.choose_primary();
+        }
+    }
+
+    /// The upstream that served most of the first successes, for every class.
+    fn choose_primary(&mut self) {
+        let mut served: BTreeMap<&str, usize> = BTreeMap::new();
+        for o in self.pending.iter().filter(|o| o.ok) {
+            *served.entry(o.upstream.as_str()).or_default() += 1;
+        }
+        let top = served.iter().max_by_key(|(_, n)| **n).map(|(name, _)| name.to_string());
+        let classes = self.pending.iter().map(|o| o.class as usize + 1).max().unwrap_or(1);
+        self.primary = Some(Primary {
+            names: vec![top; classes],
+            chosen_by: format!("most served of the first {PRIMARY_SAMPLE} successes"),
+        });
+        for o in std::mem::take(&mut self.pending) {
+            self.step(o);
+        }
+    }
+
+    /// One request in intended order.
+    fn step(&mut self, o: Observation) {
+        let primary: Option<String> =
+            self.primary.as_ref().and_then(|p| p.names.get(o.class as usize).or(p.names.last()).cloned().flatten());
+        let by_primary = primary.as_deref().is_none_or(|p| p == o.upstream);
+        let anomaly = !o.ok || o.retried || !by_primary;
+        let (at, done) = (ms(o.intended), ms(o.done));
+        if self.open.is_none() {
+            if !anomaly {
+                return;
+            }
+            self.open = Some(Open {
+                episode: Episode {
+                    start_ms: at,
+                    end_ms: at,
+                    recovered: false,
+                    requests: 0,
+                    failed: 0,
+                    served_by: BTreeMap::new(),
+                    time_to_failover_ms: None,
+                    error_burst_ms: 0.0,
+                    time_to_recover_ms: None,
+                    isolated: false,
+                },
+                anomalies: 0,
+                last_anomaly_ms: at,
+                clean_start_ms: at,
+                clean: 0,
+                burst: None,
+            });
+        }
+        let Some(open) = self.open.as_mut() else { return };
+        let e = &mut open.episode;
+        e.requests += 1;
+        e.failed += !o.ok as u64;
+        *e.served_by.entry(o.upstream.clone()).or_default() += 1;
+        if o.ok && !by_primary && e.time_to_failover_ms.is_none() {
+            e.time_to_failover_ms = Some(done - e.start_ms);
+        }
+        if o.ok {
+            close_burst(e, open.burst.take());
+        } else {
+            let first = open.burst.map_or(at, |(first, _)| first);
+            open.burst = Some((first, done));
+        }
+        if anomaly {
+            open.anomalies += 1;
+            open.last_anomaly_ms = at;
+            open.clean = 0;
+            return;
+        }
+        if open.clean == 0 {
+            open.clean_start_ms = at;
+        }
+        open.clean += 1;
+        if open.clean < self.rules.recover_after {
+            return;
+        }
+        if let Some(mut open) = self.open.take() {
+            let e = &mut open.episode;
+            // The primary's run of successes is what ended the episode, not part of it.
+            e.requests -= u64::from(open.clean);
+            if let Some(n) = primary.and_then(|p| e.served_by.get_mut(&p)) {
+                *n -= u64::from(open.clean);
+            }
+            e.served_by.retain(|_, n| *n > 0);
+            e.end_ms = open.clean_start_ms;
+            e.recovered = true;
+            e.time_to_recover_ms = Some(open.clean_start_ms - open.last_anomaly_ms);
+            e.isolated = open.anomalies == 1;
+            self.episodes.push(open.episode);
+        }
+    }
+}
+
+fn close_burst(e: &mut Episode, burst: Option<(f64, f64)>) {
+    if let Some((first, last)) = burst {
+        e.error_burst_ms = e.error_burst_ms.max(last - first);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! Episodes from hand-made request sequences: every expected time is worked out from the sequence itself.
+
+use super::*;
+
+/// `n` requests due 5 ms apart from `from_ms`, each answered 2 ms later by `upstream` (`ok`, first attempt).
+fn steady(from_ms: u64, n: u64, upstream: &str, ok: bool) -> Vec<Observation> {
+    (0..n)
+        .map(|i| Observation {
+            intended: Duration::from_millis(from_ms + 5 * i),
+            done: Duration::from_millis(from_ms + 5 * i + 2),
+            class: 0,
+            ok,
+            retried: false,
+            upstream: upstream.into(),
+        })
+        .collect()
+}
+
+fn rules(primary: Option<&str>) -> EpisodeRules {
+    EpisodeRules {
+        class_primary: primary.map(|p| vec![p.to_string()]),
+        recover_after: 20,
+        horizon: Duration::from_millis(100),
+    }
+}
+
+fn track(rules: EpisodeRules, requests: impl IntoIterator<Item = Observation>) -> (Option<Primary>, Vec<Episode>) {
+    let mut t = EpisodeTracker::new(rules);
+    for o in requests {
+        t.observe(o);
+    }
+    let found = t.finish();
+    (found.primary, found.list)
+}
+
+/// A primary `a` for 1 s, an outage from 1,000 ms to 2,000 ms in which the gateway served from `b` after
+/// three failures, then `a` again for 1 s: 200 requests in the outage.
+fn outage() -> Vec<Observation> {
+    let mut all = steady(0, 200, "a", true);
+    all.extend(steady(1_000, 3, "unknown", false));
+    all.extend(steady(1_015, 197, "b", true));
+    all.extend(steady(2_000, 200, "a", true));
+    all
+}
+
+#[test]
+fn an_outage_is_one_episode_timed_from_the_requests() {
+    let (_, episodes) = track(rules(Some("a")), outage());
+    assert_eq!(episodes.len(), 1, "{episodes:?}");
+    let e = &episodes[0];
+    assert_eq!((e.start_ms, e.end_ms, e.recovered, e.isolated), (1_000.0, 2_000.0, true, false));
+    assert_eq!((e.requests, e.failed), (200, 3));
+    assert_eq!(e.served_by, BTreeMap::from([("b".to_string(), 197), ("unknown".to_string(), 3)]));
+    // The first success from b was due at 1,015 ms and done at 1,017 ms.
+    assert_eq!(e.time_to_failover_ms, Some(17.0));
+    // Failures due at 1,000, 1,005 and 1,010 ms; the last done at 1,012 ms.
+    assert_eq!(e.error_burst_ms, 12.0);
+    // The last anomaly (b) was due at 1,995 ms; a served again from 2,000 ms.
+    assert_eq!(e.time_to_recover_ms, Some(5.0));
+}
+
+#[test]
+fn the_order_of_completion_does_not_change_the_episodes() {
+    let mut shuffled = outage();
+    // Completion order: the reverse within every block of 10 (all within the 100 ms horizon).
+    for chunk in shuffled.chunks_mut(10) {
+        chunk.reverse();
+    }
+    assert_eq!(track(rules(Some("a")), shuffled), track(rules(Some("a")), outage()));
+}
+
+#[test]
+fn a_lone_failure_is_an_isolated_episode_of_one_request() {
+    let mut all = steady(0, 100, "a", true);
+    all[50].ok = false;
+    let (_, episodes) = track(rules(Some("a")), all);
+    assert_eq!(episodes.len(), 1);
+    let e = &episodes[0];
+    assert_eq!((e.start_ms, e.end_ms, e.requests, e.failed, e.isolated), (250.0, 255.0, 1, 1, true));
+    assert_eq!((e.error_burst_ms, e.time_to_failover_ms, e.time_to_recover_ms), (2.0, None, Some(5.0)));
+}
+
+#[test]
+fn two_outages_stay_two_episodes_unless_the_primary_did_not_recover_between_them() {
+    let gap = |n: u64| {
+        let mut all = steady(0, 50, "b", true);
+        all.extend(steady(250, n, "a", true));
+        all.extend(steady(250 + 5 * n, 50, "b", true));
+        all.extend(steady(500 + 5 * n, 50, "a", true));
+        all
+    };
+    // 20 successes of a in between end the first: two episodes. 19 do not: one.
+    let (_, two) = track(rules(Some("a")), gap(20));
+    assert_eq!(two.iter().map(|e| (e.start_ms, e.requests)).collect::<Vec<_>>(), [(0.0, 50), (350.0, 50)]);
+    let (_, one) = track(rules(Some("a")), gap(19));
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].requests, one[0].served_by["a"], one[0].served_by["b"]), (119, 19, 100));
+}
+
+#[test]
+fn retries_are_anomalies_even_when_the_primary_answered() {
+    let mut all = steady(0, 100, "a", true);
+    all[10].retried = true;
+    let (_, episodes) = track(rules(Some("a")), all);
+    assert_eq!(episodes.iter().map(|e| (e.start_ms, e.failed)).collect::<Vec<_>>(), [(50.0, 0)]);
+}
+
+#[test]
+fn without_a_named_primary_the_majority_of_the_first_successes_is_chosen_and_said() {
+    let (primary, episodes) = track(rules(None), outage());
+    let primary = primary.unwrap();
+    assert_eq!(primary.names, [Some("a".to_string())]);
+    assert_eq!(primary.chosen_by, "most served of the first 100 successes");
+    assert_eq!(episodes.len(), 1);
+    assert_eq!((episodes[0].start_ms, episodes[0].end_ms), (1_000.0, 2_000.0));
+}
+
+#[test]
+fn an_episode_still_open_at_the_end_is_not_recovered() {
+    let mut all = steady(0, 200, "a", true);
+    all.extend(steady(1_000, 10, "b", true));
+    let (_, episodes) = track(rules(Some("a")), all);
+    let e = &episodes[0];
+    assert_eq!(
+        (e.start_ms, e.end_ms, e.recovered, e.requests, e.time_to_recover_ms),
+        (1_000.0, 1_045.0, false, 10, None)
+    );
+}
+
+#[test]
+fn past_the_cap_episodes_are_only_counted() {
+    // A failure every 40th request: each is an isolated episode (39 clean requests end it).
+    let mut all = steady(0, 40 * (MAX_EPISODES as u64 + 5), "a", true);
+    for (i, o) in all.iter_mut().enumerate() {
+        o.ok = i % 40 != 0;
+    }
+    let mut t = EpisodeTracker::new(rules(Some("a")));
+    for o in all {
+        t.observe(o);
+    }
+    let found = t.finish();
+    assert_eq!((found.list.len(), found.beyond_cap), (MAX_EPISODES, 5));
+    assert!(found.list.iter().all(|e| e.isolated && e.requests == 1));
+}

@@ -1,0 +1,79 @@
+//! Failover episodes seen from outside: a gateway stand-in fails over internally on a schedule slacheck is not
+//! told, and the run finds the episode from the requests alone.
+
+mod common;
+use common::{f, Workspace};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// From 1 s to 2 s after its first request, the primary is down: for the first 50 ms of that the gateway
+/// answers 503, then it serves from the fallback. It counts what it did.
+#[derive(Clone, Default)]
+struct FailingOverGateway {
+    first: Arc<OnceLock<Instant>>,
+    errors: Arc<AtomicU64>,
+    fallback: Arc<AtomicU64>,
+}
+
+impl Respond for FailingOverGateway {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let since = self.first.get_or_init(Instant::now).elapsed();
+        let (status, upstream) = if since < Duration::from_secs(1) || since >= Duration::from_secs(2) {
+            (200, "primary")
+        } else if since < Duration::from_millis(1_050) {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            (503, "primary")
+        } else {
+            self.fallback.fetch_add(1, Ordering::Relaxed);
+            (200, "fallback")
+        };
+        ResponseTemplate::new(status).insert_header("x-upstream", upstream).set_body_string("{}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
+    let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
+    let gateway = FailingOverGateway::default();
+    Mock::given(method("POST")).respond_with(gateway.clone()).mount(&server).await;
+    let ws = Workspace::new();
+    let text = format!(
+        "name = \"gw\"\nserved_by = {{ header = \"x-upstream\" }}\n[target]\nurl = \"{}/v1/chat/completions\"\n\
+         body = '{{}}'\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n",
+        server.uri()
+    );
+    let file = ws.write("gw.toml", &text);
+    let (_ws, r) = tokio::task::spawn_blocking(move || {
+        let r = ws.run(&file, &[]);
+        (ws, r)
+    })
+    .await
+    .unwrap();
+    let s = r.summary();
+    let found = &s["failover_episodes"];
+    assert_eq!(found["primary"]["names"][0], "primary", "{found}");
+    assert_eq!(found["primary"]["chosen_by"], "most served of the first 100 successes");
+    let episodes = found["list"].as_array().unwrap();
+    assert_eq!(episodes.len(), 1, "{found}");
+    let e = &episodes[0];
+    // What users saw, and who served, exactly as the stand-in counted.
+    let (errors, fallback) = (gateway.errors.load(Ordering::Relaxed), gateway.fallback.load(Ordering::Relaxed));
+    assert!(errors > 0 && fallback > 150, "{errors} errors, {fallback} from the fallback");
+    assert_eq!(f(e, &["failed"]), errors as f64);
+    assert_eq!(f(e, &["served_by", "fallback"]), fallback as f64);
+    assert_eq!(f(e, &["requests"]), (errors + fallback) as f64);
+    // Its edges: the stand-in's clock starts when the first request arrives, which is late by that request's
+    // lag and travel; each edge request is late by its own. So each edge is within the largest lag plus the
+    // slowest answer of the gateway's 1 s and 2 s, plus one request's spacing (5 ms).
+    let tolerance = f(&s, &["lag_ms", "max"]) + f(&s, &["service_time_ms", "max"]) + 5.0;
+    let (start, end) = (f(e, &["start_ms"]), f(e, &["end_ms"]));
+    assert!((start - 1_000.0).abs() <= tolerance, "start {start} ms, tolerance {tolerance} ms");
+    assert!((end - 2_000.0).abs() <= tolerance, "end {end} ms, tolerance {tolerance} ms");
+    assert_eq!((e["recovered"].as_bool(), e["isolated"].as_bool()), (Some(true), Some(false)));
+    // The gateway's failover is internal: slacheck cannot see its first attempts, so it does not claim them.
+    assert!(s["availability_before_failover"].is_null(), "{}", s["availability_before_failover"]);
+    assert!(r.stdout.contains("failover episodes: 1 (0 isolated), against primary primary"), "{}", r.stdout);
+}
