@@ -151,6 +151,9 @@ fn a_100_percent_target_is_judged_on_the_count_and_never_asks_for_more() {
     assert_eq!((clean.targets[0].judgement, clean.targets[0].more_requests), (Judgement::Pass, None));
     let one_error = evaluate(&sla("availability = \"100%\""), &run(40, 0, 5, 0, 1));
     assert_eq!((one_error.targets[0].judgement, one_error.targets[0].more_requests), (Judgement::Fail, None));
+    for v in [&clean, &one_error] {
+        assert_eq!(v.targets[0].note.as_deref(), Some("100% allows no failure: judged on the count"));
+    }
     assert_eq!(one_error.targets[0].measured_ratio, Some(39.0 / 40.0));
 }
 
@@ -251,6 +254,10 @@ fn a_percentile_target_reports_its_value_its_order_statistic_interval_and_the_sh
     assert_eq!(t.interval, Some((0.983, Some(0.998))));
     assert_eq!((t.samples, t.judgement, t.passed, t.note.as_deref()), (1_000, Judgement::Pass, true, None));
     assert_eq!(t.limit, "1ms");
+    // p50 of the same: ranks 500 ∓ 1.96 √(1000 × 0.5 × 0.5) = 500 ∓ 30.99: floor(469.01) = 469 and
+    // ceil(530.99) + 1 = 532.
+    let t = percentile_target("p50".into(), 0.5, Duration::from_micros(1_000), &h, "");
+    assert_eq!((t.measured_ms, t.interval), (Some(0.5), Some((0.469, Some(0.532)))));
     // A limit of 980 µs leaves 980 of 1,000 within: Wilson's upper bound 0.98702 is under 99%.
     let t = percentile_target("p99".into(), 0.99, Duration::from_micros(980), &h, "");
     assert_eq!((t.judgement, t.passed, t.more_requests), (Judgement::Fail, false, None));
@@ -370,7 +377,11 @@ fn a_window_target_is_undecided_when_a_window_is_and_none_failed() {
     }
     let v = evaluate(&sla("availability = \"99%\"\nwindow = \"1s\""), &r.finish().unwrap());
     let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
-    assert_eq!(t.judgement, Judgement::InsufficientData);
+    assert_eq!(
+        (t.judgement, t.passed),
+        (Judgement::InsufficientData, false),
+        "the worst window passed, the target did not"
+    );
     // 100 of 100: 0.99 × 3.841459 / 0.01 = 380.3, so 381 in all, 281 more. The decided window asks for none.
     assert_eq!(t.more_requests, Some(281));
     // The worst window is the one with the lower availability, although the other is the undecided one.
@@ -402,7 +413,8 @@ fn the_longest_error_burst_counts_consecutive_seconds_with_any_failure() {
         ("max_error_burst", Judgement::Pass, Some(3_000.0), 10)
     );
     let v = evaluate(&sla("max_error_burst = \"2s\""), &result);
-    assert_eq!((v.targets[0].judgement, v.passed), (Judgement::Fail, false));
+    assert_eq!((v.targets[0].judgement, v.targets[0].passed, v.passed), (Judgement::Fail, false, false));
+    assert!(evaluate(&sla("max_error_burst = \"3s\""), &result).targets[0].passed);
 }
 
 #[test]
@@ -416,12 +428,13 @@ fn class_and_tier_targets_are_judged_on_their_own_traffic_and_unreached_scopes_a
     };
     result.classes = vec![("chat".into(), group(1_000, 1_000, 50_000)), ("idle".into(), group(0, 0, 1))];
     result.tiers[0].1.attempts = group(900, 1_000, 20_000);
+    result.tiers.push(("unused".into(), Default::default()));
     let text = "[class.chat]\np99 = \"40ms\"\n[class.idle]\np99 = \"1s\"\n[class.gone]\np99 = \"1s\"\n\
-                [tier.t]\navailability = \"99%\"";
+                [tier.t]\navailability = \"99%\"\n[tier.unused]\navailability = \"99%\"";
     let v = evaluate(&sla(text), &result);
     let names: Vec<_> = v.targets.iter().map(|t| (t.name.as_str(), t.judgement)).collect();
     assert_eq!(names, [("class chat p99", Judgement::Fail), ("tier t availability", Judgement::Fail)]);
-    assert_eq!(v.unmatched_scopes, ["sla.class.gone", "sla.class.idle"]);
+    assert_eq!(v.unmatched_scopes, ["sla.class.gone", "sla.class.idle", "sla.tier.unused"]);
     assert_eq!(v.exit_code(true), 2);
     // The class at 50 ms meets 60 ms; the tier's 90% meets 80%.
     let v = evaluate(&sla("[class.chat]\np99 = \"60ms\"\n[tier.t]\navailability = \"80%\""), &result);
