@@ -428,3 +428,31 @@ fn write_files(r: &CapacityReport, out: &Path) -> Result<(), RunError> {
     crate::plot::render(out, "capacity", &chart, true, true)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(sla: &str) -> LoadedScenario {
+        let source = format!(
+            "name = \"c\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n[sla]\n{sla}\n"
+        );
+        LoadedScenario { scenario: toml::from_str(&source).unwrap(), path: "c.toml".into(), source }
+    }
+
+    #[test]
+    fn a_step_runs_long_enough_to_decide_its_strictest_share() {
+        // 1.5 × 1.96² × q / (1 − q): p99 → 1.5 × 3.8416 × 99 = 570.5, so 571; 99.9% → × 999 = 5,756.6, so 5,757.
+        assert_eq!(requests_to_decide(&loaded("p99 = \"1s\"")), 571);
+        assert_eq!(requests_to_decide(&loaded("p99 = \"1s\"\navailability = \"99.9%\"")), 5_757);
+        // p50: 1.5 × 3.8416 × 1 = 5.76, so 6. A max, or a 100% target, is decided by its first miss: none needed.
+        assert_eq!(requests_to_decide(&loaded("p50 = \"1s\"\nmax = \"2s\"")), 6);
+        assert_eq!(requests_to_decide(&loaded("availability = \"100%\"")), 0);
+    }
+
+    #[test]
+    fn rates_read_in_both_units_and_rounding_drops_trailing_zeros() {
+        assert_eq!(fmt_rate(300.0), "300.0/s (18000/min)");
+        assert_eq!([round(2.0), round(2.5), round(2.346), round(0.004)], ["2", "2.5", "2.35", "0"]);
+    }
+}

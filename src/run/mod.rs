@@ -576,3 +576,6 @@ pub fn progress_wanted(quiet: bool) -> bool {
 pub fn default_results_root() -> &'static Path {
     Path::new("results")
 }
+
+#[cfg(test)]
+mod tests;
