@@ -372,3 +372,42 @@ fn capacity<DB: DrawingBackend>(
     chart.draw_series(pct.iter().zip(held).map(|(p, h)| Circle::new(*p, 5, marker(h).filled())))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spectrum_draws_its_title_series_and_limits_and_writes_only_what_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = crate::measure::new_histogram();
+        for v in 1..=1_000u64 {
+            h.record(v * 100).unwrap();
+        }
+        let chart = Chart::Spectrum {
+            title: "burst: latency".into(),
+            series: vec![("overall".into(), &h)],
+            limits: vec![("p99 ≤ 80ms".into(), 0.99, 80.0)],
+        };
+        let svg = render(dir.path(), "spectrum", &chart, true, false).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("width=\"1000\"") && svg.contains("height=\"600\""));
+        for text in ["burst: latency", "overall", "p99 ≤ 80ms"] {
+            assert!(svg.contains(text), "{text} is not drawn");
+        }
+        assert_eq!(std::fs::read_to_string(dir.path().join("spectrum.svg")).unwrap(), svg);
+        assert!(!dir.path().join("spectrum.png").exists());
+    }
+
+    #[test]
+    fn a_timeline_is_a_png_of_its_size_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<TimelineRow> =
+            (0..5).map(|t| TimelineRow { t_s: t, offered: 100, ok: 100, sent: 100, ..Default::default() }).collect();
+        render(dir.path(), "timeline", &Chart::Timeline { rows: &rows, outages: vec![(1.0, 2.0)] }, false, true)
+            .unwrap();
+        let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
+        let be = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
+        assert_eq!((&png[1..4], be(16), be(20)), (&b"PNG"[..], 1000, 720));
+        assert!(!dir.path().join("timeline.svg").exists());
+    }
+}

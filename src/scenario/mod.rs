@@ -187,3 +187,6 @@ impl LoadedScenario {
         (tiers, classes)
     }
 }
+
+#[cfg(test)]
+mod tests;
