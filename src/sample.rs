@@ -88,6 +88,8 @@ pub struct Sample {
     pub upstream: Option<String>,
     /// `served_by` is set and an answer came without its value.
     pub served_by_missing: bool,
+    /// The gateway's own marker (`served_by.failed_over`) says it failed over internally.
+    pub gateway_failed_over: bool,
     /// (prompt, completion) tokens of the answer, from its `usage`.
     pub tokens: Option<(u64, u64)>,
     pub attempts: Vec<Attempt>,
@@ -138,6 +140,7 @@ impl Sample {
             served: None,
             upstream: None,
             served_by_missing: false,
+            gateway_failed_over: false,
             tokens: None,
             attempts: Vec::new(),
             stream: None,

@@ -44,6 +44,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a rate no process can pace", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"1000000000/s\"\nduration = \"1s\"\n"), 6, "load.rate", "more than one process can pace"),
         ("a window shorter than the timeline's second", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\nwindow = \"1ns\"\n"), 9, "sla.window", "at least 1s"),
         ("too many windows", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"2h\"\n[sla]\nwindow = \"1s\"\n"), 9, "sla.window", "7200 windows"),
+        ("served-by with two sources", format!("name = \"bad\"\nserved_by = {{ header = \"x-upstream\", json = \"/model\" }}\n[target]\nmock = \"default\"\n{GOOD_LOAD}"), 2, "served_by", "one of `header`"),
+        ("a failover marker that is no header", format!("name = \"bad\"\nserved_by = {{ header = \"x-upstream\", failed_over = {{ header = \"a b\" }} }}\n[target]\nmock = \"default\"\n{GOOD_LOAD}"), 2, "served_by.failed_over.header", "not a valid header"),
         ("a trace offset of 1e300", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"huge.csv\"\n"), 6, "load.trace", "line 3"),
     ]
 }

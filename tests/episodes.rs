@@ -30,28 +30,39 @@ impl Respond for FailingOverGateway {
             self.fallback.fetch_add(1, Ordering::Relaxed);
             (200, "fallback")
         };
-        ResponseTemplate::new(status).insert_header("x-upstream", upstream).set_body_string("{}")
+        // Its own marker, as LiteLLM's `x-litellm-attempted-fallbacks`: how many fallbacks it tried.
+        let tried = if upstream == "fallback" { "1" } else { "0" };
+        ResponseTemplate::new(status)
+            .insert_header("x-upstream", upstream)
+            .insert_header("x-attempted-fallbacks", tried)
+            .set_body_string("{}")
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
+/// Runs 3 s at 200/s against a fresh stand-in, with this `served_by`; returns the stand-in and the run.
+async fn run_against_gateway(served_by: &str) -> (FailingOverGateway, common::Ran, Workspace) {
     let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
     let gateway = FailingOverGateway::default();
     Mock::given(method("POST")).respond_with(gateway.clone()).mount(&server).await;
     let ws = Workspace::new();
     let text = format!(
-        "name = \"gw\"\nserved_by = {{ header = \"x-upstream\" }}\n[target]\nurl = \"{}/v1/chat/completions\"\n\
+        "name = \"gw\"\nserved_by = {served_by}\n[target]\nurl = \"{}/v1/chat/completions\"\n\
          body = '{{}}'\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n",
         server.uri()
     );
     let file = ws.write("gw.toml", &text);
-    let (_ws, r) = tokio::task::spawn_blocking(move || {
+    let (ws, r) = tokio::task::spawn_blocking(move || {
         let r = ws.run(&file, &[]);
         (ws, r)
     })
     .await
     .unwrap();
+    (gateway, r, ws)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
+    let (gateway, r, _ws) = run_against_gateway("{ header = \"x-upstream\" }").await;
     let s = r.summary();
     let found = &s["failover_episodes"];
     assert_eq!(found["primary"]["names"][0], "primary", "{found}");
@@ -76,4 +87,25 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     // The gateway's failover is internal: slacheck cannot see its first attempts, so it does not claim them.
     assert!(s["availability_before_failover"].is_null(), "{}", s["availability_before_failover"]);
     assert!(r.stdout.contains("failover episodes: 1 (0 isolated), against primary primary"), "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateways_own_marker_counts_its_failovers_and_gives_availability_before_them() {
+    let served_by =
+        "{ header = \"x-upstream\", primary = \"primary\", failed_over = { header = \"x-attempted-fallbacks\" } }";
+    let (gateway, r, _ws) = run_against_gateway(served_by).await;
+    let s = r.summary();
+    let (errors, fallback) = (gateway.errors.load(Ordering::Relaxed), gateway.fallback.load(Ordering::Relaxed));
+    let total = f(&s, &["counts", "total"]);
+    // Every answer the gateway marked is a failover, and a rescue; the first attempts that held are the rest.
+    assert_eq!(
+        (f(&s, &["failover", "failed_over"]), f(&s, &["failover", "rescued"])),
+        (fallback as f64, fallback as f64)
+    );
+    let before = f(&s, &["availability_before_failover"]);
+    assert_eq!(before, (total - errors as f64 - fallback as f64) / total);
+    assert_eq!(s["failover_episodes"]["primary"]["chosen_by"], "served_by.primary");
+    let episodes = s["failover_episodes"]["list"].as_array().unwrap();
+    assert_eq!(episodes.len(), 1, "{}", s["failover_episodes"]);
+    assert_eq!(f(&episodes[0], &["served_by", "fallback"]), fallback as f64);
 }

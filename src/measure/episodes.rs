@@ -55,8 +55,9 @@ pub struct Primary {
 /// What the episodes of a run are judged with.
 #[derive(Debug, Clone)]
 pub struct EpisodeRules {
-    /// Each class's primary upstream, when the scenario says it; None: the majority of the first successes.
-    pub class_primary: Option<Vec<String>>,
+    /// Each class's primary upstream, when the scenario says it, and the rule that says it; None: the majority
+    /// of the first successes.
+    pub class_primary: Option<(Vec<String>, &'static str)>,
     /// Consecutive successes of the primary that end an episode.
     pub recover_after: u32,
     /// The longest a request can take from its intended time to its end: how long the reorder buffer waits.
@@ -129,9 +130,9 @@ fn ms(d: Duration) -> f64 {
 
 impl EpisodeTracker {
     pub fn new(rules: EpisodeRules) -> Self {
-        let primary = rules.class_primary.as_ref().map(|names| Primary {
+        let primary = rules.class_primary.as_ref().map(|(names, rule)| Primary {
             names: names.iter().cloned().map(Some).collect(),
-            chosen_by: "the class's first tier".into(),
+            chosen_by: rule.to_string(),
         });
         EpisodeTracker {
             rules,

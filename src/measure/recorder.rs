@@ -285,7 +285,7 @@ fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample) {
         done: s.done,
         class: s.class,
         ok: s.outcome == Outcome::Ok,
-        retried: s.attempts.len() > 1,
+        retried: s.attempts.len() > 1 || s.gateway_failed_over,
         upstream: s.upstream.clone().unwrap_or_else(|| UNKNOWN_UPSTREAM.into()),
     });
 }

@@ -235,7 +235,8 @@ impl FailoverStats {
             self.hedged += 1;
             self.hedge_won += won as u64;
         }
-        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) {
+        // A gateway that says it failed over internally answered after its own second attempt.
+        if s.attempts.first().is_some_and(|a| a.outcome == Outcome::Ok) && !s.gateway_failed_over {
             self.first_attempt_ok += 1;
         }
         if s.attempts.len() > 1 {
@@ -248,7 +249,7 @@ impl FailoverStats {
             }
         }
         let first_tier = s.attempts.first().map(|a| a.tier);
-        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier);
+        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier) && !s.gateway_failed_over;
         if one_tier {
             self.retry_rescued += (s.attempts.len() > 1 && s.outcome == Outcome::Ok) as u64;
             return false;

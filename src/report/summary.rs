@@ -337,8 +337,9 @@ impl Summary {
             generator,
             lag_ms: lag,
             errors: result.errors.clone(),
-            // A gateway that fails over internally hides its first attempts: unknown, never 1.0 by default.
-            availability_before_failover: (c.total > 0 && !(scenario.served_by.is_some() && scenario.tiers.is_empty()))
+            // A gateway that fails over internally hides its first attempts: unknown, never 1.0 by default, unless
+            // its own marker tells which requests it failed over.
+            availability_before_failover: (c.total > 0 && !hides_first_attempts(scenario))
                 .then(|| f.first_attempt_ok as f64 / c.total as f64),
             tiers,
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
@@ -443,6 +444,12 @@ impl StreamSummary {
                 .collect(),
         }
     }
+}
+
+/// A gateway (served-by, no tiers of slacheck's own) without a failover marker: its internal first attempts
+/// cannot be seen.
+fn hides_first_attempts(scenario: &Scenario) -> bool {
+    scenario.tiers.is_empty() && scenario.served_by.as_ref().is_some_and(|s| s.failed_over.is_none())
 }
 
 pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {

@@ -32,7 +32,7 @@ pub(super) fn served_by_line(summary: &Summary) -> Option<String> {
 
 /// Answers that came without the served-by value: said, never hidden under the target's name.
 pub(super) fn served_by_missing_line(summary: &Summary) -> Option<String> {
-    let source = match summary.scenario.served_by.as_ref()? {
+    let source = match summary.scenario.served_by.as_ref()?.source()? {
         crate::scenario::ServedBy::Header(h) => format!("header `{h}`"),
         crate::scenario::ServedBy::Json(p) => format!("JSON field `{p}`"),
     };

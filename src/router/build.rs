@@ -76,7 +76,12 @@ pub fn build_router(
         regions,
         classes,
         policy,
-        served_by: s.served_by.clone(),
+        served_by: s.served_by.as_ref().and_then(|b| b.source()),
+        failed_over_marker: s
+            .served_by
+            .as_ref()
+            .and_then(|b| b.failed_over.as_ref())
+            .and_then(|m| HeaderName::from_bytes(m.header.as_bytes()).ok()),
         success: s.sla.success_statuses.clone(),
         max_body: usize::try_from(target.max_body.0).unwrap_or(usize::MAX),
         run_id: mix(std::time::SystemTime::now()

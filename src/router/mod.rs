@@ -46,6 +46,13 @@ impl Tier {
     }
 }
 
+/// A failover marker's value: a count above 0 (LiteLLM's attempted fallbacks), or `true`.
+fn marks_failover(value: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim();
+    text.eq_ignore_ascii_case("true") || text.parse::<u64>().is_ok_and(|n| n > 0)
+}
+
 /// Whether an outcome means that an answer arrived (a status line at least), so that it could have named its
 /// upstream.
 fn answered(outcome: &Outcome) -> bool {
@@ -133,6 +140,8 @@ pub struct Router {
     pub classes: Vec<Class>,
     pub policy: Policy,
     pub served_by: Option<ServedBy>,
+    /// The gateway's header that says it failed over internally.
+    pub failed_over_marker: Option<HeaderName>,
     pub success: Vec<StatusPattern>,
     /// The longest response body read (`target.max_body`).
     pub max_body: usize,
@@ -162,6 +171,8 @@ fn unit(x: u64) -> f64 {
 struct Exchange {
     outcome: Outcome,
     upstream: Option<String>,
+    /// The gateway's own marker says it failed over internally.
+    gateway_failed_over: bool,
     tokens: Option<(u64, u64)>,
     over_budget: bool,
     stream: Option<StreamTiming>,
@@ -169,7 +180,7 @@ struct Exchange {
 
 impl Exchange {
     fn failed(outcome: Outcome) -> Self {
-        Exchange { outcome, upstream: None, tokens: None, over_budget: false, stream: None }
+        Exchange { outcome, upstream: None, gateway_failed_over: false, tokens: None, over_budget: false, stream: None }
     }
 }
 
@@ -238,12 +249,7 @@ impl Router {
             }
         }
         let served = (last.outcome == Outcome::Ok).then(|| attempts.last().map(|a| a.tier)).flatten();
-        // With `served_by` only the answer names its upstream; without it, the tier that answered last does.
-        let served_by_missing = self.served_by.is_some() && last.upstream.is_none() && answered(&last.outcome);
-        let upstream = match &self.served_by {
-            Some(_) => last.upstream,
-            None => attempts.last().map(|a| self.tiers[a.tier as usize].name.clone()),
-        };
+        let (upstream, served_by_missing) = self.upstream_of(&mut last, &attempts);
         Sample {
             intended,
             sent: (last.outcome != Outcome::NotSent).then_some(sent),
@@ -253,12 +259,24 @@ impl Router {
             served,
             upstream,
             served_by_missing,
+            gateway_failed_over: last.gateway_failed_over,
             tokens: last.tokens,
             attempts,
             stream: last.stream,
             hedge,
             hedged_away,
         }
+    }
+
+    /// Who served a request, and whether an answer lacked the served-by value: with `served_by` only the answer
+    /// names its upstream; without it, the tier that answered last does.
+    fn upstream_of(&self, last: &mut Exchange, attempts: &[Attempt]) -> (Option<String>, bool) {
+        let missing = self.served_by.is_some() && last.upstream.is_none() && answered(&last.outcome);
+        let upstream = match &self.served_by {
+            Some(_) => last.upstream.take(),
+            None => attempts.last().map(|a| self.tiers[a.tier as usize].name.clone()),
+        };
+        (upstream, missing)
     }
 
     /// The first tier, and after `after` without an answer a duplicate on the second, if the hedge budget
@@ -367,6 +385,8 @@ impl Router {
                 }
                 _ => None,
             };
+            let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
+            let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
             let content_type =
                 response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
             let json = content_type.starts_with(b"application/json");
@@ -382,7 +402,7 @@ impl Router {
                         return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
                     }
                 }
-                return Ok(Read::Whole { status, upstream, body: Bytes::new(), json: false });
+                return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
             }
             // Read the whole body (a response counts only when it has fully arrived), but keep only what is
             // parsed later: a JSON body (usage, served-by field) of a success.
@@ -395,7 +415,7 @@ impl Router {
                 }
             }
             let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
-            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, body, json })
+            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, failed_over, body, json })
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -443,7 +463,7 @@ impl Router {
                 };
                 Exchange::failed(outcome)
             }
-            Ok(Ok(Read::Whole { status, upstream, body, json })) => {
+            Ok(Ok(Read::Whole { status, upstream, failed_over, body, json })) => {
                 let ok = self.success.iter().any(|p| p.matches(status));
                 let upstream = match &self.served_by {
                     Some(ServedBy::Json(pointer)) => json_pointer(&body, pointer),
@@ -465,7 +485,14 @@ impl Router {
                     (_, Some((r, _))) => r.usage,
                     _ => None,
                 };
-                Exchange { outcome, upstream, tokens, over_budget: false, stream: None }
+                Exchange {
+                    outcome,
+                    upstream,
+                    gateway_failed_over: failed_over,
+                    tokens,
+                    over_budget: false,
+                    stream: None,
+                }
             }
         }
     }
@@ -474,7 +501,7 @@ impl Router {
 /// How reading a response ended.
 enum Read {
     /// The whole body arrived (`body` holds it only when it is parsed later).
-    Whole { status: u16, upstream: Option<String>, body: Bytes, json: bool },
+    Whole { status: u16, upstream: Option<String>, failed_over: bool, body: Bytes, json: bool },
     /// Reading stopped early, with the response's status.
     Ended(u16, ReadEnd),
 }
@@ -534,53 +561,4 @@ struct Usage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_weighted_draw_picks_in_proportion_to_the_weights() {
-        // Weights 1 and 3: draws below ¼ pick the first, the rest the second; one weight always picks it.
-        let picks: Vec<usize> = (0..1000).map(|k| weighted_index([1.0, 3.0].into_iter(), k as f64 / 1000.0)).collect();
-        assert_eq!(picks.iter().filter(|i| **i == 0).count(), 250);
-        assert_eq!((picks[249], picks[250], picks[999]), (0, 1, 1));
-        assert_eq!(weighted_index([5.0].into_iter(), 0.999), 0);
-        assert_eq!(weighted_index([0.0, 2.0, 0.0].into_iter(), 0.0), 1, "a zero weight is never drawn");
-    }
-
-    #[test]
-    fn the_mix_spreads_classes_by_weight() {
-        let class = |name: &str, weight| Class { name: name.into(), weight, order: vec![0], bodies: vec![vec![]] };
-        let router = Router {
-            client: reqwest::Client::new(),
-            method: Method::POST,
-            headers: HeaderMap::new(),
-            tiers: vec![],
-            regions: vec![],
-            classes: vec![class("chat", 90.0), class("analysis", 10.0)],
-            policy: Policy {
-                failover: true,
-                on_status: vec![],
-                on_timeout: true,
-                on_transport: true,
-                latency_budget: None,
-                retries: 0,
-                backoff: Duration::ZERO,
-                backoff_cap: Duration::ZERO,
-                idempotency_header: None,
-                hedge_after: None,
-                hedge_max_share: 0.0,
-            },
-            served_by: None,
-            success: vec![],
-            max_body: 1 << 20,
-            run_id: 1,
-            seed: 3,
-            hedges_sent: AtomicU64::new(0),
-            logical_requests: AtomicU64::new(0),
-            out_of_files: AtomicU64::new(0),
-        };
-        let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
-        // sd at n = 100,000, p = 0.1 is 95; allow four of them.
-        assert!((analysis as i64 - 10_000).abs() < 380, "{analysis}");
-    }
-}
+mod tests;

@@ -337,13 +337,22 @@ impl Watch {
             windows: loaded.sla_windows(profile.duration),
             warmup,
             episodes: crate::measure::EpisodeRules {
-                class_primary: router.class_primaries(),
+                class_primary: class_primaries(loaded, router),
                 recover_after: loaded.scenario.failover.recover_after,
                 // A request is recorded when it ends: one due earlier can still come until its longest time has
                 // passed (and the dispatcher's lag, which a second covers).
                 horizon: router.longest_request() + Duration::from_secs(1),
             },
         }
+    }
+}
+
+/// Each class's primary, and the rule that chose it: `served_by.primary` for every class, else each class's first
+/// tier (unless a served-by value names the upstream; then the episodes choose it from the traffic).
+fn class_primaries(loaded: &LoadedScenario, router: &Router) -> Option<(Vec<String>, &'static str)> {
+    match loaded.scenario.served_by.as_ref().and_then(|s| s.primary.clone()) {
+        Some(p) => Some((vec![p; router.classes.len()], "served_by.primary")),
+        None => router.class_primaries().map(|names| (names, "the class's first tier")),
     }
 }
 

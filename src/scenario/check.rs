@@ -124,6 +124,23 @@ impl LoadedScenario {
         if s.failover.recover_after == 0 {
             return Err(self.error("failover.recover_after", "must be at least 1"));
         }
+        if let Some(b) = &s.served_by {
+            if b.source().is_none() {
+                return Err(
+                    self.error("served_by", "set one of `header` (a response header) or `json` (a JSON pointer)")
+                );
+            }
+            let valid = |h: &str| reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_ok();
+            if b.header.as_deref().is_some_and(|h| !valid(h)) {
+                return Err(self.error("served_by.header", "not a valid header name"));
+            }
+            if b.failed_over.as_ref().is_some_and(|m| !valid(&m.header)) {
+                return Err(self.error("served_by.failed_over.header", "not a valid header name"));
+            }
+            if b.primary.as_deref().is_some_and(|p| p.trim().is_empty()) {
+                return Err(self.error("served_by.primary", "name the upstream, as the gateway does"));
+            }
+        }
         Ok(())
     }
 

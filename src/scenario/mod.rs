@@ -49,7 +49,7 @@ pub struct Scenario {
     pub failover: FailoverSpec,
     /// Where a gateway says which upstream served a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub served_by: Option<ServedBy>,
+    pub served_by: Option<ServedBySpec>,
     /// Defaults for `slacheck compare` and `run --baseline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareSpec>,

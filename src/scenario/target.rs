@@ -200,12 +200,47 @@ impl Default for FailoverSpec {
     }
 }
 
-/// Where the serving upstream is read from a response: a header, or a JSON pointer into the body.
+/// What a gateway says about itself: where the serving upstream is read from (a header, or a JSON pointer
+/// into the body), which upstream is the primary, and its own marker of an internal failover.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServedBySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// The upstream that serves when all is well; absent: the one that served most of the first successes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// A response header whose value above 0 (or `true`) says the gateway failed over internally, e.g.
+    /// `x-litellm-attempted-fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_over: Option<FailoverMarker>,
+}
+
+/// A gateway's own marker of an internal failover.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "lowercase")]
+#[serde(deny_unknown_fields)]
+pub struct FailoverMarker {
+    pub header: String,
+}
+
+/// Where the serving upstream is read from a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServedBy {
     Header(String),
     Json(String),
+}
+
+impl ServedBySpec {
+    /// The source of the upstream's name: exactly one of `header` and `json` (checked with the scenario).
+    pub fn source(&self) -> Option<ServedBy> {
+        match (&self.header, &self.json) {
+            (Some(h), None) => Some(ServedBy::Header(h.clone())),
+            (None, Some(p)) => Some(ServedBy::Json(p.clone())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]

@@ -18,7 +18,7 @@ fn steady(from_ms: u64, n: u64, upstream: &str, ok: bool) -> Vec<Observation> {
 
 fn rules(primary: Option<&str>) -> EpisodeRules {
     EpisodeRules {
-        class_primary: primary.map(|p| vec![p.to_string()]),
+        class_primary: primary.map(|p| (vec![p.to_string()], "the class's first tier")),
         recover_after: 20,
         horizon: Duration::from_millis(100),
     }

@@ -1,0 +1,51 @@
+//! The router's unit tests: the weighted draw and the class mix.
+
+use super::*;
+
+#[test]
+fn a_weighted_draw_picks_in_proportion_to_the_weights() {
+    // Weights 1 and 3: draws below ¼ pick the first, the rest the second; one weight always picks it.
+    let picks: Vec<usize> = (0..1000).map(|k| weighted_index([1.0, 3.0].into_iter(), k as f64 / 1000.0)).collect();
+    assert_eq!(picks.iter().filter(|i| **i == 0).count(), 250);
+    assert_eq!((picks[249], picks[250], picks[999]), (0, 1, 1));
+    assert_eq!(weighted_index([5.0].into_iter(), 0.999), 0);
+    assert_eq!(weighted_index([0.0, 2.0, 0.0].into_iter(), 0.0), 1, "a zero weight is never drawn");
+}
+
+#[test]
+fn the_mix_spreads_classes_by_weight() {
+    let class = |name: &str, weight| Class { name: name.into(), weight, order: vec![0], bodies: vec![vec![]] };
+    let router = Router {
+        client: reqwest::Client::new(),
+        method: Method::POST,
+        headers: HeaderMap::new(),
+        tiers: vec![],
+        regions: vec![],
+        classes: vec![class("chat", 90.0), class("analysis", 10.0)],
+        policy: Policy {
+            failover: true,
+            on_status: vec![],
+            on_timeout: true,
+            on_transport: true,
+            latency_budget: None,
+            retries: 0,
+            backoff: Duration::ZERO,
+            backoff_cap: Duration::ZERO,
+            idempotency_header: None,
+            hedge_after: None,
+            hedge_max_share: 0.0,
+        },
+        served_by: None,
+        failed_over_marker: None,
+        success: vec![],
+        max_body: 1 << 20,
+        run_id: 1,
+        seed: 3,
+        hedges_sent: AtomicU64::new(0),
+        logical_requests: AtomicU64::new(0),
+        out_of_files: AtomicU64::new(0),
+    };
+    let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
+    // sd at n = 100,000, p = 0.1 is 95; allow four of them.
+    assert!((analysis as i64 - 10_000).abs() < 380, "{analysis}");
+}
