@@ -170,6 +170,8 @@ impl Comparison {
 
 /// The quantiles compared, with their names.
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999)];
+/// Where p99 is in [`QUANTILES`]: tiers are compared on it.
+const P99: usize = 2;
 const RESAMPLES: usize = 1000;
 /// Fewer one-second intervals than this on either side: too few to estimate the noise, so no verdict.
 pub const MIN_INTERVALS: usize = 5;
@@ -202,7 +204,7 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
         }
     }
     // Each tier's p99 with its own bootstrap interval and the p99 tolerance, as the overall p99.
-    let p99 = QUANTILES.iter().position(|(n, _)| *n == "p99").unwrap_or(2);
+    let p99 = P99;
     let mut tiers = Vec::new();
     for tag in before.log.series.keys().filter(|t| t.starts_with("tier.") && after.log.series.contains_key(*t)) {
         let boot = Bootstrap::of_series(before, after, tag);

@@ -431,3 +431,21 @@ fn a_side_loads_from_a_folder_its_summary_or_its_log() {
     std::fs::write(dir.path().join("summary.json"), "not json").unwrap();
     assert!(matches!(load(dir.path()), Err(LoadError::NotJson { .. })));
 }
+
+#[test]
+fn tiers_are_compared_on_p99() {
+    assert_eq!(QUANTILES[P99], ("p99", 0.99));
+}
+
+#[test]
+fn the_tolerance_is_exclusive_and_one_request_a_side_is_judged() {
+    // 100% → 50%: −50 pp exactly, against a 50 pp tolerance: not beyond it. The mirror is not an improvement.
+    assert_eq!(availability_row((1_000.0, 1_000.0), (500.0, 1_000.0), 50.0).change, Change::NoSignificantChange);
+    assert_eq!(availability_row((500.0, 1_000.0), (1_000.0, 1_000.0), 50.0).change, Change::NoSignificantChange);
+    // Just past it, both are decided.
+    assert_eq!(availability_row((1_000.0, 1_000.0), (500.0, 1_000.0), 49.0).change, Change::Regressed);
+    assert_eq!(availability_row((500.0, 1_000.0), (1_000.0, 1_000.0), 49.0).change, Change::Improved);
+    // One request a side is little, but it is data: judged (and here, within the noise), not "insufficient".
+    assert_eq!(availability_row((1.0, 1.0), (0.0, 1.0), 0.05).change, Change::NoSignificantChange);
+    assert_eq!(availability_row((0.0, 1.0), (1.0, 1.0), 0.05).change, Change::NoSignificantChange);
+}
