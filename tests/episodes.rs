@@ -87,6 +87,17 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     // The gateway's failover is internal: slacheck cannot see its first attempts, so it does not claim them.
     assert!(s["availability_before_failover"].is_null(), "{}", s["availability_before_failover"]);
     assert!(r.stdout.contains("failover episodes: 1 (0 isolated), against primary primary"), "{}", r.stdout);
+    // Second by second, who served: every row's counts add up to its requests, and the fallback's to the
+    // stand-in's own count, nearly all of it in second 1.
+    let rows = s["timeline"].as_array().unwrap();
+    let served = |row: &serde_json::Value, name: &str| row["served_by"][name].as_f64().unwrap_or(0.0);
+    for row in rows {
+        let sum: f64 = row["served_by"].as_object().map_or(0.0, |m| m.values().map(|v| v.as_f64().unwrap()).sum());
+        assert_eq!(sum, f(row, &["offered"]), "{row}");
+    }
+    assert_eq!(rows.iter().map(|row| served(row, "fallback")).sum::<f64>(), fallback as f64);
+    assert_eq!(served(&rows[0], "fallback"), 0.0);
+    assert!(served(&rows[1], "fallback") >= 150.0, "{}", rows[1]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

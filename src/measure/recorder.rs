@@ -164,7 +164,11 @@ impl Recorder {
                 w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
             }
         }
-        count_upstream(r, s);
+        let upstream = count_upstream(r, s);
+        match due_row.served_by.get_mut(upstream) {
+            Some(n) => *n += 1,
+            None => _ = due_row.served_by.insert(upstream.to_string(), 1),
+        }
         if let Some(tracker) = &mut self.episodes {
             observe_episode(tracker, s);
         }
@@ -294,7 +298,8 @@ fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample) {
 /// that the counts add up to the total, failures and unsent requests included. Look up before inserting: a new
 /// key is a copy of the name, once per upstream rather than per sample. Past MAX_UPSTREAMS names (a header
 /// carrying a pod name or a request id), the rest share one group.
-fn count_upstream(r: &mut RunResult, s: &Sample) {
+/// Returns the name it was counted under, for the request's timeline row.
+fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> &'a str {
     let latency = s.sent.map(|_| s.done.saturating_sub(s.intended));
     r.served_by_missing += s.served_by_missing as u64;
     let u = s.upstream.as_deref().unwrap_or(UNKNOWN_UPSTREAM);
@@ -304,9 +309,11 @@ fn count_upstream(r: &mut RunResult, s: &Sample) {
         None if !full => r.upstreams.entry(u.to_string()).or_default().add(&s.outcome, latency),
         None => {
             r.upstreams_beyond_cap += 1;
-            r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, latency)
+            r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, latency);
+            return OTHER_UPSTREAMS;
         }
     }
+    u
 }
 
 #[cfg(test)]

@@ -316,6 +316,10 @@ pub struct TimelineRow {
     pub sent: u64,
     /// Requests due in this second that tried more than one tier.
     pub failovers: u64,
+    /// Requests due in this second by who served them (as `upstreams`, `unknown` included): when traffic moved
+    /// to a fallback, and when it came back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub served_by: BTreeMap<String, u64>,
     /// Latency percentiles of the requests that finished in this second.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -416,6 +420,9 @@ impl RunResult {
             row.not_sent += r.not_sent;
             row.sent += r.sent;
             row.failovers += r.failovers;
+            for (name, n) in &r.served_by {
+                *row.served_by.entry(name.clone()).or_default() += n;
+            }
         }
         self.timeline = rows.into_values().map(|r| TimelineRow { p50_ms: None, p99_ms: None, ..r }).collect();
         for ((_, a), (_, b)) in self.tiers.iter_mut().zip(&other.tiers) {
