@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -48,13 +49,15 @@ pub enum Chart<'a> {
     },
 }
 
-const COLORS: [RGBColor; 6] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(23, 190, 207),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
 ];
 const LIMIT: RGBColor = RGBColor(214, 39, 40);
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
@@ -247,18 +250,41 @@ fn timeline<DB: DrawingBackend>(
     outages: &[(f64, f64)],
 ) -> DrawResult<DB> {
     let (top, bottom) = root.split_vertically(400);
+    timeline_rates(&top, rows, outages)?;
+    timeline_latency(&bottom, rows, outages)
+}
+
+/// The upper panel: offered, sent, failed and failed-over requests per second, and who served them when more
+/// than one upstream did (the four that served most).
+fn timeline_rates<DB: DrawingBackend>(
+    top: &DrawingArea<DB, Shift>,
+    rows: &[TimelineRow],
+    outages: &[(f64, f64)],
+) -> DrawResult<DB> {
     let end = rows.len().max(1) as f64;
     let per_second = |f: &dyn Fn(&TimelineRow) -> u64| -> Vec<(f64, f64)> {
         rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r) as f64)).collect()
     };
-    let rate_series: [(&str, Vec<(f64, f64)>); 4] = [
-        ("offered", per_second(&|r| r.offered)),
-        ("achieved (sent)", per_second(&|r| r.sent)),
-        ("failed", per_second(&|r| r.error + r.timeout + r.not_sent)),
-        ("failovers", per_second(&|r| r.failovers)),
+    let mut rate_series: Vec<(String, Vec<(f64, f64)>)> = vec![
+        ("offered".into(), per_second(&|r| r.offered)),
+        ("achieved (sent)".into(), per_second(&|r| r.sent)),
+        ("failed".into(), per_second(&|r| r.error + r.timeout + r.not_sent)),
+        ("failovers".into(), per_second(&|r| r.failovers)),
     ];
+    let mut served: BTreeMap<&str, u64> = BTreeMap::new();
+    for (name, n) in rows.iter().flat_map(|r| &r.served_by) {
+        *served.entry(name.as_str()).or_default() += n;
+    }
+    if served.len() > 1 {
+        let mut names: Vec<(&str, u64)> = served.into_iter().collect();
+        names.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (name, _) in names.into_iter().take(4) {
+            let pts = per_second(&|r| r.served_by.get(name).copied().unwrap_or(0));
+            rate_series.push((format!("served by {name}"), pts));
+        }
+    }
     let max_rate = rate_series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
-    let mut chart = panel(&top, "Requests per second", 22).build_cartesian_2d(0f64..end, 0f64..max_rate)?;
+    let mut chart = panel(top, "Requests per second", 22).build_cartesian_2d(0f64..end, 0f64..max_rate)?;
     chart
         .configure_mesh()
         .y_label_formatter(&|y| format!("{y:.0}"))
@@ -270,21 +296,30 @@ fn timeline<DB: DrawingBackend>(
     let shade = |(a, b): &(f64, f64), h: f64| Rectangle::new([(*a, 0.0), (*b, h)], OUTAGE.mix(0.5).filled());
     chart.draw_series(outages.iter().map(|o| shade(o, max_rate)))?;
     for (i, (name, pts)) in rate_series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        // Who served is drawn thinner, under the totals it splits.
+        let (color, width) = (COLORS[i % COLORS.len()], if i < 4 { 2 } else { 1 });
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-            .label(*name)
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(width)))?
+            .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)
+}
 
+/// The lower panel: p50 and p99 per second, on a log scale.
+fn timeline_latency<DB: DrawingBackend>(
+    bottom: &DrawingArea<DB, Shift>,
+    rows: &[TimelineRow],
+    outages: &[(f64, f64)],
+) -> DrawResult<DB> {
+    let end = rows.len().max(1) as f64;
     let latency = |f: &dyn Fn(&TimelineRow) -> Option<f64>| -> Vec<(f64, f64)> {
         rows.iter().filter_map(|r| f(r).map(|v| (r.t_s as f64 + 0.5, v.max(0.001)))).collect()
     };
     let (p50, p99) = (latency(&|r| r.p50_ms), latency(&|r| r.p99_ms));
     let hi = p99.iter().chain(&p50).map(|(_, y)| *y).fold(1.0, f64::max) * 1.5;
     let lo = p50.iter().map(|(_, y)| *y).fold(hi, f64::min).max(0.001) / 1.5;
-    let mut chart = panel(&bottom, "Latency per second (from the intended send time)", 20)
+    let mut chart = panel(bottom, "Latency per second (from the intended send time)", 20)
         .build_cartesian_2d(0f64..end, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
@@ -303,8 +338,7 @@ fn timeline<DB: DrawingBackend>(
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)
 }
 
 fn capacity<DB: DrawingBackend>(
@@ -396,6 +430,26 @@ mod tests {
         }
         assert_eq!(std::fs::read_to_string(dir.path().join("spectrum.svg")).unwrap(), svg);
         assert!(!dir.path().join("spectrum.png").exists());
+    }
+
+    #[test]
+    fn a_timeline_shows_who_served_when_more_than_one_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |t: u64, served: &[(&str, u64)]| TimelineRow {
+            t_s: t,
+            offered: 100,
+            ok: 100,
+            sent: 100,
+            served_by: served.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+            ..Default::default()
+        };
+        let two = [row(0, &[("primary", 100)]), row(1, &[("fallback", 100)]), row(2, &[("primary", 100)])];
+        let svg = render(dir.path(), "t", &Chart::Timeline { rows: &two, outages: vec![] }, false, false).unwrap();
+        assert!(svg.contains("served by primary") && svg.contains("served by fallback"));
+        let one = [row(0, &[("primary", 100)]), row(1, &[("primary", 100)])];
+        let svg = render(dir.path(), "t", &Chart::Timeline { rows: &one, outages: vec![] }, false, false).unwrap();
+        assert!(!svg.contains("served by"), "one upstream adds nothing to the totals");
+        assert!(!dir.path().join("t.svg").exists() && !dir.path().join("t.png").exists());
     }
 
     #[test]
