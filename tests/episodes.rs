@@ -98,6 +98,11 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     assert_eq!(rows.iter().map(|row| served(row, "fallback")).sum::<f64>(), fallback as f64);
     assert_eq!(served(&rows[0], "fallback"), 0.0);
     assert!(served(&rows[1], "fallback") >= 150.0, "{}", rows[1]);
+    // And in the interval log, one latency series per upstream.
+    let log = slacheck::hlog::read(&r.out.join("latency.hlog")).unwrap();
+    let count = |tag: &str| log.total(tag).map_or(0, |h| h.len());
+    assert_eq!(count("upstream.fallback"), fallback);
+    assert_eq!(count("upstream.fallback") + count("upstream.primary"), f(&s, &["counts", "total"]) as u64);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -195,7 +195,20 @@ impl Recorder {
                 h.saturating_record(value);
             }
         }
+        self.record_upstream_interval(upstream, latency);
         self.record_routing(s);
+    }
+
+    /// This second's latency by upstream, as `upstream.<name>` series of the interval log. The names are those
+    /// the upstream counts use, so there are at most [`MAX_UPSTREAMS`] and `(other)`.
+    fn record_upstream_interval(&mut self, name: &str, latency: u64) {
+        let fixed = 3 + self.result.tiers.len() + self.result.classes.len();
+        let found = self.interval[fixed..].iter().position(|(tag, _)| tag.strip_prefix(UPSTREAM_TAG) == Some(name));
+        let i = found.map(|i| fixed + i).unwrap_or_else(|| {
+            self.interval.push((format!("{UPSTREAM_TAG}{name}"), new_histogram()));
+            self.interval.len() - 1
+        });
+        self.interval[i].1.saturating_record(latency);
     }
 
     /// Per tier, class and upstream, and failover.
@@ -298,6 +311,9 @@ fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample) {
 /// that the counts add up to the total, failures and unsent requests included. Look up before inserting: a new
 /// key is a copy of the name, once per upstream rather than per sample. Past MAX_UPSTREAMS names (a header
 /// carrying a pod name or a request id), the rest share one group.
+/// Where an upstream's series is in the interval log: `upstream.<name>`.
+pub const UPSTREAM_TAG: &str = "upstream.";
+
 /// Returns the name it was counted under, for the request's timeline row.
 fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> &'a str {
     let latency = s.sent.map(|_| s.done.saturating_sub(s.intended));
