@@ -119,9 +119,10 @@ impl Bootstrap {
     }
 }
 
-/// The 2.5% and 97.5% points of a non-empty sample (sorted here), by the nearest rank on (len − 1).
+/// The 2.5% and 97.5% points of a non-empty sample (sorted here), by the nearest rank on (len − 1), which is
+/// never past the last.
 pub(super) fn central_95(r: &mut [f64]) -> (f64, f64) {
     r.sort_by(f64::total_cmp);
-    let at = |p: f64| r[((p * (r.len() - 1) as f64).round() as usize).min(r.len() - 1)];
+    let at = |p: f64| r[(p * (r.len() - 1) as f64).round() as usize];
     (at(0.025), at(0.975))
 }
