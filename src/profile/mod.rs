@@ -123,34 +123,35 @@ impl Segment {
         match self.curve {
             Curve::Linear { from, to } => {
                 let slope = (to - from) / self.len;
-                if slope.abs() < 1e-12 {
-                    return y / from;
-                }
-                // Root of from·τ + slope·τ²/2 = y, in the form that stays exact when slope is tiny.
+                // Root of from·τ + slope·τ²/2 = y, in the form that stays exact when slope is tiny (or zero:
+                // then it is y / from).
                 let disc = (from * from + 2.0 * slope * y).max(0.0);
                 (2.0 * y / (from + disc.sqrt())).clamp(0.0, self.len)
             }
-            Curve::Sine { .. } => {
-                // Λ is increasing; Newton steps kept inside a shrinking bracket.
-                let (mut lo, mut hi) = (0.0, self.len);
-                let mut tau = (y / self.integral(self.len).max(1e-12) * self.len).clamp(lo, hi);
-                for _ in 0..60 {
-                    let f = self.integral(tau) - y;
-                    if f.abs() < 1e-9 {
-                        break;
-                    }
-                    if f > 0.0 {
-                        hi = tau;
-                    } else {
-                        lo = tau;
-                    }
-                    let r = self.rate(tau);
-                    let next = if r > 1e-9 { tau - f / r } else { f64::NAN };
-                    tau = if next > lo && next < hi { next } else { (lo + hi) / 2.0 };
-                }
-                tau
-            }
+            Curve::Sine { .. } => self.invert_sine(y).0,
         }
+    }
+
+    /// The sine's inverse by Newton steps kept inside a shrinking bracket (Λ is increasing), with the number of
+    /// steps taken: Newton's steps make it a handful where bisection alone would take some forty.
+    fn invert_sine(&self, y: f64) -> (f64, u32) {
+        let (mut lo, mut hi) = (0.0, self.len);
+        let mut tau = (y / self.integral(self.len).max(1e-12) * self.len).clamp(lo, hi);
+        for step in 0..60 {
+            let f = self.integral(tau) - y;
+            if f.abs() < 1e-9 {
+                return (tau, step);
+            }
+            if f > 0.0 {
+                hi = tau;
+            } else {
+                lo = tau;
+            }
+            let r = self.rate(tau);
+            let next = if r > 1e-9 { tau - f / r } else { f64::NAN };
+            tau = if next > lo && next < hi { next } else { (lo + hi) / 2.0 };
+        }
+        (tau, 60)
     }
 }
 

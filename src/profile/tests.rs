@@ -309,3 +309,29 @@ fn a_rate_above_what_one_process_can_pace_is_refused_on_the_key_that_sets_it() {
         assert_eq!(shape_error(load).field, field, "{load}");
     }
 }
+
+#[test]
+fn the_sine_inverse_is_exact_and_takes_a_handful_of_newton_steps() {
+    // Over two periods of 100 ± 50/s, and of a rate that touches zero (100 ± 100/s), every whole request.
+    // (Newton slows where the rate nears zero: 5 steps at most for 100 ± 50/s, 12 for 100 ± 100/s.)
+    for (amplitude, bound) in [(50.0, 8), (100.0, 16)] {
+        let s = Segment { start: 0.0, len: 8.0, curve: Curve::Sine { mean: 100.0, amplitude, period: 4.0 } };
+        let mut most = 0;
+        for k in 1..800 {
+            let y = k as f64;
+            let (tau, steps) = s.invert_sine(y);
+            assert!((s.integral(tau) - y).abs() < 1e-9, "Λ({tau}) = {} for {y}", s.integral(tau));
+            most = most.max(steps);
+        }
+        // Bisection alone would need log2(8 s / 1e-11 s) ≈ 40 steps; Newton's take a handful.
+        assert!(most <= bound, "{most} steps at amplitude {amplitude}");
+    }
+}
+
+#[test]
+fn a_cut_on_a_step_boundary_leaves_no_empty_step() {
+    let steps = "profile = \"steps\"\nsteps = [{ rate = \"10/s\", for = \"2s\" }, { rate = \"50/s\", for = \"3s\" }]";
+    let cut = profile(&format!("{steps}\nduration = \"2s\""));
+    assert!(matches!(&cut.shape, Shape::Segments(s) if s.len() == 1 && s[0].len == 2.0));
+    assert_eq!(uniform(&cut).len(), 20);
+}
