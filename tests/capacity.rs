@@ -109,8 +109,10 @@ fn the_knee_of_a_queue_is_where_p99_crosses_its_limit() {
     assert!(knee >= lower && knee <= upper, "knee {knee}/s, expected between {lower:.1} and {upper:.1}/s");
     let at = |rate: f64| steps.iter().find(|s| num(s, "rate_per_s") == rate).unwrap();
     assert!(num(at(knee), "p99_ms") <= 100.0, "{}", at(knee));
-    assert!(num(at(failing), "p99_ms") > 100.0, "{}", at(failing));
-    assert!(r["first_failing_missed"][0].as_str().unwrap().starts_with("p99"), "{r}");
+    // The first failing step missed p99, or, close to the limit on a busy machine, could not show it held.
+    let why = r["first_failing_missed"][0].as_str().unwrap();
+    assert!(why.starts_with("p99"), "{r}");
+    assert!(num(at(failing), "p99_ms") > 100.0 || why.ends_with("undecided"), "{why}: {}", at(failing));
 }
 
 #[test]
