@@ -203,17 +203,19 @@ fn trace_profile(file: &str, text: &str, duration: Option<&str>) -> Result<Profi
 
 #[test]
 fn a_trace_of_offsets_fires_each_offset_once() {
-    let text = "offset_ms\n0\n500\n1500\n2500\n";
+    // Offsets on whole seconds too: a second's count holds its start and not its end.
+    let text = "offset_ms\n0\n500\n1000\n1500\n2000\n2500\n";
     let p = trace_profile("t.csv", text, None).unwrap();
     // Its natural length ends 1 ms after the last offset.
     assert_eq!(p.duration, Duration::from_millis(2_501));
     let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
-    assert_eq!(uniform(&p), ms(&[0, 500, 1_500, 2_500]));
-    assert_eq!((p.rate_at(0.2), p.rate_at(1.0), p.rate_at(2.9), p.peak_rate()), (2.0, 1.0, 1.0, 2.0));
-    assert_eq!((p.expected_by(0.5), p.expected_by(1.6), p.uniform_count()), (1.0, 3.0, 4));
-    // Cut at 2 s: the 2.5 s request is not sent.
+    assert_eq!(uniform(&p), ms(&[0, 500, 1_000, 1_500, 2_000, 2_500]));
+    assert_eq!((p.rate_at(0.2), p.rate_at(1.0), p.rate_at(2.9), p.peak_rate()), (2.0, 2.0, 2.0, 2.0));
+    // Requests due before t: strictly before.
+    assert_eq!((p.expected_by(0.5), p.expected_by(1.0), p.expected_by(1.6), p.uniform_count()), (1.0, 2.0, 4.0, 6));
+    // Cut at 2 s: the requests at 2 s and 2.5 s are not sent.
     let cut = trace_profile("t.csv", text, Some("2s")).unwrap();
-    assert_eq!((uniform(&cut), cut.uniform_count()), (ms(&[0, 500, 1_500]), 3));
+    assert_eq!((uniform(&cut), cut.uniform_count()), (ms(&[0, 500, 1_000, 1_500]), 4));
 }
 
 #[test]
