@@ -73,8 +73,8 @@ pub struct Observation {
     pub ok: bool,
     /// It took more than one attempt.
     pub retried: bool,
-    /// Its upstream's name (`unknown` when none).
-    pub upstream: String,
+    /// Its upstream, as [`EpisodeTracker::name`] numbered it.
+    pub upstream: u16,
 }
 
 /// The episodes found so far, fed one completed request at a time.
@@ -90,6 +90,8 @@ pub struct EpisodeTracker {
     pending: Vec<Observation>,
     open: Option<Open>,
     episodes: Episodes,
+    /// Upstream names, numbered as they first come: an observation carries a number, not a copy of its name.
+    names: Vec<String>,
 }
 
 /// The episodes found, the first [`MAX_EPISODES`] in full.
@@ -143,6 +145,19 @@ impl EpisodeTracker {
             pending: Vec::new(),
             open: None,
             episodes: Episodes::default(),
+            names: Vec::new(),
+        }
+    }
+
+    /// The number of an upstream's name. Names are the recorder's capped labels, so there are a few dozen at
+    /// most, and a look along them costs less than a copy of the name per request.
+    pub fn name(&mut self, name: &str) -> u16 {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => i as u16,
+            None => {
+                self.names.push(name.to_string());
+                (self.names.len() - 1) as u16
+            }
         }
     }
 
@@ -195,7 +210,7 @@ impl EpisodeTracker {
     fn choose_primary(&mut self) {
         let mut served: BTreeMap<&str, usize> = BTreeMap::new();
         for o in self.pending.iter().filter(|o| o.ok) {
-            *served.entry(o.upstream.as_str()).or_default() += 1;
+            *served.entry(self.names[o.upstream as usize].as_str()).or_default() += 1;
         }
         let top = served.iter().max_by_key(|(_, n)| **n).map(|(name, _)| name.to_string());
         let classes = self.pending.iter().map(|o| o.class as usize + 1).max().unwrap_or(1);
@@ -212,7 +227,8 @@ impl EpisodeTracker {
     fn step(&mut self, o: Observation) {
         let primary: Option<String> =
             self.primary.as_ref().and_then(|p| p.names.get(o.class as usize).or(p.names.last()).cloned().flatten());
-        let by_primary = primary.as_deref().is_none_or(|p| p == o.upstream);
+        let upstream = &self.names[o.upstream as usize];
+        let by_primary = primary.as_deref().is_none_or(|p| p == upstream);
         let anomaly = !o.ok || o.retried || !by_primary;
         let (at, done) = (ms(o.intended), ms(o.done));
         if self.open.is_none() {
@@ -243,7 +259,10 @@ impl EpisodeTracker {
         let e = &mut open.episode;
         e.requests += 1;
         e.failed += !o.ok as u64;
-        *e.served_by.entry(o.upstream.clone()).or_default() += 1;
+        match e.served_by.get_mut(upstream) {
+            Some(n) => *n += 1,
+            None => _ = e.served_by.insert(upstream.clone(), 1),
+        }
         if o.ok && !by_primary && e.time_to_failover_ms.is_none() {
             e.time_to_failover_ms = Some(done - e.start_ms);
         }

@@ -170,7 +170,7 @@ impl Recorder {
             None => _ = due_row.served_by.insert(upstream.to_string(), 1),
         }
         if let Some(tracker) = &mut self.episodes {
-            observe_episode(tracker, s);
+            observe_episode(tracker, s, upstream);
         }
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
@@ -293,17 +293,18 @@ impl Recorder {
 
 /// A request as the episodes see it. What the generator did not send, and what the run's own stop cut short,
 /// say nothing about the target.
-fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample) {
+fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
     if s.sent.is_none() || s.outcome == Outcome::Error(crate::sample::ErrorKind::Interrupted) {
         return;
     }
+    let upstream = tracker.name(upstream);
     tracker.observe(Observation {
         intended: s.intended,
         done: s.done,
         class: s.class,
         ok: s.outcome == Outcome::Ok,
         retried: s.attempts.len() > 1 || s.gateway_failed_over,
-        upstream: s.upstream.clone().unwrap_or_else(|| UNKNOWN_UPSTREAM.into()),
+        upstream,
     });
 }
 

@@ -11,9 +11,20 @@ fn steady(from_ms: u64, n: u64, upstream: &str, ok: bool) -> Vec<Observation> {
             class: 0,
             ok,
             retried: false,
-            upstream: upstream.into(),
+            upstream: NAMES.iter().position(|n| *n == upstream).unwrap() as u16,
         })
         .collect()
+}
+
+/// The upstreams of these tests, numbered in this order by [`tracker`].
+const NAMES: [&str; 3] = ["a", "b", "unknown"];
+
+fn tracker(rules: EpisodeRules) -> EpisodeTracker {
+    let mut t = EpisodeTracker::new(rules);
+    for name in NAMES {
+        t.name(name);
+    }
+    t
 }
 
 fn rules(primary: Option<&str>) -> EpisodeRules {
@@ -25,7 +36,7 @@ fn rules(primary: Option<&str>) -> EpisodeRules {
 }
 
 fn track(rules: EpisodeRules, requests: impl IntoIterator<Item = Observation>) -> (Option<Primary>, Vec<Episode>) {
-    let mut t = EpisodeTracker::new(rules);
+    let mut t = tracker(rules);
     for o in requests {
         t.observe(o);
     }
@@ -134,7 +145,7 @@ fn past_the_cap_episodes_are_only_counted() {
     for (i, o) in all.iter_mut().enumerate() {
         o.ok = i % 40 != 0;
     }
-    let mut t = EpisodeTracker::new(rules(Some("a")));
+    let mut t = tracker(rules(Some("a")));
     for o in all {
         t.observe(o);
     }
