@@ -216,15 +216,16 @@ async fn outage_windows_and_the_token_bucket_fail_what_they_should() {
     // here, not from the plan.
     // Two decisions of the server lie at most from the send of one request to the answer of the next apart.
     let (mut admitted, mut lost, mut last_sent, mut previous_sent) = (0u32, 0.0f64, start, start);
+    let mut left = 5.0;
     for _ in 0..300 {
         let sent = Instant::now();
         if chat(&c, &p.chat_url(), "{}").await.status() == 200 {
             admitted += 1;
         }
-        // At most this many overflowed since the last decision: it left at most 4 tokens (it took one if there
-        // were any), so past the 5th only one more refill fits before the bucket is full.
-        lost += (50.0 * previous_sent.elapsed().as_secs_f64() - 1.0).max(0.0);
-        (previous_sent, last_sent) = (sent, sent);
+        // At most this many overflowed since the last decision: the bucket held at most `left` then (full at
+        // the start; after a decision at most 4, as it took one if there was one), and holds 5.
+        lost += (left + 50.0 * previous_sent.elapsed().as_secs_f64() - 5.0).max(0.0);
+        (previous_sent, last_sent, left) = (sent, sent, 4.0);
     }
     // The last decision fell between the last send and now; one token of slack for rounding at each end.
     let most = 5.0 + 50.0 * start.elapsed().as_secs_f64() + 1.0;
