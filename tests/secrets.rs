@@ -60,3 +60,19 @@ fn a_missing_key_variable_is_a_usage_error_naming_it() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("SLACHECK_SURELY_UNSET_VAR"), "{}", r.stderr);
 }
+
+#[test]
+fn a_key_unfit_for_a_header_is_a_usage_error_placed_in_the_scenario_and_not_shown() {
+    let ws = Workspace::new();
+    let s = ws.write(
+        "badkey.toml",
+        "name = \"badkey\"\n[target]\nurl = \"http://127.0.0.1:9/\"\napi_key_env = \"SLACHECK_TEST_BAD_KEY\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n",
+    );
+    let secret = "sk-line1\nline2-secret";
+    let r = ws.run_env(&s, &[], &[("SLACHECK_TEST_BAD_KEY", secret)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("badkey.toml:4"), "the error is placed at api_key_env's line: {}", r.stderr);
+    assert!(r.stderr.contains("target.api_key_env"), "{}", r.stderr);
+    assert!(!r.stderr.contains("line2-secret") && !r.stdout.contains("line2-secret"), "the key leaked: {}", r.stderr);
+}

@@ -1,33 +1,35 @@
-//! Building a [`Router`] from a scenario: its tiers (or the one implicit target), classes with their bodies,
-//! the failover policy, the HTTP client and the request headers (the API key among them, never shown).
+//! Building a [`Router`] from the scenario's routing part ([`RoutingSpec`]): its tiers (or the one implicit
+//! target), classes with their bodies, the failover policy, the HTTP client and the request headers (the API key
+//! among them, never shown).
 
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
-use crate::scenario::{ClassSpec, HttpVersion, LoadedScenario};
+use crate::scenario::{ClassSpec, HttpVersion, RoutingSpec};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use slacheck_common::tomlfile::FileError;
 use std::time::Duration;
 
 /// Why a router could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{0}")]
-    Scenario(#[from] FileError),
     #[error("target unreachable at start: {0}")]
     Unreachable(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    #[error("target.headers.{0}: not a valid HTTP header")]
+    Header(String),
+    #[error("the API key is not a valid header value (it is not shown here)")]
+    ApiKey,
 }
 
-/// The router for a scenario: its tiers (or the one implicit target), classes and failover policy.
+/// The router for a scenario's routing part: its tiers (or the one implicit target), classes and failover policy.
+/// The API key must be a valid header value (the caller checks it, to place the error in the scenario).
 pub fn build_router(
-    loaded: &LoadedScenario,
+    spec: &RoutingSpec,
     chat_url: &dyn Fn(&str) -> Option<String>,
     api_key: Option<&str>,
     body: Bytes,
 ) -> Result<Router, BuildError> {
-    let s = &loaded.scenario;
-    let target = &s.target;
+    let target = spec.target;
     let url_of = |url: &Option<String>, mock: &Option<String>| -> Result<reqwest::Url, BuildError> {
         let text = match (url, mock) {
             (Some(u), _) => Some(u.clone()),
@@ -38,9 +40,9 @@ pub fn build_router(
         reqwest::Url::parse(&text).map_err(|e| BuildError::Unreachable(format!("bad URL {text}: {e}")))
     };
     let mut regions: Vec<String> = Vec::new();
-    let (tiers, classes) = if s.tiers.is_empty() {
+    let (tiers, classes) = if spec.tiers.is_empty() {
         let tier = Tier {
-            name: loaded.tiers().swap_remove(0).0,
+            name: spec.implicit_tier.clone(),
             endpoints: vec![Endpoint { url: url_of(&target.url, &target.mock)?, region: None, weight: 1.0 }],
             timeout: target.timeout.0,
             price_input: 0.0,
@@ -48,9 +50,9 @@ pub fn build_router(
         };
         (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], bodies: vec![vec![body]] }])
     } else {
-        (tiers_of(loaded, &url_of, &mut regions)?, classes_of(loaded))
+        (tiers_of(spec, &url_of, &mut regions)?, classes_of(spec))
     };
-    let f = &s.failover;
+    let f = spec.failover;
     let policy = Policy {
         failover: f.enabled,
         on_status: f.on_status.clone(),
@@ -67,28 +69,27 @@ pub fn build_router(
     Ok(Router {
         client: build_client(
             target.http,
-            target.url.is_none() && s.tiers.iter().all(|t| t.url.is_none()),
-            s.load.max_in_flight,
+            target.url.is_none() && spec.tiers.iter().all(|t| t.url.is_none()),
+            spec.max_in_flight,
         )?,
         method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
-        headers: headers(loaded, api_key, true)?,
+        headers: headers(&target.headers, api_key)?,
         tiers,
         regions,
         classes,
         policy,
-        served_by: s.served_by.as_ref().and_then(|b| b.source()),
-        failed_over_marker: s
+        served_by: spec.served_by.and_then(|b| b.source()),
+        failed_over_marker: spec
             .served_by
-            .as_ref()
             .and_then(|b| b.failed_over.as_ref())
             .and_then(|m| HeaderName::from_bytes(m.header.as_bytes()).ok()),
-        success: s.sla.success_statuses.clone(),
+        success: spec.success_statuses.to_vec(),
         max_body: usize::try_from(target.max_body.0).unwrap_or(usize::MAX),
         run_id: mix(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)),
-        seed: s.load.seed,
+        seed: spec.seed,
         hedges_sent: Default::default(),
         logical_requests: Default::default(),
         out_of_files: Default::default(),
@@ -99,10 +100,9 @@ pub fn build_router(
 type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>) -> Result<reqwest::Url, BuildError> + 'a;
 
 /// The scenario's `[[tiers]]`, each with its endpoints; a region is numbered the first time it is named.
-fn tiers_of(loaded: &LoadedScenario, url_of: &UrlOf, regions: &mut Vec<String>) -> Result<Vec<Tier>, BuildError> {
-    let (s, target) = (&loaded.scenario, &loaded.scenario.target);
+fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Result<Vec<Tier>, BuildError> {
     let mut tiers = Vec::new();
-    for t in &s.tiers {
+    for t in spec.tiers {
         let endpoints = if t.endpoints.is_empty() {
             vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
         } else {
@@ -122,7 +122,7 @@ fn tiers_of(loaded: &LoadedScenario, url_of: &UrlOf, regions: &mut Vec<String>) 
         tiers.push(Tier {
             name: t.name.clone(),
             endpoints,
-            timeout: t.timeout.unwrap_or(target.timeout).0,
+            timeout: t.timeout.unwrap_or(spec.target.timeout).0,
             price_input: t.price_input,
             price_output: t.price_output,
         });
@@ -130,30 +130,16 @@ fn tiers_of(loaded: &LoadedScenario, url_of: &UrlOf, regions: &mut Vec<String>) 
     Ok(tiers)
 }
 
-/// The scenario's classes (or the one default class), each with its tier order and a body per tier and prompt.
-fn classes_of(loaded: &LoadedScenario) -> Vec<Class> {
-    let s = &loaded.scenario;
-    let specs = if s.classes.is_empty() {
-        vec![ClassSpec {
-            name: "default".into(),
-            weight: 1.0,
-            tier: String::new(),
-            fallbacks: None,
-            prompts: vec!["ping".into()],
-            max_tokens: 16,
-            stream: false,
-        }]
-    } else {
-        s.classes.clone()
-    };
-    specs
+/// The classes, each with its tier order and a body per tier and prompt.
+fn classes_of(spec: &RoutingSpec) -> Vec<Class> {
+    spec.classes
         .iter()
-        .zip(loaded.class_orders())
+        .zip(&spec.class_orders)
         .map(|(c, order)| Class {
             name: c.name.clone(),
             weight: c.weight,
-            order,
-            bodies: s.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
+            order: order.clone(),
+            bodies: spec.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
         })
         .collect()
 }
@@ -193,22 +179,23 @@ fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) ->
     b.build().map_err(|e| BuildError::Client(e.to_string()))
 }
 
-fn headers(loaded: &LoadedScenario, api_key: Option<&str>, has_body: bool) -> Result<HeaderMap, BuildError> {
+/// The request headers: the target's (checked when the scenario was read), the content type, the API key.
+fn headers(
+    target_headers: &std::collections::BTreeMap<String, String>,
+    api_key: Option<&str>,
+) -> Result<HeaderMap, BuildError> {
     let mut map = HeaderMap::new();
-    for (name, value) in &loaded.scenario.target.headers {
-        let bad = || loaded.error(&format!("target.headers.{name}"), "not a valid HTTP header");
+    for (name, value) in target_headers {
+        let bad = || BuildError::Header(name.clone());
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
         map.insert(name, HeaderValue::from_str(value).map_err(|_| bad())?);
     }
-    if has_body && !map.contains_key(CONTENT_TYPE) {
+    if !map.contains_key(CONTENT_TYPE) {
         map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     if let Some(key) = api_key {
         // The key's value is never part of an error message.
-        let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            loaded
-                .error("target.api_key_env", "the variable's value is not a valid header value (it is not shown here)")
-        })?;
+        let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| BuildError::ApiKey)?;
         value.set_sensitive(true);
         map.insert(AUTHORIZATION, value);
     }

@@ -86,7 +86,7 @@ impl RunError {
             | RunError::MissingApiKey { .. }
             | RunError::StartPassed { .. }
             | RunError::Folder(OutDirError::InUse(_))
-            | RunError::Router(router::BuildError::Scenario(_)) => 2,
+            | RunError::Router(router::BuildError::Header(_) | router::BuildError::ApiKey) => 2,
             _ => 3,
         }
     }
@@ -264,14 +264,17 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     Ok(RunOutcome { summary, dir, interrupted, replaced, write_error })
 }
 
-/// The API key from the variable the scenario names.
+/// The API key from the variable the scenario names; it must be fit for an HTTP header.
 fn api_key(loaded: &LoadedScenario) -> Result<Option<String>, RunError> {
-    match &loaded.scenario.target.api_key_env {
-        Some(var) => std::env::var(var)
-            .map(Some)
-            .map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() }),
-        None => Ok(None),
+    let Some(var) = &loaded.scenario.target.api_key_env else { return Ok(None) };
+    let key =
+        std::env::var(var).map_err(|_| RunError::MissingApiKey { file: loaded.path.clone(), var: var.clone() })?;
+    if reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).is_err() {
+        // The key's value is never part of an error message.
+        let why = "the variable's value is not a valid header value (it is not shown here)";
+        return Err(loaded.error("target.api_key_env", why).into());
     }
+    Ok(Some(key))
 }
 
 /// The body of the implicit target: `body`, the bytes of `body_file`, or none.
@@ -297,7 +300,7 @@ async fn start_target(
         providers.push(mock_upstream::start(config, start).await?);
     }
     let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
-    let router = router::build_router(loaded, &chat_url, api_key, body)?;
+    let router = router::build_router(&loaded.routing(), &chat_url, api_key, body)?;
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {
             engine::preflight(&endpoint.url)

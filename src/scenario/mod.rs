@@ -175,6 +175,24 @@ impl LoadedScenario {
         }
     }
 
+    /// The part of the scenario the router is built from, with the implicit tier and class filled in.
+    pub fn routing(&self) -> RoutingSpec<'_> {
+        let s = &self.scenario;
+        let classes = if s.classes.is_empty() { vec![ClassSpec::implicit()] } else { s.classes.clone() };
+        RoutingSpec {
+            target: &s.target,
+            tiers: &s.tiers,
+            implicit_tier: self.tiers().swap_remove(0).0,
+            classes,
+            class_orders: self.class_orders(),
+            failover: &s.failover,
+            served_by: s.served_by.as_ref(),
+            success_statuses: &s.sla.success_statuses,
+            max_in_flight: s.load.max_in_flight,
+            seed: s.load.seed,
+        }
+    }
+
     /// Names of the tiers and classes a run will have (the implicit ones without `[[tiers]]` / `[[classes]]`).
     pub fn tier_and_class_names(&self) -> (Vec<String>, Vec<String>) {
         let s = &self.scenario;

@@ -1,5 +1,6 @@
 //! Where requests go: the target, model tiers and their endpoints, request classes, failover and served-by.
 
+use super::StatusPattern;
 use crate::units::{ByteSize, HumanDuration, Ratio};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -103,6 +104,41 @@ pub struct ClassSpec {
     pub max_tokens: u32,
     #[serde(default)]
     pub stream: bool,
+}
+
+impl ClassSpec {
+    /// The one class of a scenario without `[[classes]]`: "ping", 16 tokens, starting at the first tier.
+    pub fn implicit() -> Self {
+        ClassSpec {
+            name: "default".into(),
+            weight: 1.0,
+            tier: String::new(),
+            fallbacks: None,
+            prompts: default_prompts(),
+            max_tokens: default_max_tokens(),
+            stream: false,
+        }
+    }
+}
+
+/// What the router is built from ([`LoadedScenario::routing`](super::LoadedScenario::routing)): the router stage
+/// receives this part and nothing else of the scenario.
+#[derive(Debug)]
+pub struct RoutingSpec<'a> {
+    pub target: &'a Target,
+    /// The `[[tiers]]`; empty when every request goes to `target` as one implicit tier.
+    pub tiers: &'a [TierSpec],
+    /// The implicit tier's name (the target's mock, or "target").
+    pub implicit_tier: String,
+    /// The classes, never empty: without `[[classes]]`, [`ClassSpec::implicit`].
+    pub classes: Vec<ClassSpec>,
+    /// The tiers each class tries, in order (indices into `tiers`).
+    pub class_orders: Vec<Vec<usize>>,
+    pub failover: &'a FailoverSpec,
+    pub served_by: Option<&'a ServedBySpec>,
+    pub success_statuses: &'a [StatusPattern],
+    pub max_in_flight: usize,
+    pub seed: u64,
 }
 
 fn default_prompts() -> Vec<String> {
