@@ -118,9 +118,11 @@ struct Open {
     episode: Episode,
     anomalies: u64,
     last_anomaly_ms: f64,
-    /// The current run of the primary's successes: its start and length.
+    /// The current run of the primaries' successes: its start, length, and who served it (by upstream
+    /// number; with several classes, several primaries).
     clean_start_ms: f64,
     clean: u32,
+    clean_served: BTreeMap<u16, u64>,
     /// The current stretch of failures: (first intended, last done).
     burst: Option<(f64, f64)>,
 }
@@ -252,6 +254,7 @@ impl EpisodeTracker {
                 last_anomaly_ms: at,
                 clean_start_ms: at,
                 clean: 0,
+                clean_served: BTreeMap::new(),
                 burst: None,
             });
         }
@@ -276,12 +279,14 @@ impl EpisodeTracker {
             open.anomalies += 1;
             open.last_anomaly_ms = at;
             open.clean = 0;
+            open.clean_served.clear();
             return;
         }
         if open.clean == 0 {
             open.clean_start_ms = at;
         }
         open.clean += 1;
+        *open.clean_served.entry(o.upstream).or_default() += 1;
         if open.clean < self.rules.recover_after {
             return;
         }
@@ -289,8 +294,10 @@ impl EpisodeTracker {
             let e = &mut open.episode;
             // The primary's run of successes is what ended the episode, not part of it.
             e.requests -= u64::from(open.clean);
-            if let Some(n) = primary.and_then(|p| e.served_by.get_mut(&p)) {
-                *n -= u64::from(open.clean);
+            for (upstream, clean) in &open.clean_served {
+                if let Some(n) = e.served_by.get_mut(&self.names[*upstream as usize]) {
+                    *n -= clean;
+                }
             }
             e.served_by.retain(|_, n| *n > 0);
             e.end_ms = open.clean_start_ms;

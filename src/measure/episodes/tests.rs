@@ -153,3 +153,27 @@ fn past_the_cap_episodes_are_only_counted() {
     assert_eq!((found.list.len(), found.beyond_cap), (MAX_EPISODES, 5));
     assert!(found.list.iter().all(|e| e.isolated && e.requests == 1));
 }
+
+#[test]
+fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
+    // Class 0's primary is `a`, class 1's is `b`. One failure, then 20 successes alternating between the
+    // classes, each by its own primary: the run that ends the episode is not part of it, for either upstream.
+    let rules = EpisodeRules {
+        class_primary: Some((vec!["a".into(), "b".into()], "the class's first tier")),
+        recover_after: 20,
+        horizon: Duration::from_millis(100),
+    };
+    let mut all = steady(0, 10, "a", true);
+    all.extend(steady(50, 1, "unknown", false));
+    for (i, o) in steady(55, 20, "a", true).into_iter().enumerate() {
+        let (class, upstream) = if i % 2 == 0 { (0, 0) } else { (1, 1) };
+        all.push(Observation { class, upstream, ..o });
+    }
+    all.extend(steady(155, 10, "a", true));
+    let (_, episodes) = track(rules, all);
+    assert_eq!(episodes.len(), 1, "{episodes:?}");
+    let e = &episodes[0];
+    assert_eq!((e.requests, e.failed), (1, 1));
+    assert_eq!(e.served_by, BTreeMap::from([("unknown".to_string(), 1)]));
+    assert_eq!((e.start_ms, e.end_ms), (50.0, 55.0));
+}
