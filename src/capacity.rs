@@ -218,7 +218,7 @@ async fn run_step(
     let overrides = Overrides { rate: Some(Rate::per_second(rate)), duration: Some(settings.warmup + judged) };
     let plan = loaded.clone().with_overrides(&overrides)?;
     let dir = out.join(format!("step-{number:02}-{rate:.0}-per-s"));
-    let formats = Formats { hlog: true, svg: false, png: false, junit: false, md: false, html: false };
+    let formats = Formats { hlog: true, parquet: false, svg: false, png: false, junit: false, md: false, html: false };
     let opts = RunOptions { out: Some(dir.clone()), formats, warmup: settings.warmup, ..RunOptions::default() };
     let outcome = run::run(&plan, &opts).await?;
     let s = &outcome.summary;
@@ -288,7 +288,7 @@ async fn settle(
     let probe_rate = settings.min.min(10.0);
     let overrides = Overrides { rate: Some(Rate::per_second(probe_rate)), duration: Some(Duration::from_secs(1)) };
     let plan = loaded.clone().with_overrides(&overrides)?;
-    let formats = Formats { hlog: false, svg: false, png: false, junit: false, md: false, html: false };
+    let formats = Formats { hlog: false, parquet: false, svg: false, png: false, junit: false, md: false, html: false };
     for probe in 1.. {
         let dir = out.join(format!("settle-{number:02}-{probe}"));
         let opts = RunOptions { out: Some(dir), formats: formats.clone(), ..RunOptions::default() };

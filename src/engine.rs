@@ -104,7 +104,8 @@ pub fn spawn_pacer(
                     }
                     Err(_) => {
                         let done = start.elapsed();
-                        let _ = samples.send(Sample::not_sent(intended, done));
+                        let class = router.class_of(index) as u16;
+                        let _ = samples.send(Sample { request: index, class, ..Sample::not_sent(intended, done) });
                     }
                 }
             }

@@ -17,6 +17,7 @@
 //! - [`engine`]: the open-loop pacer and closed-loop connections that fire each request on time.
 //! - [`measure`]: samples folded into histograms, counts and the per-second timeline; closed intervals to a sink.
 //! - [`hlog`]: the HdrHistogram interval log: a sink for the recorder, and a reader.
+//! - [`requests`]: requests.parquet, every request's record: a sink for the recorder, and the shards' concatenation.
 //! - [`sla`]: the verdict on every target, with its uncertainty, and the exit code it calls for.
 //! - [`plot`]: SVG and PNG charts.
 //! - [`report`]: summary.json, the terminal, Markdown, JUnit and HTML.
@@ -39,6 +40,7 @@ pub mod outdir;
 pub mod plot;
 pub mod profile;
 pub mod report;
+pub mod requests;
 pub mod router;
 pub mod run;
 pub mod sample;

@@ -15,6 +15,7 @@ const OWN_FILES: &[&str] = &[
     "summary.json",
     "measurements.json",
     "latency.hlog",
+    "requests.parquet",
     "junit.xml",
     "summary.md",
     "report.html",

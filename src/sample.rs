@@ -73,6 +73,8 @@ impl ErrorKind {
 /// One logical request: its times (offsets from the start of the run), its outcome and its attempts.
 #[derive(Debug, Clone)]
 pub struct Sample {
+    /// Its number in the whole schedule (shards included): the request id's suffix.
+    pub request: u64,
     pub intended: Duration,
     /// When it was actually sent (absent if not sent).
     pub sent: Option<Duration>,
@@ -90,6 +92,10 @@ pub struct Sample {
     pub served_by_missing: bool,
     /// The gateway's own marker (`served_by.failed_over`) says it failed over internally.
     pub gateway_failed_over: bool,
+    /// The HTTP status of the last answer, when a status line came.
+    pub status: Option<u16>,
+    /// The last answer's values of `target.capture_headers`, in their order (empty when none are named).
+    pub captured: Vec<Option<String>>,
     /// (prompt, completion) tokens of the answer, from its `usage`.
     pub tokens: Option<(u64, u64)>,
     pub attempts: Vec<Attempt>,
@@ -132,6 +138,7 @@ impl Sample {
     /// A request that was due but never sent.
     pub fn not_sent(intended: Duration, done: Duration) -> Self {
         Sample {
+            request: 0,
             intended,
             sent: None,
             done,
@@ -141,12 +148,22 @@ impl Sample {
             upstream: None,
             served_by_missing: false,
             gateway_failed_over: false,
+            status: None,
+            captured: Vec::new(),
             tokens: None,
             attempts: Vec::new(),
             stream: None,
             hedge: None,
             hedged_away: None,
         }
+    }
+}
+
+impl Sample {
+    /// It went to more than one tier, or the gateway says it failed over internally.
+    pub fn failed_over(&self) -> bool {
+        let first_tier = self.attempts.first().map(|a| a.tier);
+        self.gateway_failed_over || self.attempts.iter().any(|a| Some(a.tier) != first_tier)
     }
 }
 

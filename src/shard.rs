@@ -178,10 +178,21 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
         write_log(&out.join("latency.hlog"), &merged, start, count)?;
     }
 
+    // Every request's row, shard after shard (each keeps the request ids its own run sent).
+    let request_files: Vec<PathBuf> = shards.iter().map(|s| s.dir.join(crate::requests::FILE_NAME)).collect();
+    if formats.parquet && request_files.iter().all(|p| p.exists()) {
+        crate::requests::concat(&request_files, &out.join(crate::requests::FILE_NAME))
+            .map_err(|e| MergeError::Write { path: out.join(crate::requests::FILE_NAME), message: e.to_string() })?;
+    }
+
     let scenario = &first.summary.scenario;
     let verdict = crate::sla::evaluate(&scenario.sla, &result);
     let mut summary = Summary::new(scenario, &result, verdict, facts.clone());
     summary.merged_shards = Some(count);
+    let merged_requests = out.join(crate::requests::FILE_NAME);
+    summary.tail = crate::requests::TailSettings::of(&scenario.sla, &result)
+        .filter(|_| merged_requests.exists())
+        .and_then(|settings| crate::requests::attribute(&merged_requests, &settings).ok());
     let plots = report::PlotInputs::of_run(&result);
     let mut formats = formats.clone();
     formats.hlog = false; // written above

@@ -66,6 +66,8 @@ fn sigterm_and_sighup_leave_partial_results_marked_incomplete() {
         let limit = 100.0 * (sent_at.elapsed().as_secs_f64() + 61.0) / 2.0;
         assert!(total > 0.0 && total < limit.min(5000.0), "SIG{name}: {total} requests");
         assert!(out.join("latency.hlog").exists() && out.join("junit.xml").exists(), "SIG{name}");
+        // Every request counted so far has its row.
+        assert_eq!(common::parquet_rows(&out.join("requests.parquet")).len() as f64, total, "SIG{name}");
     }
 }
 

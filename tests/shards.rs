@@ -114,6 +114,19 @@ async fn shards_add_up_to_the_unsharded_run_and_merge_exactly() {
             let sum: f64 = shard_summaries.iter().map(|s| f(s, &["counts", key])).sum();
             assert_eq!(f(&m, &["counts", key]), sum, "{key}");
         }
+        // requests.parquet: the shards' rows one after the other, and the request numbers are those of the whole
+        // schedule, each once.
+        let merged_rows = common::parquet_rows(&merged.out.join("requests.parquet"));
+        assert_eq!(merged_rows.len() as f64, f(&m, &["counts", "total"]));
+        let mut numbers: Vec<u64> = merged_rows.iter().map(|r| r["request"].as_u64().unwrap()).collect();
+        let shard_numbers: Vec<u64> = shards
+            .iter()
+            .flat_map(|d| common::parquet_rows(&d.join("requests.parquet")))
+            .map(|r| r["request"].as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers, shard_numbers, "shard after shard, rows in order");
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..numbers.len() as u64).collect::<Vec<_>>());
         // The merged percentiles are those of the union of the shards' samples: the shards' histograms added.
         let mut union = slacheck::measure::new_histogram();
         for d in &shards {

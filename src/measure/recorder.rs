@@ -23,6 +23,22 @@ pub trait IntervalSink: Send {
     fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
+/// Where every request goes, one by one, with the upstream it was counted under (requests.parquet).
+pub trait RequestSink: Send {
+    fn write(&mut self, s: &Sample, upstream: &str) -> std::io::Result<()>;
+    /// After the last request.
+    fn finish(self: Box<Self>) -> std::io::Result<()>;
+}
+
+/// A sink that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("the interval log: {0}")]
+    Intervals(std::io::Error),
+    #[error("the requests' file: {0}")]
+    Requests(std::io::Error),
+}
+
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
 pub struct Live {
@@ -41,6 +57,9 @@ pub struct Recorder {
     /// Where each closed interval goes (latency.hlog).
     hlog: Option<Box<dyn IntervalSink>>,
     hlog_error: Option<std::io::Error>,
+    /// Where each request's record goes (requests.parquet), and its first error.
+    requests: Option<Box<dyn RequestSink>>,
+    requests_error: Option<std::io::Error>,
     live: Arc<Live>,
     /// Tier of each watched outage in `result.outages`.
     watched: Vec<u16>,
@@ -91,6 +110,8 @@ impl Recorder {
             interval_second: 0,
             hlog,
             hlog_error: None,
+            requests: None,
+            requests_error: None,
             live,
             watched: Vec::new(),
             warmup: Duration::ZERO,
@@ -111,6 +132,11 @@ impl Recorder {
             .iter()
             .map(|(a, b)| WindowStats { start_s: *a, end_s: *b, counts: Counts::default(), latency: new_histogram() })
             .collect();
+    }
+
+    /// Also hands every measured request to `sink` (warm-up requests are only counted, as everywhere).
+    pub fn write_requests(&mut self, sink: Box<dyn RequestSink>) {
+        self.requests = Some(sink);
     }
 
     /// Also finds failover episodes in the requests, by these rules.
@@ -171,6 +197,9 @@ impl Recorder {
         }
         if let Some(tracker) = &mut self.episodes {
             observe_episode(tracker, s, upstream);
+        }
+        if let (Some(sink), None) = (&mut self.requests, &self.requests_error) {
+            self.requests_error = sink.write(s, upstream).err();
         }
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
@@ -267,14 +296,20 @@ impl Recorder {
         }
     }
 
-    /// Closes the last interval and the interval log; fails only if the log could not be written.
-    pub fn finish(mut self) -> Result<RunResult, std::io::Error> {
+    /// Closes the last interval and the sinks; fails only if a sink could not be written.
+    pub fn finish(mut self) -> Result<RunResult, SinkError> {
         self.close_interval();
         if let Some(e) = self.hlog_error.take() {
-            return Err(e);
+            return Err(SinkError::Intervals(e));
         }
         if let Some(sink) = self.hlog.take() {
-            sink.finish()?;
+            sink.finish().map_err(SinkError::Intervals)?;
+        }
+        if let Some(e) = self.requests_error.take() {
+            return Err(SinkError::Requests(e));
+        }
+        if let Some(sink) = self.requests.take() {
+            sink.finish().map_err(SinkError::Requests)?;
         }
         // Fill gaps so the timeline has one row per second.
         let last = self.rows.keys().next_back().copied();

@@ -248,9 +248,7 @@ impl FailoverStats {
                 self.added.saturating_record(micros(e2e.saturating_sub(last.elapsed)));
             }
         }
-        let first_tier = s.attempts.first().map(|a| a.tier);
-        let one_tier = s.attempts.iter().all(|a| Some(a.tier) == first_tier) && !s.gateway_failed_over;
-        if one_tier {
+        if !s.failed_over() {
             self.retry_rescued += (s.attempts.len() > 1 && s.outcome == Outcome::Ok) as u64;
             return false;
         }
@@ -559,4 +557,9 @@ impl StreamStats {
         self.decode_time += o.decode_time;
         Ok(())
     }
+}
+
+/// US dollars for these token counts at per-million prices: a run's, a tier's or one request's.
+pub fn cost_usd(prompt_tokens: u64, completion_tokens: u64, price_input: f64, price_output: f64) -> f64 {
+    (prompt_tokens as f64 * price_input + completion_tokens as f64 * price_output) / 1_000_000.0
 }

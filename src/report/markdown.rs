@@ -21,6 +21,7 @@ pub fn markdown(summary: &Summary) -> String {
     latency(&mut out, summary);
     routing(&mut out, summary);
     notes(&mut out, summary);
+    slowest(&mut out, summary);
     out
 }
 
@@ -111,6 +112,7 @@ fn notes(out: &mut String, summary: &Summary) {
         .into_iter()
         .chain(summary.outages.iter().map(outage_line))
         .chain(episode_lines(summary))
+        .chain(tail_lines(summary))
         .chain(summary.error_budget.as_ref().map(error_budget_line))
         .map(|line| {
             let mut chars = line.chars();
@@ -120,5 +122,31 @@ fn notes(out: &mut String, summary: &Summary) {
         .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", notes.join("\n"));
+    }
+}
+
+/// The slowest requests, with what requests.parquet records of them and the id to find them by.
+fn slowest(out: &mut String, summary: &Summary) {
+    let Some(tail) = summary.tail.as_ref().filter(|t| !t.slowest.is_empty()) else { return };
+    let _ = writeln!(
+        out,
+        "\n| slowest requests | latency | outcome | class | tier | upstream | region | attempts | request id |\n\
+         |---|---:|---|---|---|---|---|---:|---|"
+    );
+    for r in &tail.slowest {
+        let _ = writeln!(
+            out,
+            "| #{} at {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.request,
+            fmt_seconds(r.intended_ms / 1000.0),
+            fmt_ms(r.latency_ms),
+            r.outcome,
+            r.class,
+            r.tier.as_deref().unwrap_or("-"),
+            r.upstream,
+            r.region.as_deref().unwrap_or("-"),
+            r.attempts,
+            r.request_id.as_deref().unwrap_or("-")
+        );
     }
 }

@@ -37,10 +37,13 @@ use std::path::{Path, PathBuf};
 
 pub use crate::outdir::write_atomic;
 
-/// Which report files to write (`--format json,hlog,svg,png,junit,md,html`); summary.json and measurements.json are always written.
+/// Which report files to write (`--format json,hlog,parquet,svg,png,junit,md,html`); summary.json and
+/// measurements.json are always written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Formats {
     pub hlog: bool,
+    /// requests.parquet, every request's record.
+    pub parquet: bool,
     pub svg: bool,
     pub png: bool,
     pub junit: bool,
@@ -50,18 +53,20 @@ pub struct Formats {
 
 impl Default for Formats {
     fn default() -> Self {
-        Formats { hlog: true, svg: true, png: true, junit: true, md: true, html: true }
+        Formats { hlog: true, parquet: true, svg: true, png: true, junit: true, md: true, html: true }
     }
 }
 
 impl std::str::FromStr for Formats {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let mut f = Formats { hlog: false, svg: false, png: false, junit: false, md: false, html: false };
+        let mut f =
+            Formats { hlog: false, parquet: false, svg: false, png: false, junit: false, md: false, html: false };
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match item {
                 "json" => {}
                 "hlog" => f.hlog = true,
+                "parquet" => f.parquet = true,
                 "svg" => f.svg = true,
                 "png" => f.png = true,
                 "junit" => f.junit = true,
@@ -69,7 +74,9 @@ impl std::str::FromStr for Formats {
                 "html" => f.html = true,
                 "all" => f = Formats::default(),
                 other => {
-                    return Err(format!("unknown format {other:?}; use json, hlog, svg, png, junit, md, html or all"))
+                    return Err(format!(
+                        "unknown format {other:?}; use json, hlog, parquet, svg, png, junit, md, html or all"
+                    ))
                 }
             }
         }

@@ -226,10 +226,7 @@ pub(super) fn monthly(cost_usd: f64, requests: u64, mean_rate: f64) -> f64 {
     cost_usd / requests as f64 * mean_rate * 30.0 * 86_400.0
 }
 
-/// US dollars for these token counts at per-million prices.
-pub fn cost(prompt_tokens: u64, completion_tokens: u64, price_input: f64, price_output: f64) -> f64 {
-    (prompt_tokens as f64 * price_input + completion_tokens as f64 * price_output) / 1_000_000.0
-}
+pub use crate::measure::cost_usd as cost;
 
 /// The content of `summary.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -280,6 +277,9 @@ pub struct Summary {
     /// were judged against. Empty for a merge of shards.
     #[serde(default)]
     pub failover_episodes: crate::measure::Episodes,
+    /// Where the tail came from, read back from requests.parquet (absent without that file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<crate::requests::Tail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streaming: Option<StreamSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +350,7 @@ impl Summary {
             failover: FailoverSummary::of(f, sent),
             outages: result.outages.clone(),
             failover_episodes: result.episodes.clone(),
+            tail: None,
             error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             cost: CostSummary {

@@ -150,7 +150,7 @@ fn notes(out: &mut String, summary: &Summary) {
     for o in &summary.outages {
         let _ = writeln!(out, "  {}", outage_line(o));
     }
-    for line in episode_lines(summary) {
+    for line in episode_lines(summary).into_iter().chain(tail_lines(summary)) {
         let _ = writeln!(out, "  {line}");
     }
     if let Some(b) = &summary.error_budget {

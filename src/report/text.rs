@@ -95,6 +95,60 @@ pub(super) fn episode_lines(summary: &Summary) -> Vec<String> {
     lines
 }
 
+/// Where the tail came from: the values over-represented among the slow and the failed requests, for the run
+/// and its worst window, one sentence each; or that nothing stood out.
+pub(super) fn tail_lines(summary: &Summary) -> Vec<String> {
+    let Some(tail) = &summary.tail else { return Vec::new() };
+    let mut lines = Vec::new();
+    let scopes = [Some(&tail.run), tail.worst_window.as_ref()];
+    for scope in scopes.into_iter().flatten() {
+        let label = match (scope.start_ms, scope.end_ms) {
+            (Some(a), Some(b)) => format!(
+                "worst window {}..{} ({})",
+                fmt_seconds(a / 1000.0),
+                fmt_seconds(b / 1000.0),
+                scope.why.as_deref().unwrap_or("")
+            ),
+            _ => "whole run".into(),
+        };
+        for f in &scope.findings {
+            lines.push(format!("tail, {label}: {}", finding_sentence(f, scope, tail)));
+        }
+        if scope.findings.is_empty() && scope.slow + scope.failed > 0 {
+            lines.push(format!(
+                "tail, {label}: no tier, upstream, region, class or status stands out among {} slow and {} failed                  requests",
+                scope.slow, scope.failed
+            ));
+        }
+    }
+    lines
+}
+
+/// "94% of the 120 requests over 800 ms (the p99 limit) were served by `mid`, which served 11% of all traffic".
+fn finding_sentence(
+    f: &crate::requests::Finding,
+    scope: &crate::requests::Scope,
+    tail: &crate::requests::Tail,
+) -> String {
+    let which = match f.among.as_str() {
+        "slow" => format!("the {} requests over {} ({})", scope.slow, fmt_ms(tail.slow_over_ms), tail.slow_rule),
+        _ => format!("the {} failed requests", scope.failed),
+    };
+    let (did, had) = match f.dimension.as_str() {
+        "upstream" => ("were served by", "served"),
+        "tier" => ("ended on tier", "took"),
+        "region" => ("went to region", "took"),
+        "class" => ("were of class", "was"),
+        _ => ("ended with", "was"),
+    };
+    format!(
+        "{:.0}% of {which} {did} `{}`, which {had} {:.0}% of all traffic",
+        f.share * 100.0,
+        f.value,
+        f.traffic_share * 100.0
+    )
+}
+
 /// Episodes listed one by one in the terminal and summary.md.
 const MAX_EPISODE_LINES: usize = 10;
 

@@ -4,11 +4,13 @@
 //! single-target case is the same code with a chain of one. Each attempt is recorded with its tier, outcome,
 //! own latency and the reason the next one was made; the logical request ends as one outcome.
 
+mod body;
 mod build;
 
 use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
 use crate::sse::SseReader;
+use body::{json_pointer, BodyRead, Read, ReadEnd, WithUsage};
 pub use build::{build_router, BuildError};
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -145,14 +147,27 @@ pub struct Router {
     pub success: Vec<StatusPattern>,
     /// The longest response body read (`target.max_body`).
     pub max_body: usize,
-    /// Distinguishes this run's idempotency keys from another's.
+    /// Distinguishes this run's request ids (and idempotency keys) from another's.
     pub run_id: u64,
+    /// The header that carries each logical request's id (`target.request_id_header`), if any.
+    pub request_id_header: Option<HeaderName>,
+    /// Response headers kept per request (`target.capture_headers`).
+    pub capture: Vec<HeaderName>,
     pub seed: u64,
     /// Counters for the hedge budget.
     pub hedges_sent: AtomicU64,
     pub logical_requests: AtomicU64,
     /// Attempts that could not open a socket (EMFILE, ENFILE): counted as not sent.
     pub out_of_files: AtomicU64,
+}
+
+/// The most bytes of one captured header value kept: enough for any call id, bounded whatever an upstream sends.
+pub const MAX_CAPTURED: usize = 256;
+
+/// The id of logical request `index` of run `run_id`: its request-id header and idempotency key, and the
+/// `request_id` column of requests.parquet, so a request in the file can be found in the gateway's logs.
+pub fn request_id(run_id: u64, index: u64) -> String {
+    format!("slacheck-{run_id:016x}-{index}")
 }
 
 /// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
@@ -170,6 +185,10 @@ fn unit(x: u64) -> f64 {
 /// What one attempt came to, before the policy decides whether to go on.
 struct Exchange {
     outcome: Outcome,
+    /// The answer's HTTP status, when a status line came.
+    status: Option<u16>,
+    /// The answer's values of the captured headers.
+    captured: Vec<Option<String>>,
     upstream: Option<String>,
     /// The gateway's own marker says it failed over internally.
     gateway_failed_over: bool,
@@ -180,7 +199,16 @@ struct Exchange {
 
 impl Exchange {
     fn failed(outcome: Outcome) -> Self {
-        Exchange { outcome, upstream: None, gateway_failed_over: false, tokens: None, over_budget: false, stream: None }
+        Exchange {
+            outcome,
+            status: None,
+            captured: Vec::new(),
+            upstream: None,
+            gateway_failed_over: false,
+            tokens: None,
+            over_budget: false,
+            stream: None,
+        }
     }
 }
 
@@ -196,7 +224,9 @@ impl Router {
         let class_index = self.class_of(index);
         let class = &self.classes[class_index];
         let prompt = (mix(index ^ 0x5151) % class.bodies[class.order[0]].len().max(1) as u64) as usize;
-        let key = self.policy.idempotency_header.as_ref().map(|_| format!("slacheck-{:016x}-{index}", self.run_id));
+        let key = (self.policy.idempotency_header.is_some() || self.request_id_header.is_some())
+            .then(|| HeaderValue::from_str(&request_id(self.run_id, index)).ok())
+            .flatten();
         let mut attempts = Vec::new();
         let mut last = Exchange::failed(Outcome::Timeout);
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
@@ -205,7 +235,7 @@ impl Router {
         if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
             let bodies = [first, second].map(|t| class.bodies[*t].get(prompt).cloned().unwrap_or_default());
             let (e, hedged, lost) =
-                self.race([*first, *second], index, bodies, after, key.as_deref(), start, cancel, &mut attempts).await;
+                self.race([*first, *second], index, bodies, after, key.as_ref(), start, cancel, &mut attempts).await;
             hedged_away = lost.map(|t| t as u16);
             hedge =
                 hedged.then(|| e.outcome == Outcome::Ok && attempts.last().is_some_and(|a| a.tier as usize == *second));
@@ -228,7 +258,7 @@ impl Router {
                 let began = start.elapsed();
                 let body = class.bodies[tier].get(prompt).cloned().unwrap_or_default();
                 last = tokio::select! {
-                    e = self.attempt(&self.tiers[tier], index, body, key.as_deref(), start) => e,
+                    e = self.attempt(&self.tiers[tier], index, body, key.as_ref(), start) => e,
                     _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
@@ -251,6 +281,7 @@ impl Router {
         let served = (last.outcome == Outcome::Ok).then(|| attempts.last().map(|a| a.tier)).flatten();
         let (upstream, served_by_missing) = self.upstream_of(&mut last, &attempts);
         Sample {
+            request: index,
             intended,
             sent: (last.outcome != Outcome::NotSent).then_some(sent),
             done: start.elapsed(),
@@ -260,6 +291,8 @@ impl Router {
             upstream,
             served_by_missing,
             gateway_failed_over: last.gateway_failed_over,
+            status: last.status,
+            captured: last.captured,
             tokens: last.tokens,
             attempts,
             stream: last.stream,
@@ -289,7 +322,7 @@ impl Router {
         index: u64,
         bodies: [Bytes; 2],
         after: Duration,
-        key: Option<&str>,
+        key: Option<&HeaderValue>,
         start: Instant,
         cancel: &CancellationToken,
         attempts: &mut Vec<Attempt>,
@@ -361,12 +394,20 @@ impl Router {
         }
     }
 
-    async fn attempt(&self, tier: &Tier, index: u64, body: Bytes, key: Option<&str>, start: Instant) -> Exchange {
+    /// One attempt; `key` is the logical request's id, sent as its idempotency key and request id.
+    async fn attempt(
+        &self,
+        tier: &Tier,
+        index: u64,
+        body: Bytes,
+        key: Option<&HeaderValue>,
+        start: Instant,
+    ) -> Exchange {
         let url = tier.endpoint(index).url.clone();
         let mut request = self.client.request(self.method.clone(), url).headers(self.headers.clone()).body(body);
-        if let (Some(name), Some(key)) = (&self.policy.idempotency_header, key) {
-            if let Ok(v) = HeaderValue::from_str(key) {
-                request = request.header(name, v);
+        for name in [&self.policy.idempotency_header, &self.request_id_header].into_iter().flatten() {
+            if let Some(key) = key {
+                request = request.header(name, key.clone());
             }
         }
         let (limit, over_budget) = match self.policy.latency_budget {
@@ -376,9 +417,11 @@ impl Router {
         let deadline = tokio::time::Instant::now() + limit;
         // Lives outside the timed future, so that a stream cut short by a timeout still tells its first token.
         let mut sse: Option<(SseReader, Instant)> = None;
+        let mut head: Option<(u16, Vec<Option<String>>)> = None;
         let exchange = async {
             let mut response = request.send().await?;
             let status = response.status().as_u16();
+            head = Some((status, self.captured(response.headers())));
             let upstream = match &self.served_by {
                 Some(ServedBy::Header(h)) => {
                     response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
@@ -428,7 +471,18 @@ impl Router {
         });
         let mut e = self.exchange_of(result, over_budget, &mut sse);
         e.stream = stream;
+        (e.status, e.captured) = head.map_or((None, Vec::new()), |(status, captured)| (Some(status), captured));
         e
+    }
+
+    /// The values of `target.capture_headers` in an answer, each cut to [`MAX_CAPTURED`] bytes.
+    fn captured(&self, headers: &HeaderMap) -> Vec<Option<String>> {
+        let value = |name: &HeaderName| {
+            let v = headers.get(name)?.as_bytes();
+            let cut = &v[..v.len().min(MAX_CAPTURED)];
+            Some(String::from_utf8_lossy(cut).into_owned())
+        };
+        self.capture.iter().map(value).collect()
     }
 
     /// What one attempt's reading came to: its outcome, upstream and tokens (the stream's timing is added by
@@ -487,6 +541,8 @@ impl Router {
                 };
                 Exchange {
                     outcome,
+                    status: None,
+                    captured: Vec::new(),
                     upstream,
                     gateway_failed_over: failed_over,
                     tokens,
@@ -496,68 +552,6 @@ impl Router {
             }
         }
     }
-}
-
-/// How reading a response ended.
-enum Read {
-    /// The whole body arrived (`body` holds it only when it is parsed later).
-    Whole { status: u16, upstream: Option<String>, failed_over: bool, body: Bytes, json: bool },
-    /// Reading stopped early, with the response's status.
-    Ended(u16, ReadEnd),
-}
-
-enum ReadEnd {
-    /// The body passed `max_body`.
-    TooLarge,
-    /// One stream event passed [`crate::sse::MAX_EVENT`].
-    StreamOverflow,
-    /// The attempt's time ran out between two pieces of the body.
-    Deadline,
-}
-
-/// Counts a body's bytes as they arrive, keeping them only when asked, and stops at the size cap or deadline.
-struct BodyRead {
-    max: usize,
-    read: usize,
-    /// The bytes, for a body that is parsed later; `None` when they are only counted.
-    kept: Option<BytesMut>,
-    deadline: tokio::time::Instant,
-}
-
-impl BodyRead {
-    /// Takes one piece; `Some` when reading must stop. The deadline is checked here as well as by the timer
-    /// around the whole exchange, so that a body whose pieces are always ready still ends on time.
-    fn account(&mut self, chunk: &[u8]) -> Option<ReadEnd> {
-        self.read = self.read.saturating_add(chunk.len());
-        if self.read > self.max {
-            return Some(ReadEnd::TooLarge);
-        }
-        if tokio::time::Instant::now() >= self.deadline {
-            return Some(ReadEnd::Deadline);
-        }
-        if let Some(kept) = &mut self.kept {
-            kept.extend_from_slice(chunk);
-        }
-        None
-    }
-}
-
-fn json_pointer(body: &[u8], pointer: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    match v.pointer(pointer)? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct WithUsage {
-    usage: Option<Usage>,
-}
-#[derive(serde::Deserialize)]
-struct Usage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ fn the_mix_spreads_classes_by_weight() {
         success: vec![],
         max_body: 1 << 20,
         run_id: 1,
+        request_id_header: None,
+        capture: Vec::new(),
         seed: 3,
         hedges_sent: AtomicU64::new(0),
         logical_requests: AtomicU64::new(0),

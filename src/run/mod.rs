@@ -1,7 +1,9 @@
 //! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
 
+mod recording;
+
 use crate::engine::{self, Controls};
-use crate::measure::{IntervalSink, Live, Recorder};
+use crate::measure::Live;
 use crate::outdir::{OutDirError, ResultsDir};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
@@ -12,13 +14,13 @@ use crate::signals::{Signals, Stop};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
+use recording::{spawn_recorder, Sinks, Watch};
 use slacheck_common::tomlfile::FileError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::error::TryRecvError;
 
 /// Settings from the command line that change a scenario for one run.
 #[derive(Debug, Clone, Default)]
@@ -209,13 +211,12 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
     };
     let dir = folder.path.clone();
-    let hlog_path = dir.join("latency.hlog");
-    let hlog = open_hlog(&hlog_path, started_at, opts)?;
+    let (sinks, sink_paths) = Sinks::open(&dir, started_at, &router, opts)?;
     let router = Arc::new(router);
     let live = Arc::new(Live::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let watch = Watch::of(loaded, profile, &router, opts.warmup);
-    let recorder = spawn_recorder(&router, watch, hlog, live.clone(), rx);
+    let recorder = spawn_recorder(&router, watch, sinks, live.clone(), rx);
     let controls = Controls::new(scenario.load.max_in_flight);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
     let mut dispatched = dispatch_schedule(profile, loaded, opts.shard, dispatch);
@@ -244,7 +245,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
         .await
         .expect("the recorder thread is joined")
-        .map_err(|source| RunError::Io { path: hlog_path, source })?;
+        .map_err(|e| sink_paths.error(e))?;
     let usage = crate::machine::Usage {
         cpu_s: crate::machine::cpu_seconds() - cpu_before,
         wall_s: start.elapsed().as_secs_f64(),
@@ -256,7 +257,8 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     drop(providers);
 
     let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
-    let summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
+    let mut summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
+    summary.tail = sink_paths.tail(&scenario.sla, &result);
     reserve.release();
     let write_error = write_results(&dir, &summary, result, facts, opts).err();
     let replaced = folder.replaced.clone();
@@ -309,86 +311,6 @@ async fn start_target(
         }
     }
     Ok((providers, router))
-}
-
-/// The interval log, when asked for.
-fn open_hlog(
-    path: &Path,
-    started_at: time::OffsetDateTime,
-    opts: &RunOptions,
-) -> Result<Option<Box<dyn IntervalSink>>, RunError> {
-    if !opts.formats.hlog {
-        return Ok(None);
-    }
-    let sink = crate::hlog::HlogSink::create(path, std::time::SystemTime::from(started_at), &hlog_comments(opts.shard))
-        .map_err(|source| RunError::Io { path: path.to_path_buf(), source })?;
-    Ok(Some(Box::new(sink)))
-}
-
-/// What the recorder watches besides every request: scheduled outages, SLA windows, the warm-up.
-struct Watch {
-    outages: Vec<(u16, Duration, Duration)>,
-    windows: Vec<(f64, f64)>,
-    warmup: Duration,
-    episodes: crate::measure::EpisodeRules,
-}
-
-impl Watch {
-    fn of(loaded: &LoadedScenario, profile: &Profile, router: &Router, warmup: Duration) -> Self {
-        Watch {
-            outages: scheduled_outages(loaded, profile.duration),
-            windows: loaded.sla_windows(profile.duration),
-            warmup,
-            episodes: crate::measure::EpisodeRules {
-                class_primary: class_primaries(loaded, router),
-                recover_after: loaded.scenario.failover.recover_after,
-                // A request is recorded when it ends: one due earlier can still come until its longest time has
-                // passed (and the dispatcher's lag, which a second covers).
-                horizon: router.longest_request() + Duration::from_secs(1),
-            },
-        }
-    }
-}
-
-/// Each class's primary, and the rule that chose it: `served_by.primary` for every class, else each class's first
-/// tier (unless a served-by value names the upstream; then the episodes choose it from the traffic).
-fn class_primaries(loaded: &LoadedScenario, router: &Router) -> Option<(Vec<String>, &'static str)> {
-    match loaded.scenario.served_by.as_ref().and_then(|s| s.primary.clone()) {
-        Some(p) => Some((vec![p; router.classes.len()], "served_by.primary")),
-        None => router.class_primaries().map(|names| (names, "the class's first tier")),
-    }
-}
-
-/// The recorder, on its own thread, until every sender of samples is gone.
-fn spawn_recorder(
-    router: &Router,
-    watch: Watch,
-    hlog: Option<Box<dyn IntervalSink>>,
-    live: Arc<Live>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::sample::Sample>,
-) -> std::thread::JoinHandle<std::io::Result<crate::measure::RunResult>> {
-    let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
-    let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
-    let region_names = router.regions.clone();
-    std::thread::spawn(move || {
-        let mut recorder = Recorder::new(live, &tier_names, &class_names, &region_names, hlog);
-        recorder.watch_windows(&watch.windows);
-        recorder.exclude_warmup(watch.warmup);
-        recorder.watch_episodes(watch.episodes);
-        for (tier, start, end) in watch.outages {
-            recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
-        }
-        // Drains in batches every millisecond instead of waiting on each sample: a waiting receiver costs
-        // every request a thread wake-up, which at 20,000 req/s was a tenth of the generator's CPU.
-        loop {
-            match rx.try_recv() {
-                Ok(sample) => recorder.record(&sample),
-                Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
-                Err(TryRecvError::Disconnected) => break,
-            }
-        }
-        recorder.finish()
-    })
 }
 
 /// Fires the schedule (this shard's share of it): open loop on the pacer thread, or closed loop over
@@ -514,24 +436,6 @@ fn clock_start(at: Option<StartAt>) -> Result<(Instant, time::OffsetDateTime), R
         Instant::now() + ahead.unsigned_abs()
     };
     Ok((start, at))
-}
-
-fn hlog_comments(shard: Option<Shard>) -> Vec<String> {
-    shard.map(|s| vec![format!("Shard: {s}")]).unwrap_or_default()
-}
-
-/// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
-/// run (a `--duration` override may end the run before a window).
-fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
-    let providers = loaded.mock_providers();
-    let mut out = Vec::new();
-    for (i, (_, mock)) in loaded.tiers().iter().enumerate() {
-        let Some(p) = mock.and_then(|m| providers.iter().find(|p| &p.name == m)) else { continue };
-        for o in p.outages.iter().filter(|o| o.window.start < run) {
-            out.push((i as u16, o.window.start, o.window.end));
-        }
-    }
-    out
 }
 
 /// A UTC timestamp for folder names, e.g. `20261125T141305Z`.

@@ -107,6 +107,28 @@ impl LoadedScenario {
     }
 
     /// The failover policy's own keys, and the `[compare]` and `[capacity]` settings.
+    /// `request_id_header` and `capture_headers`: header names, the captured ones distinct and few.
+    fn check_request_headers(&self) -> Result<(), FileError> {
+        let t = &self.scenario.target;
+        let valid = |name: &str| reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+        if !t.request_id_header.is_empty() && !valid(&t.request_id_header) {
+            return Err(self.error("target.request_id_header", "not a valid HTTP header name (\"\" sends none)"));
+        }
+        if t.capture_headers.len() > MAX_CAPTURE_HEADERS {
+            let why = format!("at most {MAX_CAPTURE_HEADERS} headers: each is a column of requests.parquet");
+            return Err(self.error("target.capture_headers", why));
+        }
+        for (i, name) in t.capture_headers.iter().enumerate() {
+            if !valid(name) {
+                return Err(self.error("target.capture_headers", format!("{name:?} is not a valid HTTP header name")));
+            }
+            if t.capture_headers[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                return Err(self.error("target.capture_headers", format!("{name:?} is named twice")));
+            }
+        }
+        Ok(())
+    }
+
     fn check_policies(&self) -> Result<(), FileError> {
         let s = &self.scenario;
         if let Some(c) = &s.compare {
@@ -221,6 +243,7 @@ impl LoadedScenario {
                 ));
             }
         }
+        self.check_request_headers()?;
         if let Some(var) = &t.api_key_env {
             if var.is_empty() || var.contains('=') {
                 return Err(self.error(

@@ -35,6 +35,21 @@ pub struct Target {
     /// The longest response body read; a longer one fails as `body too large` and its connection is dropped.
     #[serde(default = "default_max_body")]
     pub max_body: ByteSize,
+    /// The header that carries each logical request's unique id, so that a request in requests.parquet can be
+    /// found in the gateway's own logs; `""` sends none.
+    #[serde(default = "default_request_id_header")]
+    pub request_id_header: String,
+    /// Response headers kept per request in requests.parquet (e.g. `["x-litellm-call-id"]`), at most
+    /// [`MAX_CAPTURE_HEADERS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture_headers: Vec<String>,
+}
+
+/// The most response headers `capture_headers` may name: each is a column of requests.parquet.
+pub const MAX_CAPTURE_HEADERS: usize = 16;
+
+fn default_request_id_header() -> String {
+    "x-request-id".into()
 }
 
 /// Bodies of LLM answers are kilobytes; 16 MiB leaves room for any real one and bounds what a broken upstream

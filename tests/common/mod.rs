@@ -88,3 +88,12 @@ pub fn assert_counts_add_up(s: &serde_json::Value) {
         assert_eq!(f(row, &["offered"]), sum, "row {row}");
     }
 }
+
+/// The rows of a Parquet file, each as a JSON object (read with the parquet crate's record reader).
+pub fn parquet_rows(path: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = SerializedFileReader::new(file).expect("a Parquet file");
+    let rows = reader.get_row_iter(None).expect("rows").map(|r| r.expect("a row").to_json_value());
+    rows.map(|v| v.as_object().expect("an object").clone()).collect()
+}
