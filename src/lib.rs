@@ -20,7 +20,7 @@
 //! - [`requests`]: requests.parquet, every request's record: a sink for the recorder, and the shards' concatenation.
 //! - [`sla`]: the verdict on every target, with its uncertainty, and the exit code it calls for.
 //! - [`plot`]: SVG and PNG charts.
-//! - [`report`]: summary.json, the terminal, Markdown, JUnit and HTML.
+//! - [`report`]: summary.json, the terminal, Markdown, JUnit, HTML and the Prometheus exposition.
 //! - [`compare`]: before and after, with a noise-aware regression verdict.
 //! - [`shard`]: the exact merge of shards' results.
 //! - [`run`]: one run end to end: mocks, dispatch, recording, verdict, reports.

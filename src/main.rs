@@ -135,8 +135,8 @@ struct RunArgs {
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     json: bool,
-    /// Report files to write besides summary.json and measurements.json: json,hlog,svg,png,junit,md,html
-    /// (default: all).
+    /// Report files to write besides summary.json and measurements.json:
+    /// json,hlog,parquet,svg,png,junit,md,html (default: all).
     #[arg(long, value_name = "LIST", default_value = "all")]
     format: Formats,
     /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
@@ -153,6 +153,12 @@ struct RunArgs {
     /// shard the same one so that their timelines line up.
     #[arg(long, value_name = "TIME")]
     start_at: Option<StartAt>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Keep serving the final metrics this long after the run, so a last scrape sees them (e.g. "15s").
+    #[arg(long, value_name = "D", requires = "metrics_addr")]
+    metrics_linger: Option<HumanDuration>,
 }
 
 #[derive(clap::Args)]
@@ -230,6 +236,7 @@ fn main() -> ExitCode {
                     interrupted: None,
                     replaced: Vec::new(),
                     write_error: None,
+                    metrics: None,
                 };
                 print_outcome(&outcome, quiet, false);
                 ExitCode::from(outcome.exit_code())
@@ -245,8 +252,22 @@ fn main() -> ExitCode {
 
 /// `slacheck run`.
 fn run_command(args: RunArgs) -> u8 {
-    let RunArgs { file, out, duration, rate, settings, quiet, json, format, baseline, max_regression, shard, start_at } =
-        args;
+    let RunArgs {
+        file,
+        out,
+        duration,
+        rate,
+        settings,
+        quiet,
+        json,
+        format,
+        baseline,
+        max_regression,
+        shard,
+        start_at,
+        metrics_addr,
+        metrics_linger,
+    } = args;
     let overrides = Overrides { duration: duration.map(|d| d.0), rate };
     let loaded = LoadedScenario::read(&file).and_then(|l| l.with_settings(&settings));
     let plan = match loaded.and_then(|l| l.with_overrides(&overrides)) {
@@ -271,6 +292,8 @@ fn run_command(args: RunArgs) -> u8 {
         shard,
         start_at,
         warmup: std::time::Duration::ZERO,
+        metrics_addr,
+        metrics_linger: metrics_linger.map_or(std::time::Duration::ZERO, |d| d.0),
     };
     match run_scenario(&plan, &options, quiet, json) {
         Ok((code, dir)) => match baseline {
@@ -425,7 +448,7 @@ fn run_scenario(
     json: bool,
 ) -> Result<(u8, PathBuf), run::RunError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
-    let outcome = runtime.block_on(run::run(plan, options))?;
+    let mut outcome = runtime.block_on(run::run(plan, options))?;
     if !outcome.replaced.is_empty() {
         eprintln!(
             "note: removed an earlier run's files from {}: {}",
@@ -444,6 +467,9 @@ fn run_scenario(
             stop.name(),
             outcome.dir.display()
         );
+    }
+    if let Some(metrics) = outcome.metrics.take() {
+        runtime.block_on(metrics.linger());
     }
     // Stop at once: requests to a hung target may still hold runtime tasks, and they are already counted.
     runtime.shutdown_background();

@@ -18,7 +18,7 @@ pub mod result;
 pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};
-pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, OVERALL};
+pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, Snapshot, OVERALL};
 pub use result::*;
 
 /// The most served-by names tracked apart, each with its own histogram: a header that carries a pod name or

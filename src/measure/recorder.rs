@@ -39,6 +39,10 @@ pub enum SinkError {
     Requests(std::io::Error),
 }
 
+/// Called with the result so far once a second (as each interval closes): a live view of the run, such as the
+/// Prometheus exposition.
+pub type Snapshot = Box<dyn FnMut(&RunResult) + Send>;
+
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
 pub struct Live {
@@ -60,6 +64,7 @@ pub struct Recorder {
     /// Where each request's record goes (requests.parquet), and its first error.
     requests: Option<Box<dyn RequestSink>>,
     requests_error: Option<std::io::Error>,
+    snapshot: Option<Snapshot>,
     live: Arc<Live>,
     /// Tier of each watched outage in `result.outages`.
     watched: Vec<u16>,
@@ -112,6 +117,7 @@ impl Recorder {
             hlog_error: None,
             requests: None,
             requests_error: None,
+            snapshot: None,
             live,
             watched: Vec::new(),
             warmup: Duration::ZERO,
@@ -137,6 +143,11 @@ impl Recorder {
     /// Also hands every measured request to `sink` (warm-up requests are only counted, as everywhere).
     pub fn write_requests(&mut self, sink: Box<dyn RequestSink>) {
         self.requests = Some(sink);
+    }
+
+    /// Also shows the result so far to `snapshot` once a second.
+    pub fn show_live(&mut self, snapshot: Snapshot) {
+        self.snapshot = Some(snapshot);
     }
 
     /// Also finds failover episodes in the requests, by these rules.
@@ -279,6 +290,9 @@ impl Recorder {
         let overall = &self.interval[0].1;
         if overall.is_empty() {
             return;
+        }
+        if let Some(show) = &mut self.snapshot {
+            show(&self.result);
         }
         let t = self.interval_second;
         let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });

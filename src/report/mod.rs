@@ -5,13 +5,15 @@
 //! - [`terminal`] — the terminal summary;
 //! - [`markdown`] — summary.md;
 //! - [`junit`] — junit.xml;
-//! - [`html`] — report.html, self-contained.
+//! - [`html`] — report.html, self-contained;
+//! - [`prometheus`] — the live metrics' text exposition (`run --metrics-addr`).
 //!
 //! Plots are drawn by `plot`, the interval log by `hlog`; atomic writes come from `outdir`.
 
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod prometheus;
 pub mod summary;
 pub mod terminal;
 pub mod text;

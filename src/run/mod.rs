@@ -1,5 +1,6 @@
 //! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
 
+mod metrics;
 mod recording;
 
 use crate::engine::{self, Controls};
@@ -14,6 +15,7 @@ use crate::signals::{Signals, Stop};
 use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
+pub use metrics::LiveMetrics;
 use recording::{spawn_recorder, Sinks, Watch};
 use slacheck_common::tomlfile::FileError;
 use std::io::IsTerminal;
@@ -44,6 +46,10 @@ pub struct RunOptions {
     pub start_at: Option<StartAt>,
     /// Requests due in this first part of the run are counted but not measured (capacity steps).
     pub warmup: Duration,
+    /// Serve the Prometheus exposition here while the run goes (`--metrics-addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// And for this long after it ends (`--metrics-linger`).
+    pub metrics_linger: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +80,8 @@ pub enum RunError {
     Folder(#[from] OutDirError),
     #[error(transparent)]
     Router(#[from] router::BuildError),
+    #[error("--metrics-addr {addr}: cannot listen: {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("cannot catch signals: {0}")]
     Signals(std::io::Error),
     #[error("cannot start the async runtime: {0}")]
@@ -87,6 +95,7 @@ impl RunError {
             RunError::Scenario(_)
             | RunError::MissingApiKey { .. }
             | RunError::StartPassed { .. }
+            | RunError::Metrics { .. }
             | RunError::Folder(OutDirError::InUse(_))
             | RunError::Router(router::BuildError::Header(_) | router::BuildError::ApiKey) => 2,
             _ => 3,
@@ -103,6 +112,8 @@ pub struct RunOutcome {
     pub replaced: Vec<String>,
     /// A result file that could not be written; the verdict stands, and is printed all the same.
     pub write_error: Option<RunError>,
+    /// The live metrics' server, still answering with the final numbers until [`LiveMetrics::linger`] ends.
+    pub metrics: Option<LiveMetrics>,
 }
 
 impl RunOutcome {
@@ -206,6 +217,8 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
     let (providers, router) = start_target(loaded, start, api_key.as_deref(), body).await?;
+    let controls = Controls::new(scenario.load.max_in_flight);
+    let metrics = LiveMetrics::start(opts, &controls).await?;
     let folder = match &opts.out {
         Some(d) => ResultsDir::take(d)?,
         None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
@@ -216,8 +229,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let live = Arc::new(Live::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let watch = Watch::of(loaded, profile, &router, opts.warmup);
-    let recorder = spawn_recorder(&router, watch, sinks, live.clone(), rx);
-    let controls = Controls::new(scenario.load.max_in_flight);
+    let recorder = spawn_recorder(&router, watch, sinks, metrics.as_ref().map(LiveMetrics::snapshot), live.clone(), rx);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
     let mut dispatched = dispatch_schedule(profile, loaded, opts.shard, dispatch);
     let share = opts.shard.map_or(1, |s| u64::from(s.count));
@@ -246,6 +258,9 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         .await
         .expect("the recorder thread is joined")
         .map_err(|e| sink_paths.error(e))?;
+    if let Some(m) = &metrics {
+        m.last(&result);
+    }
     let usage = crate::machine::Usage {
         cpu_s: crate::machine::cpu_seconds() - cpu_before,
         wall_s: start.elapsed().as_secs_f64(),
@@ -263,7 +278,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let write_error = write_results(&dir, &summary, result, facts, opts).err();
     let replaced = folder.replaced.clone();
     drop(folder);
-    Ok(RunOutcome { summary, dir, interrupted, replaced, write_error })
+    Ok(RunOutcome { summary, dir, interrupted, replaced, write_error, metrics })
 }
 
 /// The API key from the variable the scenario names; it must be fit for an HTTP header.

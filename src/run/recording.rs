@@ -135,6 +135,7 @@ pub(super) fn spawn_recorder(
     router: &Router,
     watch: Watch,
     Sinks { hlog, requests }: Sinks,
+    snapshot: Option<crate::measure::Snapshot>,
     live: Arc<Live>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::sample::Sample>,
 ) -> std::thread::JoinHandle<Result<crate::measure::RunResult, SinkError>> {
@@ -148,6 +149,9 @@ pub(super) fn spawn_recorder(
         recorder.watch_episodes(watch.episodes);
         if let Some(sink) = requests {
             recorder.write_requests(sink);
+        }
+        if let Some(show) = snapshot {
+            recorder.show_live(show);
         }
         for (tier, start, end) in watch.outages {
             recorder.watch_outage(tier, &tier_names[tier as usize], start, end);

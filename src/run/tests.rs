@@ -43,6 +43,7 @@ fn outcome(judgement: Option<Judgement>, insufficient_data: &str) -> RunOutcome 
         interrupted: None,
         replaced: Vec::new(),
         write_error: None,
+        metrics: None,
     }
 }
 

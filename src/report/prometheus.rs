@@ -1,0 +1,129 @@
+//! The Prometheus text exposition (format 0.0.4) of a run as it goes (`run --metrics-addr`): requests by
+//! outcome, tier, upstream and class, latency and service-time histograms, failovers, not-sent requests,
+//! dispatcher lag and requests in flight. Rendered from the recorder's result, so at the end of a run its
+//! counters are summary.json's.
+
+use crate::measure::{Counts, Group, RunResult};
+use hdrhistogram::Histogram;
+use std::fmt::Write as _;
+
+/// Histogram bucket bounds, in seconds: from a fast gateway's milliseconds to an LLM answer's tens of seconds.
+const LATENCY_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// The exposition of `result` (without the in-flight gauge, which [`in_flight`] adds when scraped).
+pub fn exposition(result: &RunResult) -> String {
+    let mut out = String::new();
+    family(&mut out, "slacheck_requests_total", "counter", "Scheduled requests that ended, by outcome.");
+    outcomes(&mut out, "slacheck_requests_total", &[], &result.counts);
+    family(&mut out, "slacheck_not_sent_total", "counter", "Requests due but never sent (the generator's limit).");
+    let _ = writeln!(out, "slacheck_not_sent_total {}", result.counts.not_sent);
+    family(&mut out, "slacheck_errors_total", "counter", "Failed requests by kind, as summary.json's errors.");
+    for (kind, n) in &result.errors {
+        let _ = writeln!(out, "slacheck_errors_total{{kind=\"{}\"}} {n}", escape(kind));
+    }
+    family(&mut out, "slacheck_tier_attempts_total", "counter", "Attempts on each tier, by outcome.");
+    for (name, tier) in &result.tiers {
+        outcomes(&mut out, "slacheck_tier_attempts_total", &[("tier", name)], &tier.attempts.counts);
+    }
+    named_groups(&mut out, "slacheck_class_requests_total", "class", &result.classes);
+    named_groups(&mut out, "slacheck_region_attempts_total", "region", &result.regions);
+    family(&mut out, "slacheck_upstream_requests_total", "counter", "Requests by the upstream that served them.");
+    for (name, g) in &result.upstreams {
+        outcomes(&mut out, "slacheck_upstream_requests_total", &[("upstream", name)], &g.counts);
+    }
+    family(
+        &mut out,
+        "slacheck_failovers_total",
+        "counter",
+        "Requests that went to another tier (or the gateway's marker).",
+    );
+    let _ = writeln!(out, "slacheck_failovers_total {}", result.failover.failed_over);
+    let latency = "End-to-end latency from the intended send time (no coordinated omission).";
+    histogram(&mut out, "slacheck_latency_seconds", latency, &result.latency);
+    histogram(&mut out, "slacheck_service_time_seconds", "From the actual send to the end.", &result.service_time);
+    summary(&mut out, "slacheck_dispatcher_lag_seconds", "How late requests were sent.", &result.lag);
+    out
+}
+
+/// The gauge of requests in flight, appended at scrape time.
+pub fn in_flight(out: &mut String, n: u64) {
+    family(out, "slacheck_in_flight", "gauge", "Requests sent and not yet ended.");
+    let _ = writeln!(out, "slacheck_in_flight {n}");
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A family of counters by `label` (each class, each region), by outcome.
+fn named_groups(out: &mut String, metric: &str, label: &str, list: &[(String, Group)]) {
+    family(out, metric, "counter", &format!("Requests of each {label}, by outcome."));
+    for (name, g) in list {
+        outcomes(out, metric, &[(label, name)], &g.counts);
+    }
+}
+
+/// One line per outcome of `counts`, with these labels first.
+fn outcomes(out: &mut String, metric: &str, labels: &[(&str, &String)], counts: &Counts) {
+    let fixed: String = labels.iter().map(|(k, v)| format!("{k}=\"{}\",", escape(v))).collect();
+    for (outcome, n) in
+        [("ok", counts.ok), ("error", counts.error), ("timeout", counts.timeout), ("not_sent", counts.not_sent)]
+    {
+        let _ = writeln!(out, "{metric}{{{fixed}outcome=\"{outcome}\"}} {n}");
+    }
+}
+
+/// A Prometheus histogram from an HdrHistogram in µs: each bucket counts the values up to its bound (to the
+/// HdrHistogram's precision, 3 significant digits).
+fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
+    family(out, name, "histogram", help);
+    for le in LATENCY_BUCKETS {
+        let n = h.count_between(0, (le * 1e6) as u64);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.len());
+    let _ = writeln!(out, "{name}_sum {}", h.mean() * h.len() as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", h.len());
+}
+
+/// A Prometheus summary (p50, p99, p99.9) from an HdrHistogram in µs.
+fn summary(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
+    family(out, name, "summary", help);
+    for q in [0.5, 0.99, 0.999] {
+        let v = if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1e6 };
+        let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
+    }
+    let _ = writeln!(out, "{name}_sum {}", h.mean() * h.len() as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", h.len());
+}
+
+/// A label value as the text format wants it: backslash, double quote and line feed escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_buckets_are_cumulative() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut h = crate::measure::new_histogram();
+        for us in [1_000, 20_000, 20_000, 700_000, 90_000_000] {
+            h.record(us).unwrap();
+        }
+        let mut out = String::new();
+        histogram(&mut out, "x", "help", &h);
+        let bucket = |le: &str| {
+            let line = out.lines().find(|l| l.starts_with(&format!("x_bucket{{le=\"{le}\"}} "))).unwrap();
+            line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        // By hand: ≤5 ms one (1 ms), ≤25 ms three, ≤1 s four, ≤60 s four, ≤120 s and +Inf all five.
+        assert_eq!(
+            [bucket("0.005"), bucket("0.025"), bucket("1"), bucket("60"), bucket("120"), bucket("+Inf")],
+            [1, 3, 4, 4, 5, 5]
+        );
+        assert!(out.contains("x_count 5"));
+    }
+}

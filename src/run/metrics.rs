@@ -1,0 +1,132 @@
+//! `run --metrics-addr`: the Prometheus exposition served over HTTP while the run goes (and for
+//! `--metrics-linger` after it, so that a last scrape sees the final numbers). The recorder renders the text once
+//! a second; a scrape only copies it and adds the requests in flight.
+
+use super::RunError;
+use crate::engine::Controls;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Scrapes answered at once; more wait for a free one (each is a few kilobytes and ends within seconds).
+const MAX_SCRAPES: usize = 16;
+/// The most of a request head read, and the longest a scraper may take to send it.
+const MAX_HEAD: usize = 8 << 10;
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The latest exposition, shared by the recorder (which writes it) and the server (which reads it).
+#[derive(Clone, Default)]
+pub(super) struct Exposition(Arc<Mutex<String>>);
+
+impl Exposition {
+    pub(super) fn set(&self, text: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = text;
+    }
+
+    fn get(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Listens on `addr` and answers `GET /metrics` until the task is aborted. An address that cannot be bound is
+/// a usage error, found before anything is sent.
+pub(super) async fn serve(
+    addr: SocketAddr,
+    exposition: Exposition,
+    controls: Controls,
+) -> Result<tokio::task::JoinHandle<()>, RunError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Metrics { addr, source })?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SCRAPES));
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
+            let (exposition, controls) = (exposition.clone(), controls.clone());
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(HEAD_TIMEOUT, answer(&mut socket, &exposition, &controls)).await;
+                drop(slot);
+            });
+        }
+    }))
+}
+
+/// Reads one request head and answers it: the exposition for `GET /metrics` (or `/`), 404 otherwise.
+async fn answer(
+    socket: &mut tokio::net::TcpStream,
+    exposition: &Exposition,
+    controls: &Controls,
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut piece = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let n = socket.read(&mut piece).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&piece[..n]);
+    }
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let path = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
+    let (status, body) = if line.starts_with(b"GET ") && matches!(path, b"/metrics" | b"/") {
+        let mut text = exposition.get();
+        let in_flight = controls.max_in_flight.saturating_sub(controls.in_flight.available_permits());
+        crate::report::prometheus::in_flight(&mut text, in_flight as u64);
+        ("200 OK", text)
+    } else {
+        ("404 Not Found", "slacheck serves GET /metrics\n".to_string())
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(response.as_bytes()).await?;
+    socket.shutdown().await
+}
+
+/// The live exposition of a run, and the server that answers scrapes of it.
+pub struct LiveMetrics {
+    addr: SocketAddr,
+    exposition: Exposition,
+    server: tokio::task::JoinHandle<()>,
+    linger: Duration,
+    /// Caught from the start, so that a signal that comes before the linger begins still ends it.
+    signals: crate::signals::Signals,
+}
+
+impl LiveMetrics {
+    /// Listens when `--metrics-addr` asks for it.
+    pub(super) async fn start(opts: &super::RunOptions, controls: &Controls) -> Result<Option<Self>, RunError> {
+        let Some(addr) = opts.metrics_addr else { return Ok(None) };
+        let exposition = Exposition::default();
+        let server = serve(addr, exposition.clone(), controls.clone()).await?;
+        let signals = crate::signals::Signals::catch().map_err(RunError::Signals)?;
+        Ok(Some(LiveMetrics { addr, exposition, server, linger: opts.metrics_linger, signals }))
+    }
+
+    /// What the recorder calls once a second.
+    pub(super) fn snapshot(&self) -> crate::measure::Snapshot {
+        let exposition = self.exposition.clone();
+        Box::new(move |result| exposition.set(crate::report::prometheus::exposition(result)))
+    }
+
+    /// The finished run's numbers: those of summary.json.
+    pub(super) fn last(&self, result: &crate::measure::RunResult) {
+        self.exposition.set(crate::report::prometheus::exposition(result));
+    }
+
+    /// Serves the final numbers for `--metrics-linger` (SIGINT, SIGTERM or SIGHUP ends it early, as does one
+    /// that stopped the run), then stops listening.
+    pub async fn linger(mut self) {
+        if !self.linger.is_zero() {
+            eprintln!("serving the final metrics on http://{}/metrics for {:?}", self.addr, self.linger);
+            tokio::select! {
+                _ = tokio::time::sleep(self.linger) => {}
+                _ = self.signals.next() => {}
+            }
+        }
+        self.server.abort();
+    }
+}

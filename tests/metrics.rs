@@ -1,0 +1,165 @@
+//! `run --metrics-addr`: a Prometheus exposition during the run that a Prometheus text parser reads, whose
+//! counters at the end are summary.json's.
+
+mod common;
+use common::{bin, f, Workspace};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 200/s for 3 s through two tiers: the first fails 10% with 503 and fails over to the second.
+const SCENARIO: &str = "name = \"live\"\n\
+    [target]\ntimeout = \"2s\"\n\
+    [[tiers]]\nname = \"main\"\nmock = \"flaky\"\nmodel = \"m\"\n\
+    [[tiers]]\nname = \"backup\"\nmock = \"steady\"\nmodel = \"m\"\n\
+    [failover]\nchain = [\"main\", \"backup\"]\n\
+    [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
+    [[mock.providers]]\nname = \"flaky\"\nerrors = { rate = \"10%\", statuses = [503] }\n\
+    [[mock.providers]]\nname = \"steady\"\n";
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// One scrape: the status line's code and the body.
+fn scrape(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split(' ').nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// Samples by metric name and labels (sorted `k=v` pairs), parsed with the prometheus-parse crate.
+fn parse(body: &str) -> BTreeMap<(String, String), f64> {
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("the exposition parses");
+    let mut out = BTreeMap::new();
+    for s in scrape.samples {
+        let value = match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(buckets) => {
+                for b in buckets {
+                    out.insert((format!("{}_bucket", s.metric), format!("le={}", b.less_than)), b.count);
+                }
+                continue;
+            }
+            prometheus_parse::Value::Summary(quantiles) => {
+                for q in quantiles {
+                    out.insert((s.metric.clone(), format!("quantile={}", q.quantile)), q.count);
+                }
+                continue;
+            }
+        };
+        let mut labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        labels.sort();
+        out.insert((s.metric, labels.join(",")), value);
+    }
+    out
+}
+
+fn wait_for(path: &Path, deadline: Instant) {
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
+    let ws = Workspace::new();
+    let file = ws.write("live.toml", SCENARIO);
+    let addr = free_addr();
+    let out = ws.path().join("out");
+    let started = Instant::now();
+    let child = Command::new(bin())
+        .arg("run")
+        .arg(&file)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .args(["--metrics-addr", &addr.to_string(), "--metrics-linger", "30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // During the run: it answers, and it parses.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let during = loop {
+        if let Some((200, body)) = scrape(addr, "/metrics") {
+            let parsed = parse(&body);
+            if parsed.get(&("slacheck_requests_total".into(), "outcome=ok".into())).is_some_and(|v| *v > 0.0) {
+                break parsed;
+            }
+        }
+        assert!(Instant::now() < deadline, "no live metrics within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(during.contains_key(&("slacheck_in_flight".into(), String::new())), "{during:?}");
+    assert_eq!(scrape(addr, "/other").map(|(code, _)| code), Some(404));
+
+    // After it: summary.json is written before the final metrics linger; they agree.
+    wait_for(&out.join("summary.json"), Instant::now() + Duration::from_secs(60));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (_, body) = scrape(addr, "/metrics").expect("the final metrics are served while they linger");
+    let m = parse(&body);
+    let get = |metric: &str, labels: &str| {
+        *m.get(&(metric.to_string(), labels.to_string())).unwrap_or_else(|| panic!("{metric}{{{labels}}} in {body}"))
+    };
+    for outcome in ["ok", "error", "timeout", "not_sent"] {
+        assert_eq!(
+            get("slacheck_requests_total", &format!("outcome={outcome}")),
+            f(&summary, &["counts", outcome]),
+            "{outcome}"
+        );
+    }
+    assert!(f(&summary, &["counts", "total"]) > 500.0);
+    assert_eq!(get("slacheck_not_sent_total", ""), f(&summary, &["counts", "not_sent"]));
+    for u in summary["upstreams"].as_array().unwrap() {
+        let name = u["name"].as_str().unwrap();
+        assert_eq!(
+            get("slacheck_upstream_requests_total", &format!("outcome=ok,upstream={name}")),
+            f(u, &["counts", "ok"])
+        );
+    }
+    for t in summary["tiers"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        let attempts_error = get("slacheck_tier_attempts_total", &format!("outcome=error,tier={name}"));
+        assert_eq!(attempts_error, f(t, &["attempts", "error"]), "{name}");
+    }
+    assert!(get("slacheck_tier_attempts_total", "outcome=error,tier=main") > 0.0, "the flaky tier failed some");
+    assert_eq!(get("slacheck_failovers_total", ""), f(&summary, &["failover", "failed_over"]));
+    let sent = f(&summary, &["counts", "total"]) - f(&summary, &["counts", "not_sent"]);
+    assert_eq!(get("slacheck_latency_seconds_count", ""), sent);
+    assert_eq!(get("slacheck_latency_seconds_bucket", "le=inf"), sent);
+    let p99_s = f(&summary, &["lag_ms", "p99"]) / 1000.0;
+    assert!((get("slacheck_dispatcher_lag_seconds", "quantile=0.99") - p99_s).abs() < 1e-5);
+
+    // Ctrl-C ends the linger at once.
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(28), "the linger ended early");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_address_in_use_is_refused_before_sending() {
+    let ws = Workspace::new();
+    let file = ws.write("live.toml", SCENARIO);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = ws.run(&file, &["--quiet", "--metrics-addr", &addr]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--metrics-addr") && r.stderr.contains("cannot listen"), "{}", r.stderr);
+    assert!(!r.out.join("summary.json").exists());
+}
