@@ -178,21 +178,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
         write_log(&out.join("latency.hlog"), &merged, start, count)?;
     }
 
-    // Every request's row, shard after shard (each keeps the request ids its own run sent).
-    let request_files: Vec<PathBuf> = shards.iter().map(|s| s.dir.join(crate::requests::FILE_NAME)).collect();
-    if formats.parquet && request_files.iter().all(|p| p.exists()) {
-        crate::requests::concat(&request_files, &out.join(crate::requests::FILE_NAME))
-            .map_err(|e| MergeError::Write { path: out.join(crate::requests::FILE_NAME), message: e.to_string() })?;
-    }
-
+    let tail = merge_requests(&shards, out, formats, &first.summary.scenario.sla, &result)?;
     let scenario = &first.summary.scenario;
     let verdict = crate::sla::evaluate(&scenario.sla, &result);
     let mut summary = Summary::new(scenario, &result, verdict, facts.clone());
     summary.merged_shards = Some(count);
-    let merged_requests = out.join(crate::requests::FILE_NAME);
-    summary.tail = crate::requests::TailSettings::of(&scenario.sla, &result)
-        .filter(|_| merged_requests.exists())
-        .and_then(|settings| crate::requests::attribute(&merged_requests, &settings).ok());
+    summary.tail = tail;
     let plots = report::PlotInputs::of_run(&result);
     let mut formats = formats.clone();
     formats.hlog = false; // written above
@@ -203,6 +194,26 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
     write_measurements(out, &measurements)
         .map_err(|e| MergeError::Write { path: out.join(MEASUREMENTS), message: e.to_string() })?;
     Ok(Merged { summary, dir: out.to_path_buf(), shards: count })
+}
+
+/// Every request's row, shard after shard (each keeps the request ids its own run sent), and the tail's
+/// attribution read from the merged file.
+fn merge_requests(
+    shards: &[ShardDir],
+    out: &Path,
+    formats: &report::Formats,
+    sla: &crate::scenario::Sla,
+    result: &RunResult,
+) -> Result<Option<crate::requests::Tail>, MergeError> {
+    let files: Vec<PathBuf> = shards.iter().map(|s| s.dir.join(crate::requests::FILE_NAME)).collect();
+    if !formats.parquet || !files.iter().all(|p| p.exists()) {
+        return Ok(None);
+    }
+    let merged = out.join(crate::requests::FILE_NAME);
+    crate::requests::concat(&files, &merged)
+        .map_err(|e| MergeError::Write { path: merged.clone(), message: e.to_string() })?;
+    let settings = crate::requests::TailSettings::of(sla, result);
+    Ok(settings.and_then(|s| crate::requests::attribute(&merged, &s).ok()))
 }
 
 fn first_start(started_at: &str) -> SystemTime {

@@ -156,9 +156,14 @@ async fn every_scheduled_request_is_one_row_that_agrees_with_the_summary_and_the
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_request_id_header_can_be_renamed_or_turned_off() {
-    for (setting, header) in
-        [("request_id_header = \"x-correlation-id\"\n", Some("x-correlation-id")), ("request_id_header = \"\"\n", None)]
-    {
+    // (setting, the header that carries the id, what the target sees in x-request-id)
+    let cases = [
+        ("request_id_header = \"x-correlation-id\"\n", Some("x-correlation-id"), None),
+        ("request_id_header = \"\"\n", None, None),
+        // A header the scenario sets itself is sent once, as written, and no id is added.
+        ("headers = { \"x-request-id\" = \"fixed\" }\n", None, Some("fixed")),
+    ];
+    for (setting, header, fixed) in cases {
         let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
         Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
         let ws = Workspace::new();
@@ -178,12 +183,15 @@ async fn the_request_id_header_can_be_renamed_or_turned_off() {
         let received = server.received_requests().await.unwrap();
         assert_eq!(received.len(), 20);
         for q in &received {
-            assert!(q.headers.get("x-request-id").is_none(), "the default header is not sent when renamed or off");
-            assert_eq!(q.headers.get(header.unwrap_or("x-request-id")).is_some(), header.is_some());
+            let ids: Vec<&str> = q.headers.get_all("x-request-id").iter().map(|v| v.to_str().unwrap()).collect();
+            assert_eq!(ids, fixed.into_iter().collect::<Vec<_>>(), "{setting}");
+            if let Some(h) = header {
+                assert!(q.headers.get(h).unwrap().to_str().unwrap().starts_with("slacheck-"), "{setting}");
+            }
         }
         let rows = parquet_rows(&r.out.join("requests.parquet"));
         assert_eq!(rows.len(), 20);
-        assert!(rows.iter().all(|row| row["request_id"].is_null() == header.is_none()), "{:?}", rows[0]);
+        assert!(rows.iter().all(|row| row["request_id"].is_null() == header.is_none()), "{setting}: {:?}", rows[0]);
         drop(ws);
     }
 }

@@ -290,22 +290,26 @@ impl EpisodeTracker {
         if open.clean < self.rules.recover_after {
             return;
         }
-        if let Some(mut open) = self.open.take() {
-            let e = &mut open.episode;
-            // The primary's run of successes is what ended the episode, not part of it.
-            e.requests -= u64::from(open.clean);
-            for (upstream, clean) in &open.clean_served {
-                if let Some(n) = e.served_by.get_mut(&self.names[*upstream as usize]) {
-                    *n -= clean;
-                }
-            }
-            e.served_by.retain(|_, n| *n > 0);
-            e.end_ms = open.clean_start_ms;
-            e.recovered = true;
-            e.time_to_recover_ms = Some(open.clean_start_ms - open.last_anomaly_ms);
-            e.isolated = open.anomalies == 1;
-            self.episodes.push(open.episode);
+        if let Some(open) = self.open.take() {
+            self.close_recovered(open);
         }
+    }
+
+    /// Ends an episode at the first of the primaries' run of successes, which is what ended it, not part of it.
+    fn close_recovered(&mut self, mut open: Open) {
+        let e = &mut open.episode;
+        e.requests -= u64::from(open.clean);
+        for (upstream, clean) in &open.clean_served {
+            if let Some(n) = e.served_by.get_mut(&self.names[*upstream as usize]) {
+                *n -= clean;
+            }
+        }
+        e.served_by.retain(|_, n| *n > 0);
+        e.end_ms = open.clean_start_ms;
+        e.recovered = true;
+        e.time_to_recover_ms = Some(open.clean_start_ms - open.last_anomaly_ms);
+        e.isolated = open.anomalies == 1;
+        self.episodes.push(open.episode);
     }
 }
 

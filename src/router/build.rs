@@ -85,8 +85,11 @@ pub fn build_router(
             .and_then(|m| HeaderName::from_bytes(m.header.as_bytes()).ok()),
         success: spec.success_statuses.to_vec(),
         max_body: usize::try_from(target.max_body.0).unwrap_or(usize::MAX),
-        // Checked when the scenario was read; "" sends none.
-        request_id_header: HeaderName::from_bytes(target.request_id_header.as_bytes()).ok(),
+        // Checked when the scenario was read; "" sends none, and neither does a header the scenario sets itself
+        // (it would go twice).
+        request_id_header: HeaderName::from_bytes(target.request_id_header.as_bytes())
+            .ok()
+            .filter(|name| !target.headers.keys().any(|h| h.eq_ignore_ascii_case(name.as_str()))),
         capture: target.capture_headers.iter().filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok()).collect(),
         run_id: mix(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

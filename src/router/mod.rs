@@ -224,9 +224,7 @@ impl Router {
         let class_index = self.class_of(index);
         let class = &self.classes[class_index];
         let prompt = (mix(index ^ 0x5151) % class.bodies[class.order[0]].len().max(1) as u64) as usize;
-        let key = (self.policy.idempotency_header.is_some() || self.request_id_header.is_some())
-            .then(|| HeaderValue::from_str(&request_id(self.run_id, index)).ok())
-            .flatten();
+        let key = self.request_key(index);
         let mut attempts = Vec::new();
         let mut last = Exchange::failed(Outcome::Timeout);
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
@@ -299,6 +297,12 @@ impl Router {
             hedge,
             hedged_away,
         }
+    }
+
+    /// The logical request's id as a header value, when it is sent (request id or idempotency key).
+    fn request_key(&self, index: u64) -> Option<HeaderValue> {
+        let sent = self.policy.idempotency_header.is_some() || self.request_id_header.is_some();
+        sent.then(|| HeaderValue::from_str(&request_id(self.run_id, index)).ok()).flatten()
     }
 
     /// Who served a request, and whether an answer lacked the served-by value: with `served_by` only the answer
