@@ -111,6 +111,37 @@ enum Command {
         /// The scenario file.
         file: PathBuf,
     },
+    /// Write a commented starter scenario: for the built-in mock (the default), or with --url for a gateway.
+    ///
+    /// The file validates, and against the mock it passes: `slacheck init && slacheck run slacheck.toml`.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "slacheck.toml")]
+        file: PathBuf,
+        /// A gateway's chat-completions URL instead of the mock.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The environment variable that holds the gateway's API key.
+        #[arg(long, value_name = "NAME", requires = "url")]
+        api_key_env: Option<String>,
+        /// Two tiers, two request classes and client-side failover (on the mock, with an outage to fail over from).
+        #[arg(long)]
+        failover: bool,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script, e.g. `slacheck completions bash > ~/.local/share/bash-completion/completions/slacheck`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `slacheck man > slacheck.1 && man ./slacheck.1`; with a command, that
+    /// command's page (`slacheck man run` is slacheck-run(1)).
+    Man {
+        /// run, capacity, merge, report, compare, validate or completions.
+        command: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -247,6 +278,35 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => ExitCode::from(run_command(args)),
+        Command::Init { file, url, api_key_env, failover, force } => {
+            let starter = slacheck::scenario::starter::Starter { url, api_key_env, failover };
+            match init(&file, &starter, force) {
+                Ok(()) => {
+                    eprintln!("wrote {0}; run it with: slacheck run {0}", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "slacheck", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
+        Command::Man { command } => match man_page(command.as_deref()) {
+            Ok(page) => {
+                out!("{page}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -439,6 +499,37 @@ fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
     slacheck::report::write_reports(dir, &summary, &plots, formats).map_err(anyhow::Error::msg)?;
     outln!("reports written to {}", dir.display());
     Ok(())
+}
+
+/// Writes the starter scenario (never over a file, unless forced) and checks it as `validate` would.
+fn init(file: &Path, starter: &slacheck::scenario::starter::Starter, force: bool) -> anyhow::Result<()> {
+    if file.exists() && !force {
+        anyhow::bail!("{} exists; choose another name, or --force to replace it", file.display());
+    }
+    slacheck::outdir::write_atomic(file, starter.text().as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    if let Err(e) = LoadedScenario::read(file).and_then(|l| l.with_load_checked()) {
+        let _ = std::fs::remove_file(file);
+        return Err(e).context("the starter does not validate with these options");
+    }
+    Ok(())
+}
+
+/// The man page of slacheck, or of one of its commands (named `slacheck-<command>`, as git's are).
+fn man_page(command: Option<&str>) -> anyhow::Result<String> {
+    let mut cli = <Cli as clap::CommandFactory>::command();
+    // Propagates the version to the commands, for their pages' footers.
+    cli.build();
+    let cmd = match command {
+        None => cli,
+        Some(name) => {
+            let sub = cli.find_subcommand(name).with_context(|| format!("no command {name:?}; see slacheck --help"))?;
+            sub.clone().name(format!("slacheck-{name}"))
+        }
+    };
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page).context("cannot render the man page")?;
+    Ok(String::from_utf8_lossy(&page).into_owned())
 }
 
 fn run_scenario(

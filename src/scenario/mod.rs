@@ -10,12 +10,14 @@
 //! - [`commands`]: settings of the commands above `run` (capacity search, compare tolerances), as plain data.
 //! - [`check`]: the checks made once a file is read, each error placed at its field.
 //! - [`overrides`]: `--set KEY=VALUE`.
+//! - [`starter`]: the commented starter scenario `slacheck init` writes.
 
 mod check;
 pub mod commands;
 pub mod load;
 mod overrides;
 pub mod sla;
+pub mod starter;
 pub mod target;
 
 pub use commands::*;
