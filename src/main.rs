@@ -280,16 +280,10 @@ fn main() -> ExitCode {
         Command::Run(args) => ExitCode::from(run_command(args)),
         Command::Init { file, url, api_key_env, failover, force } => {
             let starter = slacheck::scenario::starter::Starter { url, api_key_env, failover };
-            match init(&file, &starter, force) {
-                Ok(()) => {
-                    eprintln!("wrote {0}; run it with: slacheck run {0}", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
+            let written = starter.write(&file, force);
+            print_or_usage_error(
+                written.map(|()| format!("wrote {0}; run it with: slacheck run {0}\n", file.display())),
+            )
         }
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -297,16 +291,7 @@ fn main() -> ExitCode {
             out!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
-        Command::Man { command } => match man_page(command.as_deref()) {
-            Ok(page) => {
-                out!("{page}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Man { command } => print_or_usage_error(man_page(command.as_deref())),
     }
 }
 
@@ -501,18 +486,18 @@ fn rerender(dir: &Path, formats: &Formats) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the starter scenario (never over a file, unless forced) and checks it as `validate` would.
-fn init(file: &Path, starter: &slacheck::scenario::starter::Starter, force: bool) -> anyhow::Result<()> {
-    if file.exists() && !force {
-        anyhow::bail!("{} exists; choose another name, or --force to replace it", file.display());
+/// Prints what a command made to stdout (exit 0), or its error (exit 2).
+fn print_or_usage_error(made: Result<String, impl std::fmt::Display>) -> ExitCode {
+    match made {
+        Ok(text) => {
+            out!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
     }
-    slacheck::outdir::write_atomic(file, starter.text().as_bytes())
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    if let Err(e) = LoadedScenario::read(file).and_then(|l| l.with_load_checked()) {
-        let _ = std::fs::remove_file(file);
-        return Err(e).context("the starter does not validate with these options");
-    }
-    Ok(())
 }
 
 /// The man page of slacheck, or of one of its commands (named `slacheck-<command>`, as git's are).

@@ -31,11 +31,14 @@ pub enum Chart<'a> {
         /// (label, quantile, limit in ms)
         limits: Vec<(String, f64, f64)>,
     },
-    /// Per second: offered, achieved and failed requests and failovers; below, p50 and p99; outages shaded.
+    /// Per second: offered, achieved and failed requests and failovers; below, p50 and p99; scheduled outages
+    /// and the failover episodes found from the requests shaded.
     Timeline {
         rows: &'a [TimelineRow],
-        /// (start s, end s)
+        /// Scheduled outages of mock providers: (start s, end s).
         outages: Vec<(f64, f64)>,
+        /// Failover episodes inferred from the requests: (start s, end s).
+        episodes: Vec<(f64, f64)>,
     },
     /// A capacity search: each step's p99 (above) and availability (below) against its offered rate, with the
     /// SLA's limits and the knee marked.
@@ -61,6 +64,7 @@ const COLORS: [RGBColor; 8] = [
 ];
 const LIMIT: RGBColor = RGBColor(214, 39, 40);
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
+const EPISODE: RGBColor = RGBColor(255, 215, 120);
 
 /// Why a plot could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +122,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
     root.fill(&WHITE).map_err(|e| format!("{e:?}"))?;
     match chart {
         Chart::Spectrum { title, series, limits } => spectrum(root, title, series, limits),
-        Chart::Timeline { rows, outages } => timeline(root, rows, outages),
+        Chart::Timeline { rows, outages, episodes } => timeline(root, rows, &Shaded { outages, episodes }),
         Chart::Capacity { title, steps, p99_limit_ms, availability_target, knee } => {
             capacity(root, title, steps, *p99_limit_ms, *availability_target, *knee)
         }
@@ -244,14 +248,43 @@ fn spectrum<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The spans shaded on the timeline: scheduled outages, and the failover episodes found from the requests.
+struct Shaded<'a> {
+    outages: &'a [(f64, f64)],
+    episodes: &'a [(f64, f64)],
+}
+
+impl Shaded<'_> {
+    /// Draws both kinds of span from `lo` to `hi`; the first panel (`labelled`) names them in its legend.
+    fn draw<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+        (lo, hi): (f64, f64),
+        labelled: bool,
+    ) -> DrawResult<DB> {
+        for (spans, color, label) in
+            [(self.episodes, EPISODE, "failover episode (found)"), (self.outages, OUTAGE, "scheduled outage")]
+        {
+            let rects = spans.iter().map(|(a, b)| Rectangle::new([(*a, lo), (*b, hi)], color.mix(0.5).filled()));
+            let drawn = chart.draw_series(rects)?;
+            if labelled && !spans.is_empty() {
+                drawn
+                    .label(label)
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.mix(0.5).filled()));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rows: &[TimelineRow],
-    outages: &[(f64, f64)],
+    shaded: &Shaded,
 ) -> DrawResult<DB> {
     let (top, bottom) = root.split_vertically(400);
-    timeline_rates(&top, rows, outages)?;
-    timeline_latency(&bottom, rows, outages)
+    timeline_rates(&top, rows, shaded)?;
+    timeline_latency(&bottom, rows, shaded)
 }
 
 /// The upper panel: offered, sent, failed and failed-over requests per second, and who served them when more
@@ -259,7 +292,7 @@ fn timeline<DB: DrawingBackend>(
 fn timeline_rates<DB: DrawingBackend>(
     top: &DrawingArea<DB, Shift>,
     rows: &[TimelineRow],
-    outages: &[(f64, f64)],
+    shaded: &Shaded,
 ) -> DrawResult<DB> {
     let end = rows.len().max(1) as f64;
     let per_second = |f: &dyn Fn(&TimelineRow) -> u64| -> Vec<(f64, f64)> {
@@ -293,8 +326,7 @@ fn timeline_rates<DB: DrawingBackend>(
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()?;
-    let shade = |(a, b): &(f64, f64), h: f64| Rectangle::new([(*a, 0.0), (*b, h)], OUTAGE.mix(0.5).filled());
-    chart.draw_series(outages.iter().map(|o| shade(o, max_rate)))?;
+    shaded.draw(&mut chart, (0.0, max_rate), true)?;
     for (i, (name, pts)) in rate_series.iter().enumerate() {
         // Who served is drawn thinner, under the totals it splits.
         let (color, width) = (COLORS[i % COLORS.len()], if i < 4 { 2 } else { 1 });
@@ -310,7 +342,7 @@ fn timeline_rates<DB: DrawingBackend>(
 fn timeline_latency<DB: DrawingBackend>(
     bottom: &DrawingArea<DB, Shift>,
     rows: &[TimelineRow],
-    outages: &[(f64, f64)],
+    shaded: &Shaded,
 ) -> DrawResult<DB> {
     let end = rows.len().max(1) as f64;
     let latency = |f: &dyn Fn(&TimelineRow) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -330,7 +362,7 @@ fn timeline_latency<DB: DrawingBackend>(
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()?;
-    chart.draw_series(outages.iter().map(|(a, b)| Rectangle::new([(*a, lo), (*b, hi)], OUTAGE.mix(0.5).filled())))?;
+    shaded.draw(&mut chart, (lo, hi), false)?;
     for (i, (name, pts)) in [("p50", p50), ("p99", p99)].into_iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
@@ -444,10 +476,14 @@ mod tests {
             ..Default::default()
         };
         let two = [row(0, &[("primary", 100)]), row(1, &[("fallback", 100)]), row(2, &[("primary", 100)])];
-        let svg = render(dir.path(), "t", &Chart::Timeline { rows: &two, outages: vec![] }, false, false).unwrap();
+        let svg =
+            render(dir.path(), "t", &Chart::Timeline { rows: &two, outages: vec![], episodes: vec![] }, false, false)
+                .unwrap();
         assert!(svg.contains("served by primary") && svg.contains("served by fallback"));
         let one = [row(0, &[("primary", 100)]), row(1, &[("primary", 100)])];
-        let svg = render(dir.path(), "t", &Chart::Timeline { rows: &one, outages: vec![] }, false, false).unwrap();
+        let svg =
+            render(dir.path(), "t", &Chart::Timeline { rows: &one, outages: vec![], episodes: vec![] }, false, false)
+                .unwrap();
         assert!(!svg.contains("served by"), "one upstream adds nothing to the totals");
         assert!(!dir.path().join("t.svg").exists() && !dir.path().join("t.png").exists());
     }
@@ -457,8 +493,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rows: Vec<TimelineRow> =
             (0..5).map(|t| TimelineRow { t_s: t, offered: 100, ok: 100, sent: 100, ..Default::default() }).collect();
-        render(dir.path(), "timeline", &Chart::Timeline { rows: &rows, outages: vec![(1.0, 2.0)] }, false, true)
-            .unwrap();
+        render(
+            dir.path(),
+            "timeline",
+            &Chart::Timeline { rows: &rows, outages: vec![(1.0, 2.0)], episodes: vec![(1.5, 2.5)] },
+            false,
+            true,
+        )
+        .unwrap();
         let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
         let be = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
         assert_eq!((&png[1..4], be(16), be(20)), (&b"PNG"[..], 1000, 720));

@@ -47,7 +47,8 @@ async fn run_against_gateway(served_by: &str) -> (FailingOverGateway, common::Ra
     let ws = Workspace::new();
     let text = format!(
         "name = \"gw\"\nserved_by = {served_by}\n[target]\nurl = \"{}/v1/chat/completions\"\n\
-         body = '{{}}'\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n",
+         body = '{{}}'\n[load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
+         [sla]\nmax_time_to_failover = \"30s\"\nmax_episode_errors = 0\nmax_time_to_recover = \"30s\"\n",
         server.uri()
     );
     let file = ws.write("gw.toml", &text);
@@ -87,6 +88,21 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     // The gateway's failover is internal: slacheck cannot see its first attempts, so it does not claim them.
     assert!(s["availability_before_failover"].is_null(), "{}", s["availability_before_failover"]);
     assert!(r.stdout.contains("failover episodes: 1 (0 isolated), against primary primary"), "{}", r.stdout);
+    // The episode targets are judged on it: the users' errors miss `max_episode_errors = 0` (exit 1); the times
+    // are the episode's own.
+    let target =
+        |name: &str| s["verdict"]["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(
+        (target("max_episode_errors")["judgement"].as_str(), target("max_episode_errors")["measured_count"].as_u64()),
+        (Some("fail"), Some(errors))
+    );
+    assert_eq!(target("max_time_to_failover")["measured_ms"], e["time_to_failover_ms"]);
+    assert_eq!(target("max_time_to_recover")["measured_ms"], e["time_to_recover_ms"]);
+    assert_eq!(
+        (target("max_time_to_failover")["judgement"].as_str(), target("max_time_to_recover")["judgement"].as_str()),
+        (Some("pass"), Some("pass"))
+    );
     // Second by second, who served: every row's counts add up to its requests, and the fallback's to the
     // stand-in's own count, nearly all of it in second 1.
     let rows = s["timeline"].as_array().unwrap();

@@ -153,7 +153,10 @@ pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats:
             Chart::Spectrum { title: format!("{}: latency by percentile", scenario.name), series, limits },
         )];
         let outages = summary.outages.iter().map(|o| (o.start_s, o.end_s)).collect();
-        charts.push(("timeline", Chart::Timeline { rows: &summary.timeline, outages }));
+        // Failover episodes found from the requests, outages only (an isolated anomaly is one request).
+        let episodes = summary.failover_episodes.list.iter().filter(|e| !e.isolated);
+        let episodes = episodes.map(|e| (e.start_ms / 1000.0, e.end_ms / 1000.0)).collect();
+        charts.push(("timeline", Chart::Timeline { rows: &summary.timeline, outages, episodes }));
         if plots.tiers.len() > 1 {
             let series = plots.tiers.iter().map(|(n, h)| (n.clone(), h)).collect();
             let title = format!("{}: latency by serving tier", scenario.name);

@@ -285,6 +285,9 @@ pub fn verdict_text(v: &crate::sla::Verdict) -> String {
 
 /// How a target reads in a table: (limit, measured).
 pub(super) fn target_cells(t: &crate::sla::TargetResult) -> (String, String) {
+    if let Some(count) = t.measured_count {
+        return (format!("≤ {}", t.limit), count.to_string());
+    }
     match (t.measured_ratio, t.measured_ms) {
         (Some(r), _) => (format!("≥ {}", t.limit), fmt_ratio(Some(r))),
         (_, Some(m)) => (format!("≤ {}", t.limit), fmt_ms(m)),

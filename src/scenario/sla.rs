@@ -44,6 +44,16 @@ pub struct Sla {
     /// Longest run of consecutive seconds in which some request failed (timeline resolution: 1 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_error_burst: Option<HumanDuration>,
+    /// In every failover episode (inferred from the requests, see `failover_episodes`): the longest time from
+    /// its first anomaly to the first success served elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time_to_failover: Option<HumanDuration>,
+    /// The most requests that failed in any one episode (what users saw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_episode_errors: Option<u64>,
+    /// The longest time from an episode's last anomaly to its primary serving again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time_to_recover: Option<HumanDuration>,
     /// Targets for one request class (`[sla.class.analysis]`): its end-to-end latency and availability.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub class: BTreeMap<String, Limits>,
@@ -164,6 +174,9 @@ impl Default for Sla {
             ttft_p99: None,
             failover_added_p99: None,
             max_error_burst: None,
+            max_time_to_failover: None,
+            max_episode_errors: None,
+            max_time_to_recover: None,
             class: BTreeMap::new(),
             tier: BTreeMap::new(),
         }

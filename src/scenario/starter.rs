@@ -14,6 +14,17 @@ pub struct Starter {
     pub failover: bool,
 }
 
+/// Why the starter was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum StarterError {
+    #[error("{0} exists; choose another name, or --force to replace it")]
+    Exists(std::path::PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Write { path: std::path::PathBuf, source: std::io::Error },
+    #[error("the starter does not validate with these options: {0}")]
+    Invalid(slacheck_common::tomlfile::FileError),
+}
+
 /// The column comments start at.
 const COMMENT_AT: usize = 38;
 
@@ -46,6 +57,22 @@ impl Starter {
             mock_providers(&mut out);
         }
         out
+    }
+
+    /// Writes the starter to `path` (never over a file, unless `force`) and checks it as `validate` would; a
+    /// starter that does not validate (a bad URL) is removed again.
+    pub fn write(&self, path: &std::path::Path, force: bool) -> Result<(), StarterError> {
+        if path.exists() && !force {
+            return Err(StarterError::Exists(path.to_path_buf()));
+        }
+        crate::outdir::write_atomic(path, self.text().as_bytes())
+            .map_err(|source| StarterError::Write { path: path.to_path_buf(), source })?;
+        // The load is fixed and checked by the tests; what the options bring (a URL) is checked here.
+        if let Err(e) = super::LoadedScenario::read(path) {
+            let _ = std::fs::remove_file(path);
+            return Err(StarterError::Invalid(e));
+        }
+        Ok(())
     }
 
     fn identity(&self, out: &mut String) {

@@ -36,6 +36,9 @@ pub struct TargetResult {
     /// Availability: the measured ratio (0..1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured_ratio: Option<f64>,
+    /// Count targets (`max_episode_errors`): the measured count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_count: Option<u64>,
     /// 95% interval: of the percentile's value (ms; `null` upper bound when the data cannot bound it), or of
     /// the availability ratio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +181,7 @@ impl TargetResult {
             limit,
             measured_ms: None,
             measured_ratio: None,
+            measured_count: None,
             interval: None,
             samples: 0,
             more_requests: None,
@@ -205,6 +209,7 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
             limit: limit_text,
             measured_ms: Some(ms(h.max())),
             measured_ratio: None,
+            measured_count: None,
             interval: None,
             samples: n,
             more_requests: None,
@@ -230,6 +235,7 @@ fn percentile_target(name: String, q: f64, limit: Duration, h: &Histogram<u64>, 
         limit: limit_text,
         measured_ms: Some(ms(h.value_at_quantile(q))),
         measured_ratio: None,
+        measured_count: None,
         interval: Some((lo, hi)),
         samples: n,
         more_requests,
@@ -262,6 +268,7 @@ fn availability_target(name: String, limit: crate::units::Ratio, ok: u64, total:
         limit: limit.to_string(),
         measured_ms: None,
         measured_ratio: Some(ok as f64 / total as f64),
+        measured_count: None,
         interval: Some((lo, Some(hi))),
         samples: total,
         more_requests,
@@ -405,6 +412,7 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
                 limit: limit.to_string(),
                 measured_ms: Some(0.0),
                 measured_ratio: None,
+                measured_count: None,
                 interval: None,
                 samples: 0,
                 more_requests: None,
@@ -425,6 +433,7 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
             limit: limit.to_string(),
             measured_ms: Some(burst.as_secs_f64() * 1000.0),
             measured_ratio: None,
+            measured_count: None,
             interval: None,
             samples: result.timeline.len() as u64,
             more_requests: None,
@@ -434,11 +443,13 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
             generator_bound: false,
         });
     }
+    targets.extend(episodes::episode_targets(sla, &result.episodes, result.elapsed.as_secs_f64() * 1000.0));
     let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);
     let undecided = targets.iter().any(|t| t.judgement == Judgement::InsufficientData);
     let passed = !failed && !undecided && unmatched_scopes.is_empty();
     Verdict { passed, insufficient_data: undecided && !failed, unmatched_scopes, targets }
 }
 
+mod episodes;
 #[cfg(test)]
 mod tests;
