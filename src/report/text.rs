@@ -116,7 +116,7 @@ pub(super) fn tail_lines(summary: &Summary) -> Vec<String> {
         }
         if scope.findings.is_empty() && scope.slow + scope.failed > 0 {
             lines.push(format!(
-                "tail, {label}: no tier, upstream, region, class or status stands out among {} slow and {} failed                  requests",
+                "tail, {label}: no tier, upstream, region, class or status stands out among {} slow and {} failed requests",
                 scope.slow, scope.failed
             ));
         }

@@ -98,7 +98,13 @@ fn time_to_failover(list: &[Episode], limit: Duration) -> Worst {
     let worst =
         outages.iter().filter_map(|e| e.time_to_failover_ms.map(|ms| (ms, *e))).max_by(|a, b| a.0.total_cmp(&b.0));
     match worst {
-        None => Worst { judgement: Judgement::Pass, ms: None, count: None, note: Some(no_outage(list)) },
+        None if outages.is_empty() => {
+            Worst { judgement: Judgement::Pass, ms: None, count: None, note: Some(no_outage(list)) }
+        }
+        None => {
+            let note = "no episode needed a failover: its anomalies were retries that the primary answered".into();
+            Worst { judgement: Judgement::Pass, ms: None, count: None, note: Some(note) }
+        }
         Some((ms, e)) => Worst {
             judgement: pass_or_fail(ms <= limit_ms(limit)),
             ms: Some(ms),
@@ -213,9 +219,27 @@ mod tests {
         // Just past each limit.
         let list = vec![episode(1_000.0, 2_000.0, 6, Some(200.5), Some(1_000.5))];
         assert_eq!(
-            judge(list, 9_000.0),
+            judge(list.clone(), 9_000.0),
             [(Fail, Some(200.5), None), (Fail, None, Some(6)), (Fail, Some(1_000.5), None)]
         );
+        // Each says which episode was the worst, and `passed` follows the judgement.
+        let t = episode_targets(&sla(ALL), &tracked(list), 9_000.0);
+        assert!(t.iter().all(|t| t.note.as_deref() == Some("worst: the episode at 1s..2s") && !t.passed), "{t:?}");
+        let t = episode_targets(&sla(ALL), &tracked(vec![episode(0.0, 1_500.0, 0, Some(1.0), Some(1.0))]), 9_000.0);
+        assert!(t.iter().all(|t| t.passed && t.note.as_deref() == Some("worst: the episode at 0s..1.5s")), "{t:?}");
+    }
+
+    #[test]
+    fn episodes_past_the_cap_are_said_to_be_left_out_of_the_judgement() {
+        let mut episodes = tracked(vec![episode(1_000.0, 2_000.0, 1, Some(10.0), Some(10.0))]);
+        let within = episode_targets(&sla(ALL), &episodes, 9_000.0);
+        assert!(within.iter().all(|t| !t.note.as_deref().unwrap().contains("only counted")), "{within:?}");
+        episodes.beyond_cap = 3;
+        let past = episode_targets(&sla(ALL), &episodes, 9_000.0);
+        for t in &past {
+            let note = t.note.as_deref().unwrap();
+            assert!(note.ends_with("; judged on the first 1 episodes; 3 more were only counted"), "{note}");
+        }
     }
 
     #[test]
@@ -245,6 +269,21 @@ mod tests {
             judge(vec![episode(1_000.0, 1_500.0, 0, Some(20.0), None)], 3_000.0)[2],
             (Fail, Some(1_500.0), None)
         );
+    }
+
+    #[test]
+    fn an_open_episode_exactly_at_the_limit_is_not_yet_past_it() {
+        // 1,000 ms after its last anomaly on a 1 s limit: it may still recover in time.
+        let open = episode(1_000.0, 2_000.0, 0, Some(20.0), None);
+        assert_eq!(judge(vec![open], 3_000.0)[2], (Judgement::InsufficientData, Some(1_000.0), None));
+    }
+
+    #[test]
+    fn an_outage_of_retries_that_the_primary_answered_needed_no_failover() {
+        // No request failed and none was served elsewhere: nothing to fail over from.
+        let t = episode_targets(&sla(ALL), &tracked(vec![episode(1_000.0, 1_200.0, 0, None, Some(3.0))]), 9_000.0);
+        assert_eq!((t[0].judgement, t[0].measured_ms), (Judgement::Pass, None));
+        assert!(t[0].note.as_deref().unwrap().starts_with("no episode needed a failover"), "{:?}", t[0].note);
     }
 
     #[test]
