@@ -75,7 +75,7 @@ enum Command {
         /// Where the merged results go.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Report files to write besides summary.json: hlog,svg,png,junit,md,html (default: all).
+        /// Report files to write besides summary.json: hlog,parquet,svg,png,junit,md,html (default: all).
         #[arg(long, value_name = "LIST", default_value = "all")]
         format: Formats,
         /// Only the verdict line.

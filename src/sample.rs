@@ -157,9 +157,7 @@ impl Sample {
             hedged_away: None,
         }
     }
-}
 
-impl Sample {
     /// It went to more than one tier, or the gateway says it failed over internally.
     pub fn failed_over(&self) -> bool {
         let first_tier = self.attempts.first().map(|a| a.tier);
