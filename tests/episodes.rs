@@ -114,6 +114,13 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     assert_eq!(rows.iter().map(|row| served(row, "fallback")).sum::<f64>(), fallback as f64);
     assert_eq!(served(&rows[0], "fallback"), 0.0);
     assert!(served(&rows[1], "fallback") >= 150.0, "{}", rows[1]);
+    // requests.parquet says which requests were the episode's: exactly its `requests`, every one of them due
+    // within it.
+    let rows = common::parquet_rows(&r.out.join("requests.parquet"));
+    let in_episode: Vec<_> = rows.iter().filter(|row| row["episode"].as_u64() == Some(0)).collect();
+    assert_eq!(in_episode.len() as f64, f(e, &["requests"]));
+    assert!(in_episode.iter().all(|row| (start..end).contains(&row["intended_ms"].as_f64().unwrap())));
+    assert!(rows.iter().all(|row| row["episode"].is_null() || row["episode"].as_u64() == Some(0)));
     // And in the interval log, one latency series per upstream.
     let log = slacheck::hlog::read(&r.out.join("latency.hlog")).unwrap();
     let count = |tag: &str| log.total(tag).map_or(0, |h| h.len());

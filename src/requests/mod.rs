@@ -6,9 +6,11 @@
 //! file format, the recorder does not.
 
 mod concat;
+mod episodes;
 mod tail;
 
 pub use concat::{concat, ConcatError};
+pub use episodes::{episode_of, label as label_episodes, Span};
 pub use tail::{attribute, Finding, Scope, SlowRequest, Tail, TailSettings, SLOWEST};
 
 use crate::measure::{cost_usd, ms, RequestSink};

@@ -35,6 +35,19 @@ impl SinkPaths {
 }
 
 impl SinkPaths {
+    /// Adds each request's failover episode to requests.parquet, now that the episodes are known. A file that
+    /// cannot be rewritten keeps its rows without the column, with a note: the verdict does not depend on it.
+    pub(super) fn label_episodes(&self, episodes: &crate::measure::Episodes) {
+        if !self.requests.exists() {
+            return;
+        }
+        let spans: Vec<crate::requests::Span> =
+            episodes.list.iter().map(|e| (e.start_ms, e.end_ms, e.recovered)).collect();
+        if let Err(e) = crate::requests::label_episodes(&self.requests, &spans) {
+            eprintln!("note: requests.parquet has no episode column: {e}");
+        }
+    }
+
     /// Where the tail came from, read back from requests.parquet when it was written. A file that cannot be
     /// read back leaves the attribution out, with a note: the run's verdict does not depend on it.
     pub(super) fn tail(&self, sla: &crate::scenario::Sla, result: &crate::measure::RunResult) -> Option<Tail> {
