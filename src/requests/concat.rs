@@ -1,8 +1,10 @@
 //! Shards' requests.parquet files, one after the other in one file: each row group's encoded columns are
 //! copied without being decoded.
 
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
-use parquet::file::writer::SerializedFileWriter;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -21,8 +23,6 @@ pub enum ConcatError {
 /// Writes the rows of `inputs` (shards of one run, same columns) into `out`, one after the other, copying each
 /// row group's encoded columns without decoding them.
 pub fn concat(inputs: &[PathBuf], out: &Path) -> Result<(), ConcatError> {
-    use parquet::column::writer::ColumnCloseResult;
-    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
     let read_error =
         |path: &Path, e: &dyn std::fmt::Display| ConcatError::Read { path: path.to_path_buf(), message: e.to_string() };
     let mut opened = Vec::new();
@@ -47,20 +47,9 @@ pub fn concat(inputs: &[PathBuf], out: &Path) -> Result<(), ConcatError> {
     let written = (|| -> Result<(), ParquetError> {
         let mut writer = SerializedFileWriter::new(BufWriter::new(File::create(&tmp)?), schema, super::properties())?;
         for (_, file, metadata) in &opened {
-            let page_index = metadata.page_index();
-            for (g, group) in metadata.row_groups().iter().enumerate() {
+            for g in 0..metadata.num_row_groups() {
                 let mut out_group = writer.next_row_group()?;
-                for (c, column) in group.columns().iter().enumerate() {
-                    let close = ColumnCloseResult {
-                        bytes_written: column.compressed_size() as u64,
-                        rows_written: group.num_rows() as u64,
-                        metadata: column.clone(),
-                        bloom_filter: None,
-                        column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
-                        offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
-                    };
-                    out_group.append_column(file, close)?;
-                }
+                copy_columns(&mut out_group, file, metadata, g)?;
                 out_group.close()?;
             }
         }
@@ -74,4 +63,26 @@ pub fn concat(inputs: &[PathBuf], out: &Path) -> Result<(), ConcatError> {
             Err(write_error(&e))
         }
     }
+}
+
+/// Appends every column of row group `g` of `file` to `out`, as encoded (no decoding, no re-encoding).
+pub(super) fn copy_columns<W: std::io::Write + Send>(
+    out: &mut SerializedRowGroupWriter<'_, W>,
+    file: &File,
+    metadata: &ParquetMetaData,
+    g: usize,
+) -> Result<(), ParquetError> {
+    let (group, page_index) = (metadata.row_group(g), metadata.page_index());
+    for (c, column) in group.columns().iter().enumerate() {
+        let close = ColumnCloseResult {
+            bytes_written: column.compressed_size() as u64,
+            rows_written: group.num_rows() as u64,
+            metadata: column.clone(),
+            bloom_filter: None,
+            column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
+            offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
+        };
+        out.append_column(file, close)?;
+    }
+    Ok(())
 }

@@ -4,7 +4,6 @@
 //! intended time.
 
 use super::{properties, Buffered, Column};
-use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::Int32Type;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
@@ -51,23 +50,12 @@ pub fn label(path: &Path, spans: &[Span]) -> Result<(), ParquetError> {
     let tmp = crate::outdir::temporary_name(path);
     let written = (|| -> Result<(), ParquetError> {
         let mut writer = SerializedFileWriter::new(BufWriter::new(File::create(&tmp)?), schema, properties())?;
-        let page_index = metadata.page_index();
-        for (g, group) in metadata.row_groups().iter().enumerate() {
+        for g in 0..metadata.num_row_groups() {
             for row in reader.get_row_group(g)?.get_row_iter(Some(projection.clone()))? {
                 episode.push(episode_in(row?.get_column_iter(), spans));
             }
             let mut out = writer.next_row_group()?;
-            for (c, column) in group.columns().iter().enumerate() {
-                let close = ColumnCloseResult {
-                    bytes_written: column.compressed_size() as u64,
-                    rows_written: group.num_rows() as u64,
-                    metadata: column.clone(),
-                    bloom_filter: None,
-                    column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
-                    offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
-                };
-                out.append_column(&file, close)?;
-            }
+            super::concat::copy_columns(&mut out, &file, &metadata, g)?;
             let Some(w) = out.next_column()? else { return Err(ParquetError::General("no episode column".into())) };
             episode.write(w)?;
             out.close()?;
