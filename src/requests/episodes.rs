@@ -51,8 +51,13 @@ pub fn label(path: &Path, spans: &[Span]) -> Result<(), ParquetError> {
     let written = (|| -> Result<(), ParquetError> {
         let mut writer = SerializedFileWriter::new(BufWriter::new(File::create(&tmp)?), schema, properties())?;
         for g in 0..metadata.num_row_groups() {
-            for row in reader.get_row_group(g)?.get_row_iter(Some(projection.clone()))? {
-                episode.push(episode_in(row?.get_column_iter(), spans));
+            if spans.is_empty() {
+                // No episode: nothing to read, every row gets none.
+                (0..metadata.row_group(g).num_rows()).for_each(|_| episode.push(None));
+            } else {
+                for row in reader.get_row_group(g)?.get_row_iter(Some(projection.clone()))? {
+                    episode.push(episode_in(row?.get_column_iter(), spans));
+                }
             }
             let mut out = writer.next_row_group()?;
             super::concat::copy_columns(&mut out, &file, &metadata, g)?;
