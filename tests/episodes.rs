@@ -148,3 +148,31 @@ async fn the_gateways_own_marker_counts_its_failovers_and_gives_availability_bef
     assert_eq!(episodes.len(), 1, "{}", s["failover_episodes"]);
     assert_eq!(f(&episodes[0], &["served_by", "fallback"]), fallback as f64);
 }
+
+/// Against the mock, whose outage schedule is known: the episode found from the requests starts and ends where
+/// the schedule says, within one inter-arrival time (10 ms at 100/s) plus the run's own largest lag.
+#[test]
+fn against_the_mock_the_episode_agrees_with_its_outage_schedule() {
+    let ws = Workspace::new();
+    let text = "name = \"sched\"\n[target]\ntimeout = \"2s\"\n\
+                [[tiers]]\nname = \"primary\"\nmock = \"primary\"\nmodel = \"m\"\n\
+                [[tiers]]\nname = \"fallback\"\nmock = \"fallback\"\nmodel = \"m\"\n\
+                [failover]\nchain = [\"primary\", \"fallback\"]\n\
+                [load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"3s\"\n\
+                [[mock.providers]]\nname = \"primary\"\noutages = [{ window = \"1s..2s\", mode = \"status\", status = 503 }]\n\
+                [[mock.providers]]\nname = \"fallback\"\n";
+    let r = ws.run(&ws.write("sched.toml", text), &["--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
+    let list = s["failover_episodes"]["list"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", s["failover_episodes"]);
+    let e = &list[0];
+    let tolerance = 10.0 + f(&s, &["lag_ms", "max"]);
+    let (start, end) = (f(e, &["start_ms"]), f(e, &["end_ms"]));
+    assert!((start - 1_000.0).abs() <= tolerance, "start {start} ms, tolerance {tolerance} ms");
+    assert!((end - 2_000.0).abs() <= tolerance, "end {end} ms, tolerance {tolerance} ms");
+    // Every request due in the outage went to the fallback, and users saw no failure.
+    assert_eq!(f(e, &["failed"]), 0.0);
+    assert_eq!(f(e, &["served_by", "fallback"]), f(e, &["requests"]));
+    assert!((f(e, &["requests"]) - 100.0).abs() <= 1.0 + tolerance / 10.0, "{e}");
+}
