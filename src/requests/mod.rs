@@ -57,6 +57,9 @@ pub struct RequestLog {
     names: RequestNames,
     /// Each distinct string once (tier, class, outcome, upstream): a row holds a cheap reference to it.
     interned: HashMap<String, ByteArray>,
+    tiers: Vec<ByteArray>,
+    regions: Vec<ByteArray>,
+    classes: Vec<ByteArray>,
 }
 
 impl RequestLog {
@@ -67,7 +70,20 @@ impl RequestLog {
         let schema = Arc::new(Type::group_type_builder("request").with_fields(fields).build()?);
         let file = BufWriter::new(File::create(&tmp)?);
         let writer = SerializedFileWriter::new(file, schema, properties())?;
-        Ok(RequestLog { path: path.to_path_buf(), tmp, writer: Some(writer), rows, names, interned: HashMap::new() })
+        let bytes = |list: &[String]| list.iter().map(|n| ByteArray::from(n.as_str())).collect();
+        let (tiers, regions, classes) = (bytes(&names.tiers), bytes(&names.regions), bytes(&names.classes));
+        let interned = HashMap::new();
+        Ok(RequestLog {
+            path: path.to_path_buf(),
+            tmp,
+            writer: Some(writer),
+            rows,
+            names,
+            interned,
+            tiers,
+            regions,
+            classes,
+        })
     }
 
     fn intern(&mut self, text: &str) -> ByteArray {
@@ -83,12 +99,12 @@ impl RequestLog {
     }
 
     fn push(&mut self, s: &Sample, upstream: &str) {
-        let name = |list: &[String], i: Option<u16>| i.and_then(|i| list.get(i as usize)).cloned();
+        // Tier, region and class names were made into byte arrays once: a row holds a reference, not a copy.
+        let name = |list: &[ByteArray], i: Option<u16>| i.and_then(|i| list.get(i as usize)).cloned();
         let last = s.attempts.last();
-        let tier = name(&self.names.tiers, last.map(|a| a.tier)).map(|t| self.intern(&t));
-        let region = name(&self.names.regions, last.and_then(|a| a.region)).map(|r| self.intern(&r));
-        let class = name(&self.names.classes, Some(s.class)).unwrap_or_default();
-        let class = self.intern(&class);
+        let tier = name(&self.tiers, last.map(|a| a.tier));
+        let region = name(&self.regions, last.and_then(|a| a.region));
+        let class = name(&self.classes, Some(s.class)).unwrap_or_else(|| ByteArray::from(""));
         let outcome = match &s.outcome {
             Outcome::Ok => self.intern("ok"),
             Outcome::Timeout => self.intern("timeout"),
