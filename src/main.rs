@@ -5,13 +5,11 @@
 //! 130, 143 or 129 stopped by SIGINT, SIGTERM or SIGHUP (partial results written, marked incomplete).
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use slacheck::capacity;
 use slacheck::report::Formats;
 use slacheck::run::{self, Overrides, RunOptions};
 use slacheck::scenario::{InsufficientData, LoadedScenario};
-use slacheck::shard::{Shard, StartAt};
-use slacheck::units::{HumanDuration, Rate, Ratio};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -35,192 +33,9 @@ macro_rules! outln {
     ($($arg:tt)*) => { emit(&format!("{}\n", format_args!($($arg)*))) };
 }
 
-/// Open-loop load testing and SLA verification for LLM API gateways.
-///
-/// slacheck replays a traffic profile against a gateway (or its built-in mock upstream), measures latency from
-/// each request's intended send time (no coordinated omission), and says whether every SLA target held.
-#[derive(Parser)]
-#[command(version, propagate_version = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+mod cli;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Run a scenario, print the verdict, and write results; the exit code says whether the SLA held.
-    ///
-    /// Results go to results/<scenario>-<UTC timestamp>/ (or --out): summary.json with counts, percentiles,
-    /// the per-second timeline and the verdict. Ctrl-C stops early and writes partial results marked
-    /// "complete": false.
-    Run(RunArgs),
-    /// Find the highest offered rate at which every SLA target still holds: the knee.
-    ///
-    /// Keeps the scenario's target, request mix, failover and [sla]; replaces its [load] rate with constant-rate
-    /// steps (open loop, the scenario's arrival process): doubling from --min until a step misses a target, then
-    /// bisecting until the last rate that held and the first that did not are within --precision. Each step's
-    /// warm-up is not judged. Writes capacity.json, capacity.md, capacity.svg/png and a folder per step. Exit 0
-    /// a knee was found (or everything up to --max held), 1 even --min missed, 3 the generator could not keep a
-    /// step's rate ("generator-bound"). Defaults come from the scenario's [capacity] table.
-    Capacity(CapacityArgs),
-    /// Merge the results folders of shards 0..N-1 of one run, judge the SLA on the whole, write the reports.
-    ///
-    /// Histograms add exactly, so the merged percentiles are those of all the shards' requests together. Refuses
-    /// (exit 2) shards of different scenarios or start times, a missing shard and a shard given twice.
-    /// Otherwise exits as `run` does: 0 every target held, 1 a target missed.
-    Merge {
-        /// The shards' results folders.
-        #[arg(required = true, value_name = "DIR")]
-        dirs: Vec<PathBuf>,
-        /// Where the merged results go.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Report files to write besides summary.json: hlog,parquet,svg,png,junit,md,html (default: all).
-        #[arg(long, value_name = "LIST", default_value = "all")]
-        format: Formats,
-        /// Only the verdict line.
-        #[arg(long, short)]
-        quiet: bool,
-    },
-    /// Re-render every report (plots, JUnit, Markdown, HTML) from a saved results folder, without re-running.
-    Report {
-        /// A results folder with summary.json and latency.hlog.
-        dir: PathBuf,
-        /// Report files to write: svg,png,junit,md,html (default: all).
-        #[arg(long, value_name = "LIST", default_value = "all")]
-        format: Formats,
-    },
-    /// Compare two runs' latency and availability; exit 1 if AFTER regressed beyond tolerance and noise.
-    ///
-    /// BEFORE and AFTER are results folders, summary.json files or .hlog interval logs. Each percentile's
-    /// change gets a 95% bootstrap interval over the runs' one-second intervals; a metric "regressed" only
-    /// when its change is past the tolerance and the interval excludes zero. Writes compare.md and
-    /// compare.json into --out (default results/compare-<UTC timestamp>/).
-    Compare {
-        before: PathBuf,
-        after: PathBuf,
-        /// Tolerances, e.g. "p99=10%,p99.9=20%,availability=0.05pp" (defaults: p50/p90/p99 10%, p99.9 20%,
-        /// availability 0.05 percentage points).
-        #[arg(long, value_name = "LIMITS", default_value = "")]
-        max_regression: String,
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
-    /// Parse and check a scenario, print it with every default filled in; exit 0 if valid, 2 if not.
-    Validate {
-        /// The scenario file.
-        file: PathBuf,
-    },
-    /// Write a commented starter scenario: for the built-in mock (the default), or with --url for a gateway.
-    ///
-    /// The file validates, and against the mock it passes: `slacheck init && slacheck run slacheck.toml`.
-    Init {
-        /// Where to write it.
-        #[arg(default_value = "slacheck.toml")]
-        file: PathBuf,
-        /// A gateway's chat-completions URL instead of the mock.
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// The environment variable that holds the gateway's API key.
-        #[arg(long, value_name = "NAME", requires = "url")]
-        api_key_env: Option<String>,
-        /// Two tiers, two request classes and client-side failover (on the mock, with an outage to fail over from).
-        #[arg(long)]
-        failover: bool,
-        /// Replace an existing file.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print a shell completion script, e.g. `slacheck completions bash > ~/.local/share/bash-completion/completions/slacheck`.
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff), e.g. `slacheck man > slacheck.1 && man ./slacheck.1`; with a command, that
-    /// command's page (`slacheck man run` is slacheck-run(1)).
-    Man {
-        /// run, capacity, merge, report, compare, validate or completions.
-        command: Option<String>,
-    },
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// The scenario file (TOML; see scenarios/README.md).
-    file: PathBuf,
-    /// Write results into this folder instead of results/<scenario>-<timestamp>/.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Override the scenario's duration, e.g. "5s" or "2m".
-    #[arg(long, value_name = "D")]
-    duration: Option<HumanDuration>,
-    /// Replace the load profile with a constant rate, e.g. "833/s" or "50000/min".
-    #[arg(long, value_name = "R")]
-    rate: Option<Rate>,
-    /// Change a scenario setting for this run, e.g. --set failover.enabled=false (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
-    /// No progress bar and only the verdict line.
-    #[arg(long, short)]
-    quiet: bool,
-    /// Print summary.json to stdout instead of the table.
-    #[arg(long)]
-    json: bool,
-    /// Report files to write besides summary.json and measurements.json:
-    /// json,hlog,parquet,svg,png,junit,md,html (default: all).
-    #[arg(long, value_name = "LIST", default_value = "all")]
-    format: Formats,
-    /// Compare with this earlier run (a results folder) after running; exit 1 if it regressed.
-    #[arg(long, value_name = "DIR")]
-    baseline: Option<PathBuf>,
-    /// Tolerances for --baseline, as for `compare --max-regression` (default: the scenario's [compare]).
-    #[arg(long, value_name = "LIMITS", default_value = "")]
-    max_regression: String,
-    /// Send only shard I of N: every N-th request of the schedule, starting with request I (from 0). Merge
-    /// the shards' results folders with `slacheck merge`.
-    #[arg(long, value_name = "I/N")]
-    shard: Option<Shard>,
-    /// Start the run's clock at this moment, e.g. 2026-11-25T18:00:00Z or seconds since the epoch: give every
-    /// shard the same one so that their timelines line up.
-    #[arg(long, value_name = "TIME")]
-    start_at: Option<StartAt>,
-    /// Serve live Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464.
-    #[arg(long, value_name = "ADDR")]
-    metrics_addr: Option<std::net::SocketAddr>,
-    /// Keep serving the final metrics this long after the run, so a last scrape sees them (e.g. "15s").
-    #[arg(long, value_name = "D", requires = "metrics_addr")]
-    metrics_linger: Option<HumanDuration>,
-}
-
-#[derive(clap::Args)]
-struct CapacityArgs {
-    /// The scenario file.
-    file: PathBuf,
-    /// The first rate tried, e.g. "100/s" (default 10/s).
-    #[arg(long, value_name = "R")]
-    min: Option<Rate>,
-    /// The highest rate tried (default 1000000/min).
-    #[arg(long, value_name = "R")]
-    max: Option<Rate>,
-    /// How long each step is judged, after its warm-up (default 10s).
-    #[arg(long, value_name = "D")]
-    step_duration: Option<HumanDuration>,
-    /// The start of each step that is not judged (default 2s).
-    #[arg(long, value_name = "D")]
-    warmup: Option<HumanDuration>,
-    /// Stop when the held and missed rates are this close, relative (default 5%).
-    #[arg(long, value_name = "P")]
-    precision: Option<Ratio>,
-    /// Change a scenario setting, as for `run` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
-    /// Write into this folder instead of results/<scenario>-capacity-<timestamp>/.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Only the conclusion.
-    #[arg(long, short)]
-    quiet: bool,
-}
+use cli::{CapacityArgs, Cli, Command, RunArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -289,6 +104,10 @@ fn main() -> ExitCode {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "slacheck", &mut script);
             out!("{}", String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
+        Command::Schema => {
+            out!("{}", slacheck::scenario::schema::json_schema());
             ExitCode::SUCCESS
         }
         Command::Man { command } => print_or_usage_error(man_page(command.as_deref())),

@@ -235,6 +235,59 @@ text_serde!(Ratio, "a percentage such as \"99.9%\"");
 text_serde!(Window, "a window such as \"20s..35s\"");
 text_serde!(ByteSize, "a size such as \"16MiB\"");
 
+/// The JSON Schema of a text type: its own name, a description, and a pattern loose enough never to flag a value
+/// the parser takes (the parser's error stays the authority; the schema is for editors).
+macro_rules! text_schema {
+    ($t:ty, $name:literal, $schema:tt) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
+const NUMBER: &str = r"[0-9][0-9_]*(\.[0-9]+)?";
+const DURATION_PATTERN: &str = r"^\s*([0-9]+(\.[0-9]+)?\s*[a-zA-Zµ]+\s*)+$";
+
+text_schema!(HumanDuration, "Duration", {
+    "description": "A duration: a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"1m 30s\".",
+    "type": "string",
+    "pattern": DURATION_PATTERN,
+    "examples": ["250ms", "30s", "5m"],
+});
+text_schema!(Rate, "Rate", {
+    "description": "A rate: \"<count>/<unit>\" with unit ms, s, min, h or a duration, e.g. \"50000/min\", \"833/s\".",
+    "type": "string",
+    "pattern": format!(r"^\s*{NUMBER}\s*/\s*[0-9a-zA-Z. ]+$"),
+    "examples": ["50000/min", "833/s"],
+});
+text_schema!(Ratio, "Ratio", {
+    "description": "A ratio between 0 and 1: a percentage such as \"99.9%\", or a fraction such as 0.999.",
+    "anyOf": [
+        { "type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%?\s*$" },
+        { "type": "number", "minimum": 0, "maximum": 1 },
+    ],
+    "examples": ["99.9%", "95%"],
+});
+text_schema!(Window, "Window", {
+    "description": "A window relative to the start of the run: \"<start>..<end>\", e.g. \"20s..35s\".",
+    "type": "string",
+    "pattern": r"^.+\.\..+$",
+    "examples": ["20s..35s"],
+});
+text_schema!(ByteSize, "ByteSize", {
+    "description": "A size in bytes: a count, or a number with B, KB, MB, GB, KiB, MiB or GiB, e.g. \"16MiB\".",
+    "anyOf": [
+        { "type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|kB|MB|GB|KiB|MiB|GiB)?\s*$" },
+        { "type": "integer", "minimum": 0 },
+    ],
+    "examples": ["16MiB", "512KiB"],
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

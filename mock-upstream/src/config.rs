@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A standalone config file: `[[providers]]` tables, each bound on its own loopback port.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MockConfig {
     #[serde(default)]
@@ -16,7 +16,7 @@ pub struct MockConfig {
 }
 
 /// One fake provider.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Name sent back in the `x-upstream` header of every response.
@@ -121,7 +121,7 @@ impl ProviderConfig {
 }
 
 /// A latency distribution.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Latency {
     /// Always the same: `{ dist = "fixed", value = "20ms" }`.
@@ -151,7 +151,7 @@ impl Latency {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tail {
     /// One request in this many takes `latency` instead.
@@ -159,7 +159,7 @@ pub struct Tail {
     pub latency: HumanDuration,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Errors {
     pub rate: Ratio,
@@ -172,7 +172,7 @@ fn default_error_statuses() -> Vec<u16> {
     vec![500, 502, 503, 429]
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     pub window: Window,
@@ -188,7 +188,7 @@ fn default_outage_status() -> u16 {
 }
 
 /// How a provider fails during an outage.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutageMode {
     /// Answer with an error status.
@@ -203,7 +203,7 @@ pub enum OutageMode {
     Stall,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub rate: Rate,
@@ -211,7 +211,7 @@ pub struct RateLimit {
     pub burst: Option<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamShape {
     /// Time to first token.
@@ -245,7 +245,7 @@ impl Default for StreamShape {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamFaults {
     pub rate: Ratio,
@@ -259,7 +259,7 @@ fn default_stall() -> HumanDuration {
     HumanDuration(Duration::from_secs(5))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamFaultKind {
     /// Stop sending for `stall`, then go on.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[compare]`: how much worse a run may get than its baseline.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareSpec {
     /// As `--max-regression`, e.g. `"p99=10%,p99.9=20%,availability=0.05pp"`.
@@ -15,7 +15,7 @@ pub struct CompareSpec {
 }
 
 /// `[capacity]`: how `slacheck capacity` searches (each key also has a command-line flag, which wins).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacitySpec {
     /// The first rate tried (default 10/s).

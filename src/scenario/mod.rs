@@ -11,11 +11,13 @@
 //! - [`check`]: the checks made once a file is read, each error placed at its field.
 //! - [`overrides`]: `--set KEY=VALUE`.
 //! - [`starter`]: the commented starter scenario `slacheck init` writes.
+//! - [`schema`]: the format's JSON Schema, for editors.
 
 mod check;
 pub mod commands;
 pub mod load;
 mod overrides;
+pub mod schema;
 pub mod sla;
 pub mod starter;
 pub mod target;
@@ -31,7 +33,7 @@ use slacheck_common::tomlfile::{self, FileError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
@@ -63,7 +65,7 @@ pub struct Scenario {
     pub mock: Option<MockSection>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MockSection {
     #[serde(default)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The promise to check. Absent targets are not checked.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sla {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,8 +96,21 @@ impl Serialize for WindowSpec {
     }
 }
 
+impl schemars::JsonSchema for WindowSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WindowSpec".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let duration = generator.subschema_for::<HumanDuration>();
+        schemars::json_schema!({
+            "description": "Judge targets in every window of this length (at least 1s), or \"burst\" for each burst.",
+            "anyOf": [{ "const": "burst" }, duration],
+        })
+    }
+}
+
 /// What an undecided target does to the exit code.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InsufficientData {
     #[default]
@@ -106,7 +119,7 @@ pub enum InsufficientData {
 }
 
 /// Availability and latency limits for one scope.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +236,21 @@ impl<'de> Deserialize<'de> for StatusPattern {
             }
             Raw::Code(_) => Err(bad()),
         }
+    }
+}
+
+impl schemars::JsonSchema for StatusPattern {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusPattern".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A status code such as 200, or a class such as \"2xx\".",
+            "anyOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "string", "pattern": "^([1-5]xx|[1-5][0-9][0-9])$" },
+            ],
+        })
     }
 }
 

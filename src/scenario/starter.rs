@@ -44,7 +44,9 @@ impl Starter {
         out.push_str(
             "# A starter scenario, written by `slacheck init`. Every key is documented in scenarios/README.md of\n\
              # slacheck's repository; `slacheck validate FILE` prints this file with every default filled in.\n\
-             #   slacheck run FILE    # exit 0: every SLA target held; 1: one missed; 2: a bad scenario; 3: no verdict\n",
+             #   slacheck run FILE    # exit 0: every SLA target held; 1: one missed; 2: a bad scenario; 3: no verdict\n\
+             # For completion and checks in your editor: `slacheck schema > scenario.schema.json`, then make\n\
+             # `#:schema ./scenario.schema.json` this file's first line.\n",
         );
         self.identity(&mut out);
         self.target(&mut out);

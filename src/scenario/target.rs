@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// A real endpoint, e.g. `https://gateway.example.com/v1/chat/completions`.
@@ -59,7 +59,7 @@ fn default_max_body() -> ByteSize {
 }
 
 /// A model tier: where its requests go, which model they name, what its tokens cost.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierSpec {
     pub name: String,
@@ -83,7 +83,7 @@ pub struct TierSpec {
 }
 
 /// One endpoint of a tier, in a region.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     pub region: String,
@@ -101,7 +101,7 @@ fn one() -> f64 {
 }
 
 /// A kind of request, its share of the traffic and where it starts.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassSpec {
     pub name: String,
@@ -164,7 +164,7 @@ fn default_max_tokens() -> u32 {
 }
 
 /// When and how a request moves on to the next tier.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
     #[serde(default = "yes")]
@@ -253,7 +253,7 @@ impl Default for FailoverSpec {
 
 /// What a gateway says about itself: where the serving upstream is read from (a header, or a JSON pointer
 /// into the body), which upstream is the primary, and its own marker of an internal failover.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServedBySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,7 +270,7 @@ pub struct ServedBySpec {
 }
 
 /// A gateway's own marker of an internal failover.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverMarker {
     pub header: String,
@@ -294,7 +294,7 @@ impl ServedBySpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub enum HttpVersion {
     /// HTTP/1.1 (the default).
     #[default]
