@@ -131,8 +131,32 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
 }
 
 /// x = −log10(1 − q): 0 is the median's left edge (0%), 1 is 90%, 2 is 99%, 3 is 99.9% …
-fn nines(q: f64) -> f64 {
+pub fn nines(q: f64) -> f64 {
     -(1.0 - q).max(1e-9).log10()
+}
+
+/// The percentiles a spectrum is drawn at: x in nines, 40 steps a decade, as many nines as the data supports
+/// (about one sample beyond the last percentile; 1 to 5).
+pub struct NinesGrid {
+    pub max_nines: f64,
+}
+
+impl NinesGrid {
+    /// The grid for series whose largest holds `count` values.
+    pub fn for_largest(count: u64) -> Self {
+        NinesGrid { max_nines: (count.max(10) as f64).log10().floor().clamp(1.0, 5.0) }
+    }
+
+    pub fn xs(&self) -> impl Iterator<Item = f64> {
+        (0..=(self.max_nines * 40.0) as usize).map(|i| i as f64 / 40.0)
+    }
+
+    /// The latency in ms at `x` nines (beyond the grid's last percentile, that percentile's), at least 1 µs for
+    /// a log axis.
+    pub fn ms_at(&self, h: &Histogram<u64>, x: f64) -> f64 {
+        let q = (1.0 - 10f64.powf(-x)).min(1.0 - 10f64.powf(-self.max_nines));
+        (h.value_at_quantile(q) as f64 / 1000.0).max(0.001)
+    }
 }
 
 fn fmt_ms_axis(y: &f64) -> String {
@@ -190,19 +214,9 @@ fn spectrum<DB: DrawingBackend>(
     series: &[(String, &Histogram<u64>)],
     limits: &[(String, f64, f64)],
 ) -> DrawResult<DB> {
-    // Show as many nines as the data can support: about one sample beyond the last percentile.
-    let most = series.iter().map(|(_, h)| h.len()).max().unwrap_or(1).max(10) as f64;
-    let max_nines = most.log10().floor().clamp(1.0, 5.0);
-    let top_q = 1.0 - 10f64.powf(-max_nines);
-    let points = |h: &Histogram<u64>| -> Vec<(f64, f64)> {
-        (0..=(max_nines * 40.0) as usize)
-            .map(|i| {
-                let x = i as f64 / 40.0;
-                let q = (1.0 - 10f64.powf(-x)).min(top_q);
-                (x, (h.value_at_quantile(q) as f64 / 1000.0).max(0.001))
-            })
-            .collect()
-    };
+    let grid = NinesGrid::for_largest(series.iter().map(|(_, h)| h.len()).max().unwrap_or(0));
+    let max_nines = grid.max_nines;
+    let points = |h: &Histogram<u64>| -> Vec<(f64, f64)> { grid.xs().map(|x| (x, grid.ms_at(h, x))).collect() };
     let lines: Vec<(String, Vec<(f64, f64)>)> =
         series.iter().filter(|(_, h)| !h.is_empty()).map(|(n, h)| (n.clone(), points(h))).collect();
     let ys = lines.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).chain(limits.iter().map(|l| l.2));

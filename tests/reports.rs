@@ -195,9 +195,26 @@ fn report_rerenders_identical_plots_and_a_self_contained_page() {
     }
     assert!(std::fs::read(r.out.join("summary.json")).unwrap() == summary_before, "report leaves summary.json alone");
     let page = String::from_utf8(before[4].clone()).unwrap();
-    assert!(page.starts_with("<!DOCTYPE html>") && page.matches("<svg").count() == 2, "two inline plots");
-    assert!(!page.contains("src=") && !page.contains("href="), "no external assets");
-    assert!(page.contains("<td>availability</td>") && page.contains("✅ PASS"));
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("uPlot"), "the charting library is inlined");
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(!page.contains(external), "the page loads nothing from outside ({external:?})");
+    }
+    let without_licence_link = page.replace("https://github.com/leeoniya/uPlot", "");
+    assert!(!without_licence_link.contains("://"), "no address but uPlot's licence comment");
+    assert!(page.contains("<td>availability</td>") && page.contains("<span class=\"mark pass\">PASS</span>"));
+    assert!(page.contains("<span class=\"verdict pass\">PASS: all 2 SLA targets held</span>"));
+    assert!(!page.contains('✅') && !page.contains('❌'), "marks need no symbol font");
+    // The data the charts draw: the timeline's seconds and the spectrum at 99% against summary.json's p99.
+    let data = page.split("<script type=\"application/json\" id=\"data\">").nth(1).unwrap();
+    let data: serde_json::Value = serde_json::from_str(data.split("</script>").next().unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&summary_before).unwrap();
+    assert_eq!(data["timeline"]["t"], serde_json::json!([0, 1]));
+    assert_eq!(data["timeline"]["offered"], serde_json::json!([200, 200]));
+    let spectrum = &data["spectra"][0];
+    let at_99 = spectrum["x"].as_array().unwrap().iter().position(|x| x.as_f64() == Some(2.0)).unwrap();
+    let p99 = spectrum["series"][0]["ms"][at_99].as_f64().unwrap();
+    assert!((p99 - summary["latency_ms"]["p99"].as_f64().unwrap()).abs() < 1e-9, "spectrum p99 {p99}");
+    assert_eq!(spectrum["limits"], serde_json::json!([{ "name": "p99", "x": 2.0, "ms": 1000.0 }]));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! - [`terminal`] — the terminal summary;
 //! - [`markdown`] — summary.md;
 //! - [`junit`] — junit.xml;
-//! - [`html`] — report.html, self-contained;
+//! - [`html`] — report.html, self-contained and interactive (charts by the vendored uPlot);
 //! - [`prometheus`] — the live metrics' text exposition (`run --metrics-addr`).
 //!
 //! Plots are drawn by `plot`, the interval log by `hlog`; atomic writes come from `outdir`.
@@ -133,8 +133,7 @@ pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats:
     if formats.md {
         write_atomic(&dir.join("summary.md"), markdown(summary).as_bytes()).map_err(io("summary.md"))?;
     }
-    let mut svgs = Vec::new();
-    if formats.svg || formats.png || formats.html {
+    if formats.svg || formats.png {
         use crate::plot::{render, Chart};
         let scenario = &summary.scenario;
         let limits = scenario
@@ -163,11 +162,11 @@ pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats:
             charts.push(("tiers", Chart::Spectrum { title, series, limits: Vec::new() }));
         }
         for (name, chart) in &charts {
-            svgs.push(render(dir, name, chart, formats.svg, formats.png)?);
+            render(dir, name, chart, formats.svg, formats.png)?;
         }
     }
     if formats.html {
-        write_atomic(&dir.join("report.html"), html(summary, &svgs).as_bytes()).map_err(io("report.html"))?;
+        write_atomic(&dir.join("report.html"), html(summary, plots).as_bytes()).map_err(io("report.html"))?;
     }
     Ok(())
 }
