@@ -13,6 +13,7 @@
 //! - [`profile`]: arrival schedules, the intended send time of every request, and shards of a schedule.
 //! - [`sample`]: the record every request ends as: times, outcome, attempts, stream timing.
 //! - [`sse`]: reading a streamed answer as it arrives, in linear time, with a cap on one event.
+//! - [`prompt`]: what each request says: fixed prompts, token lengths, prefixes, datasets; its body per tier.
 //! - [`router`]: one logical request through its tiers: attempts, retries, failover, hedging, body limits.
 //! - [`engine`]: the open-loop pacer and closed-loop connections that fire each request on time.
 //! - [`measure`]: samples folded into histograms, counts and the per-second timeline; closed intervals to a sink.
@@ -28,7 +29,8 @@
 //!
 //! A module imports only modules above it in this list (`tests/architecture.rs` checks it).
 //!
-//! Fake providers come from the `mock-upstream` crate.
+//! Fake providers come from the `mock-upstream` crate. The command line belongs to the binary, outside this map:
+//! `src/main.rs` acts on the definitions in `src/cli.rs` (module `cli`).
 
 pub mod capacity;
 pub mod compare;
@@ -39,6 +41,7 @@ pub mod measure;
 pub mod outdir;
 pub mod plot;
 pub mod profile;
+pub mod prompt;
 pub mod report;
 pub mod requests;
 pub mod router;

@@ -98,6 +98,9 @@ pub struct Sample {
     pub captured: Vec<Option<String>>,
     /// (prompt, completion) tokens of the answer, from its `usage`.
     pub tokens: Option<(u64, u64)>,
+    /// The tokens of the message content slacheck made or counted (none for fixed prompts): without the chat
+    /// template a provider adds to `usage.prompt_tokens`.
+    pub input_tokens: Option<u32>,
     pub attempts: Vec<Attempt>,
     /// For a streamed answer (the last attempt's): when its tokens came.
     pub stream: Option<StreamTiming>,
@@ -151,6 +154,7 @@ impl Sample {
             status: None,
             captured: Vec::new(),
             tokens: None,
+            input_tokens: None,
             attempts: Vec::new(),
             stream: None,
             hedge: None,

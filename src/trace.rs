@@ -1,12 +1,27 @@
 //! Trace files for the `trace` profile: traffic exported from production logs.
 //!
-//! Two shapes, as CSV (with a header line) or JSON Lines:
+//! Three shapes, as CSV (with a header line) or JSON Lines:
 //! - one row per request: `offset_ms` (milliseconds from the start), e.g. `{"offset_ms": 12.5}`;
+//! - one row per request with its lengths, as Mooncake's traces (JSON Lines): `timestamp` in milliseconds,
+//!   `input_length` and `output_length` in tokens, and optional `hash_ids`, blocks of [`BLOCK_TOKENS`] tokens
+//!   that requests naming the same id share, e.g. `{"timestamp": 27, "input_length": 6955, "output_length": 52,
+//!   "hash_ids": [46, 47]}`;
 //! - one row per interval: `t_s,rate` (from second `t_s`, `rate` requests per second until the next row;
 //!   the last row lasts one second), e.g. `{"t_s": 0, "rate": 833}`.
 
 use std::path::Path;
 use std::time::Duration;
+
+/// The tokens of one shared-prefix block of a Mooncake trace's `hash_ids`.
+pub const BLOCK_TOKENS: u32 = 512;
+
+/// What a traced request sent: its prompt's and answer's lengths, and the shared blocks its prompt opens with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestShape {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    pub hash_ids: Vec<u64>,
+}
 
 pub enum Trace {
     Offsets(Vec<Duration>),
@@ -24,16 +39,29 @@ pub struct TraceError(String);
 
 /// Reads a trace; errors name the line.
 pub fn read(path: &Path) -> Result<Trace, TraceError> {
-    read_text(path).map_err(TraceError)
+    read_rows(path).and_then(|rows| build(rows).map_err(|e| format!("{}: {e}", path.display()))).map_err(TraceError)
 }
 
-fn read_text(path: &Path) -> Result<Trace, String> {
+/// The shapes of a trace's requests, in the order the schedule sends them (by offset; rows with equal offsets
+/// in file order); `None` when its rows carry no lengths.
+pub fn read_shapes(path: &Path) -> Result<Option<Vec<RequestShape>>, TraceError> {
+    let rows = read_rows(path).map_err(TraceError)?;
+    let mut shaped: Vec<(f64, RequestShape)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row {
+            Row::Offset(_, ms, Some(shape)) => shaped.push((ms, shape)),
+            _ => return Ok(None),
+        }
+    }
+    shaped.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(Some(shaped.into_iter().map(|(_, shape)| shape).collect()))
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
     let bytes = slacheck_common::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("trace {} is not UTF-8 text", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
-    let rows =
-        if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))?;
-    build(rows).map_err(|e| format!("{}: {e}", path.display()))
+    if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The latest moment a trace may name: a week, far past any load test and far below what a `Duration` holds.
@@ -43,7 +71,7 @@ const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 /// `rate` (a million per second, past what one process can send).
 fn max_of(column: &str) -> f64 {
     match column {
-        "offset_ms" => MAX_SECONDS * 1000.0,
+        "offset_ms" | "timestamp" => MAX_SECONDS * 1000.0,
         "t_s" => MAX_SECONDS,
         _ => 1e6,
     }
@@ -54,7 +82,8 @@ fn in_range(column: &str, v: f64) -> bool {
 }
 
 enum Row {
-    Offset(usize, f64),
+    /// (line, offset ms, the request's lengths when the trace gives them)
+    Offset(usize, f64, Option<RequestShape>),
     Rate(usize, f64, f64),
 }
 
@@ -75,7 +104,7 @@ fn rows_csv(text: &str) -> Result<Vec<Row>, String> {
         (Some(o), _, _) => {
             for (n, l) in lines {
                 let f: Vec<_> = l.split(',').collect();
-                rows.push(Row::Offset(n + 1, num(n, &f, o, "offset_ms")?));
+                rows.push(Row::Offset(n + 1, num(n, &f, o, "offset_ms")?, None));
             }
         }
         (None, Some(t), Some(r)) => {
@@ -101,8 +130,12 @@ fn rows_jsonl(text: &str) -> Result<Vec<Row>, String> {
                 Some(None) => Err(format!("line {}: `{k}` must be a number from 0 to {}", n + 1, max_of(k))),
             }
         };
+        if let Some(ms) = get("timestamp")? {
+            rows.push(Row::Offset(n + 1, ms, Some(shape_of(&v).map_err(|e| format!("line {}: {e}", n + 1))?)));
+            continue;
+        }
         match (get("offset_ms")?, get("t_s")?, get("rate")?) {
-            (Some(o), _, _) => rows.push(Row::Offset(n + 1, o)),
+            (Some(o), _, _) => rows.push(Row::Offset(n + 1, o, None)),
             (None, Some(t), Some(r)) => rows.push(Row::Rate(n + 1, t, r)),
             _ => {
                 return Err(format!(
@@ -115,6 +148,39 @@ fn rows_jsonl(text: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
+/// A Mooncake row's lengths: `input_length` and `output_length` whole token counts (the answer at least one),
+/// `hash_ids` (optional) whole numbers, no more blocks than the prompt fills.
+fn shape_of(v: &serde_json::Value) -> Result<RequestShape, String> {
+    let tokens = |key: &str, least: u64| -> Result<u32, String> {
+        v.get(key)
+            .and_then(serde_json::Value::as_u64)
+            .filter(|n| *n >= least && *n as f64 <= crate::scenario::prompts::MAX_TOKENS)
+            .map(|n| n as u32)
+            .ok_or_else(|| {
+                format!(
+                    "`{key}` must be a whole number of tokens from {least} to {}",
+                    crate::scenario::prompts::MAX_TOKENS
+                )
+            })
+    };
+    let (input_tokens, output_tokens) = (tokens("input_length", 0)?, tokens("output_length", 1)?);
+    let hash_ids = match v.get("hash_ids") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(ids)) => ids
+            .iter()
+            .map(|id| id.as_u64().ok_or("`hash_ids` must hold whole numbers"))
+            .collect::<Result<Vec<u64>, _>>()?,
+        Some(_) => return Err("`hash_ids` must be an array of whole numbers".into()),
+    };
+    if hash_ids.len() as u64 > (input_tokens as u64).div_ceil(BLOCK_TOKENS as u64) {
+        return Err(format!(
+            "{} `hash_ids` of {BLOCK_TOKENS} tokens are more than an input of {input_tokens} tokens fills",
+            hash_ids.len()
+        ));
+    }
+    Ok(RequestShape { input_tokens, output_tokens, hash_ids })
+}
+
 fn build(rows: Vec<Row>) -> Result<Trace, String> {
     match rows.first() {
         None => Err("the trace holds no rows".into()),
@@ -122,7 +188,7 @@ fn build(rows: Vec<Row>) -> Result<Trace, String> {
             let mut offsets = Vec::with_capacity(rows.len());
             for row in rows {
                 match row {
-                    Row::Offset(_, ms) => offsets.push(Duration::from_secs_f64(ms / 1000.0)),
+                    Row::Offset(_, ms, _) => offsets.push(Duration::from_secs_f64(ms / 1000.0)),
                     Row::Rate(line, ..) => return Err(format!("line {line}: mixes rate rows with offset rows")),
                 }
             }
@@ -141,7 +207,7 @@ fn build(rows: Vec<Row>) -> Result<Trace, String> {
                         }
                         points.push((t, r));
                     }
-                    Row::Offset(line, _) => return Err(format!("line {line}: mixes offset rows with rate rows")),
+                    Row::Offset(line, ..) => return Err(format!("line {line}: mixes offset rows with rate rows")),
                 }
             }
             let mut segments = Vec::with_capacity(points.len());
@@ -171,6 +237,38 @@ mod tests {
         assert_eq!(o, vec![Duration::from_micros(1500), Duration::from_millis(5)]);
         assert!(rows_csv("t_s,rate\n0,10\n1,x\n").err().unwrap().contains("line 3"));
         assert!(rows_csv("t_s,rate\n2,10\n1,1\n").and_then(build).err().unwrap().contains("line 3"));
+    }
+
+    #[test]
+    fn a_mooncake_trace_gives_offsets_and_each_requests_lengths_in_send_order() {
+        let text = "{\"timestamp\": 30, \"input_length\": 1100, \"output_length\": 52, \"hash_ids\": [1, 2, 3]}\n\
+                    {\"timestamp\": 0, \"input_length\": 600, \"output_length\": 10, \"hash_ids\": [1, 2]}\n\
+                    {\"timestamp\": 30, \"input_length\": 7, \"output_length\": 1}\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mooncake.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let Ok(Trace::Offsets(offsets)) = read(&path) else { panic!() };
+        assert_eq!(offsets, [0, 30, 30].map(Duration::from_millis));
+        let shapes = read_shapes(&path).unwrap().unwrap();
+        let lengths: Vec<(u32, u32, usize)> =
+            shapes.iter().map(|s| (s.input_tokens, s.output_tokens, s.hash_ids.len())).collect();
+        assert_eq!(lengths, [(600, 10, 2), (1100, 52, 3), (7, 1, 0)], "by time, equal times in file order");
+    }
+
+    #[test]
+    fn bad_mooncake_rows_are_named() {
+        let e = |row: &str| rows_jsonl(row).err().unwrap();
+        assert!(e("{\"timestamp\": 1, \"output_length\": 5}").contains("input_length"));
+        assert!(e("{\"timestamp\": 1, \"input_length\": -3, \"output_length\": 5}").contains("input_length"));
+        assert!(e("{\"timestamp\": 1, \"input_length\": 3, \"output_length\": 0}").contains("output_length"));
+        assert!(e("{\"timestamp\": 1, \"input_length\": 3, \"output_length\": 1, \"hash_ids\": [\"a\"]}")
+            .contains("hash_ids"));
+        // 513 tokens fill two blocks of 512, not three.
+        assert!(
+            rows_jsonl("{\"timestamp\": 1, \"input_length\": 513, \"output_length\": 1, \"hash_ids\": [1, 2]}").is_ok()
+        );
+        assert!(e("{\"timestamp\": 1, \"input_length\": 513, \"output_length\": 1, \"hash_ids\": [1, 2, 3]}")
+            .contains("more than"));
     }
 
     #[test]

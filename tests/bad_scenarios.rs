@@ -47,13 +47,32 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("served-by with two sources", format!("name = \"bad\"\nserved_by = {{ header = \"x-upstream\", json = \"/model\" }}\n[target]\nmock = \"default\"\n{GOOD_LOAD}"), 2, "served_by", "one of `header`"),
         ("a failover marker that is no header", format!("name = \"bad\"\nserved_by = {{ header = \"x-upstream\", failed_over = {{ header = \"a b\" }} }}\n[target]\nmock = \"default\"\n{GOOD_LOAD}"), 2, "served_by.failed_over.header", "not a valid header"),
         ("a trace offset of 1e300", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"huge.csv\"\n"), 6, "load.trace", "line 3"),
+        ("a negative mean length", format!("{LLM_HEAD}input_tokens = {{ mean = -5, stddev = 1 }}\n{GOOD_LOAD}"), 11, "classes[0].input_tokens.mean", "from 1"),
+        ("a negative stddev", format!("{LLM_HEAD}output_tokens = {{ mean = 50, stddev = -1 }}\n{GOOD_LOAD}"), 11, "classes[0].output_tokens.stddev", "negative"),
+        ("min above max", format!("{LLM_HEAD}input_tokens = {{ mean = 50, stddev = 5, min = 100, max = 10 }}\n{GOOD_LOAD}"), 11, "classes[0].input_tokens.min", "above max"),
+        ("a fractional fixed length", format!("{LLM_HEAD}input_tokens = 2.5\n{GOOD_LOAD}"), 11, "classes[0].input_tokens", "whole number"),
+        ("output_tokens and max_tokens", format!("{LLM_HEAD}max_tokens = 10\noutput_tokens = 20\n{GOOD_LOAD}"), 12, "classes[0].output_tokens", "not both"),
+        ("prefixes without their length", format!("{LLM_HEAD}prefixes = 3\n{GOOD_LOAD}"), 11, "classes[0].prefixes", "prefix_tokens"),
+        ("a prompts file that does not exist", format!("{LLM_HEAD}prompts_file = \"no-such.jsonl\"\n{GOOD_LOAD}"), 11, "classes[0].prompts_file", "cannot read"),
+        ("an unknown tokenizer", format!("{LLM_HEAD}tokenizer = \"gpt2\"\n{GOOD_LOAD}"), 11, "classes[0].tokenizer", "o200k_base"),
+        ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
+        ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),
+        ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
     ]
 }
+
+/// A tier and a class whose prompt keys the cases above get wrong (the class's keys follow from line 11).
+const LLM_HEAD: &str =
+    "name = \"bad\"\n[target]\n[[tiers]]\nname = \"t\"\nmock = \"default\"\nmodel = \"m\"\n[[classes]]\nname = \"c\"\nweight = 1\ntier = \"t\"\n";
 
 #[test]
 fn each_bad_scenario_exits_2_naming_line_and_field() {
     let ws = Workspace::new();
     ws.write("huge.csv", "offset_ms\n1\n1e300\n");
+    ws.write(
+        "lengths.jsonl",
+        "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 2}\n{\"timestamp\": 2, \"input_length\": 5}\n",
+    );
     for (i, (what, text, line, field, word)) in cases().into_iter().enumerate() {
         let file = ws.write(&format!("bad{i}.toml"), &text);
         for command in ["validate", "run"] {

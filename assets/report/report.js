@@ -120,13 +120,19 @@
   const charts = [];
   const t = data.timeline;
   if (t.t.length > 0) {
+    const rateNames = ["offered", "achieved (sent)", "ok", "failed (error or timeout)", "not sent", "failed over"];
+    const rateColumns = [t.offered, t.sent, t.ok, t.failed, t.not_sent, t.failovers];
+    if (data.goodput) {
+      rateNames.push("good (met [sla] goodput)");
+      rateColumns.push(t.good);
+    }
     charts.push(
       timelineChart(
         document.getElementById("chart-rate"),
         "Requests per second (by intended send second)",
         "requests / s",
-        ["offered", "achieved (sent)", "ok", "failed (error or timeout)", "not sent", "failed over"],
-        [t.offered, t.sent, t.ok, t.failed, t.not_sent, t.failovers],
+        rateNames,
+        rateColumns,
         fmtCount
       )
     );
@@ -140,6 +146,18 @@
         fmtMs
       )
     );
+    if (data.tokens) {
+      charts.push(
+        timelineChart(
+          document.getElementById("chart-tokens"),
+          "Tokens per second (of the requests due in each second that were answered)",
+          "tokens / s",
+          ["input", "output"],
+          [t.input_tokens, t.output_tokens],
+          fmtCount
+        )
+      );
+    }
     if (data.served_by.names.length > 0) {
       charts.push(
         timelineChart(

@@ -5,6 +5,7 @@
 
 use crate::units::{HumanDuration, Rate, Ratio, Window};
 use serde::{Deserialize, Serialize};
+use slacheck_common::tokens::TokenizerName;
 use std::time::Duration;
 
 /// A standalone config file: `[[providers]]` tables, each bound on its own loopback port.
@@ -53,9 +54,22 @@ pub struct ProviderConfig {
     pub stream_faults: Option<StreamFaults>,
     /// Share of successful responses whose body is malformed JSON.
     pub malformed_rate: Option<Ratio>,
-    /// Completion tokens in each answer.
+    /// Completion tokens in each answer (a token-aware provider: when the request names no `max_tokens`).
     #[serde(default = "default_completion_tokens")]
     pub completion_tokens: u32,
+    /// Count prompt tokens with this tokenizer (`o200k_base` or `cl100k_base`) and answer with exactly
+    /// `max_tokens` tokens; implied by the per-token times below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<TokenizerName>,
+    /// Prefill time per prompt token, before the first token: time to first token grows with the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_per_token: Option<HumanDuration>,
+    /// Decode time per answer token: between a stream's tokens, and added to a whole answer's latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_per_token: Option<HumanDuration>,
+    /// A prompt cache: the tokens of a system message seen before prefill at this rate instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_prefill_per_token: Option<HumanDuration>,
 }
 
 fn default_models() -> Vec<String> {
@@ -86,6 +100,10 @@ impl ProviderConfig {
             stream_faults: None,
             malformed_rate: None,
             completion_tokens: default_completion_tokens(),
+            tokenizer: None,
+            prefill_per_token: None,
+            decode_per_token: None,
+            cached_prefill_per_token: None,
         }
     }
 

@@ -75,6 +75,8 @@ struct State {
 
 pub struct Provider {
     pub config: ProviderConfig,
+    /// How answers are timed by their tokens, when the config asks for it.
+    pub tokens: Option<crate::tokens::TokenModel>,
     started: Instant,
     state: Mutex<State>,
 }
@@ -95,7 +97,8 @@ impl Provider {
             error_rate: config.errors.as_ref().map(|e| e.rate.0).unwrap_or(0.0),
             stats: Stats { provider: config.name.clone(), ..Stats::default() },
         };
-        Provider { config, started, state: Mutex::new(state) }
+        let tokens = crate::tokens::TokenModel::of(&config);
+        Provider { config, tokens, started, state: Mutex::new(state) }
     }
 
     pub fn name(&self) -> &str {

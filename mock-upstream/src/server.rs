@@ -160,8 +160,16 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
     let model = request.model().to_string();
     let decision = provider.decide(Instant::now(), &model, request.stream);
     let id = ids.fetch_add(1, Ordering::Relaxed);
-    let prompt_tokens = openai::prompt_tokens(&body);
-    let completion_tokens = request.completion_tokens(provider.config.completion_tokens);
+    let shaped = provider.tokens.as_ref().map(|t| t.shape(&body, &request, provider.config.completion_tokens));
+    let (prompt_tokens, completion_tokens, prefill, decode) = match shaped {
+        Some(s) => (s.prompt_tokens, s.completion_tokens, s.prefill, s.decode_per_token),
+        None => (
+            openai::prompt_tokens(&body),
+            request.completion_tokens(provider.config.completion_tokens),
+            Duration::ZERO,
+            Duration::ZERO,
+        ),
+    };
     match decision {
         Decision::Reset => Err(ResetOnPurpose),
         Decision::Hang => {
@@ -178,12 +186,13 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
         }
         Decision::Answer { delay, malformed, stream_fault } => {
             if request.stream {
-                let body = sse_body(provider.clone(), id, model, delay, prompt_tokens, completion_tokens, stream_fault);
+                let tokens = Tokens { prompt: prompt_tokens, completion: completion_tokens, decode };
+                let body = sse_body(provider.clone(), id, model, delay + prefill, tokens, stream_fault);
                 let mut r = respond(&provider, 200, "text/event-stream", body);
                 r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
                 return Ok(r);
             }
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(delay + prefill + decode.saturating_mul(completion_tokens)).await;
             let text = if malformed {
                 openai::MALFORMED_BODY.to_string()
             } else {
@@ -194,16 +203,24 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
     }
 }
 
-/// An SSE body: headers go out at once, the first token after `ttft`, then one token per inter-token gap.
+/// A streamed answer's token counts, and the decode time of each token after the first chunk.
+struct Tokens {
+    prompt: u32,
+    completion: u32,
+    decode: Duration,
+}
+
+/// An SSE body: headers go out at once, the first token after `ttft`, then one token per inter-token gap (plus
+/// the decode time of a token-aware provider).
 fn sse_body(
     provider: Arc<Provider>,
     id: u64,
     model: String,
     ttft: Duration,
-    prompt_tokens: u32,
-    completion_tokens: u32,
+    tokens: Tokens,
     fault: Option<StreamFaultKind>,
 ) -> Body {
+    let Tokens { prompt: prompt_tokens, completion: completion_tokens, decode } = tokens;
     // The first chunk may carry several tokens; the others one each.
     let first = provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
     let chunks = completion_tokens - first + 1;
@@ -215,7 +232,7 @@ fn sse_body(
             if index > chunks {
                 return None;
             }
-            let gap = if index == 0 { ttft } else { provider.inter_token_gap() };
+            let gap = if index == 0 { ttft } else { provider.inter_token_gap() + decode };
             tokio::time::sleep(gap).await;
             let tokens = if index == 0 { first } else { 1 };
             let text = if index == chunks {

@@ -8,14 +8,17 @@
 //! - [`histogram`]: the histogram every measurement uses, and its text form.
 //! - [`result`]: what a run measured, and the exact merge of two results.
 //! - [`episodes`]: failover episodes inferred from the requests themselves, in intended-time order.
+//! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
 pub mod episodes;
+pub mod goodput;
 pub mod histogram;
 pub mod recorder;
 pub mod result;
 
 pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
+pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};
 pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, Snapshot, OVERALL};

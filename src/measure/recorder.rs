@@ -71,6 +71,8 @@ pub struct Recorder {
     /// Requests due before this are warm-up: counted apart, not measured.
     warmup: Duration,
     episodes: Option<EpisodeTracker>,
+    /// `[sla] goodput`, when it sets objectives.
+    objectives: Option<super::Objectives>,
 }
 
 impl Recorder {
@@ -106,6 +108,7 @@ impl Recorder {
                 outages: Vec::new(),
                 episodes: Default::default(),
                 stream: StreamStats::default(),
+                goodput: super::Goodput::new(false, classes.len(), tiers.len()),
                 windows: Vec::new(),
                 warmup: Counts::default(),
                 warmup_time: Duration::ZERO,
@@ -122,6 +125,7 @@ impl Recorder {
             watched: Vec::new(),
             warmup: Duration::ZERO,
             episodes: None,
+            objectives: None,
         }
     }
 
@@ -153,6 +157,12 @@ impl Recorder {
     /// Also finds failover episodes in the requests, by these rules.
     pub fn watch_episodes(&mut self, rules: EpisodeRules) {
         self.episodes = Some(EpisodeTracker::new(rules));
+    }
+
+    /// Also counts the requests that meet `objectives` (goodput).
+    pub fn watch_goodput(&mut self, objectives: super::Objectives) {
+        self.objectives = Some(objectives);
+        self.result.goodput.judged = true;
     }
 
     /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
@@ -189,6 +199,13 @@ impl Recorder {
             .entry(s.intended.as_secs())
             .or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
         due_row.add(&s.outcome);
+        let good = self.objectives.is_some_and(|o| o.met_by(s));
+        r.goodput.add(s, good);
+        let (input_tokens, output_tokens) =
+            if s.outcome == Outcome::Ok { super::goodput::tokens_of(s) } else { (0, 0) };
+        due_row.good += u64::from(good);
+        due_row.input_tokens += input_tokens;
+        due_row.output_tokens += output_tokens;
         if s.outcome != Outcome::Ok {
             self.live.failed.fetch_add(1, Ordering::Relaxed);
         }

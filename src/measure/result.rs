@@ -318,6 +318,13 @@ pub struct TimelineRow {
     /// to a fallback, and when it came back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub served_by: BTreeMap<String, u64>,
+    /// Of the requests due in this second: those that met `[sla] goodput`, and the tokens of the answered.
+    #[serde(default)]
+    pub good: u64,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
     /// Latency percentiles of the requests that finished in this second.
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -372,6 +379,9 @@ pub struct RunResult {
     #[serde(default)]
     pub episodes: super::episodes::Episodes,
     pub stream: StreamStats,
+    /// Goodput and tokens, overall, by class and by serving tier.
+    #[serde(default)]
+    pub goodput: super::Goodput,
     pub windows: Vec<WindowStats>,
     /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
     #[serde(default)]
@@ -406,6 +416,7 @@ impl RunResult {
         add_histogram(&mut self.service_time, &other.service_time)?;
         add_histogram(&mut self.lag, &other.lag)?;
         add_map(&mut self.errors, &other.errors);
+        self.goodput.merge(&other.goodput);
         self.elapsed = self.elapsed.max(other.elapsed);
         let mut rows: BTreeMap<u64, TimelineRow> =
             std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();
@@ -418,6 +429,9 @@ impl RunResult {
             row.not_sent += r.not_sent;
             row.sent += r.sent;
             row.failovers += r.failovers;
+            row.good += r.good;
+            row.input_tokens += r.input_tokens;
+            row.output_tokens += r.output_tokens;
             for (name, n) in &r.served_by {
                 *row.served_by.entry(name.clone()).or_default() += n;
             }

@@ -119,6 +119,9 @@ fn charts(body: &mut String, data: &Value) {
              (found from the requests)</p>\n<div class=\"chart\" id=\"chart-rate\"></div>\n\
              <div class=\"chart\" id=\"chart-latency\"></div>\n",
         );
+        if data["tokens"] == true {
+            body.push_str("<div class=\"chart\" id=\"chart-tokens\"></div>\n");
+        }
         if data["served_by"]["names"].as_array().is_some_and(|n| !n.is_empty()) {
             body.push_str("<h2>By upstream</h2>\n<div class=\"chart\" id=\"chart-served\"></div>\n");
         }
@@ -145,6 +148,9 @@ fn chart_data(summary: &Summary, plots: &PlotInputs) -> Value {
         "failovers": column(&|r| json!(r.failovers)),
         "p50_ms": column(&|r| json!(r.p50_ms)),
         "p99_ms": column(&|r| json!(r.p99_ms)),
+        "good": column(&|r| json!(r.good)),
+        "input_tokens": column(&|r| json!(r.input_tokens)),
+        "output_tokens": column(&|r| json!(r.output_tokens)),
     });
     let names: std::collections::BTreeSet<&String> = rows.iter().flat_map(|r| r.served_by.keys()).collect();
     let served_columns: Vec<Value> =
@@ -169,6 +175,8 @@ fn chart_data(summary: &Summary, plots: &PlotInputs) -> Value {
         spectra.push(spectrum("By tier", "Latency by serving tier (end to end)", &series, &[]));
     }
     json!({
+        "goodput": summary.goodput.is_some(),
+        "tokens": summary.tokens.input + summary.tokens.output > 0,
         "timeline": timeline,
         "served_by": { "names": names, "columns": served_columns },
         "shaded": {

@@ -81,6 +81,9 @@ fn latency(out: &mut String, summary: &Summary) {
         c.not_sent,
         fmt_ratio(summary.availability)
     );
+    for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
+        let _ = writeln!(out, "\n{}.", capitalized(&line));
+    }
 }
 
 /// The tier table and failover, when the run routed.
@@ -114,11 +117,7 @@ fn notes(out: &mut String, summary: &Summary) {
         .chain(episode_lines(summary))
         .chain(tail_lines(summary))
         .chain(summary.error_budget.as_ref().map(error_budget_line))
-        .map(|line| {
-            let mut chars = line.chars();
-            let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-            format!("- {first}{}", chars.as_str())
-        })
+        .map(|line| format!("- {}", capitalized(&line)))
         .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", notes.join("\n"));

@@ -1,6 +1,7 @@
 //! What a run tells, one output per file behind one entry point ([`write_reports`]), as ripgrep's printer:
 //!
 //! - [`summary`] — summary.json, the schema every other output reads from;
+//! - [`goodput`] — summary.json's goodput and token throughput;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
 //! - [`terminal`] — the terminal summary;
 //! - [`markdown`] — summary.md;
@@ -10,6 +11,7 @@
 //!
 //! Plots are drawn by `plot`, the interval log by `hlog`; atomic writes come from `outdir`.
 
+pub mod goodput;
 pub mod html;
 pub mod junit;
 pub mod markdown;

@@ -284,6 +284,12 @@ pub struct Summary {
     pub streaming: Option<StreamSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_budget: Option<ErrorBudget>,
+    /// Requests that met `[sla] goodput`, when it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<super::goodput::GoodputSummary>,
+    /// Input and output tokens delivered, and per second.
+    #[serde(default)]
+    pub tokens: super::goodput::TokensSummary,
     pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
@@ -353,6 +359,8 @@ impl Summary {
             tail: None,
             error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
+            goodput: super::goodput::GoodputSummary::of(result, scenario.sla.goodput, duration_s),
+            tokens: super::goodput::TokensSummary::of(result, duration_s),
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,

@@ -18,6 +18,9 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     let mut out = String::new();
     headline(&mut out, summary);
     streams(&mut out, summary);
+    for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
+        let _ = writeln!(out, "  {line}");
+    }
     out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
     routing(&mut out, summary);
     notes(&mut out, summary);

@@ -298,3 +298,34 @@ pub(super) fn target_cells(t: &crate::sla::TargetResult) -> (String, String) {
 pub(super) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
+
+/// Goodput in a line: the share and rate of requests that met every objective, and the objectives.
+pub(super) fn goodput_line(summary: &Summary) -> Option<String> {
+    let g = summary.goodput.as_ref()?;
+    let o = &g.objectives;
+    let objectives: Vec<String> = [("ttft", o.ttft), ("inter-token", o.inter_token), ("latency", o.latency)]
+        .into_iter()
+        .filter_map(|(name, limit)| limit.map(|l| format!("{name} ≤ {l}")))
+        .collect();
+    Some(format!(
+        "goodput {} of {} requests ({:.1}/s) succeeded with {}",
+        fmt_ratio(g.ratio),
+        g.total,
+        g.per_s,
+        objectives.join(", ")
+    ))
+}
+
+/// Tokens in a line, when any were counted.
+pub(super) fn tokens_line(summary: &Summary) -> Option<String> {
+    let t = &summary.tokens;
+    (t.input + t.output > 0)
+        .then(|| format!("tokens in {} ({:.0}/s), out {} ({:.0}/s)", t.input, t.input_per_s, t.output, t.output_per_s))
+}
+
+/// `line` with its first letter in capitals, for a sentence.
+pub(super) fn capitalized(line: &str) -> String {
+    let mut chars = line.chars();
+    let first: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    format!("{first}{}", chars.as_str())
+}

@@ -142,6 +142,7 @@ impl RequestLog {
         r.ttft_ms.push(s.stream.and_then(|t| t.first_token).map(|t| ms_of(t.saturating_sub(s.intended))));
         r.tokens_in.push(s.tokens.map(|(i, _)| i as i64));
         r.tokens_out.push(s.tokens.map(|(_, o)| o as i64));
+        r.input_tokens.push(s.input_tokens.map(i64::from));
         r.cost_usd.push(cost);
         r.request_id.push(id);
         for (i, column) in r.captured.iter_mut().enumerate() {
@@ -234,6 +235,7 @@ struct Rows {
     ttft_ms: Column<DoubleType>,
     tokens_in: Column<Int64Type>,
     tokens_out: Column<Int64Type>,
+    input_tokens: Column<Int64Type>,
     cost_usd: Column<DoubleType>,
     request_id: Column<ByteArrayType>,
     captured: Vec<Column<ByteArrayType>>,
@@ -262,6 +264,7 @@ impl Rows {
             ttft_ms: C::optional("ttft_ms"),
             tokens_in: C::optional("tokens_in"),
             tokens_out: C::optional("tokens_out"),
+            input_tokens: C::optional("input_tokens"),
             cost_usd: C::optional("cost_usd"),
             request_id: C::optional("request_id"),
             captured: captured.iter().map(|h| C::optional(h)).collect(),
@@ -289,6 +292,7 @@ impl Rows {
             &mut self.ttft_ms,
             &mut self.tokens_in,
             &mut self.tokens_out,
+            &mut self.input_tokens,
             &mut self.cost_usd,
             &mut self.request_id,
         ];

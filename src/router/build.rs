@@ -3,7 +3,8 @@
 //! among them, never shown).
 
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
-use crate::scenario::{ClassSpec, HttpVersion, RoutingSpec};
+use crate::prompt::{PromptInputs, Prompts};
+use crate::scenario::{HttpVersion, RoutingSpec};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub fn build_router(
     chat_url: &dyn Fn(&str) -> Option<String>,
     api_key: Option<&str>,
     body: Bytes,
+    inputs: &PromptInputs,
 ) -> Result<Router, BuildError> {
     let target = spec.target;
     let url_of = |url: &Option<String>, mock: &Option<String>| -> Result<reqwest::Url, BuildError> {
@@ -48,9 +50,9 @@ pub fn build_router(
             price_input: 0.0,
             price_output: 0.0,
         };
-        (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], bodies: vec![vec![body]] }])
+        (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], prompts: Prompts::raw(body) }])
     } else {
-        (tiers_of(spec, &url_of, &mut regions)?, classes_of(spec))
+        (tiers_of(spec, &url_of, &mut regions)?, classes_of(spec, inputs))
     };
     let f = spec.failover;
     let policy = Policy {
@@ -96,6 +98,7 @@ pub fn build_router(
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)),
         seed: spec.seed,
+        shapes: inputs.shapes.clone(),
         hedges_sent: Default::default(),
         logical_requests: Default::default(),
         out_of_files: Default::default(),
@@ -136,32 +139,28 @@ fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Re
     Ok(tiers)
 }
 
-/// The classes, each with its tier order and a body per tier and prompt.
-fn classes_of(spec: &RoutingSpec) -> Vec<Class> {
+/// The classes, each with its tier order and its prompts.
+fn classes_of(spec: &RoutingSpec, inputs: &PromptInputs) -> Vec<Class> {
+    let models: Vec<&str> = spec.tiers.iter().map(|t| t.model.as_str()).collect();
     spec.classes
         .iter()
         .zip(&spec.class_orders)
-        .map(|(c, order)| Class {
+        .zip(&spec.prompts)
+        .enumerate()
+        .map(|(i, ((c, order), prompt))| Class {
             name: c.name.clone(),
             weight: c.weight,
             order: order.clone(),
-            bodies: spec.tiers.iter().map(|t| c.prompts.iter().map(|p| chat_body(&t.model, p, c)).collect()).collect(),
+            prompts: Prompts::new(
+                prompt,
+                &models,
+                spec.seed,
+                i as u64,
+                inputs.datasets.get(i).cloned().flatten(),
+                inputs.shapes.is_some(),
+            ),
         })
         .collect()
-}
-
-/// An OpenAI chat-completions body for one class on one tier.
-fn chat_body(model: &str, prompt: &str, class: &ClassSpec) -> Bytes {
-    let mut body = serde_json::json!({
-        "model": model,
-        "messages": [{ "role": "user", "content": prompt }],
-        "max_tokens": class.max_tokens,
-    });
-    if class.stream {
-        body["stream"] = true.into();
-        body["stream_options"] = serde_json::json!({ "include_usage": true });
-    }
-    Bytes::from(body.to_string())
 }
 
 fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) -> Result<reqwest::Client, BuildError> {

@@ -104,14 +104,13 @@ fn weighted_index(weights: impl Iterator<Item = f64> + Clone, u: f64) -> usize {
 }
 
 /// One kind of request.
-#[derive(Debug, Clone)]
 pub struct Class {
     pub name: String,
     pub weight: f64,
     /// Tier indices, in the order they are tried.
     pub order: Vec<usize>,
-    /// Bodies by tier index, then by prompt (the model differs per tier).
-    pub bodies: Vec<Vec<Bytes>>,
+    /// What its requests say, and their body on each tier (the model differs per tier).
+    pub prompts: crate::prompt::Prompts,
 }
 
 /// When to try again, and where.
@@ -154,6 +153,8 @@ pub struct Router {
     /// Response headers kept per request (`target.capture_headers`).
     pub capture: Vec<HeaderName>,
     pub seed: u64,
+    /// A trace's per-request lengths, by request number, when its rows carry them.
+    pub shapes: Option<std::sync::Arc<[crate::trace::RequestShape]>>,
     /// Counters for the hedge budget.
     pub hedges_sent: AtomicU64,
     pub logical_requests: AtomicU64,
@@ -170,13 +171,7 @@ pub fn request_id(run_id: u64, index: u64) -> String {
     format!("slacheck-{run_id:016x}-{index}")
 }
 
-/// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+pub use crate::prompt::mix;
 
 fn unit(x: u64) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
@@ -223,7 +218,7 @@ impl Router {
         let sent = start.elapsed();
         let class_index = self.class_of(index);
         let class = &self.classes[class_index];
-        let prompt = (mix(index ^ 0x5151) % class.bodies[class.order[0]].len().max(1) as u64) as usize;
+        let prompt = class.prompts.prepare(index, self.shapes.as_ref().and_then(|s| s.get(index as usize)));
         let key = self.request_key(index);
         let mut attempts = Vec::new();
         let mut last = Exchange::failed(Outcome::Timeout);
@@ -231,7 +226,7 @@ impl Router {
         self.logical_requests.fetch_add(1, Ordering::Relaxed);
         let (mut hedge, mut hedged_away) = (None, None);
         if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
-            let bodies = [first, second].map(|t| class.bodies[*t].get(prompt).cloned().unwrap_or_default());
+            let bodies = [first, second].map(|t| class.prompts.body(&prompt, *t));
             let (e, hedged, lost) =
                 self.race([*first, *second], index, bodies, after, key.as_ref(), start, cancel, &mut attempts).await;
             hedged_away = lost.map(|t| t as u16);
@@ -254,7 +249,7 @@ impl Router {
                     }
                 }
                 let began = start.elapsed();
-                let body = class.bodies[tier].get(prompt).cloned().unwrap_or_default();
+                let body = class.prompts.body(&prompt, tier);
                 last = tokio::select! {
                     e = self.attempt(&self.tiers[tier], index, body, key.as_ref(), start) => e,
                     _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
@@ -292,6 +287,7 @@ impl Router {
             status: last.status,
             captured: last.captured,
             tokens: last.tokens,
+            input_tokens: prompt.input_tokens(),
             attempts,
             stream: last.stream,
             hedge,

@@ -14,7 +14,12 @@ fn a_weighted_draw_picks_in_proportion_to_the_weights() {
 
 #[test]
 fn the_mix_spreads_classes_by_weight() {
-    let class = |name: &str, weight| Class { name: name.into(), weight, order: vec![0], bodies: vec![vec![]] };
+    let class = |name: &str, weight| Class {
+        name: name.into(),
+        weight,
+        order: vec![0],
+        prompts: crate::prompt::Prompts::raw(Default::default()),
+    };
     let router = Router {
         client: reqwest::Client::new(),
         method: Method::POST,
@@ -43,6 +48,7 @@ fn the_mix_spreads_classes_by_weight() {
         request_id_header: None,
         capture: Vec::new(),
         seed: 3,
+        shapes: None,
         hedges_sent: AtomicU64::new(0),
         logical_requests: AtomicU64::new(0),
         out_of_files: AtomicU64::new(0),

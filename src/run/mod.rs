@@ -142,6 +142,8 @@ impl RunOutcome {
 pub struct RunPlan {
     pub loaded: LoadedScenario,
     pub profile: Profile,
+    /// The classes' datasets and the trace's per-request lengths, read and checked.
+    pub prompt_inputs: crate::prompt::PromptInputs,
 }
 
 impl LoadedScenario {
@@ -200,7 +202,10 @@ impl LoadedScenario {
         }
         let profile = self.profile()?;
         self.check_windows(profile.duration)?;
-        Ok(RunPlan { loaded: self, profile })
+        let trace = self.scenario.load.trace.as_ref().map(|t| self.resolve(t));
+        let place = |field: &str, message: String| self.error(field, message);
+        let prompt_inputs = crate::prompt::PromptInputs::read(&self.routing().prompts, trace.as_deref(), &place)?;
+        Ok(RunPlan { loaded: self, profile, prompt_inputs })
     }
 }
 
@@ -216,7 +221,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
-    let (providers, router) = start_target(loaded, start, api_key.as_deref(), body).await?;
+    let (providers, router) = start_target(plan, start, api_key.as_deref(), body).await?;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;
     let folder = match &opts.out {
@@ -308,17 +313,18 @@ fn request_body(loaded: &LoadedScenario) -> Result<Bytes, RunError> {
 /// Starts the in-process mock providers (their clocks from `start`), builds the router and checks that every
 /// endpoint listens, so that an unreachable target fails before anything is sent.
 async fn start_target(
-    loaded: &LoadedScenario,
+    plan: &RunPlan,
     start: Instant,
     api_key: Option<&str>,
     body: Bytes,
 ) -> Result<(Vec<mock_upstream::RunningProvider>, Router), RunError> {
+    let loaded = &plan.loaded;
     let mut providers = Vec::new();
     for config in loaded.mock_providers() {
         providers.push(mock_upstream::start(config, start).await?);
     }
     let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
-    let router = router::build_router(&loaded.routing(), &chat_url, api_key, body)?;
+    let router = router::build_router(&loaded.routing(), &chat_url, api_key, body, &plan.prompt_inputs)?;
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {
             engine::preflight(&endpoint.url)

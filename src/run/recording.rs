@@ -114,6 +114,8 @@ pub(super) struct Watch {
     outages: Vec<(u16, Duration, Duration)>,
     windows: Vec<(f64, f64)>,
     warmup: Duration,
+    /// `[sla] goodput`'s objectives.
+    goodput: Option<crate::measure::Objectives>,
     episodes: crate::measure::EpisodeRules,
 }
 
@@ -123,6 +125,11 @@ impl Watch {
             outages: scheduled_outages(loaded, profile.duration),
             windows: loaded.sla_windows(profile.duration),
             warmup,
+            goodput: loaded.scenario.sla.goodput.map(|g| crate::measure::Objectives {
+                ttft: g.ttft.map(|d| d.0),
+                inter_token: g.inter_token.map(|d| d.0),
+                latency: g.latency.map(|d| d.0),
+            }),
             episodes: crate::measure::EpisodeRules {
                 class_primary: class_primaries(loaded, router),
                 recover_after: loaded.scenario.failover.recover_after,
@@ -160,6 +167,9 @@ pub(super) fn spawn_recorder(
         recorder.watch_windows(&watch.windows);
         recorder.exclude_warmup(watch.warmup);
         recorder.watch_episodes(watch.episodes);
+        if let Some(objectives) = watch.goodput {
+            recorder.watch_goodput(objectives);
+        }
         if let Some(sink) = requests {
             recorder.write_requests(sink);
         }

@@ -1,5 +1,6 @@
 //! The checks made once a scenario is read: each problem is an error placed at its field.
 
+use super::prompts::TokenLength;
 use super::*;
 use crate::units::HumanDuration;
 use slacheck_common::tomlfile::FileError;
@@ -102,8 +103,44 @@ impl LoadedScenario {
             if c.prompts.is_empty() {
                 return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
             }
+            self.check_class_prompts(i, c)?;
         }
         Ok(())
+    }
+
+    /// A class's token lengths, shared prefixes and prompt file: each value in range, no two ways of saying one
+    /// thing. The file's lines are read with the run's plan (`prompt::dataset`), where a bad line is placed.
+    fn check_class_prompts(&self, i: usize, c: &ClassSpec) -> Result<(), FileError> {
+        let at = |key: &str| format!("classes[{i}].{key}");
+        for (key, length) in [("input_tokens", &c.input_tokens), ("output_tokens", &c.output_tokens)] {
+            if let Some((inner, message)) = length.as_ref().and_then(TokenLength::problem) {
+                let field = if inner.is_empty() { at(key) } else { at(&format!("{key}.{inner}")) };
+                return Err(self.error(&field, message));
+            }
+        }
+        if c.output_tokens.is_some() && c.max_tokens.is_some() {
+            return Err(self.error(&at("output_tokens"), "set `output_tokens` or `max_tokens`, not both"));
+        }
+        if c.max_tokens == Some(0) {
+            return Err(self.error(&at("max_tokens"), "ask for at least one token"));
+        }
+        if c.input_tokens.is_some() && c.prompts_file.is_some() {
+            return Err(self.error(&at("prompts_file"), "set `input_tokens` or `prompts_file`, not both"));
+        }
+        if let Some(n) = c.prefix_tokens {
+            if !(1.0..=prompts::MAX_TOKENS).contains(&(n as f64)) {
+                return Err(self.error(&at("prefix_tokens"), format!("give 1 to {} tokens", prompts::MAX_TOKENS)));
+            }
+        }
+        match c.prefixes {
+            Some(_) if c.prefix_tokens.is_none() => {
+                Err(self.error(&at("prefixes"), "`prefixes` counts shared prefixes: set `prefix_tokens` too"))
+            }
+            Some(k) if !(1..=prompts::MAX_PREFIXES).contains(&k) => {
+                Err(self.error(&at("prefixes"), format!("give 1 to {} prefixes", prompts::MAX_PREFIXES)))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The failover policy's own keys, and the `[compare]` and `[capacity]` settings.
@@ -349,6 +386,7 @@ impl LoadedScenario {
                 ));
             }
         }
+        self.check_goodput(streams)?;
         if sla.window == Some(WindowSpec::Burst) && self.scenario.load.profile != ProfileKind::Burst {
             return Err(
                 self.error("sla.window", "\"burst\" windows need `load.profile = \"burst\"`; give a duration instead")
@@ -358,6 +396,26 @@ impl LoadedScenario {
             return Err(self.error("sla.success_statuses", "list at least one status that counts as success"));
         }
         Ok(())
+    }
+
+    /// `[sla] goodput` names at least one objective, the stream ones only when the run streams, and
+    /// `goodput_min` needs it.
+    fn check_goodput(&self, streams: bool) -> Result<(), FileError> {
+        let sla = &self.scenario.sla;
+        match sla.goodput {
+            None if sla.goodput_min.is_some() => Err(self.error(
+                "sla.goodput_min",
+                "`goodput_min` needs `goodput = { … }`: which requests are good (ttft, inter_token, latency)",
+            )),
+            Some(GoodputSpec { ttft: None, inter_token: None, latency: None }) => {
+                Err(self.error("sla.goodput", "name at least one objective: ttft, inter_token or latency"))
+            }
+            Some(GoodputSpec { inter_token: Some(_), .. }) if !streams => Err(self.error(
+                "sla.goodput.inter_token",
+                "the gap between tokens needs streamed requests: a class with `stream = true`",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

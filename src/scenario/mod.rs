@@ -5,6 +5,7 @@
 //! The format is documented key by key in `scenarios/README.md`.
 //!
 //! - [`target`]: where requests go: the target, tiers, classes, failover and served-by.
+//! - [`prompts`]: what a class's requests say: token lengths, shared prefixes, a dataset, the tokenizer.
 //! - [`load`]: the `[load]` table, from which `profile` builds the schedule.
 //! - [`sla`]: the `[sla]` table: limits, windows, success statuses.
 //! - [`commands`]: settings of the commands above `run` (capacity search, compare tolerances), as plain data.
@@ -17,6 +18,7 @@ mod check;
 pub mod commands;
 pub mod load;
 mod overrides;
+pub mod prompts;
 pub mod schema;
 pub mod sla;
 pub mod starter;
@@ -183,6 +185,8 @@ impl LoadedScenario {
     pub fn routing(&self) -> RoutingSpec<'_> {
         let s = &self.scenario;
         let classes = if s.classes.is_empty() { vec![ClassSpec::implicit()] } else { s.classes.clone() };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let prompts = classes.iter().map(|c| c.prompt_spec(dir)).collect();
         RoutingSpec {
             target: &s.target,
             tiers: &s.tiers,
@@ -194,6 +198,7 @@ impl LoadedScenario {
             success_statuses: &s.sla.success_statuses,
             max_in_flight: s.load.max_in_flight,
             seed: s.load.seed,
+            prompts,
         }
     }
 

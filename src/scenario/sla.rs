@@ -54,12 +54,34 @@ pub struct Sla {
     /// The longest time from an episode's last anomaly to its primary serving again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_time_to_recover: Option<HumanDuration>,
+    /// What makes one request good, besides succeeding: `goodput = { ttft = "500ms", inter_token = "50ms",
+    /// latency = "10s" }` (each optional). The run reports goodput, the share and rate of good requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<GoodputSpec>,
+    /// The least share of scheduled requests that must be good (`[sla] goodput`), judged like availability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_min: Option<Ratio>,
     /// Targets for one request class (`[sla.class.analysis]`): its end-to-end latency and availability.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub class: BTreeMap<String, Limits>,
     /// Targets for one tier (`[sla.tier.default]`): its attempts' own latency and availability, before failover.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tier: BTreeMap<String, Limits>,
+}
+
+/// The per-request objectives of goodput.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoodputSpec {
+    /// Time to first token, from the intended send time (a whole answer's: its latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<HumanDuration>,
+    /// The mean gap between a streamed answer's tokens after its first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_token: Option<HumanDuration>,
+    /// End-to-end latency, from the intended send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<HumanDuration>,
 }
 
 /// Windows in which targets are judged.
@@ -190,6 +212,8 @@ impl Default for Sla {
             max_time_to_failover: None,
             max_episode_errors: None,
             max_time_to_recover: None,
+            goodput: None,
+            goodput_min: None,
             class: BTreeMap::new(),
             tier: BTreeMap::new(),
         }

@@ -1,8 +1,10 @@
 //! Where requests go: the target, model tiers and their endpoints, request classes, failover and served-by.
 
+use super::prompts::{PromptOrder, PromptSpec, TokenLength};
 use super::StatusPattern;
 use crate::units::{ByteSize, HumanDuration, Ratio};
 use serde::{Deserialize, Serialize};
+use slacheck_common::tokens::TokenizerName;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -115,11 +117,38 @@ pub struct ClassSpec {
     /// User messages, taken in turn.
     #[serde(default = "default_prompts")]
     pub prompts: Vec<String>,
-    #[serde(default = "default_max_tokens")]
-    pub max_tokens: u32,
+    /// The answer's length asked for (default 16); or `output_tokens` for a distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
     #[serde(default)]
     pub stream: bool,
+    /// Prompt length in tokens, instead of `prompts`: a number, or `{ mean, stddev, min, max }` drawn per request
+    /// from the seed; slacheck writes seeded text of exactly that many tokens (by `tokenizer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<TokenLength>,
+    /// The answer's length asked for (`max_tokens`), as a number or a distribution like `input_tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<TokenLength>,
+    /// A shared system prompt of this many tokens before each request's own text (exercises prompt caches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_tokens: Option<u32>,
+    /// How many distinct shared prefixes (default 1): each request takes one, drawn from the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefixes: Option<u32>,
+    /// A JSON Lines file of prompts, relative to the scenario, instead of `prompts`: an OpenAI `messages` array
+    /// per line, `{"messages": [...]}`, or `{"prompt": "..."}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_file: Option<PathBuf>,
+    /// `random` (default: drawn from the seed) or `sequential` (request k takes line k).
+    #[serde(default)]
+    pub order: PromptOrder,
+    /// The tokenizer that counts and writes tokens: `o200k_base` (default) or `cl100k_base`.
+    #[serde(default)]
+    pub tokenizer: TokenizerName,
 }
+
+/// The answer length asked for when a class names none.
+pub const DEFAULT_MAX_TOKENS: u32 = 16;
 
 impl ClassSpec {
     /// The one class of a scenario without `[[classes]]`: "ping", 16 tokens, starting at the first tier.
@@ -130,8 +159,32 @@ impl ClassSpec {
             tier: String::new(),
             fallbacks: None,
             prompts: default_prompts(),
-            max_tokens: default_max_tokens(),
+            max_tokens: None,
             stream: false,
+            input_tokens: None,
+            output_tokens: None,
+            prefix_tokens: None,
+            prefixes: None,
+            prompts_file: None,
+            order: PromptOrder::Random,
+            tokenizer: TokenizerName::default(),
+        }
+    }
+
+    /// What the `prompt` stage needs of this class; `dir` is the scenario's folder.
+    pub fn prompt_spec(&self, dir: &std::path::Path) -> PromptSpec {
+        PromptSpec {
+            prompts: self.prompts.clone(),
+            input_tokens: self.input_tokens,
+            output_tokens: self
+                .output_tokens
+                .unwrap_or(TokenLength::Fixed(self.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as f64)),
+            prefix_tokens: self.prefix_tokens,
+            prefixes: self.prefixes.unwrap_or(1),
+            prompts_file: self.prompts_file.as_ref().map(|f| dir.join(f)),
+            order: self.order,
+            tokenizer: self.tokenizer,
+            stream: self.stream,
         }
     }
 }
@@ -154,13 +207,12 @@ pub struct RoutingSpec<'a> {
     pub success_statuses: &'a [StatusPattern],
     pub max_in_flight: usize,
     pub seed: u64,
+    /// Each class's prompt settings, in the order of `classes`.
+    pub prompts: Vec<PromptSpec>,
 }
 
 fn default_prompts() -> Vec<String> {
     vec!["ping".into()]
-}
-fn default_max_tokens() -> u32 {
-    16
 }
 
 /// When and how a request moves on to the next tier.

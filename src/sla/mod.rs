@@ -363,6 +363,23 @@ fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &
     }
 }
 
+/// `goodput_min`: the share of scheduled requests that were good, judged like availability. Generator-bound
+/// when it holds without the requests the generator never sent.
+fn goodput_target(sla: &Sla, result: &RunResult) -> Option<TargetResult> {
+    let limit = sla.goodput_min?;
+    let good = result.goodput.overall.good;
+    let mut target = availability_target("goodput".into(), limit, good, result.counts.total);
+    let sent = result.counts.total - result.counts.not_sent;
+    if target.judgement != Judgement::Pass
+        && result.counts.not_sent > 0
+        && availability_target(String::new(), limit, good, sent).judgement == Judgement::Pass
+    {
+        target.generator_bound = true;
+        target.note = Some("it holds without the requests the generator never sent".into());
+    }
+    Some(target)
+}
+
 /// The longest run of consecutive timeline seconds in which some request failed.
 pub fn longest_error_burst(result: &RunResult) -> Duration {
     let (mut longest, mut current) = (0u64, 0u64);
@@ -377,6 +394,7 @@ pub fn longest_error_burst(result: &RunResult) -> Duration {
 pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     let mut targets = scope_targets("", &sla.overall(), result.counts, &result.latency);
     mark_generator_bound(&mut targets, &sla.overall(), result);
+    targets.extend(goodput_target(sla, result));
     let mut unmatched_scopes = Vec::new();
     for (name, limits) in &sla.class {
         match result.classes.iter().find(|(n, _)| n == name) {

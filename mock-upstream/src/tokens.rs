@@ -1,0 +1,201 @@
+//! Answers whose time follows their tokens, for a provider that sets `tokenizer`, `prefill_per_token` or
+//! `decode_per_token`: the prompt's tokens are counted with the tokenizer (the content of every message, no chat
+//! template, as slacheck counts them), prefill takes `prefill_per_token` each before the first token, the answer
+//! is exactly `max_tokens` long and each of its tokens takes `decode_per_token`.
+//!
+//! With `cached_prefill_per_token`, a system message this provider has seen before (among the last
+//! [`CACHE_ENTRIES`]) prefills at that rate instead: a prompt cache's effect on time to first token.
+
+use crate::config::ProviderConfig;
+use crate::openai::ChatRequest;
+use serde::Deserialize;
+use slacheck_common::tokens::Tokenizer;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The distinct system messages the prompt cache remembers; the oldest is forgotten first.
+pub const CACHE_ENTRIES: usize = 4096;
+
+/// The longest answer a token-aware provider writes, whatever `max_tokens` asks.
+pub const MAX_ANSWER_TOKENS: u32 = 1 << 20;
+
+/// How a token-aware provider times its answers.
+pub struct TokenModel {
+    tokenizer: &'static Tokenizer,
+    prefill: Duration,
+    decode: Duration,
+    cached_prefill: Option<Duration>,
+    cache: Mutex<PrefixCache>,
+}
+
+#[derive(Default)]
+struct PrefixCache {
+    order: VecDeque<u64>,
+    seen: HashSet<u64>,
+}
+
+impl PrefixCache {
+    /// Whether `key` was seen; remembers it either way.
+    fn check_and_remember(&mut self, key: u64) -> bool {
+        if self.seen.contains(&key) {
+            return true;
+        }
+        if self.order.len() == CACHE_ENTRIES {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.order.push_back(key);
+        self.seen.insert(key);
+        false
+    }
+}
+
+/// One answer's tokens and times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shaped {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// Added before the first token.
+    pub prefill: Duration,
+    /// Added for each token after the first chunk (and for every token of a whole answer).
+    pub decode_per_token: Duration,
+}
+
+#[derive(Deserialize)]
+struct Messages {
+    #[serde(default)]
+    messages: Vec<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    content: serde_json::Value,
+}
+
+impl TokenModel {
+    /// The model of a provider that asks for one.
+    pub fn of(config: &ProviderConfig) -> Option<Self> {
+        let wanted =
+            config.tokenizer.is_some() || config.prefill_per_token.is_some() || config.decode_per_token.is_some();
+        wanted.then(|| TokenModel {
+            tokenizer: Tokenizer::get(config.tokenizer.unwrap_or_default()),
+            prefill: config.prefill_per_token.map(|d| d.0).unwrap_or_default(),
+            decode: config.decode_per_token.map(|d| d.0).unwrap_or_default(),
+            cached_prefill: config.cached_prefill_per_token.map(|d| d.0),
+            cache: Mutex::new(PrefixCache::default()),
+        })
+    }
+
+    /// The tokens and times of the answer to `body`; `default_answer` when it asks for no length.
+    pub fn shape(&self, body: &[u8], request: &ChatRequest, default_answer: u32) -> Shaped {
+        let messages = serde_json::from_slice::<Messages>(body).map(|m| m.messages).unwrap_or_default();
+        let count = |m: &Message| -> u32 {
+            let tokens = match &m.content {
+                serde_json::Value::String(s) => self.tokenizer.count(s),
+                serde_json::Value::Array(parts) => {
+                    parts.iter().filter_map(|p| p["text"].as_str()).map(|t| self.tokenizer.count(t)).sum()
+                }
+                _ => 0,
+            };
+            u32::try_from(tokens).unwrap_or(u32::MAX)
+        };
+        let mut prefill = Duration::ZERO;
+        let mut prompt_tokens = 0u32;
+        for (i, m) in messages.iter().enumerate() {
+            let tokens = count(m);
+            prompt_tokens = prompt_tokens.saturating_add(tokens);
+            let cached = i == 0 && m.role == "system" && self.cached_prefill.is_some() && self.seen(&m.content);
+            let per_token = if cached { self.cached_prefill.unwrap_or_default() } else { self.prefill };
+            prefill += per_token.saturating_mul(tokens);
+        }
+        let asked = request.max_completion_tokens.or(request.max_tokens).unwrap_or(default_answer);
+        Shaped {
+            prompt_tokens,
+            completion_tokens: asked.clamp(1, MAX_ANSWER_TOKENS),
+            prefill,
+            decode_per_token: self.decode,
+        }
+    }
+
+    fn seen(&self, content: &serde_json::Value) -> bool {
+        let mut hasher = DefaultHasher::new();
+        content.to_string().hash(&mut hasher);
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).check_and_remember(hasher.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::HumanDuration;
+
+    fn model(cached: Option<u64>) -> TokenModel {
+        let mut config = ProviderConfig::named("p");
+        config.prefill_per_token = Some(HumanDuration(Duration::from_micros(100)));
+        config.decode_per_token = Some(HumanDuration(Duration::from_millis(2)));
+        config.cached_prefill_per_token = cached.map(|us| HumanDuration(Duration::from_micros(us)));
+        TokenModel::of(&config).unwrap()
+    }
+
+    fn body(system: &str, user: &str, max_tokens: Option<u32>) -> Vec<u8> {
+        let mut b = serde_json::json!({ "model": "m", "messages": [
+            { "role": "system", "content": system }, { "role": "user", "content": user }] });
+        if let Some(m) = max_tokens {
+            b["max_tokens"] = m.into();
+        }
+        b.to_string().into_bytes()
+    }
+
+    #[test]
+    fn prefill_grows_with_the_prompt_and_the_answer_is_max_tokens_long() {
+        let m = model(None);
+        // "hello world" is 2 tokens and "be brief" 2 in o200k_base: 4 tokens, 400 µs of prefill.
+        let b = body("be brief", "hello world", Some(300));
+        let s = m.shape(&b, &ChatRequest::parse(&b), 16);
+        assert_eq!(
+            s,
+            Shaped {
+                prompt_tokens: 4,
+                completion_tokens: 300,
+                prefill: Duration::from_micros(400),
+                decode_per_token: Duration::from_millis(2),
+            }
+        );
+        let b = body("be brief", "hello world hello world", None);
+        let s = m.shape(&b, &ChatRequest::parse(&b), 16);
+        assert_eq!((s.prompt_tokens, s.completion_tokens, s.prefill), (6, 16, Duration::from_micros(600)));
+        assert!(TokenModel::of(&ProviderConfig::named("plain")).is_none(), "only when asked");
+    }
+
+    #[test]
+    fn a_system_message_seen_before_prefills_at_the_cached_rate() {
+        let m = model(Some(10));
+        let first = body("be brief", "hello world", Some(5));
+        let again = body("be brief", "hello", Some(5));
+        let other = body("be short", "hello", Some(5));
+        let prefill = |b: &[u8]| m.shape(b, &ChatRequest::parse(b), 16).prefill;
+        assert_eq!(prefill(&first), Duration::from_micros(400), "a cold cache");
+        // 2 cached system tokens at 10 µs, 1 user token at 100 µs.
+        assert_eq!(prefill(&again), Duration::from_micros(120));
+        // "be short": 2 tokens, not seen before.
+        assert_eq!(prefill(&other), Duration::from_micros(300));
+    }
+
+    #[test]
+    fn the_cache_forgets_the_oldest_entry_first() {
+        let mut cache = PrefixCache::default();
+        for key in 0..CACHE_ENTRIES as u64 {
+            assert!(!cache.check_and_remember(key));
+        }
+        assert!(cache.check_and_remember(0));
+        assert!(!cache.check_and_remember(u64::MAX), "a new entry pushes out key 0");
+        assert!(!cache.check_and_remember(0), "0 was the oldest");
+        assert_eq!(cache.seen.len(), CACHE_ENTRIES);
+    }
+}

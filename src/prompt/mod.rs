@@ -1,0 +1,310 @@
+//! What each request says, and the chat-completions body it is sent as on each tier.
+//!
+//! A class either sends its fixed `prompts` (bodies built once per tier, taken in turn by request number), or
+//! makes each request's messages from the seed and the request's number alone, so a run is reproducible whatever
+//! its timing:
+//! - `input_tokens`: seeded text of exactly the drawn number of tokens (see `slacheck_common::tokens`);
+//! - `prefix_tokens` and `prefixes`: a system message shared, byte for byte, by every request of its group;
+//! - `prompts_file`: a line of a dataset ([`dataset`]), drawn from the seed or in order;
+//! - a Mooncake trace's row: its lengths, with its `hash_ids` blocks shared by every request that names them.
+//!
+//! `max_tokens` is `output_tokens`' draw (or the trace row's length). The recorded input tokens are the
+//! tokenizer's count of the message content, without the chat template a provider adds to `usage.prompt_tokens`.
+
+pub mod dataset;
+
+use crate::scenario::prompts::{PromptOrder, PromptSpec, TokenLength};
+use crate::trace::{RequestShape, BLOCK_TOKENS};
+use bytes::{BufMut, Bytes, BytesMut};
+use dataset::Dataset;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_pcg::Pcg64;
+use slacheck_common::tokens::Tokenizer;
+use slacheck_common::tomlfile::FileError;
+use std::sync::Arc;
+
+/// What the prompts read from files: each class's dataset, and a trace's per-request lengths.
+#[derive(Debug, Clone, Default)]
+pub struct PromptInputs {
+    /// By class: its `prompts_file`, read.
+    pub datasets: Vec<Option<Arc<Dataset>>>,
+    /// By request number: a trace's lengths, when its rows carry them.
+    pub shapes: Option<Arc<[RequestShape]>>,
+}
+
+impl PromptInputs {
+    /// Reads every class's `prompts_file` and the trace's lengths (`trace` is a trace profile's file). A bad line
+    /// of a prompts file is named by the file and line; a file that cannot be used at all, by `place`, which puts
+    /// the message at the scenario's key.
+    pub fn read(
+        specs: &[PromptSpec],
+        trace: Option<&std::path::Path>,
+        place: &dyn Fn(&str, String) -> FileError,
+    ) -> Result<Self, FileError> {
+        let mut datasets = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let Some(path) = spec.prompts_file.as_deref() else {
+                datasets.push(None);
+                continue;
+            };
+            let field = format!("classes[{i}].prompts_file");
+            let read = dataset::read(path, Tokenizer::get(spec.tokenizer)).map_err(|e| match e.line {
+                Some(line) => FileError {
+                    file: path.to_path_buf(),
+                    line: Some(line),
+                    column: Some(1),
+                    field: field.clone(),
+                    message: e.message,
+                },
+                None => place(&field, e.message),
+            })?;
+            datasets.push(Some(Arc::new(read)));
+        }
+        let shapes = match trace {
+            None => None,
+            Some(path) => {
+                crate::trace::read_shapes(path).map_err(|e| place("load.trace", e.to_string()))?.map(Arc::from)
+            }
+        };
+        Ok(PromptInputs { datasets, shapes })
+    }
+}
+
+/// The messages a class's requests carry, and how each tier's body is made of them.
+pub struct Prompts {
+    kind: Kind,
+}
+
+enum Kind {
+    /// Bodies built once: by tier, then by prompt.
+    Fixed(Vec<Vec<Bytes>>),
+    Made(Box<Maker>),
+}
+
+/// Makes each request's messages from the seed and its number.
+struct Maker {
+    tokenizer: &'static Tokenizer,
+    seed: u64,
+    input: Option<TokenLength>,
+    output: TokenLength,
+    /// The shared system prompts, as JSON message objects, with their tokens.
+    prefixes: Vec<(String, u32)>,
+    dataset: Option<Arc<Dataset>>,
+    order: PromptOrder,
+    /// Each tier's `"model"` value, JSON-quoted.
+    models: Vec<String>,
+    stream: bool,
+}
+
+/// One request's content, made once and sent to every tier it tries.
+pub enum Prepared {
+    /// The index of a fixed prompt.
+    Fixed(usize),
+    Made {
+        /// The `messages` array, as JSON.
+        messages: String,
+        max_tokens: u32,
+        input_tokens: u32,
+    },
+}
+
+impl Prepared {
+    /// The tokens of its message content, when slacheck made or counted them.
+    pub fn input_tokens(&self) -> Option<u32> {
+        match self {
+            Prepared::Fixed(_) => None,
+            Prepared::Made { input_tokens, .. } => Some(*input_tokens),
+        }
+    }
+}
+
+impl Prompts {
+    /// One body sent as it is to the one implicit tier (`target.body`).
+    pub fn raw(body: Bytes) -> Self {
+        Prompts { kind: Kind::Fixed(vec![vec![body]]) }
+    }
+
+    /// The prompts of a class sent to tiers whose models are `models`; `salt` tells classes apart, `dataset` is
+    /// the class's `prompts_file`, read, and `traced` says the trace gives each request's lengths.
+    pub fn new(
+        spec: &PromptSpec,
+        models: &[&str],
+        seed: u64,
+        salt: u64,
+        dataset: Option<Arc<Dataset>>,
+        traced: bool,
+    ) -> Self {
+        if !spec.is_tokenized() && dataset.is_none() && !traced {
+            let max_tokens = spec.output_tokens;
+            if let TokenLength::Fixed(n) = max_tokens {
+                let bodies = models
+                    .iter()
+                    .map(|m| spec.prompts.iter().map(|p| fixed_body(m, p, n as u32, spec.stream)).collect())
+                    .collect();
+                return Prompts { kind: Kind::Fixed(bodies) };
+            }
+        }
+        let tokenizer = Tokenizer::get(spec.tokenizer);
+        let seed = seed ^ salt.wrapping_mul(0xA076_1D64_78BD_642F);
+        let prefixes = match spec.prefix_tokens {
+            None => Vec::new(),
+            Some(tokens) => (0..spec.prefixes as u64)
+                .map(|group| {
+                    let mut rng = Pcg64::seed_from_u64(seed ^ 0x5052_4546 ^ group.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let mut text = String::new();
+                    tokenizer.synthesize(tokens as usize, &mut rng, &mut text);
+                    (serde_json::json!({ "role": "system", "content": text }).to_string(), tokens)
+                })
+                .collect(),
+        };
+        let models = models.iter().map(|m| serde_json::Value::from(*m).to_string()).collect();
+        let maker = Maker {
+            tokenizer,
+            seed,
+            input: spec.input_tokens,
+            output: spec.output_tokens,
+            prefixes,
+            dataset,
+            order: spec.order,
+            models,
+            stream: spec.stream,
+        };
+        Prompts { kind: Kind::Made(Box::new(maker)) }
+    }
+
+    /// Request `index`'s content; `shape` is its row of a trace with lengths.
+    pub fn prepare(&self, index: u64, shape: Option<&RequestShape>) -> Prepared {
+        match &self.kind {
+            Kind::Fixed(bodies) => {
+                let count = bodies.first().map_or(1, Vec::len).max(1) as u64;
+                Prepared::Fixed((mix(index ^ 0x5151) % count) as usize)
+            }
+            Kind::Made(maker) => maker.prepare(index, shape),
+        }
+    }
+
+    /// The body of `prepared` for tier `tier`.
+    pub fn body(&self, prepared: &Prepared, tier: usize) -> Bytes {
+        match (&self.kind, prepared) {
+            (Kind::Fixed(bodies), Prepared::Fixed(i)) => bodies[tier].get(*i).cloned().unwrap_or_default(),
+            (Kind::Made(maker), Prepared::Made { messages, max_tokens, .. }) => maker.body(messages, *max_tokens, tier),
+            _ => Bytes::new(),
+        }
+    }
+}
+
+impl Maker {
+    fn prepare(&self, index: u64, shape: Option<&RequestShape>) -> Prepared {
+        let mut rng = Pcg64::seed_from_u64(self.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // The same draws for every request, whichever are used, so one setting never shifts another's values.
+        let (z_in, z_out): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+        let (group, line): (u64, u64) = (rng.random(), rng.random());
+        let mut messages = String::from("[");
+        let mut input_tokens = 0u32;
+        if !self.prefixes.is_empty() {
+            let (prefix, tokens) = &self.prefixes[(group % self.prefixes.len() as u64) as usize];
+            messages.push_str(prefix);
+            messages.push(',');
+            input_tokens += tokens;
+        }
+        let max_tokens = match shape {
+            Some(shape) => {
+                input_tokens += self.traced_user(shape, &mut rng, &mut messages);
+                shape.output_tokens
+            }
+            None => {
+                input_tokens += self.user(index, z_in, line, &mut rng, &mut messages);
+                self.output.at(z_out)
+            }
+        };
+        messages.push(']');
+        Prepared::Made { messages, max_tokens, input_tokens }
+    }
+
+    /// The request's own messages (a dataset line, or a user message of drawn length): returns their tokens.
+    fn user(&self, index: u64, z: f64, line: u64, rng: &mut Pcg64, out: &mut String) -> u32 {
+        if let Some(d) = &self.dataset {
+            let n = d.prompts.len() as u64;
+            let i = match self.order {
+                PromptOrder::Sequential => index % n,
+                PromptOrder::Random => line % n,
+            };
+            let (array, tokens) = &d.prompts[i as usize];
+            // The line's messages without their brackets, after the prefix (if any).
+            out.push_str(&array[1..array.len() - 1]);
+            return *tokens;
+        }
+        let tokens = self.input.map_or(1, |l| l.at(z));
+        out.push_str(r#"{"role":"user","content":""#);
+        self.tokenizer.synthesize(tokens as usize, rng, out);
+        out.push_str(r#""}"#);
+        tokens
+    }
+
+    /// A traced request's user message: its `hash_ids` blocks (each block's text from its id alone, so that
+    /// requests naming the same ids open with the same bytes), then text of its own up to its length.
+    fn traced_user(&self, shape: &RequestShape, rng: &mut Pcg64, out: &mut String) -> u32 {
+        let mut content = String::new();
+        let mut left = shape.input_tokens;
+        for id in &shape.hash_ids {
+            let block = left.min(BLOCK_TOKENS);
+            let mut block_rng = Pcg64::seed_from_u64(self.seed ^ 0x4841_5348 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut text = String::new();
+            // A block opens with a word that is one token with or without the space before it.
+            self.tokenizer.synthesize(block as usize, &mut block_rng, &mut text);
+            if !content.is_empty() && !text.is_empty() {
+                content.push(' ');
+            }
+            content.push_str(&text);
+            left -= block;
+        }
+        self.tokenizer.synthesize(left as usize, rng, &mut content);
+        out.push_str(r#"{"role":"user","content":""#);
+        out.push_str(&content);
+        out.push_str(r#""}"#);
+        shape.input_tokens
+    }
+
+    /// `{"max_tokens":…,"messages":…,"model":…}` and the stream keys, in the order serde_json writes them.
+    fn body(&self, messages: &str, max_tokens: u32, tier: usize) -> Bytes {
+        let model = &self.models[tier];
+        let mut body = BytesMut::with_capacity(messages.len() + model.len() + 96);
+        body.put_slice(b"{\"max_tokens\":");
+        body.put_slice(max_tokens.to_string().as_bytes());
+        body.put_slice(b",\"messages\":");
+        body.put_slice(messages.as_bytes());
+        body.put_slice(b",\"model\":");
+        body.put_slice(model.as_bytes());
+        if self.stream {
+            body.put_slice(br#","stream":true,"stream_options":{"include_usage":true}"#);
+        }
+        body.put_slice(b"}");
+        body.freeze()
+    }
+}
+
+/// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// An OpenAI chat-completions body for one fixed prompt on one tier.
+fn fixed_body(model: &str, prompt: &str, max_tokens: u32, stream: bool) -> Bytes {
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": [{ "role": "user", "content": prompt }],
+        "max_tokens": max_tokens,
+    });
+    if stream {
+        body["stream"] = true.into();
+        body["stream_options"] = serde_json::json!({ "include_usage": true });
+    }
+    Bytes::from(body.to_string())
+}
+
+#[cfg(test)]
+mod tests;
