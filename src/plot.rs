@@ -82,6 +82,7 @@ pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png:
     register_font();
     let size = match chart {
         Chart::Spectrum { .. } => (1000, 600),
+        Chart::Timeline { rows, .. } if has_tokens(rows) => (1000, 980),
         Chart::Timeline { .. } | Chart::Capacity { .. } => (1000, 720),
     };
     let mut svg = String::new();
@@ -296,9 +297,53 @@ fn timeline<DB: DrawingBackend>(
     rows: &[TimelineRow],
     shaded: &Shaded,
 ) -> DrawResult<DB> {
-    let (top, bottom) = root.split_vertically(400);
+    let (top, rest) = root.split_vertically(400);
     timeline_rates(&top, rows, shaded)?;
-    timeline_latency(&bottom, rows, shaded)
+    if !has_tokens(rows) {
+        return timeline_latency(&rest, rows, shaded);
+    }
+    let (middle, bottom) = rest.split_vertically(320);
+    timeline_latency(&middle, rows, shaded)?;
+    timeline_tokens(&bottom, rows, shaded)
+}
+
+/// Some answer in the run carried tokens (its usage, or slacheck's own count).
+fn has_tokens(rows: &[TimelineRow]) -> bool {
+    rows.iter().any(|r| r.input_tokens + r.output_tokens > 0)
+}
+
+/// The third panel, when answers carried tokens: input and output tokens per second (of the requests due in
+/// each second that were answered).
+fn timeline_tokens<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rows: &[TimelineRow],
+    shaded: &Shaded,
+) -> DrawResult<DB> {
+    let end = rows.len().max(1) as f64;
+    let series = [("input tokens", 0usize), ("output tokens", 1)].map(|(name, i)| {
+        let pts: Vec<(f64, f64)> =
+            rows.iter().map(|r| (r.t_s as f64 + 0.5, [r.input_tokens, r.output_tokens][i] as f64)).collect();
+        (name, pts)
+    });
+    let hi = series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
+    let mut chart = panel(area, "Tokens per second", 20).build_cartesian_2d(0f64..end, 0f64..hi)?;
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc("seconds")
+        .y_desc("tokens/s")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    shaded.draw(&mut chart, (0.0, hi), false)?;
+    for (i, (name, pts)) in series.into_iter().enumerate() {
+        let color = COLORS[(i + 4) % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)
 }
 
 /// The upper panel: offered, sent, failed and failed-over requests per second, and who served them when more
@@ -516,8 +561,18 @@ mod tests {
         )
         .unwrap();
         let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
-        let be = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
-        assert_eq!((&png[1..4], be(16), be(20)), (&b"PNG"[..], 1000, 720));
+        assert_eq!((&png[1..4], be_of(&png, 16), be_of(&png, 20)), (&b"PNG"[..], 1000, 720));
         assert!(!dir.path().join("timeline.svg").exists());
+        // With tokens, a third panel shows them per second.
+        let rows: Vec<TimelineRow> = rows.into_iter().map(|r| TimelineRow { output_tokens: 900, ..r }).collect();
+        let chart = Chart::Timeline { rows: &rows, outages: Vec::new(), episodes: Vec::new() };
+        let svg = render(dir.path(), "timeline", &chart, false, true).unwrap();
+        let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
+        assert_eq!((be_of(&png, 16), be_of(&png, 20)), (1000, 980));
+        assert!(svg.contains("Tokens per second") && svg.contains("output tokens"));
+    }
+
+    fn be_of(png: &[u8], i: usize) -> u32 {
+        u32::from_be_bytes(png[i..i + 4].try_into().unwrap())
     }
 }

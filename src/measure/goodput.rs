@@ -106,3 +106,98 @@ impl Goodput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{ErrorKind, StreamTiming};
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// A request due at 1 s that ended `latency_ms` later.
+    fn answered(latency_ms: u64) -> Sample {
+        let mut s = Sample::not_sent(ms(1000), ms(1000 + latency_ms));
+        s.outcome = Outcome::Ok;
+        s.sent = Some(ms(1000));
+        s
+    }
+
+    fn streamed(latency_ms: u64, first_token_ms: u64, decode_ms: u64, tokens_after_first: f64) -> Sample {
+        let mut s = answered(latency_ms);
+        s.stream = Some(StreamTiming {
+            headers: ms(1001),
+            first_token: Some(ms(1000 + first_token_ms)),
+            last_token: Some(ms(1000 + first_token_ms + decode_ms)),
+            tokens: tokens_after_first as u64 + 1,
+            tokens_after_first,
+        });
+        s
+    }
+
+    #[test]
+    fn a_request_is_good_when_it_succeeded_within_every_objective_edges_included() {
+        let latency = Objectives { latency: Some(ms(500)), ..Default::default() };
+        assert!(latency.met_by(&answered(500)));
+        assert!(!latency.met_by(&answered(501)));
+        let mut failed = answered(10);
+        failed.outcome = Outcome::Error(ErrorKind::Status(503));
+        assert!(!latency.met_by(&failed), "a failure is never good");
+        assert!(!Objectives::default().met_by(&failed));
+        assert!(Objectives::default().met_by(&answered(10_000)), "no objective: every success");
+        // Time to first token counts from the intended time; a whole answer's first token is its latency.
+        let ttft = Objectives { ttft: Some(ms(200)), ..Default::default() };
+        assert!(ttft.met_by(&streamed(3000, 200, 2000, 100.0)));
+        assert!(!ttft.met_by(&streamed(3000, 201, 2000, 100.0)));
+        assert!(ttft.met_by(&answered(200)) && !ttft.met_by(&answered(201)));
+        // The gap: 2,000 ms over 100 tokens is 20 ms a token.
+        let gap = Objectives { inter_token: Some(ms(20)), ..Default::default() };
+        assert!(gap.met_by(&streamed(3000, 100, 2000, 100.0)));
+        assert!(!gap.met_by(&streamed(3000, 100, 2001, 100.0)));
+        assert!(gap.met_by(&streamed(3000, 100, 0, 0.0)), "one chunk: no gap to miss");
+        assert!(gap.met_by(&answered(3000)), "a whole answer has no gaps");
+        // Every objective must hold.
+        let all = Objectives { ttft: Some(ms(200)), inter_token: Some(ms(20)), latency: Some(ms(2500)) };
+        assert!(all.met_by(&streamed(2500, 100, 2000, 100.0)));
+        assert!(!all.met_by(&streamed(2501, 100, 2000, 100.0)));
+        assert!(!all.met_by(&streamed(2500, 300, 2000, 100.0)));
+        assert!(!all.met_by(&streamed(2500, 100, 2200, 100.0)));
+    }
+
+    #[test]
+    fn tokens_are_slacheck_s_count_else_the_usage_and_the_stream() {
+        let mut s = answered(10);
+        assert_eq!(tokens_of(&s), (0, 0));
+        s.tokens = Some((7, 3));
+        assert_eq!(tokens_of(&s), (7, 3));
+        s.input_tokens = Some(5);
+        assert_eq!(tokens_of(&s), (5, 3), "slacheck's count of what it sent comes first");
+        let mut st = streamed(100, 10, 50, 9.0);
+        assert_eq!(tokens_of(&st), (0, 10), "no usage: the stream's tokens");
+        st.tokens = Some((4, 12));
+        assert_eq!(tokens_of(&st), (4, 12));
+    }
+
+    #[test]
+    fn good_requests_and_tokens_add_up_by_class_and_serving_tier_and_merge() {
+        let mut g = Goodput::new(true, 2, 2);
+        let mut a = answered(10);
+        a.class = 1;
+        a.served = Some(0);
+        a.tokens = Some((7, 3));
+        g.add(&a, true);
+        let mut failed = answered(10);
+        failed.outcome = Outcome::Timeout;
+        failed.tokens = Some((100, 100));
+        g.add(&failed, false);
+        let one = Delivered { good: 1, input_tokens: 7, output_tokens: 3 };
+        assert_eq!((g.overall, g.classes[1], g.tiers[0]), (one, one, one), "a failure adds no tokens");
+        assert_eq!((g.classes[0], g.tiers[1]), (Delivered::default(), Delivered::default()));
+        let mut merged = Goodput::new(false, 2, 2);
+        merged.merge(&g);
+        merged.merge(&g);
+        let two = Delivered { good: 2, input_tokens: 14, output_tokens: 6 };
+        assert_eq!((merged.judged, merged.overall, merged.classes[1], merged.tiers[0]), (true, two, two, two));
+    }
+}

@@ -526,3 +526,41 @@ fn evaluate_sets_passed_and_insufficient_data_from_its_targets() {
     let v = evaluate(&sla("[class.nope]\np50 = \"1s\""), &result);
     assert!(!v.passed && v.targets.is_empty());
 }
+
+#[test]
+fn goodput_min_is_judged_on_good_of_scheduled_requests_and_unsent_ones_are_the_generators() {
+    let goodput = |good: u64, result: &mut RunResult| {
+        result.goodput.judged = true;
+        result.goodput.overall.good = good;
+    };
+    let target = |v: &Verdict| v.targets.iter().find(|t| t.name == "goodput").cloned().unwrap();
+    let limit = sla("goodput = { latency = \"1s\" }\ngoodput_min = \"99.9%\"");
+    // 19,990 good of 20,000: Wilson (0.99908, 0.99973), clear of 99.9%.
+    let mut r = run(20_000, 0, 5, 0, 0);
+    goodput(19_990, &mut r);
+    let t = target(&evaluate(&limit, &r));
+    assert_eq!((t.judgement, t.measured_ratio, t.samples), (Judgement::Pass, Some(0.9995), 20_000));
+    // 19,900 good of 20,000 (99.5%, Wilson upper 0.99589) misses; the 100 not sent explain it: 19,900 of the
+    // 19,900 sent is Wilson (0.99981, 1).
+    let mut r = run(20_000, 0, 5, 100, 0);
+    goodput(19_900, &mut r);
+    let v = evaluate(&limit, &r);
+    let t = target(&v);
+    assert_eq!((t.judgement, t.generator_bound), (Judgement::Fail, true));
+    assert!(t.note.as_deref().unwrap().contains("never sent"));
+    assert_eq!(v.exit_code(false), 3);
+    // 18,000 good: 90.5% even of the sent ones; the miss is the target's.
+    goodput(18_000, &mut r);
+    let v = evaluate(&limit, &r);
+    assert_eq!((target(&v).judgement, target(&v).generator_bound), (Judgement::Fail, false));
+    assert_eq!(v.exit_code(false), 1);
+    // Without unsent requests a miss is never the generator's.
+    let mut r = run(20_000, 0, 5, 0, 0);
+    goodput(19_000, &mut r);
+    assert_eq!(
+        (target(&evaluate(&limit, &r)).judgement, target(&evaluate(&limit, &r)).generator_bound),
+        (Judgement::Fail, false)
+    );
+    // No goodput_min, no target.
+    assert!(evaluate(&sla("goodput = { latency = \"1s\" }"), &r).targets.iter().all(|t| t.name != "goodput"));
+}
