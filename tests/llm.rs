@@ -67,17 +67,17 @@ fn goodput_is_the_count_of_successful_requests_within_every_objective() {
         [[classes]]\nname = \"fast\"\nweight = 3\ntier = \"t\"\ninput_tokens = 10\noutput_tokens = 2\n\
         [[classes]]\nname = \"slow\"\nweight = 1\ntier = \"t\"\ninput_tokens = 10\noutput_tokens = 60\n\
         [load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"2s\"\n\
-        [sla]\ngoodput = { latency = \"600ms\" }\ngoodput_min = \"50%\"\n\
+        [sla]\ngoodput = { latency = \"1s\" }\ngoodput_min = \"30%\"\n\
         [[mock.providers]]\nname = \"llm\"\nlatency = { dist = \"fixed\", value = \"10ms\" }\ndecode_per_token = \"20ms\"\n\
         errors = { rate = \"10%\", statuses = [500] }\n";
     let r = ws.run(&ws.write("good.toml", scenario), &["--set", "failover.enabled=false"]);
     let s = r.summary();
     let rows = parquet_rows(&r.out.join("requests.parquet"));
-    // The hand count, from each request's own row: it succeeded and took at most 600 ms.
+    // The hand count, from each request's own row: it succeeded and took at most 1 s.
     let good = |class: Option<&str>| {
         rows.iter()
             .filter(|row| class.is_none_or(|c| row["class"] == c))
-            .filter(|row| row["outcome"] == "ok" && number(row, "latency_ms").unwrap() <= 600.0)
+            .filter(|row| row["outcome"] == "ok" && number(row, "latency_ms").unwrap() <= 1000.0)
             .count() as f64
     };
     assert!(good(None) > 0.0 && good(Some("slow")) == 0.0, "slow answers take 1.2 s at least");
@@ -89,8 +89,19 @@ fn goodput_is_the_count_of_successful_requests_within_every_objective() {
     assert_eq!(timeline_good, good(None), "the timeline's seconds add up to the whole");
     let target = s["verdict"]["targets"].as_array().unwrap().iter().find(|t| t["name"] == "goodput").unwrap();
     assert_eq!(target["measured_ratio"].as_f64(), Some(good(None) / rows.len() as f64));
-    // About 3 in 4 requests are fast and 9 in 10 of those succeed: 67% good, far above 50% with 100 requests.
-    assert_eq!((target["judgement"].as_str(), r.code), (Some("pass"), 0), "{}", r.stderr);
+    // About 3 in 4 requests are fast and 9 in 10 of those succeed: about 67% good, far above 30% with 100
+    // requests. On a machine so busy that fast answers took over a second, the verdict follows the count: the
+    // Wilson 95% interval of the hand count, computed here, against 30%.
+    let (k, n, z) = (good(None), rows.len() as f64, 1.959_963_984_540_054_f64);
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    let expected = match (centre - half, centre + half) {
+        (lo, _) if lo >= 0.3 => ("pass", 0),
+        (_, hi) if hi < 0.3 => ("fail", 1),
+        _ => ("insufficient_data", 1),
+    };
+    assert_eq!((target["judgement"].as_str(), r.code), (Some(expected.0), expected.1), "{}", r.stderr);
 }
 
 #[test]

@@ -178,4 +178,6 @@
     for (const chart of charts) chart.setSize({ width: width(chart.root.parentElement), height: chart.height });
   });
   document.body.setAttribute("data-charts", String(charts.length));
+  // For the browser's console and bench/report-interactions.cjs: each chart's scales and data.
+  window.slacheckCharts = charts;
 })();

@@ -85,7 +85,13 @@ enum Kind {
 /// Makes each request's messages from the seed and its number.
 struct Maker {
     tokenizer: &'static Tokenizer,
+    /// The run's seed mixed with the class's: each class draws its own values.
     seed: u64,
+    /// The run's seed alone: a trace's hash-id blocks are the same bytes in every class.
+    run_seed: u64,
+    /// The class's fixed `prompts` as user messages, with their tokens, for a class that draws only lengths
+    /// of answers (or a prefix).
+    fixed: Vec<(String, u32)>,
     input: Option<TokenLength>,
     output: TokenLength,
     /// The shared system prompts, as JSON message objects, with their tokens.
@@ -146,7 +152,16 @@ impl Prompts {
             }
         }
         let tokenizer = Tokenizer::get(spec.tokenizer);
+        let run_seed = seed;
         let seed = seed ^ salt.wrapping_mul(0xA076_1D64_78BD_642F);
+        let fixed = spec
+            .prompts
+            .iter()
+            .map(|p| {
+                let message = serde_json::json!({ "role": "user", "content": p }).to_string();
+                (message, u32::try_from(tokenizer.count(p)).unwrap_or(u32::MAX))
+            })
+            .collect();
         let prefixes = match spec.prefix_tokens {
             None => Vec::new(),
             Some(tokens) => (0..spec.prefixes as u64)
@@ -162,6 +177,8 @@ impl Prompts {
         let maker = Maker {
             tokenizer,
             seed,
+            run_seed,
+            fixed,
             input: spec.input_tokens,
             output: spec.output_tokens,
             prefixes,
@@ -235,7 +252,13 @@ impl Maker {
             out.push_str(&array[1..array.len() - 1]);
             return *tokens;
         }
-        let tokens = self.input.map_or(1, |l| l.at(z));
+        let Some(length) = self.input else {
+            // Fixed prompts, taken in turn by request number as a class without drawn lengths takes them.
+            let (message, tokens) = &self.fixed[(mix(index ^ 0x5151) % self.fixed.len().max(1) as u64) as usize];
+            out.push_str(message);
+            return *tokens;
+        };
+        let tokens = length.at(z);
         out.push_str(r#"{"role":"user","content":""#);
         self.tokenizer.synthesize(tokens as usize, rng, out);
         out.push_str(r#""}"#);
@@ -249,7 +272,8 @@ impl Maker {
         let mut left = shape.input_tokens;
         for id in &shape.hash_ids {
             let block = left.min(BLOCK_TOKENS);
-            let mut block_rng = Pcg64::seed_from_u64(self.seed ^ 0x4841_5348 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut block_rng =
+                Pcg64::seed_from_u64(self.run_seed ^ 0x4841_5348 ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut text = String::new();
             // A block opens with a word that is one token with or without the space before it.
             self.tokenizer.synthesize(block as usize, &mut block_rng, &mut text);

@@ -165,3 +165,33 @@ fn bodies_name_each_tiers_model_and_ask_for_a_stream_with_usage() {
     assert_eq!((body["messages"][0]["content"].as_str(), body["max_tokens"].as_u64()), (Some("ping"), Some(16)));
     assert_eq!(fixed.prepare(0, None).input_tokens(), None);
 }
+
+#[test]
+fn fixed_prompts_keep_their_text_when_only_the_answer_length_is_drawn() {
+    let mut s = spec();
+    s.prompts = vec!["hello world".into(), "be brief".into()];
+    s.output_tokens = TokenLength::Normal(NormalLength { mean: 50.0, stddev: 10.0, min: None, max: None });
+    let prompts = Prompts::new(&s, &["m"], 1, 0, None, false);
+    let fixed =
+        Prompts::new(&PromptSpec { output_tokens: TokenLength::Fixed(50.0), ..s.clone() }, &["m"], 1, 0, None, false);
+    for index in 0..20 {
+        let (drawn, kept) = (body_of(&prompts, index, None, 0), body_of(&fixed, index, None, 0));
+        assert_eq!(drawn["messages"], kept["messages"], "the same prompt in turn, request {index}");
+        // "hello world" and "be brief" are two tokens each in o200k_base.
+        assert_eq!(prompts.prepare(index, None).input_tokens(), Some(2));
+    }
+    let lengths: std::collections::BTreeSet<u64> =
+        (0..50).map(|i| body_of(&prompts, i, None, 0)["max_tokens"].as_u64().unwrap()).collect();
+    assert!(lengths.len() > 5, "answer lengths are drawn: {lengths:?}");
+}
+
+#[test]
+fn a_hash_block_is_the_same_bytes_in_every_class() {
+    let prompts = |salt| Prompts::new(&spec(), &["m"], 1, salt, None, true);
+    let shape = RequestShape { input_tokens: 600, output_tokens: 1, hash_ids: vec![77] };
+    let content = |p: &Prompts| body_of(p, 3, Some(&shape), 0)["messages"][0]["content"].as_str().unwrap().to_string();
+    let (a, b) = (content(&prompts(0)), content(&prompts(5)));
+    let block = |t: &str| t.split(' ').take(400).collect::<Vec<_>>().join(" ");
+    assert_eq!(block(&a), block(&b), "block 77 opens both");
+    assert_ne!(a, b, "each class's own text after the block differs");
+}
