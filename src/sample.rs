@@ -180,6 +180,16 @@ pub struct Attempt {
     pub elapsed: Duration,
     /// It was cut short by the failover latency budget.
     pub over_budget: bool,
+    /// How its connection and answer began, when its answer's head came.
+    pub phases: Option<Phases>,
+}
+
+/// The phases of one attempt before its body: opening a connection (only when a new one was opened, on the lean
+/// HTTP/1.1 path) and the time from sending to the answer's status line and headers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    pub connect: Option<Duration>,
+    pub headers: Duration,
 }
 
 impl Attempt {

@@ -9,11 +9,13 @@
 //! - [`result`]: what a run measured, and the exact merge of two results.
 //! - [`episodes`]: failover episodes inferred from the requests themselves, in intended-time order.
 //! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
+//! - [`phases`]: how attempts began: connecting, and the wait for the answer's head.
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
 pub mod episodes;
 pub mod goodput;
 pub mod histogram;
+pub mod phases;
 pub mod recorder;
 pub mod result;
 
@@ -21,6 +23,7 @@ pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
 pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};
+pub use phases::PhaseStats;
 pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, Snapshot, OVERALL};
 pub use result::*;
 

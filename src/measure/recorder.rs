@@ -109,6 +109,7 @@ impl Recorder {
                 episodes: Default::default(),
                 stream: StreamStats::default(),
                 goodput: super::Goodput::new(false, classes.len(), tiers.len()),
+                phases: super::PhaseStats::default(),
                 windows: Vec::new(),
                 warmup: Counts::default(),
                 warmup_time: Duration::ZERO,
@@ -275,6 +276,7 @@ impl Recorder {
         if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
             class.add(&s.outcome, Some(e2e));
         }
+        r.phases.observe(s);
         if let Some((_, tier)) = s.hedged_away.and_then(|t| r.tiers.get_mut(t as usize)) {
             tier.hedged_away += 1;
         }
@@ -435,6 +437,7 @@ mod tests {
                     outcome: outcome.clone(),
                     elapsed: Duration::from_millis(done - i * 3),
                     over_budget: false,
+                    phases: None,
                 }];
                 s.served = (outcome == Outcome::Ok).then_some(tier);
                 s.tokens = Some((10, i % 50));

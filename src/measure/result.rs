@@ -382,6 +382,9 @@ pub struct RunResult {
     /// Goodput and tokens, overall, by class and by serving tier.
     #[serde(default)]
     pub goodput: super::Goodput,
+    /// How attempts began: connecting, and the wait for the answer's head.
+    #[serde(default)]
+    pub phases: super::PhaseStats,
     pub windows: Vec<WindowStats>,
     /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
     #[serde(default)]
@@ -417,6 +420,7 @@ impl RunResult {
         add_histogram(&mut self.lag, &other.lag)?;
         add_map(&mut self.errors, &other.errors);
         self.goodput.merge(&other.goodput);
+        self.phases.merge(&other.phases).map_err(|e| ResultMergeError::Histogram(e.to_string()))?;
         self.elapsed = self.elapsed.max(other.elapsed);
         let mut rows: BTreeMap<u64, TimelineRow> =
             std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();

@@ -290,6 +290,15 @@ pub struct Summary {
     /// Input and output tokens delivered, and per second.
     #[serde(default)]
     pub tokens: super::goodput::TokensSummary,
+    /// How attempts began: each new connection's time to open (the lean HTTP/1.1 path: plain http://), and
+    /// from sending to the answer's head, connecting included. No TLS time: https goes through reqwest, which
+    /// does not tell it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<Percentiles>,
+    #[serde(default)]
+    pub connections_opened: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_ms: Option<Percentiles>,
     pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
@@ -361,6 +370,9 @@ impl Summary {
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             goodput: super::goodput::GoodputSummary::of(result, scenario.sla.goodput, duration_s),
             tokens: super::goodput::TokensSummary::of(result, duration_s),
+            connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
+            connections_opened: result.phases.opened,
+            headers_ms: (!result.phases.headers.is_empty()).then(|| Percentiles::of(&result.phases.headers)),
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,

@@ -63,6 +63,17 @@ fn headline(out: &mut String, summary: &Summary) {
     out.push_str(&percentile_line("latency", &summary.latency_ms));
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
+    if let Some(p) = &summary.headers_ms {
+        out.push_str(&percentile_line("headers", p));
+    }
+    if let Some(p) = &summary.connect_ms {
+        out.push_str(&percentile_line("connect", p));
+        let _ = writeln!(
+            out,
+            "  (connect: each of the {} connections opened; headers: send to answer head)",
+            summary.connections_opened
+        );
+    }
 }
 
 /// Streamed answers: time to first token, between tokens, decode rate; per tier when several stream.

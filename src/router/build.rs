@@ -2,6 +2,7 @@
 //! target), classes with their bodies, the failover policy, the HTTP client and the request headers (the API key
 //! among them, never shown).
 
+use super::client::LeanTarget;
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
 use crate::prompt::{PromptInputs, Prompts};
 use crate::scenario::{HttpVersion, RoutingSpec};
@@ -45,7 +46,7 @@ pub fn build_router(
     let (tiers, classes) = if spec.tiers.is_empty() {
         let tier = Tier {
             name: spec.implicit_tier.clone(),
-            endpoints: vec![Endpoint { url: url_of(&target.url, &target.mock)?, region: None, weight: 1.0 }],
+            endpoints: vec![Endpoint::new(url_of(&target.url, &target.mock)?, None, 1.0, spec)],
             timeout: target.timeout.0,
             price_input: 0.0,
             price_output: 0.0,
@@ -105,6 +106,14 @@ pub fn build_router(
     })
 }
 
+impl Endpoint {
+    /// An endpoint, with the lean HTTP/1.1 path when its URL and the scenario's HTTP version allow one.
+    fn new(url: reqwest::Url, region: Option<u16>, weight: f64, spec: &RoutingSpec) -> Self {
+        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, spec.max_in_flight);
+        Endpoint { url, lean, region, weight }
+    }
+}
+
 /// The URL of a `url` or `mock` pair, as a scenario entry gives them.
 type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>) -> Result<reqwest::Url, BuildError> + 'a;
 
@@ -113,7 +122,7 @@ fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Re
     let mut tiers = Vec::new();
     for t in spec.tiers {
         let endpoints = if t.endpoints.is_empty() {
-            vec![Endpoint { url: url_of(&t.url, &t.mock)?, region: None, weight: 1.0 }]
+            vec![Endpoint::new(url_of(&t.url, &t.mock)?, None, 1.0, spec)]
         } else {
             let mut list = Vec::new();
             for e in &t.endpoints {
@@ -124,7 +133,7 @@ fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Re
                         regions.len() - 1
                     }
                 };
-                list.push(Endpoint { url: url_of(&e.url, &e.mock)?, region: Some(region as u16), weight: e.weight });
+                list.push(Endpoint::new(url_of(&e.url, &e.mock)?, Some(region as u16), e.weight, spec));
             }
             list
         };

@@ -6,6 +6,7 @@
 
 mod body;
 mod build;
+pub mod client;
 
 use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
@@ -36,6 +37,8 @@ pub struct Tier {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub url: Url,
+    /// The lean HTTP/1.1 path to it, for a plain `http://` URL (see [`client`]).
+    pub lean: Option<std::sync::Arc<client::LeanTarget>>,
     /// Index into [`Router::regions`].
     pub region: Option<u16>,
     pub weight: f64,
@@ -190,6 +193,7 @@ struct Exchange {
     tokens: Option<(u64, u64)>,
     over_budget: bool,
     stream: Option<StreamTiming>,
+    phases: Option<crate::sample::Phases>,
 }
 
 impl Exchange {
@@ -203,6 +207,7 @@ impl Exchange {
             tokens: None,
             over_budget: false,
             stream: None,
+            phases: None,
         }
     }
 }
@@ -265,6 +270,7 @@ impl Router {
                     outcome: last.outcome.clone(),
                     elapsed,
                     over_budget: last.over_budget,
+                    phases: last.phases,
                 });
                 if last.outcome == Outcome::Ok || !trigger || last.outcome == Outcome::Error(ErrorKind::Interrupted) {
                     break 'tiers;
@@ -335,6 +341,7 @@ impl Router {
                 outcome: e.outcome.clone(),
                 elapsed: start.elapsed().saturating_sub(began),
                 over_budget: e.over_budget,
+                phases: e.phases,
             });
         };
         let interrupted = || Exchange::failed(Outcome::Error(ErrorKind::Interrupted));
@@ -403,11 +410,11 @@ impl Router {
         key: Option<&HeaderValue>,
         start: Instant,
     ) -> Exchange {
-        let url = tier.endpoint(index).url.clone();
-        let mut request = self.client.request(self.method.clone(), url).headers(self.headers.clone()).body(body);
+        let endpoint = tier.endpoint(index);
+        let mut headers = self.headers.clone();
         for name in [&self.policy.idempotency_header, &self.request_id_header].into_iter().flatten() {
             if let Some(key) = key {
-                request = request.header(name, key.clone());
+                headers.insert(name, key.clone());
             }
         }
         let (limit, over_budget) = match self.policy.latency_budget {
@@ -418,9 +425,13 @@ impl Router {
         // Lives outside the timed future, so that a stream cut short by a timeout still tells its first token.
         let mut sse: Option<(SseReader, Instant)> = None;
         let mut head: Option<(u16, Vec<Option<String>>)> = None;
+        let mut phases = None;
         let exchange = async {
-            let mut response = request.send().await?;
-            let status = response.status().as_u16();
+            let sending = Instant::now();
+            let mut response =
+                client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body).await?;
+            phases = Some(crate::sample::Phases { connect: response.connect, headers: sending.elapsed() });
+            let status = response.status;
             head = Some((status, self.captured(response.headers())));
             let upstream = match &self.served_by {
                 Some(ServedBy::Header(h)) => {
@@ -458,7 +469,7 @@ impl Router {
                 }
             }
             let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
-            Ok::<_, reqwest::Error>(Read::Whole { status, upstream, failed_over, body, json })
+            Ok::<_, client::SendError>(Read::Whole { status, upstream, failed_over, body, json })
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -471,6 +482,7 @@ impl Router {
         });
         let mut e = self.exchange_of(result, over_budget, &mut sse);
         e.stream = stream;
+        e.phases = phases;
         (e.status, e.captured) = head.map_or((None, Vec::new()), |(status, captured)| (Some(status), captured));
         e
     }
@@ -489,7 +501,7 @@ impl Router {
     /// the caller, which still holds it when the deadline cut the reading short).
     fn exchange_of(
         &self,
-        result: Result<Result<Read, reqwest::Error>, tokio::time::error::Elapsed>,
+        result: Result<Result<Read, client::SendError>, tokio::time::error::Elapsed>,
         over_budget: bool,
         sse: &mut Option<(SseReader, Instant)>,
     ) -> Exchange {
@@ -498,15 +510,12 @@ impl Router {
                 Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) }
             }
             // No socket could be opened: the request never left this machine, and the limit is the generator's.
-            Ok(Err(err)) if crate::machine::out_of_files(&err) => {
+            Ok(Err(client::SendError::Connect { out_of_files: true, .. })) => {
                 self.out_of_files.fetch_add(1, Ordering::Relaxed);
                 Exchange::failed(Outcome::NotSent)
             }
-            Ok(Err(err)) => Exchange::failed(Outcome::Error(if err.is_connect() {
-                ErrorKind::Connect
-            } else {
-                ErrorKind::Transport
-            })),
+            Ok(Err(client::SendError::Connect { .. })) => Exchange::failed(Outcome::Error(ErrorKind::Connect)),
+            Ok(Err(client::SendError::Transport(_))) => Exchange::failed(Outcome::Error(ErrorKind::Transport)),
             Ok(Ok(Read::Ended(_, ReadEnd::TooLarge))) => Exchange::failed(Outcome::Error(ErrorKind::BodyTooLarge)),
             Ok(Ok(Read::Ended(status, ReadEnd::StreamOverflow))) => {
                 let after_first_token = sse.as_ref().is_some_and(|(r, _)| r.first_token.is_some());
@@ -548,6 +557,7 @@ impl Router {
                     tokens,
                     over_budget: false,
                     stream: None,
+                    phases: None,
                 }
             }
         }

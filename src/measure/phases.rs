@@ -1,0 +1,77 @@
+//! How attempts began: the time to open each new connection, and from sending to the answer's head. The
+//! breakdown users of k6, hey and oha look at when they hunt a tail: is it the connections or the target?
+
+use super::histogram::{micros, new_histogram};
+use crate::sample::Sample;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseStats {
+    /// Connections opened, and the time each took (the lean HTTP/1.1 path only: reqwest does not tell).
+    pub opened: u64,
+    #[serde(with = "super::as_text")]
+    pub connect: Histogram<u64>,
+    /// From an attempt's send to its answer's status line and headers (a new connection's time included).
+    #[serde(with = "super::as_text")]
+    pub headers: Histogram<u64>,
+}
+
+impl Default for PhaseStats {
+    fn default() -> Self {
+        PhaseStats { opened: 0, connect: new_histogram(), headers: new_histogram() }
+    }
+}
+
+impl PhaseStats {
+    /// Every attempt of `s` whose answer's head came.
+    pub fn observe(&mut self, s: &Sample) {
+        for p in s.attempts.iter().filter_map(|a| a.phases) {
+            self.headers.saturating_record(micros(p.headers));
+            if let Some(connect) = p.connect {
+                self.opened += 1;
+                self.connect.saturating_record(micros(connect));
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &PhaseStats) -> Result<(), hdrhistogram::AdditionError> {
+        self.opened += other.opened;
+        self.connect.add(&other.connect)?;
+        self.headers.add(&other.headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{Attempt, Outcome, Phases};
+    use std::time::Duration;
+
+    #[test]
+    fn each_attempt_with_a_head_counts_and_only_new_connections_have_a_connect_time() {
+        let attempt = |phases| Attempt {
+            tier: 0,
+            region: None,
+            outcome: Outcome::Ok,
+            elapsed: Duration::ZERO,
+            over_budget: false,
+            phases,
+        };
+        let mut s = Sample::not_sent(Duration::ZERO, Duration::ZERO);
+        s.attempts = vec![
+            attempt(Some(Phases { connect: Some(Duration::from_micros(300)), headers: Duration::from_millis(5) })),
+            attempt(Some(Phases { connect: None, headers: Duration::from_millis(7) })),
+            attempt(None),
+        ];
+        let mut p = PhaseStats::default();
+        p.observe(&s);
+        assert_eq!((p.opened, p.connect.len(), p.headers.len()), (1, 1, 2));
+        assert_eq!(p.connect.max(), 300);
+        assert!(p.headers.equivalent(p.headers.max(), 7000) && p.headers.equivalent(p.headers.min(), 5000));
+        let mut merged = PhaseStats::default();
+        merged.merge(&p).unwrap();
+        merged.merge(&p).unwrap();
+        assert_eq!((merged.opened, merged.headers.len()), (2, 4));
+    }
+}

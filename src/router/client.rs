@@ -1,0 +1,199 @@
+//! Sending one attempt: a lean HTTP/1.1 path on hyper's connection API for plain `http://` endpoints, and
+//! reqwest for the rest (https, HTTP/2, a proxy from the environment).
+//!
+//! The lean path keeps, per endpoint, the request's URI and `Host` value made once, and a pool of idle
+//! connections; it sends with no URL parse, no tower layers and no retry of its own. A connection goes back to
+//! its pool only once its answer has been read to the end; one left mid-answer (a deadline, a hedge that lost,
+//! a failure) is closed, so a connection never carries a stale answer into the next request.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use reqwest::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
+use reqwest::Method;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where an endpoint's lean requests go, and its idle connections.
+#[derive(Debug)]
+pub struct LeanTarget {
+    /// `host:port`, as connected to.
+    addr: String,
+    host: HeaderValue,
+    /// The request target: path and query.
+    uri: hyper::Uri,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// The most idle connections kept.
+    max_idle: usize,
+}
+
+impl LeanTarget {
+    /// The lean path for `url`, when it can take it: plain `http://` over HTTP/1.1, with no proxy in the
+    /// environment (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`.
+    pub fn of(url: &reqwest::Url, http1: bool, max_idle: usize) -> Option<Arc<Self>> {
+        // An escape hatch, and the benchmark's way to measure both paths side by side.
+        if std::env::var_os("SLACHECK_HTTP_CLIENT").is_some_and(|v| v == "reqwest") {
+            return None;
+        }
+        let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        let loopback = url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+        if url.scheme() != "http" || !http1 || (proxied && !loopback) {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let authority = if url.port().is_some() { format!("{host}:{port}") } else { host.to_string() };
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        Some(Arc::new(LeanTarget {
+            addr: format!("{host}:{port}"),
+            host: HeaderValue::from_str(&authority).ok()?,
+            uri: path.parse().ok()?,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }))
+    }
+
+    /// An idle connection that is still open, or a new one; with the time a new one took to connect.
+    async fn connection(&self) -> Result<(SendRequest<Full<Bytes>>, Option<Duration>), SendError> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match idle {
+                Some(mut sender) if !sender.is_closed() => {
+                    if sender.ready().await.is_ok() {
+                        return Ok((sender, None));
+                    }
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let began = Instant::now();
+        let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(SendError::connect)?;
+        let _ = stream.set_nodelay(true);
+        let connected = began.elapsed();
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| SendError::Connect { out_of_files: false, message: e.to_string() })?;
+        // The connection's own task ends when the connection does; its error shows in the request's result.
+        tokio::spawn(connection);
+        Ok((sender, Some(connected)))
+    }
+
+    fn put_back(&self, sender: SendRequest<Full<Bytes>>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.max_idle && !sender.is_closed() {
+            idle.push(sender);
+        }
+    }
+}
+
+/// Why an attempt got no answer, or lost it mid-way.
+#[derive(Debug)]
+pub enum SendError {
+    /// No connection: refused, unreachable, or no file descriptor left (the generator's limit).
+    Connect { out_of_files: bool, message: String },
+    /// The connection broke, or the answer was not HTTP.
+    Transport(String),
+}
+
+impl SendError {
+    fn connect(e: std::io::Error) -> Self {
+        let out_of_files = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+        SendError::Connect { out_of_files, message: e.to_string() }
+    }
+
+    fn of_reqwest(e: reqwest::Error) -> Self {
+        if crate::machine::out_of_files(&e) {
+            SendError::Connect { out_of_files: true, message: e.to_string() }
+        } else if e.is_connect() {
+            SendError::Connect { out_of_files: false, message: e.to_string() }
+        } else {
+            SendError::Transport(e.to_string())
+        }
+    }
+}
+
+/// An answer whose status and headers came, and whose body is read piece by piece.
+pub struct Answer {
+    pub status: u16,
+    /// How long a new connection took to open (none when an idle one was reused, or on the reqwest path).
+    pub connect: Option<Duration>,
+    body: Body,
+}
+
+enum Body {
+    Lean {
+        headers: HeaderMap,
+        incoming: hyper::body::Incoming,
+        sender: Option<SendRequest<Full<Bytes>>>,
+        target: Arc<LeanTarget>,
+    },
+    Reqwest(reqwest::Response),
+}
+
+impl Answer {
+    pub fn headers(&self) -> &HeaderMap {
+        match &self.body {
+            Body::Lean { headers, .. } => headers,
+            Body::Reqwest(r) => r.headers(),
+        }
+    }
+
+    /// The next piece of the body; `None` at its end (a lean connection then goes back to its pool).
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
+        match &mut self.body {
+            Body::Reqwest(r) => r.chunk().await.map_err(SendError::of_reqwest),
+            Body::Lean { incoming, sender, target, .. } => loop {
+                match incoming.frame().await {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) if data.is_empty() => continue,
+                        Ok(data) => return Ok(Some(data)),
+                        Err(_) => continue, // trailers
+                    },
+                    Some(Err(e)) => return Err(SendError::Transport(e.to_string())),
+                    None => {
+                        if let Some(s) = sender.take() {
+                            target.put_back(s);
+                        }
+                        return Ok(None);
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Sends one request: on the lean path when the endpoint has one, else with `client`.
+pub async fn send(
+    client: &reqwest::Client,
+    method: &Method,
+    url: &reqwest::Url,
+    lean: Option<&Arc<LeanTarget>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, SendError> {
+    let Some(target) = lean else {
+        let request = client.request(method.clone(), url.clone()).headers(headers).body(body);
+        let response = request.send().await.map_err(SendError::of_reqwest)?;
+        return Ok(Answer { status: response.status().as_u16(), connect: None, body: Body::Reqwest(response) });
+    };
+    let (mut sender, connect) = target.connection().await?;
+    let mut request = hyper::Request::new(Full::new(body));
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = target.uri.clone();
+    *request.headers_mut() = headers;
+    request.headers_mut().insert(HOST, target.host.clone());
+    request.headers_mut().insert(USER_AGENT, HeaderValue::from_static(concat!("slacheck/", env!("CARGO_PKG_VERSION"))));
+    let response = sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?;
+    let (parts, incoming) = response.into_parts();
+    Ok(Answer {
+        status: parts.status.as_u16(),
+        connect,
+        body: Body::Lean { headers: parts.headers, incoming, sender: Some(sender), target: target.clone() },
+    })
+}
