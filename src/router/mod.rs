@@ -225,8 +225,7 @@ impl Router {
         let class = &self.classes[class_index];
         let prompt = class.prompts.prepare(index, self.shapes.as_ref().and_then(|s| s.get(index as usize)));
         let key = self.request_key(index);
-        let mut attempts = Vec::new();
-        let mut last = Exchange::failed(Outcome::Timeout);
+        let (mut attempts, mut last) = (Vec::new(), Exchange::failed(Outcome::Timeout));
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
         self.logical_requests.fetch_add(1, Ordering::Relaxed);
         let (mut hedge, mut hedged_away) = (None, None);
@@ -431,45 +430,8 @@ impl Router {
             let mut response =
                 client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body).await?;
             phases = Some(crate::sample::Phases { connect: response.connect, headers: sending.elapsed() });
-            let status = response.status;
-            head = Some((status, self.captured(response.headers())));
-            let upstream = match &self.served_by {
-                Some(ServedBy::Header(h)) => {
-                    response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
-                }
-                _ => None,
-            };
-            let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
-            let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
-            let content_type =
-                response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
-            let json = content_type.starts_with(b"application/json");
-            if content_type.starts_with(b"text/event-stream") {
-                let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
-                let mut reading = BodyRead { max: self.max_body, read: 0, kept: None, deadline };
-                while let Some(chunk) = response.chunk().await? {
-                    if let Some(end) = reading.account(&chunk) {
-                        return Ok(Read::Ended(status, end));
-                    }
-                    reader.feed(&chunk, Instant::now());
-                    if reader.overflowed {
-                        return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
-                    }
-                }
-                return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
-            }
-            // Read the whole body (a response counts only when it has fully arrived), but keep only what is
-            // parsed later: a JSON body (usage, served-by field) of a success.
-            let keep = json || matches!(self.served_by, Some(ServedBy::Json(_)));
-            let kept = keep.then(BytesMut::new);
-            let mut reading = BodyRead { max: self.max_body, read: 0, kept, deadline };
-            while let Some(chunk) = response.chunk().await? {
-                if let Some(end) = reading.account(&chunk) {
-                    return Ok(Read::Ended(status, end));
-                }
-            }
-            let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
-            Ok::<_, client::SendError>(Read::Whole { status, upstream, failed_over, body, json })
+            head = Some((response.status, self.captured(response.headers())));
+            self.read(&mut response, deadline, &mut sse).await
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -485,6 +447,51 @@ impl Router {
         e.phases = phases;
         (e.status, e.captured) = head.map_or((None, Vec::new()), |(status, captured)| (Some(status), captured));
         e
+    }
+
+    /// Reads an answer's body under the size cap and `deadline`: a stream event by event into `sse` (which
+    /// outlives a deadline that cuts it short), anything else whole, kept only when it is parsed later.
+    async fn read(
+        &self,
+        response: &mut client::Answer,
+        deadline: tokio::time::Instant,
+        sse: &mut Option<(SseReader, Instant)>,
+    ) -> Result<Read, client::SendError> {
+        let status = response.status;
+        let upstream = match &self.served_by {
+            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string),
+            _ => None,
+        };
+        let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
+        let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
+        let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+        let json = content_type.starts_with(b"application/json");
+        if content_type.starts_with(b"text/event-stream") {
+            let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
+            let mut reading = BodyRead { max: self.max_body, read: 0, kept: None, deadline };
+            while let Some(chunk) = response.chunk().await? {
+                if let Some(end) = reading.account(&chunk) {
+                    return Ok(Read::Ended(status, end));
+                }
+                reader.feed(&chunk, Instant::now());
+                if reader.overflowed {
+                    return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
+                }
+            }
+            return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
+        }
+        // Read the whole body (a response counts only when it has fully arrived), but keep only what is
+        // parsed later: a JSON body (usage, served-by field) of a success.
+        let keep = json || matches!(self.served_by, Some(ServedBy::Json(_)));
+        let kept = keep.then(BytesMut::new);
+        let mut reading = BodyRead { max: self.max_body, read: 0, kept, deadline };
+        while let Some(chunk) = response.chunk().await? {
+            if let Some(end) = reading.account(&chunk) {
+                return Ok(Read::Ended(status, end));
+            }
+        }
+        let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
+        Ok(Read::Whole { status, upstream, failed_over, body, json })
     }
 
     /// The values of `target.capture_headers` in an answer, each cut to [`MAX_CAPTURED`] bytes.
