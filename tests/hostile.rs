@@ -274,3 +274,41 @@ fn distinct_served_by_values_past_64_share_one_group() {
     let per_name: f64 = upstreams.iter().map(|u| f(u, &["counts", "total"])).sum();
     assert_eq!(per_name, 200.0, "every request is in exactly one group");
 }
+
+/// Answers one request on a keep-alive connection (no `Connection: close`), then closes it at once.
+fn answer_then_close(conn: &mut TcpStream) {
+    let body = r#"{"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+    let _ = conn.write_all(head.as_bytes()).and_then(|()| conn.write_all(body.as_bytes()));
+    let _ = conn.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_kept_alive_connection_the_server_closed_is_not_blamed_on_the_target() {
+    // Every answer leaves a pooled connection that is already closed: a client that reused it blindly would
+    // count a transport error the target never made. Both client paths must open a new one instead.
+    let url = hostile(answer_then_close);
+    let ws = Workspace::new();
+    for client in ["lean", "reqwest"] {
+        let file = ws.write(&format!("close-{client}.toml"), &scenario(&url, "", 20, "2s"));
+        let o = std::process::Command::new(common::bin())
+            .arg("run")
+            .arg(&file)
+            .args(["--out", &format!("out-{client}"), "--quiet"])
+            .env("SLACHECK_HTTP_CLIENT", client)
+            .current_dir(ws.path())
+            .output()
+            .unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(ws.path().join(format!("out-{client}/summary.json"))).unwrap())
+                .unwrap();
+        assert_counts_add_up(&summary);
+        assert_eq!(f(&summary, &["counts", "ok"]), 20.0, "{client}: {}", String::from_utf8_lossy(&o.stderr));
+        let opened = f(&summary, &["connections_opened"]);
+        let expected = if client == "lean" { 20.0 } else { 0.0 };
+        assert_eq!(
+            opened, expected,
+            "{client}: one new connection per request on the lean path (reqwest does not tell)"
+        );
+    }
+}

@@ -181,6 +181,9 @@ fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) ->
         // attempt, so slacheck's own failover policy is the only one. Zero retries also spares reqwest a copy of
         // every request kept in case of a retry.
         .retry(reqwest::retry::never().max_retries_per_request(0))
+        // A redirect is an answer to judge (by `success_statuses`), not one to follow: the lean path follows
+        // none either, so both paths count the same.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("slacheck/", env!("CARGO_PKG_VERSION")));
     b = match http {
         HttpVersion::Http1 => b.http1_only(),

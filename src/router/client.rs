@@ -72,6 +72,11 @@ impl LeanTarget {
                 None => break,
             }
         }
+        self.open().await
+    }
+
+    /// A new connection, and the time it took to open.
+    async fn open(&self) -> Result<(SendRequest<Full<Bytes>>, Option<Duration>), SendError> {
         let began = Instant::now();
         let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(SendError::connect)?;
         let _ = stream.set_nodelay(true);
@@ -182,14 +187,24 @@ pub async fn send(
         let response = request.send().await.map_err(SendError::of_reqwest)?;
         return Ok(Answer { status: response.status().as_u16(), connect: None, body: Body::Reqwest(response) });
     };
-    let (mut sender, connect) = target.connection().await?;
+    let (mut sender, mut connect) = target.connection().await?;
     let mut request = hyper::Request::new(Full::new(body));
     *request.method_mut() = method.clone();
     *request.uri_mut() = target.uri.clone();
     *request.headers_mut() = headers;
     request.headers_mut().insert(HOST, target.host.clone());
     request.headers_mut().insert(USER_AGENT, HeaderValue::from_static(concat!("slacheck/", env!("CARGO_PKG_VERSION"))));
-    let response = sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?;
+    let response = match sender.try_send_request(request).await {
+        Ok(response) => response,
+        // An idle connection the server closed as it was taken: the request never left, so it goes once more,
+        // on a new connection (as hyper's own pool does), and the target is not blamed for a stale socket.
+        Err(mut e) if connect.is_none() && e.message().is_some() => {
+            let request = e.take_message().expect("the request was recovered");
+            (sender, connect) = target.open().await?;
+            sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?
+        }
+        Err(e) => return Err(SendError::Transport(e.into_error().to_string())),
+    };
     let (parts, incoming) = response.into_parts();
     Ok(Answer {
         status: parts.status.as_u16(),
