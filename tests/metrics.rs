@@ -73,36 +73,50 @@ fn wait_for(path: &Path, deadline: Instant) {
     }
 }
 
+/// Starts the run with live metrics on a free port and waits for a scrape that counts a success. The port is
+/// free when chosen, but another process (a mock, an outgoing connection) may take it before slacheck binds it:
+/// then slacheck exits with "cannot listen", and the run starts again on another port.
+fn live_run(file: &Path, out: &Path) -> (std::process::Child, SocketAddr, BTreeMap<(String, String), f64>) {
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut child = Command::new(bin())
+            .arg("run")
+            .arg(file)
+            .args(["--quiet", "--out"])
+            .arg(out)
+            .args(["--metrics-addr", &addr.to_string(), "--metrics-linger", "30s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, body)) = scrape(addr, "/metrics") {
+                let parsed = parse(&body);
+                if parsed.get(&("slacheck_requests_total".into(), "outcome=ok".into())).is_some_and(|v| *v > 0.0) {
+                    return (child, addr, parsed);
+                }
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                let mut stderr = String::new();
+                let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+                assert!(stderr.contains("cannot listen"), "the run ended before its metrics were seen: {stderr}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no live metrics within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("five free ports were taken before slacheck could listen on them");
+}
+
 #[test]
 fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     let ws = Workspace::new();
     let file = ws.write("live.toml", SCENARIO);
-    let addr = free_addr();
     let out = ws.path().join("out");
     let started = Instant::now();
-    let child = Command::new(bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--quiet", "--out"])
-        .arg(&out)
-        .args(["--metrics-addr", &addr.to_string(), "--metrics-linger", "30s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // During the run: it answers, and it parses.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let during = loop {
-        if let Some((200, body)) = scrape(addr, "/metrics") {
-            let parsed = parse(&body);
-            if parsed.get(&("slacheck_requests_total".into(), "outcome=ok".into())).is_some_and(|v| *v > 0.0) {
-                break parsed;
-            }
-        }
-        assert!(Instant::now() < deadline, "no live metrics within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (child, addr, during) = live_run(&file, &out);
     assert!(during.contains_key(&("slacheck_in_flight".into(), String::new())), "{during:?}");
     assert_eq!(scrape(addr, "/other").map(|(code, _)| code), Some(404));
 

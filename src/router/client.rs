@@ -198,12 +198,13 @@ pub async fn send(
         Ok(response) => response,
         // An idle connection the server closed as it was taken: the request never left, so it goes once more,
         // on a new connection (as hyper's own pool does), and the target is not blamed for a stale socket.
-        Err(mut e) if connect.is_none() && e.message().is_some() => {
-            let request = e.take_message().expect("the request was recovered");
-            (sender, connect) = target.open().await?;
-            sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?
-        }
-        Err(e) => return Err(SendError::Transport(e.into_error().to_string())),
+        Err(mut e) => match e.take_message() {
+            Some(request) if connect.is_none() => {
+                (sender, connect) = target.open().await?;
+                sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?
+            }
+            _ => return Err(SendError::Transport(e.into_error().to_string())),
+        },
     };
     let (parts, incoming) = response.into_parts();
     Ok(Answer {
