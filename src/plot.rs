@@ -319,28 +319,46 @@ fn timeline_tokens<DB: DrawingBackend>(
     rows: &[TimelineRow],
     shaded: &Shaded,
 ) -> DrawResult<DB> {
-    let end = rows.len().max(1) as f64;
-    let series = [("input tokens", 0usize), ("output tokens", 1)].map(|(name, i)| {
-        let pts: Vec<(f64, f64)> =
-            rows.iter().map(|r| (r.t_s as f64 + 0.5, [r.input_tokens, r.output_tokens][i] as f64)).collect();
-        (name, pts)
-    });
+    let series: Vec<(String, Vec<(f64, f64)>)> = [("input tokens", 0usize), ("output tokens", 1)]
+        .into_iter()
+        .map(|(name, i)| {
+            let pts = rows.iter().map(|r| (r.t_s as f64 + 0.5, [r.input_tokens, r.output_tokens][i] as f64));
+            (name.to_string(), pts.collect())
+        })
+        .collect();
+    let style = |i: usize| (COLORS[(i + 4) % COLORS.len()], 2);
+    per_second_panel(area, ("Tokens per second", 20), "tokens/s", rows.len(), &series, &style, shaded, false)
+}
+
+/// A panel of counts per second (`series`, drawn in `style(i)`: colour and width) with the shaded spans;
+/// `labelled` names the spans in its legend.
+#[allow(clippy::too_many_arguments)]
+fn per_second_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (caption, caption_size): (&str, u32),
+    y_desc: &str,
+    seconds: usize,
+    series: &[(String, Vec<(f64, f64)>)],
+    style: &dyn Fn(usize) -> (RGBColor, u32),
+    shaded: &Shaded,
+    labelled: bool,
+) -> DrawResult<DB> {
     let hi = series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
-    let mut chart = panel(area, "Tokens per second", 20).build_cartesian_2d(0f64..end, 0f64..hi)?;
+    let mut chart = panel(area, caption, caption_size).build_cartesian_2d(0f64..seconds.max(1) as f64, 0f64..hi)?;
     chart
         .configure_mesh()
         .y_label_formatter(&|y| format!("{y:.0}"))
         .x_desc("seconds")
-        .y_desc("tokens/s")
+        .y_desc(y_desc)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .draw()?;
-    shaded.draw(&mut chart, (0.0, hi), false)?;
-    for (i, (name, pts)) in series.into_iter().enumerate() {
-        let color = COLORS[(i + 4) % COLORS.len()];
+    shaded.draw(&mut chart, (0.0, hi), labelled)?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let (color, width) = style(i);
         chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-            .label(name)
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(width)))?
+            .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight, 14)
@@ -353,7 +371,6 @@ fn timeline_rates<DB: DrawingBackend>(
     rows: &[TimelineRow],
     shaded: &Shaded,
 ) -> DrawResult<DB> {
-    let end = rows.len().max(1) as f64;
     let per_second = |f: &dyn Fn(&TimelineRow) -> u64| -> Vec<(f64, f64)> {
         rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r) as f64)).collect()
     };
@@ -375,26 +392,9 @@ fn timeline_rates<DB: DrawingBackend>(
             rate_series.push((format!("served by {name}"), pts));
         }
     }
-    let max_rate = rate_series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)).fold(1.0, f64::max) * 1.15;
-    let mut chart = panel(top, "Requests per second", 22).build_cartesian_2d(0f64..end, 0f64..max_rate)?;
-    chart
-        .configure_mesh()
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .x_desc("seconds")
-        .y_desc("requests/s")
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()?;
-    shaded.draw(&mut chart, (0.0, max_rate), true)?;
-    for (i, (name, pts)) in rate_series.iter().enumerate() {
-        // Who served is drawn thinner, under the totals it splits.
-        let (color, width) = (COLORS[i % COLORS.len()], if i < 4 { 2 } else { 1 });
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(width)))?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight, 14)
+    // Who served is drawn thinner, under the totals it splits.
+    let style = |i: usize| (COLORS[i % COLORS.len()], if i < 4 { 2 } else { 1 });
+    per_second_panel(top, ("Requests per second", 22), "requests/s", rows.len(), &rate_series, &style, shaded, true)
 }
 
 /// The lower panel: p50 and p99 per second, on a log scale.

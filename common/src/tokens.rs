@@ -70,6 +70,19 @@ impl Tokenizer {
         self.bpe.encode_ordinary(text).len()
     }
 
+    /// The tokens of one chat message's `content`, as slacheck and the mock both count them: a string, or the
+    /// text parts of an array of content parts (no chat template).
+    pub fn count_content(&self, content: &serde_json::Value) -> u32 {
+        let tokens = match content {
+            serde_json::Value::String(s) => self.count(s),
+            serde_json::Value::Array(parts) => {
+                parts.iter().filter_map(|p| p["text"].as_str()).map(|t| self.count(t)).sum()
+            }
+            _ => 0,
+        };
+        u32::try_from(tokens).unwrap_or(u32::MAX)
+    }
+
     /// Appends text of exactly `tokens` tokens to `out`. It opens without a space when `out` is empty, and with one
     /// after other text; words and sentence lengths come from `rng`.
     pub fn synthesize(&self, tokens: usize, rng: &mut impl Rng, out: &mut String) {

@@ -95,20 +95,10 @@ impl TokenModel {
     /// The tokens and times of the answer to `body`; `default_answer` when it asks for no length.
     pub fn shape(&self, body: &[u8], request: &ChatRequest, default_answer: u32) -> Shaped {
         let messages = serde_json::from_slice::<Messages>(body).map(|m| m.messages).unwrap_or_default();
-        let count = |m: &Message| -> u32 {
-            let tokens = match &m.content {
-                serde_json::Value::String(s) => self.tokenizer.count(s),
-                serde_json::Value::Array(parts) => {
-                    parts.iter().filter_map(|p| p["text"].as_str()).map(|t| self.tokenizer.count(t)).sum()
-                }
-                _ => 0,
-            };
-            u32::try_from(tokens).unwrap_or(u32::MAX)
-        };
         let mut prefill = Duration::ZERO;
         let mut prompt_tokens = 0u32;
         for (i, m) in messages.iter().enumerate() {
-            let tokens = count(m);
+            let tokens = self.tokenizer.count_content(&m.content);
             prompt_tokens = prompt_tokens.saturating_add(tokens);
             let cached = i == 0 && m.role == "system" && self.cached_prefill.is_some() && self.seen(&m.content);
             let per_token = if cached { self.cached_prefill.unwrap_or_default() } else { self.prefill };

@@ -46,14 +46,11 @@ pub struct Delivered {
 }
 
 impl Delivered {
-    /// Counts `s`; `good` is whether it met the objectives.
-    pub fn add(&mut self, s: &Sample, good: bool) {
+    /// Counts one request: whether it was good, and its (input, output) tokens.
+    fn add(&mut self, good: bool, (input, output): (u64, u64)) {
         self.good += u64::from(good);
-        if s.outcome == Outcome::Ok {
-            let (input, output) = tokens_of(s);
-            self.input_tokens += input;
-            self.output_tokens += output;
-        }
+        self.input_tokens += input;
+        self.output_tokens += output;
     }
 
     pub fn merge(&mut self, other: &Delivered) {
@@ -63,8 +60,11 @@ impl Delivered {
     }
 }
 
-/// (input, output) tokens of an answered request.
+/// (input, output) tokens of an answered request; none of one that was not answered.
 pub fn tokens_of(s: &Sample) -> (u64, u64) {
+    if s.outcome != Outcome::Ok {
+        return (0, 0);
+    }
     let usage = s.tokens;
     let input = s.input_tokens.map(u64::from).or(usage.map(|(p, _)| p)).unwrap_or(0);
     let output = usage.map(|(_, c)| c).or(s.stream.map(|t| t.tokens)).unwrap_or(0);
@@ -87,15 +87,17 @@ impl Goodput {
         Goodput { judged, overall: none, classes: vec![none; classes], tiers: vec![none; tiers] }
     }
 
-    /// Counts `s`, which was good or not.
-    pub fn add(&mut self, s: &Sample, good: bool) {
-        self.overall.add(s, good);
+    /// Counts `s`, which was good or not; returns its tokens, counted once here for every slice.
+    pub fn add(&mut self, s: &Sample, good: bool) -> (u64, u64) {
+        let tokens = tokens_of(s);
+        self.overall.add(good, tokens);
         if let Some(class) = self.classes.get_mut(s.class as usize) {
-            class.add(s, good);
+            class.add(good, tokens);
         }
         if let Some(tier) = s.served.and_then(|t| self.tiers.get_mut(t as usize)) {
-            tier.add(s, good);
+            tier.add(good, tokens);
         }
+        tokens
     }
 
     pub fn merge(&mut self, other: &Goodput) {

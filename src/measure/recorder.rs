@@ -201,9 +201,7 @@ impl Recorder {
             .or_insert_with(|| TimelineRow { t_s: s.intended.as_secs(), ..Default::default() });
         due_row.add(&s.outcome);
         let good = self.objectives.is_some_and(|o| o.met_by(s));
-        r.goodput.add(s, good);
-        let (input_tokens, output_tokens) =
-            if s.outcome == Outcome::Ok { super::goodput::tokens_of(s) } else { (0, 0) };
+        let (input_tokens, output_tokens) = r.goodput.add(s, good);
         due_row.good += u64::from(good);
         due_row.input_tokens += input_tokens;
         due_row.output_tokens += output_tokens;

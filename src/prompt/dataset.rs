@@ -31,18 +31,8 @@ pub fn read(path: &Path, tokenizer: &Tokenizer) -> Result<Dataset, DatasetError>
     let mut prompts = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let messages = messages_of(line).map_err(|message| DatasetError { line: Some(n + 1), message })?;
-        let tokens = messages
-            .iter()
-            .map(|m| match &m["content"] {
-                Value::String(s) => tokenizer.count(s),
-                // Content parts: the text parts count.
-                Value::Array(parts) => {
-                    parts.iter().filter_map(|p| p["text"].as_str()).map(|t| tokenizer.count(t)).sum()
-                }
-                _ => 0,
-            })
-            .sum::<usize>();
-        prompts.push((Value::Array(messages).to_string(), u32::try_from(tokens).unwrap_or(u32::MAX)));
+        let tokens = messages.iter().map(|m| tokenizer.count_content(&m["content"])).fold(0u32, u32::saturating_add);
+        prompts.push((Value::Array(messages).to_string(), tokens));
     }
     if prompts.is_empty() {
         return Err(whole(format!("{} holds no prompts", path.display())));
