@@ -1,13 +1,13 @@
 //! Failover episodes, inferred from what the client sees: no outage schedule is needed, so this works against a
 //! real gateway that nobody tells slacheck about.
 //!
-//! Requests are taken in intended-time order (a reorder buffer holds each until no earlier one can still
-//! arrive). An episode begins at the first request that failed, was served by an upstream other than its
+//! Requests are taken in intended-time order: a reorder buffer holds each until every request scheduled before
+//! it has ended (the schedule is in intended order, so its place in the schedule is its place in that order). An episode begins at the first request that failed, was served by an upstream other than its
 //! class's primary, or needed another attempt; it ends when the primary has served `recover_after` requests
 //! in a row again, at the first of them. A lone anomaly is an episode of one request, labelled `isolated`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Successes counted before a primary is chosen by majority, when none is given.
@@ -60,8 +60,8 @@ pub struct EpisodeRules {
     pub class_primary: Option<(Vec<String>, &'static str)>,
     /// Consecutive successes of the primary that end an episode.
     pub recover_after: u32,
-    /// The longest a request can take from its intended time to its end: how long the reorder buffer waits.
-    pub horizon: Duration,
+    /// The request numbers this process sends: every `.1`-th from `.0` (a shard's), else (0, 1).
+    pub numbers: (u64, u64),
 }
 
 /// One request, as the episodes see it.
@@ -82,10 +82,10 @@ pub struct Observation {
 pub struct EpisodeTracker {
     rules: EpisodeRules,
     primary: Option<Primary>,
-    /// Completed requests not yet released, by (intended µs, arrival number).
-    waiting: BTreeMap<(u64, u64), Observation>,
-    arrivals: u64,
-    latest_done: Duration,
+    /// The requests from place `next` in the schedule on, as they end; the front is released once it is in.
+    /// Its length is the number of requests that ended while the oldest one still out was in flight.
+    waiting: VecDeque<Slot>,
+    next: u64,
     /// Released while the primary is being chosen.
     pending: Vec<Observation>,
     open: Option<Open>,
@@ -111,6 +111,16 @@ impl Episodes {
             self.beyond_cap += 1;
         }
     }
+}
+
+/// A place of the reorder buffer.
+#[derive(Debug)]
+enum Slot {
+    /// The request has not ended yet.
+    Out,
+    /// It ended and says nothing about the target (not sent, warm-up, cut short by the run's stop).
+    Passed,
+    Ended(Observation),
 }
 
 #[derive(Debug)]
@@ -141,9 +151,8 @@ impl EpisodeTracker {
         EpisodeTracker {
             rules,
             primary,
-            waiting: BTreeMap::new(),
-            arrivals: 0,
-            latest_done: Duration::ZERO,
+            waiting: VecDeque::new(),
+            next: 0,
             pending: Vec::new(),
             open: None,
             episodes: Episodes::default(),
@@ -163,25 +172,51 @@ impl EpisodeTracker {
         }
     }
 
-    /// A completed request. Requests due before the latest completion less the horizon are released.
-    pub fn observe(&mut self, o: Observation) {
-        self.latest_done = self.latest_done.max(o.done);
-        self.arrivals += 1;
-        self.waiting.insert((o.intended.as_micros() as u64, self.arrivals), o);
-        let ripe = self.latest_done.saturating_sub(self.rules.horizon).as_micros() as u64;
-        while let Some(entry) = self.waiting.first_entry() {
-            if entry.key().0 >= ripe {
+    /// Request number `request` (numbered in intended order) ended as `o`; None: it says nothing about the
+    /// target. Every request of the schedule is given once; each is released as soon as all before it are in.
+    /// (A number given twice cannot come from a run: it is released at once.)
+    pub fn ended(&mut self, request: u64, o: Option<Observation>) {
+        let (first, step) = self.rules.numbers;
+        let place = request.saturating_sub(first) / step.max(1);
+        let Some(offset) = place.checked_sub(self.next).map(|d| d as usize) else {
+            return self.release_some(o);
+        };
+        if offset >= self.waiting.len() {
+            self.waiting.resize_with(offset + 1, || Slot::Out);
+        }
+        match &self.waiting[offset] {
+            Slot::Out => self.waiting[offset] = o.map_or(Slot::Passed, Slot::Ended),
+            _ => return self.release_some(o),
+        }
+        while let Some(front) = self.waiting.front() {
+            if matches!(front, Slot::Out) {
                 break;
             }
-            let o = entry.remove();
+            if let Some(Slot::Ended(o)) = self.waiting.pop_front() {
+                self.release(o);
+            }
+            self.next += 1;
+        }
+    }
+
+    fn release_some(&mut self, o: Option<Observation>) {
+        if let Some(o) = o {
             self.release(o);
         }
     }
 
+    /// Requests waiting for an earlier one.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.waiting.iter().filter(|s| matches!(s, Slot::Ended(_))).count()
+    }
+
     /// Every request is in: releases the rest and closes an episode still open.
     pub fn finish(mut self) -> Episodes {
-        while let Some((_, o)) = self.waiting.pop_first() {
-            self.release(o);
+        for slot in std::mem::take(&mut self.waiting) {
+            if let Slot::Ended(o) = slot {
+                self.release(o);
+            }
         }
         if self.primary.is_none() {
             self.choose_primary();

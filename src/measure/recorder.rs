@@ -185,6 +185,9 @@ impl Recorder {
 
     pub fn record(&mut self, s: &Sample) {
         if s.intended < self.warmup {
+            if let Some(tracker) = &mut self.episodes {
+                tracker.ended(s.request, None);
+            }
             self.result.warmup.add(&s.outcome);
             self.live.finished.fetch_add(1, Ordering::Relaxed);
             return;
@@ -361,17 +364,18 @@ impl Recorder {
 /// say nothing about the target.
 fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
     if s.sent.is_none() || s.outcome == Outcome::Error(crate::sample::ErrorKind::Interrupted) {
-        return;
+        return tracker.ended(s.request, None);
     }
     let upstream = tracker.name(upstream);
-    tracker.observe(Observation {
+    let observation = Observation {
         intended: s.intended,
         done: s.done,
         class: s.class,
         ok: s.outcome == Outcome::Ok,
         retried: s.attempts.len() > 1 || s.gateway_failed_over,
         upstream,
-    });
+    };
+    tracker.ended(s.request, Some(observation));
 }
 
 /// Counts a request under its upstream. Every request is counted under one, `unknown` when none was named, so

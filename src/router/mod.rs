@@ -77,19 +77,6 @@ impl Router {
     pub fn class_primaries(&self) -> Option<Vec<String>> {
         self.served_by.is_none().then(|| self.classes.iter().map(|c| self.tiers[c.order[0]].name.clone()).collect())
     }
-
-    /// The longest a logical request can take from its send to its end: every tier it may try, each attempt to
-    /// its timeout, with every retry's longest backoff.
-    pub fn longest_request(&self) -> Duration {
-        let p = &self.policy;
-        let per_tier =
-            |t: usize| self.tiers[t].timeout.saturating_mul(p.retries + 1) + p.backoff_cap.saturating_mul(p.retries);
-        let class_longest = |c: &Class| {
-            let tried = if p.failover { &c.order[..] } else { &c.order[..1] };
-            tried.iter().map(|t| per_tier(*t)).sum::<Duration>() + p.hedge_after.unwrap_or_default()
-        };
-        self.classes.iter().map(class_longest).max().unwrap_or_default()
-    }
 }
 
 /// The index that a draw `u` in [0, 1) picks among `weights`, each chosen in proportion to its weight.

@@ -233,7 +233,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let router = Arc::new(router);
     let live = Arc::new(Live::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let watch = Watch::of(loaded, profile, &router, opts.warmup);
+    let watch = Watch::of(loaded, profile, &router, opts.warmup, opts.shard);
     let recorder = spawn_recorder(&router, watch, sinks, metrics.as_ref().map(LiveMetrics::snapshot), live.clone(), rx);
     let dispatch = engine::Dispatch { router: router.clone(), start, controls: controls.clone(), samples: tx };
     let mut dispatched = dispatch_schedule(profile, loaded, opts.shard, dispatch);

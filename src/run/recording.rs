@@ -120,7 +120,13 @@ pub(super) struct Watch {
 }
 
 impl Watch {
-    pub(super) fn of(loaded: &LoadedScenario, profile: &Profile, router: &Router, warmup: Duration) -> Self {
+    pub(super) fn of(
+        loaded: &LoadedScenario,
+        profile: &Profile,
+        router: &Router,
+        warmup: Duration,
+        shard: Option<Shard>,
+    ) -> Self {
         Watch {
             outages: scheduled_outages(loaded, profile.duration),
             windows: loaded.sla_windows(profile.duration),
@@ -133,9 +139,7 @@ impl Watch {
             episodes: crate::measure::EpisodeRules {
                 class_primary: class_primaries(loaded, router),
                 recover_after: loaded.scenario.failover.recover_after,
-                // A request is recorded when it ends: one due earlier can still come until its longest time has
-                // passed (and the dispatcher's lag, which a second covers).
-                horizon: router.longest_request() + Duration::from_secs(1),
+                numbers: shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count))),
             },
         }
     }

@@ -31,14 +31,23 @@ fn rules(primary: Option<&str>) -> EpisodeRules {
     EpisodeRules {
         class_primary: primary.map(|p| (vec![p.to_string()], "the class's first tier")),
         recover_after: 20,
-        horizon: Duration::from_millis(100),
+        numbers: (0, 1),
     }
 }
 
-fn track(rules: EpisodeRules, requests: impl IntoIterator<Item = Observation>) -> (Option<Primary>, Vec<Episode>) {
+/// The episodes of `requests`, given in intended order and ending in that order.
+fn track(rules: EpisodeRules, requests: Vec<Observation>) -> (Option<Primary>, Vec<Episode>) {
+    track_numbered(rules, requests.into_iter().enumerate().map(|(i, o)| (i as u64, o)))
+}
+
+/// The episodes of numbered requests, given in the order they ended.
+fn track_numbered(
+    rules: EpisodeRules,
+    requests: impl IntoIterator<Item = (u64, Observation)>,
+) -> (Option<Primary>, Vec<Episode>) {
     let mut t = tracker(rules);
-    for o in requests {
-        t.observe(o);
+    for (number, o) in requests {
+        t.ended(number, Some(o));
     }
     let found = t.finish();
     (found.primary, found.list)
@@ -72,12 +81,47 @@ fn an_outage_is_one_episode_timed_from_the_requests() {
 
 #[test]
 fn the_order_of_completion_does_not_change_the_episodes() {
-    let mut shuffled = outage();
-    // Completion order: the reverse within every block of 10 (all within the 100 ms horizon).
+    let mut shuffled: Vec<(u64, Observation)> = outage().into_iter().enumerate().map(|(i, o)| (i as u64, o)).collect();
+    // Completion order: the reverse within every block of 10.
     for chunk in shuffled.chunks_mut(10) {
         chunk.reverse();
     }
-    assert_eq!(track(rules(Some("a")), shuffled), track(rules(Some("a")), outage()));
+    let in_order = track(rules(Some("a")), outage());
+    assert_eq!(in_order.1.len(), 1);
+    assert_eq!(track_numbered(rules(Some("a")), shuffled), in_order);
+}
+
+#[test]
+fn a_request_is_held_only_until_every_one_scheduled_before_it_has_ended() {
+    let mut t = tracker(rules(Some("a")));
+    let o = |i: u64, ok: bool| Observation { ok, ..steady(5 * i, 1, "a", true).remove(0) };
+    t.ended(1, Some(o(1, false)));
+    t.ended(2, Some(o(2, true)));
+    assert_eq!(t.held(), 2, "request 0 is still out");
+    // Request 0 was not sent: it says nothing, and the two after it go on.
+    t.ended(0, None);
+    assert_eq!(t.held(), 0);
+    for i in 3..100_000 {
+        t.ended(i, Some(o(i, true)));
+        assert_eq!(t.held(), 0, "requests that end in order are not kept");
+    }
+    assert!(t.waiting.capacity() < 16, "{}", t.waiting.capacity());
+    let found = t.finish();
+    assert_eq!(found.list.len(), 1);
+    assert_eq!((found.list[0].start_ms, found.list[0].requests, found.list[0].failed), (5.0, 1, 1));
+}
+
+#[test]
+fn a_shard_waits_only_for_its_own_requests() {
+    // Shard 1 of 4 sends requests 1, 5, 9, …: request 5 waits for 1 and for nothing else.
+    let mut t = tracker(EpisodeRules { numbers: (1, 4), ..rules(Some("a")) });
+    let o = |i: u64| steady(5 * i, 1, "a", true).remove(0);
+    t.ended(5, Some(o(5)));
+    assert_eq!(t.held(), 1);
+    t.ended(1, Some(o(1)));
+    assert_eq!(t.held(), 0);
+    t.ended(9, Some(o(9)));
+    assert_eq!(t.held(), 0);
 }
 
 #[test]
@@ -146,8 +190,8 @@ fn past_the_cap_episodes_are_only_counted() {
         o.ok = i % 40 != 0;
     }
     let mut t = tracker(rules(Some("a")));
-    for o in all {
-        t.observe(o);
+    for (i, o) in all.into_iter().enumerate() {
+        t.ended(i as u64, Some(o));
     }
     let found = t.finish();
     assert_eq!((found.list.len(), found.beyond_cap), (MAX_EPISODES, 5));
@@ -161,7 +205,7 @@ fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
     let rules = EpisodeRules {
         class_primary: Some((vec!["a".into(), "b".into()], "the class's first tier")),
         recover_after: 20,
-        horizon: Duration::from_millis(100),
+        numbers: (0, 1),
     };
     let mut all = steady(0, 10, "a", true);
     all.extend(steady(50, 1, "unknown", false));
