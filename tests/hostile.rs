@@ -304,11 +304,15 @@ fn a_kept_alive_connection_the_server_closed_is_not_blamed_on_the_target() {
                 .unwrap();
         assert_counts_add_up(&summary);
         assert_eq!(f(&summary, &["counts", "ok"]), 20.0, "{client}: {}", String::from_utf8_lossy(&o.stderr));
+        // On the lean path every request needs a new connection, but the first may take the one opened before
+        // the run (at 20/s, one; none when the run's 100 ms lead was gone by then, on a very busy machine).
         let opened = f(&summary, &["connections_opened"]);
-        let expected = if client == "lean" { 20.0 } else { 0.0 };
-        assert_eq!(
-            opened, expected,
-            "{client}: one new connection per request on the lean path (reqwest does not tell)"
-        );
+        let preopened = f(&summary, &["connections_preopened"]);
+        if client == "lean" {
+            assert!(preopened <= 1.0, "{preopened}");
+            assert_eq!(opened, 20.0 - preopened, "lean: one new connection per request");
+        } else {
+            assert_eq!((opened, preopened), (0.0, 0.0), "reqwest does not tell");
+        }
     }
 }

@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseStats {
-    /// Connections opened, and the time each took (the lean HTTP/1.1 path only: reqwest does not tell).
+    /// Connections opened by requests, and the time each took (the lean HTTP/1.1 path only: reqwest does not
+    /// tell). Those opened before the run, at its starting rate, are not among them.
     pub opened: u64,
+    /// Connections opened before the run into the pools of the tiers tried first (see `run`), untimed.
+    #[serde(default)]
+    pub preopened: u64,
     #[serde(with = "super::as_text")]
     pub connect: Histogram<u64>,
     /// From an attempt's send to its answer's status line and headers (a new connection's time included).
@@ -19,7 +23,7 @@ pub struct PhaseStats {
 
 impl Default for PhaseStats {
     fn default() -> Self {
-        PhaseStats { opened: 0, connect: new_histogram(), headers: new_histogram() }
+        PhaseStats { opened: 0, preopened: 0, connect: new_histogram(), headers: new_histogram() }
     }
 }
 
@@ -37,6 +41,7 @@ impl PhaseStats {
 
     pub fn merge(&mut self, other: &PhaseStats) -> Result<(), hdrhistogram::AdditionError> {
         self.opened += other.opened;
+        self.preopened += other.preopened;
         self.connect.add(&other.connect)?;
         self.headers.add(&other.headers)
     }

@@ -295,8 +295,11 @@ pub struct Summary {
     /// does not tell it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_ms: Option<Percentiles>,
+    /// Connections opened by requests (timed in `connect_ms`), and before the run at its starting rate.
     #[serde(default)]
     pub connections_opened: u64,
+    #[serde(default)]
+    pub connections_preopened: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers_ms: Option<Percentiles>,
     pub cost: CostSummary,
@@ -372,6 +375,7 @@ impl Summary {
             tokens: super::goodput::TokensSummary::of(result, duration_s),
             connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
             connections_opened: result.phases.opened,
+            connections_preopened: result.phases.preopened,
             headers_ms: (!result.phases.headers.is_empty()).then(|| Percentiles::of(&result.phases.headers)),
             cost: CostSummary {
                 total_usd,

@@ -70,8 +70,9 @@ fn headline(out: &mut String, summary: &Summary) {
         out.push_str(&percentile_line("connect", p));
         let _ = writeln!(
             out,
-            "  (connect: each of the {} connections opened; headers: send to answer head)",
-            summary.connections_opened
+            "  (connect: each of the {} connections requests opened, {} more before the run; headers: send to \
+             answer head)",
+            summary.connections_opened, summary.connections_preopened
         );
     }
 }

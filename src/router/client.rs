@@ -89,6 +89,23 @@ impl LeanTarget {
         Ok((sender, Some(connected)))
     }
 
+    /// Opens up to `count` connections into the pool before the run, giving up on those not open by `by`;
+    /// returns how many opened. Without them, a run that starts at a high rate opens a connection per request
+    /// until the first answers come back, and that storm made its first second's lag p99 about 100 ms at
+    /// 50,000/s. What fails here is left for the run's requests to meet and count.
+    pub async fn preconnect(self: &Arc<Self>, count: usize, by: Instant) -> usize {
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..count.min(self.max_idle) {
+            let target = self.clone();
+            opening.spawn(async move { target.open().await.map(|(sender, _)| target.put_back(sender)) });
+        }
+        let mut opened = 0;
+        while let Ok(Some(done)) = tokio::time::timeout_at(by.into(), opening.join_next()).await {
+            opened += usize::from(matches!(done, Ok(Ok(()))));
+        }
+        opened
+    }
+
     fn put_back(&self, sender: SendRequest<Full<Bytes>>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.max_idle && !sender.is_closed() {
@@ -212,4 +229,54 @@ pub async fn send(
         connect,
         body: Body::Lean { headers: parts.headers, incoming, sender: Some(sender), target: target.clone() },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(port: u16, max_idle: usize) -> Arc<LeanTarget> {
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/v1/chat/completions")).unwrap();
+        LeanTarget::of(&url, true, max_idle).expect("a plain http URL takes the lean path")
+    }
+
+    fn idle(t: &LeanTarget) -> usize {
+        t.idle.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn preconnected_connections_wait_in_the_pool_up_to_its_size() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and keeps every connection, as a server that has not been asked anything yet.
+        let accepted = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                kept.push(socket);
+            }
+        });
+        let by = Instant::now() + Duration::from_secs(10);
+        let t = target(port, 100);
+        assert_eq!(t.preconnect(7, by).await, 7);
+        assert_eq!(idle(&t), 7);
+        let small = target(port, 3);
+        assert_eq!(small.preconnect(7, by).await, 3, "no more than the pool keeps");
+        assert_eq!(idle(&small), 3);
+        accepted.abort();
+    }
+
+    #[tokio::test]
+    async fn preconnecting_gives_up_at_its_deadline_and_on_a_refusal() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let t = target(port, 100);
+        assert_eq!(t.preconnect(4, Instant::now() + Duration::from_secs(10)).await, 0, "refused");
+        assert_eq!(idle(&t), 0);
+        // A listening port, but the deadline has passed: nothing is opened (the run's clock does not wait).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let t = target(listener.local_addr().unwrap().port(), 100);
+        assert_eq!(t.preconnect(4, Instant::now() - Duration::from_millis(1)).await, 0);
+        assert_eq!(idle(&t), 0);
+    }
 }

@@ -222,6 +222,9 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
     let (providers, router) = start_target(plan, start, api_key.as_deref(), body).await?;
+    let per_endpoint =
+        profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / opts.shard.map_or(1.0, |s| f64::from(s.count));
+    let preopened = preconnect(&router, per_endpoint.ceil() as usize, start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;
     let folder = match &opts.out {
@@ -259,10 +262,11 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         task.abort();
         bar.finish_and_clear();
     }
-    let result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
+    let mut result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
         .await
         .expect("the recorder thread is joined")
         .map_err(|e| sink_paths.error(e))?;
+    result.phases.preopened = preopened;
     if let Some(m) = &metrics {
         m.last(&result);
     }
@@ -333,6 +337,22 @@ async fn start_target(
         }
     }
     Ok((providers, router))
+}
+
+/// Connections opened before the run per endpoint: as many as requests are due in this long at the starting rate.
+const PRECONNECT_FOR: Duration = Duration::from_millis(5);
+
+/// Opens `count` connections to each lean endpoint of the tiers that classes try first, until shortly before
+/// `start` (the run's clock does not wait for them). Returns how many opened.
+async fn preconnect(router: &Router, count: usize, start: Instant) -> u64 {
+    let Some(by) = start.checked_sub(Duration::from_millis(5)).filter(|by| *by > Instant::now()) else { return 0 };
+    let first_tiers: std::collections::BTreeSet<usize> = router.classes.iter().map(|c| c.order[0]).collect();
+    let targets = first_tiers.iter().flat_map(|t| &router.tiers[*t].endpoints).filter_map(|e| e.lean.as_ref());
+    let mut opened = 0;
+    for lean in targets {
+        opened += lean.preconnect(count, by).await as u64;
+    }
+    opened
 }
 
 /// Fires the schedule (this shard's share of it): open loop on the pacer thread, or closed loop over
