@@ -317,7 +317,7 @@ def main():
         + " ms. The machine's own timer at the same instants on the same CPU (a sleep loop with no HTTP, "
         "TIMER_LOOP in bench/peers.py), p99.9 in each run: "
         + ", ".join(f"{t['p99.9']:.3f}" for t in timer)
-        + " ms: no generator on this machine wakes on time more often than that.",
+        + " ms: the machine's own jitter, for scale (the loop's Python overhead included).",
         "",
         "## Memory",
         "",
