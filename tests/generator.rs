@@ -81,3 +81,20 @@ fn a_short_constant_run_offers_exactly_its_rate() {
     assert_eq!(f(&summary, &["offered_rate_per_s"]), 5.0);
     assert!(r.stdout.contains("15 requests in 3.0s (offered 5.0/s, achieved 5.0/s)"), "{}", r.stdout);
 }
+
+#[test]
+fn a_closed_loop_opens_no_more_connections_than_it_has() {
+    let ws = Workspace::new();
+    // At 10,000/s the open loop would open 50 connections before the run (the requests due in 5 ms); two
+    // connections never have more than two requests out, so no more than two are ever opened, before or during.
+    let s = ws.write(
+        "closed.toml",
+        "name = \"closed\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"10000/s\"\nduration = \"100ms\"\nconnections = 2\n",
+    );
+    let r = ws.run(&s, &["--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(f(&summary, &["counts", "ok"]), 1000.0);
+    let (opened, preopened) = (f(&summary, &["connections_opened"]), f(&summary, &["connections_preopened"]));
+    assert!(preopened <= 2.0 && opened + preopened >= 1.0 && opened + preopened <= 2.0, "{opened} + {preopened}");
+}

@@ -2,9 +2,13 @@
 //! real gateway that nobody tells slacheck about.
 //!
 //! Requests are taken in intended-time order: a reorder buffer holds each until every request scheduled before
-//! it has ended (the schedule is in intended order, so its place in the schedule is its place in that order). An episode begins at the first request that failed, was served by an upstream other than its
-//! class's primary, or needed another attempt; it ends when the primary has served `recover_after` requests
-//! in a row again, at the first of them. A lone anomaly is an episode of one request, labelled `isolated`.
+//! it has ended (the schedule is in intended order, so a request's number is its place in that order). The
+//! buffer spans the requests that ended while the oldest one still out was in flight: at most the rate times the
+//! longest a request can take, and nearly nothing while answers come back in order.
+//!
+//! An episode begins at the first request that failed, was served by an upstream other than its class's
+//! primary, or needed another attempt; it ends when the primary has served `recover_after` requests in a row
+//! again, at the first of them. A lone anomaly is an episode of one request, labelled `isolated`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};

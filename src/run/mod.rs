@@ -224,7 +224,9 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let (providers, router) = start_target(plan, start, api_key.as_deref(), body).await?;
     let per_endpoint =
         profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / opts.shard.map_or(1.0, |s| f64::from(s.count));
-    let preopened = preconnect(&router, per_endpoint.ceil() as usize, start).await;
+    // A closed loop never has more requests out than its connections.
+    let per_endpoint = (per_endpoint.ceil() as usize).min(scenario.load.connections.unwrap_or(usize::MAX));
+    let preopened = preconnect(&router, per_endpoint, start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;
     let folder = match &opts.out {

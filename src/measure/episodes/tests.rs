@@ -113,14 +113,14 @@ fn a_request_is_held_only_until_every_one_scheduled_before_it_has_ended() {
 
 #[test]
 fn a_shard_waits_only_for_its_own_requests() {
-    // Shard 1 of 4 sends requests 1, 5, 9, …: request 5 waits for 1 and for nothing else.
-    let mut t = tracker(EpisodeRules { numbers: (1, 4), ..rules(Some("a")) });
+    // Shard 3 of 4 sends requests 3, 7, 11, …: request 7 waits for 3 and for nothing else.
+    let mut t = tracker(EpisodeRules { numbers: (3, 4), ..rules(Some("a")) });
     let o = |i: u64| steady(5 * i, 1, "a", true).remove(0);
-    t.ended(5, Some(o(5)));
+    t.ended(7, Some(o(7)));
     assert_eq!(t.held(), 1);
-    t.ended(1, Some(o(1)));
+    t.ended(3, Some(o(3)));
     assert_eq!(t.held(), 0);
-    t.ended(9, Some(o(9)));
+    t.ended(11, Some(o(11)));
     assert_eq!(t.held(), 0);
 }
 
