@@ -2,7 +2,8 @@
 """slacheck's two HTTP client paths side by side, on a loopback nginx: the lean HTTP/1.1 path (the default for
 plain http://) and reqwest (SLACHECK_HTTP_CLIENT=reqwest). Runs alternate path by path, REPEATS times; figures
 are medians, ratios lean / reqwest from this run only. nginx on CPU 0, slacheck on the last CPU; CPU time is
-slacheck's own (wait4). Environment: REPEATS (5), SECONDS_PER_RUN (5), OPEN_RATES (10000,20000).
+slacheck's own (wait4). Environment: REPEATS (5), SECONDS_PER_RUN (5), OPEN_RATES (10000,20000), TLS (1: https
+with the test CA of tests/fixtures/tls, trusted through SSL_CERT_FILE).
     bash bench/client-paths.sh"""
 
 import os
@@ -18,6 +19,7 @@ import peers  # noqa: E402
 REPEATS = int(os.environ.get("REPEATS", "5"))
 RATES = [int(r) for r in os.environ.get("OPEN_RATES", "10000,20000").split(",")]
 PATHS = ("lean", "reqwest")
+TLS = os.environ.get("TLS") == "1"
 
 
 def run(work, path, which):
@@ -30,8 +32,9 @@ def run(work, path, which):
 
 def main():
     work = tempfile.mkdtemp(prefix="slacheck-paths-")
-    server, port = peers.start_nginx(work)
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    server, port = peers.start_nginx(work, tls=TLS)
+    url = f"{'https' if TLS else 'http'}://127.0.0.1:{port}/v1/chat/completions"
+    os.environ["SSL_CERT_FILE"] = os.path.join(peers.ROOT, "tests", "fixtures", "tls", "ca.pem")
     loads = {
         "closed loop, 64 connections": f'profile = "constant"\nrate = "{peers.CLOSED_REQUESTS}/s"\nduration = "1s"\n'
         f'connections = 64\nmax_in_flight = 64\nlag_limit = "1h"',
@@ -56,7 +59,7 @@ def main():
         server.wait()
         shutil.rmtree(work, ignore_errors=True)
     med = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
-    print(f"slacheck's client paths, nginx on CPU 0, slacheck on CPU {peers.CLIENT_CPU}, medians of {REPEATS}:\n")
+    print(f"slacheck's client paths{' over https' if TLS else ''}, nginx on CPU 0, slacheck on CPU {peers.CLIENT_CPU}, medians of {REPEATS}:\n")
     print("| load | measure | lean | reqwest | lean / reqwest |")
     print("|---|---|---:|---:|---:|")
     for name, runs in results.items():

@@ -75,8 +75,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(work):
+def start_nginx(work, tls=False):
+    """nginx on CPU 0 answering `ok`; with tls, https with the test certificate of tests/fixtures/tls."""
     port = free_port()
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "tls")
+    listen = (
+        f"listen 127.0.0.1:{port} ssl; ssl_certificate {fixtures}/cert.pem; ssl_certificate_key {fixtures}/key.pem;"
+        if tls
+        else f"listen 127.0.0.1:{port};"
+    )
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write(
@@ -90,7 +97,7 @@ http {{
   keepalive_requests 100000000;
   client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
   uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 'ok'; }} }}
+  server {{ {listen} location / {{ return 200 'ok'; }} }}
 }}
 """
         )

@@ -185,10 +185,12 @@ pub struct Attempt {
 }
 
 /// The phases of one attempt before its body: opening a connection (only when a new one was opened, on the lean
-/// HTTP/1.1 path) and the time from sending to the answer's status line and headers.
+/// HTTP/1.1 path: the TCP connect, then for https the TLS handshake) and the time from sending to the answer's
+/// status line and headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {
     pub connect: Option<Duration>,
+    pub tls: Option<Duration>,
     pub headers: Duration,
 }
 

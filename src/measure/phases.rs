@@ -16,6 +16,9 @@ pub struct PhaseStats {
     pub preopened: u64,
     #[serde(with = "super::as_text")]
     pub connect: Histogram<u64>,
+    /// The TLS handshake of each new https connection, after its connect.
+    #[serde(with = "super::as_text", default = "new_histogram")]
+    pub tls: Histogram<u64>,
     /// From an attempt's send to its answer's status line and headers (a new connection's time included).
     #[serde(with = "super::as_text")]
     pub headers: Histogram<u64>,
@@ -23,7 +26,7 @@ pub struct PhaseStats {
 
 impl Default for PhaseStats {
     fn default() -> Self {
-        PhaseStats { opened: 0, preopened: 0, connect: new_histogram(), headers: new_histogram() }
+        PhaseStats { opened: 0, preopened: 0, connect: new_histogram(), tls: new_histogram(), headers: new_histogram() }
     }
 }
 
@@ -36,6 +39,9 @@ impl PhaseStats {
                 self.opened += 1;
                 self.connect.saturating_record(micros(connect));
             }
+            if let Some(tls) = p.tls {
+                self.tls.saturating_record(micros(tls));
+            }
         }
     }
 
@@ -43,6 +49,7 @@ impl PhaseStats {
         self.opened += other.opened;
         self.preopened += other.preopened;
         self.connect.add(&other.connect)?;
+        self.tls.add(&other.tls)?;
         self.headers.add(&other.headers)
     }
 }
@@ -65,18 +72,22 @@ mod tests {
         };
         let mut s = Sample::not_sent(Duration::ZERO, Duration::ZERO);
         s.attempts = vec![
-            attempt(Some(Phases { connect: Some(Duration::from_micros(300)), headers: Duration::from_millis(5) })),
-            attempt(Some(Phases { connect: None, headers: Duration::from_millis(7) })),
+            attempt(Some(Phases {
+                connect: Some(Duration::from_micros(300)),
+                tls: Some(Duration::from_micros(900)),
+                headers: Duration::from_millis(5),
+            })),
+            attempt(Some(Phases { connect: None, tls: None, headers: Duration::from_millis(7) })),
             attempt(None),
         ];
         let mut p = PhaseStats::default();
         p.observe(&s);
         assert_eq!((p.opened, p.connect.len(), p.headers.len()), (1, 1, 2));
-        assert_eq!(p.connect.max(), 300);
+        assert_eq!((p.connect.max(), p.tls.len(), p.tls.max()), (300, 1, 900));
         assert!(p.headers.equivalent(p.headers.max(), 7000) && p.headers.equivalent(p.headers.min(), 5000));
         let mut merged = PhaseStats::default();
         merged.merge(&p).unwrap();
         merged.merge(&p).unwrap();
-        assert_eq!((merged.opened, merged.headers.len()), (2, 4));
+        assert_eq!((merged.opened, merged.headers.len(), merged.tls.len()), (2, 4, 2));
     }
 }

@@ -290,11 +290,14 @@ pub struct Summary {
     /// Input and output tokens delivered, and per second.
     #[serde(default)]
     pub tokens: super::goodput::TokensSummary,
-    /// How attempts began: each new connection's time to open (the lean HTTP/1.1 path: plain http://), and
-    /// from sending to the answer's head, connecting included. No TLS time: https goes through reqwest, which
-    /// does not tell it.
+    /// How attempts began: each new connection's TCP connect (the lean HTTP/1.1 path, http:// and https://;
+    /// reqwest, for HTTP/2 or a proxy, does not tell), and from sending to the answer's head, connecting
+    /// included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_ms: Option<Percentiles>,
+    /// Each new https connection's TLS handshake, after its connect (the lean path; absent through reqwest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ms: Option<Percentiles>,
     /// Connections opened by requests (timed in `connect_ms`), and before the run at its starting rate.
     #[serde(default)]
     pub connections_opened: u64,
@@ -374,6 +377,7 @@ impl Summary {
             goodput: super::goodput::GoodputSummary::of(result, scenario.sla.goodput, duration_s),
             tokens: super::goodput::TokensSummary::of(result, duration_s),
             connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
+            tls_ms: (!result.phases.tls.is_empty()).then(|| Percentiles::of(&result.phases.tls)),
             connections_opened: result.phases.opened,
             connections_preopened: result.phases.preopened,
             headers_ms: (!result.phases.headers.is_empty()).then(|| Percentiles::of(&result.phases.headers)),

@@ -68,6 +68,9 @@ fn headline(out: &mut String, summary: &Summary) {
     }
     if let Some(p) = &summary.connect_ms {
         out.push_str(&percentile_line("connect", p));
+        if let Some(tls) = &summary.tls_ms {
+            out.push_str(&percentile_line("tls", tls));
+        }
         let _ = writeln!(
             out,
             "  (connect: each of the {} connections requests opened, {} more before the run; headers: send to \

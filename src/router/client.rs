@@ -1,18 +1,21 @@
-//! Sending one attempt: a lean HTTP/1.1 path on hyper's connection API for plain `http://` endpoints, and
-//! reqwest for the rest (https, HTTP/2, a proxy from the environment).
+//! Sending one attempt: a lean HTTP/1.1 path on hyper's connection API for `http://` and `https://` endpoints,
+//! and reqwest for the rest (HTTP/2, a proxy from the environment).
 //!
 //! The lean path keeps, per endpoint, the request's URI and `Host` value made once, and a pool of idle
 //! connections; it sends with no URL parse, no tower layers and no retry of its own. A connection goes back to
 //! its pool only once its answer has been read to the end; one left mid-answer (a deadline, a hedge that lost,
-//! a failure) is closed, so a connection never carries a stale answer into the next request.
+//! a failure) is closed, so a connection never carries a stale answer into the next request. Its https uses
+//! the same TLS as reqwest (rustls with aws-lc-rs, the platform's verifier: the system's roots, or
+//! `SSL_CERT_FILE`), and times the handshake apart from the TCP connect.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use reqwest::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use reqwest::Method;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Where an endpoint's lean requests go, and its idle connections.
 #[derive(Debug)]
@@ -25,10 +28,53 @@ pub struct LeanTarget {
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     /// The most idle connections kept.
     max_idle: usize,
+    /// For https.
+    tls: Option<Tls>,
+}
+
+/// The TLS client and the name the server's certificate must carry.
+struct Tls {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TLS to {:?}", self.name)
+    }
+}
+
+/// How a new connection opened: TCP connect, then the TLS handshake for https.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Opening {
+    pub connect: Duration,
+    pub tls: Option<Duration>,
+}
+
+type Opened = (SendRequest<Full<Bytes>>, Option<Opening>);
+
+/// One TLS client configuration for the process (loading the platform's roots is not free), offering only
+/// HTTP/1.1 by ALPN; None if it cannot be built (then https goes through reqwest, which says why).
+fn tls_connector() -> Option<tokio_rustls::TlsConnector> {
+    static CONNECTOR: OnceLock<Option<tokio_rustls::TlsConnector>> = OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .with_platform_verifier()
+                .ok()?
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        })
+        .clone()
 }
 
 impl LeanTarget {
-    /// The lean path for `url`, when it can take it: plain `http://` over HTTP/1.1, with no proxy in the
+    /// The lean path for `url`, when it can take it: `http://` or `https://` over HTTP/1.1, with no proxy in the
     /// environment (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`.
     pub fn of(url: &reqwest::Url, http1: bool, max_idle: usize) -> Option<Arc<Self>> {
         // An escape hatch, and the benchmark's way to measure both paths side by side.
@@ -39,10 +85,17 @@ impl LeanTarget {
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
         let loopback = url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        if url.scheme() != "http" || !http1 || (proxied && !loopback) {
+        if !matches!(url.scheme(), "http" | "https") || !http1 || (proxied && !loopback) {
             return None;
         }
         let host = url.host_str()?;
+        let tls = match url.scheme() {
+            "https" => {
+                let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string()).ok()?;
+                Some(Tls { connector: tls_connector()?, name })
+            }
+            _ => None,
+        };
         let port = url.port_or_known_default()?;
         let authority = if url.port().is_some() { format!("{host}:{port}") } else { host.to_string() };
         let path = match url.query() {
@@ -55,11 +108,12 @@ impl LeanTarget {
             uri: path.parse().ok()?,
             idle: Mutex::new(Vec::new()),
             max_idle,
+            tls,
         }))
     }
 
-    /// An idle connection that is still open, or a new one; with the time a new one took to connect.
-    async fn connection(&self) -> Result<(SendRequest<Full<Bytes>>, Option<Duration>), SendError> {
+    /// An idle connection that is still open, or a new one; with how a new one opened.
+    async fn connection(&self) -> Result<Opened, SendError> {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match idle {
@@ -75,18 +129,22 @@ impl LeanTarget {
         self.open().await
     }
 
-    /// A new connection, and the time it took to open.
-    async fn open(&self) -> Result<(SendRequest<Full<Bytes>>, Option<Duration>), SendError> {
+    /// A new connection, and how it opened.
+    async fn open(&self) -> Result<Opened, SendError> {
         let began = Instant::now();
         let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(SendError::connect)?;
         let _ = stream.set_nodelay(true);
-        let connected = began.elapsed();
-        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        let connect = began.elapsed();
+        let Some(Tls { connector, name }) = &self.tls else {
+            return Ok((http1(stream).await?, Some(Opening { connect, tls: None })));
+        };
+        let shaking = Instant::now();
+        let stream = connector
+            .connect(name.clone(), stream)
             .await
-            .map_err(|e| SendError::Connect { out_of_files: false, message: e.to_string() })?;
-        // The connection's own task ends when the connection does; its error shows in the request's result.
-        tokio::spawn(connection);
-        Ok((sender, Some(connected)))
+            .map_err(|e| SendError::Connect { out_of_files: false, message: format!("TLS handshake: {e}") })?;
+        let tls = Some(shaking.elapsed());
+        Ok((http1(stream).await?, Some(Opening { connect, tls })))
     }
 
     /// Opens up to `count` connections into the pool before the run, giving up on those not open by `by`;
@@ -112,6 +170,19 @@ impl LeanTarget {
             idle.push(sender);
         }
     }
+}
+
+/// HTTP/1.1 over an open stream; the connection's own task ends when the connection does (its error shows in
+/// the request's result).
+async fn http1<T>(stream: T) -> Result<SendRequest<Full<Bytes>>, SendError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| SendError::Connect { out_of_files: false, message: e.to_string() })?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 /// Why an attempt got no answer, or lost it mid-way.
@@ -143,8 +214,8 @@ impl SendError {
 /// An answer whose status and headers came, and whose body is read piece by piece.
 pub struct Answer {
     pub status: u16,
-    /// How long a new connection took to open (none when an idle one was reused, or on the reqwest path).
-    pub connect: Option<Duration>,
+    /// How a new connection opened (none when an idle one was reused, or on the reqwest path).
+    pub opened: Option<Opening>,
     body: Body,
 }
 
@@ -202,9 +273,9 @@ pub async fn send(
     let Some(target) = lean else {
         let request = client.request(method.clone(), url.clone()).headers(headers).body(body);
         let response = request.send().await.map_err(SendError::of_reqwest)?;
-        return Ok(Answer { status: response.status().as_u16(), connect: None, body: Body::Reqwest(response) });
+        return Ok(Answer { status: response.status().as_u16(), opened: None, body: Body::Reqwest(response) });
     };
-    let (mut sender, mut connect) = target.connection().await?;
+    let (mut sender, mut opened) = target.connection().await?;
     let mut request = hyper::Request::new(Full::new(body));
     *request.method_mut() = method.clone();
     *request.uri_mut() = target.uri.clone();
@@ -216,8 +287,8 @@ pub async fn send(
         // An idle connection the server closed as it was taken: the request never left, so it goes once more,
         // on a new connection (as hyper's own pool does), and the target is not blamed for a stale socket.
         Err(mut e) => match e.take_message() {
-            Some(request) if connect.is_none() => {
-                (sender, connect) = target.open().await?;
+            Some(request) if opened.is_none() => {
+                (sender, opened) = target.open().await?;
                 sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?
             }
             _ => return Err(SendError::Transport(e.into_error().to_string())),
@@ -226,7 +297,7 @@ pub async fn send(
     let (parts, incoming) = response.into_parts();
     Ok(Answer {
         status: parts.status.as_u16(),
-        connect,
+        opened,
         body: Body::Lean { headers: parts.headers, incoming, sender: Some(sender), target: target.clone() },
     })
 }

@@ -416,7 +416,8 @@ impl Router {
             let sending = Instant::now();
             let mut response =
                 client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body).await?;
-            phases = Some(crate::sample::Phases { connect: response.connect, headers: sending.elapsed() });
+            let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
+            phases = Some(crate::sample::Phases { connect, tls, headers: sending.elapsed() });
             head = Some((response.status, self.captured(response.headers())));
             self.read(&mut response, deadline, &mut sse).await
         };
