@@ -81,9 +81,7 @@ impl LeanTarget {
         if std::env::var_os("SLACHECK_HTTP_CLIENT").is_some_and(|v| v == "reqwest") {
             return None;
         }
-        let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        let proxied = proxied(url.scheme(), |v| std::env::var_os(v));
         let loopback = url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
         if !matches!(url.scheme(), "http" | "https") || !http1 || (proxied && !loopback) {
             return None;
@@ -170,6 +168,13 @@ impl LeanTarget {
             idle.push(sender);
         }
     }
+}
+
+/// Whether the environment names a proxy for `scheme` (as reqwest reads it: `http_proxy` for http,
+/// `https_proxy` for https, `all_proxy` for both, in either case).
+fn proxied(scheme: &str, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    let own = if scheme == "https" { ["https_proxy", "HTTPS_PROXY"] } else { ["http_proxy", "HTTP_PROXY"] };
+    own.into_iter().chain(["all_proxy", "ALL_PROXY"]).any(|v| var(v).is_some_and(|x| !x.is_empty()))
 }
 
 /// HTTP/1.1 over an open stream; the connection's own task ends when the connection does (its error shows in
@@ -313,6 +318,16 @@ mod tests {
 
     fn idle(t: &LeanTarget) -> usize {
         t.idle.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_proxy_is_read_for_the_url_scheme() {
+        let env = |set: &'static [&'static str]| move |v: &str| set.contains(&v).then(|| "http://proxy:3128".into());
+        assert!(proxied("https", env(&["HTTPS_PROXY"])));
+        assert!(!proxied("http", env(&["HTTPS_PROXY"])), "an https proxy is not http's");
+        assert!(proxied("http", env(&["http_proxy"])) && !proxied("https", env(&["http_proxy"])));
+        assert!(proxied("https", env(&["all_proxy"])) && proxied("http", env(&["ALL_PROXY"])));
+        assert!(!proxied("https", |_: &str| Some("".into())), "an empty value names no proxy");
     }
 
     #[tokio::test]
