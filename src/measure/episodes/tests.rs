@@ -106,9 +106,14 @@ fn a_request_is_held_only_until_every_one_scheduled_before_it_has_ended() {
         assert_eq!(t.held(), 0, "requests that end in order are not kept");
     }
     assert!(t.waiting.capacity() < 16, "{}", t.waiting.capacity());
+    // A number given twice cannot come from a run; it is still counted, at once: a second failure, a second
+    // episode.
+    t.ended(1, Some(o(1, false)));
+    assert_eq!(t.held(), 0);
     let found = t.finish();
-    assert_eq!(found.list.len(), 1);
+    assert_eq!(found.list.len(), 2);
     assert_eq!((found.list[0].start_ms, found.list[0].requests, found.list[0].failed), (5.0, 1, 1));
+    assert_eq!((found.list[1].requests, found.list[1].failed), (1, 1));
 }
 
 #[test]
