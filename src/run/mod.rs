@@ -222,11 +222,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Outage windows of mock providers count from the moment the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
     let (providers, router) = start_target(plan, start, api_key.as_deref(), body).await?;
-    let per_endpoint =
-        profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / opts.shard.map_or(1.0, |s| f64::from(s.count));
-    // A closed loop never has more requests out than its connections.
-    let per_endpoint = (per_endpoint.ceil() as usize).min(scenario.load.connections.unwrap_or(usize::MAX));
-    let preopened = preconnect(&router, per_endpoint, start).await;
+    let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;
     let folder = match &opts.out {
@@ -343,6 +339,13 @@ async fn start_target(
 
 /// Connections opened before the run per endpoint: as many as requests are due in this long at the starting rate.
 const PRECONNECT_FOR: Duration = Duration::from_millis(5);
+
+/// Connections to open per endpoint: the requests due in [`PRECONNECT_FOR`] at this process's starting rate, and
+/// in a closed loop no more than its connections (it never has more requests out).
+fn preconnect_count(profile: &Profile, shard: Option<Shard>, connections: Option<usize>) -> usize {
+    let due = profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / shard.map_or(1.0, |s| f64::from(s.count));
+    (due.ceil() as usize).min(connections.unwrap_or(usize::MAX))
+}
 
 /// Opens `count` connections to each lean endpoint of the tiers that classes try first, until shortly before
 /// `start` (the run's clock does not wait for them). Returns how many opened.
