@@ -140,7 +140,7 @@ impl LeanTarget {
         let stream = connector
             .connect(name.clone(), stream)
             .await
-            .map_err(|e| SendError::Connect { out_of_files: false, message: format!("TLS handshake: {e}") })?;
+            .map_err(|e| SendError::handshake(format!("TLS handshake: {e}")))?;
         let tls = Some(shaking.elapsed());
         Ok((http1(stream).await?, Some(Opening { connect, tls })))
     }
@@ -185,7 +185,7 @@ where
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
         .await
-        .map_err(|e| SendError::Connect { out_of_files: false, message: e.to_string() })?;
+        .map_err(|e| SendError::handshake(e.to_string()))?;
     tokio::spawn(connection);
     Ok(sender)
 }
@@ -200,6 +200,11 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// A connection that opened but could not be used: its TLS or HTTP handshake failed.
+    fn handshake(message: String) -> Self {
+        SendError::Connect { out_of_files: false, message }
+    }
+
     fn connect(e: std::io::Error) -> Self {
         let out_of_files = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
         SendError::Connect { out_of_files, message: e.to_string() }
