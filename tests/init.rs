@@ -85,3 +85,51 @@ fn an_existing_file_is_kept_unless_forced_and_a_bad_url_leaves_nothing() {
     let (code, _, _) = slacheck(dir, &["init", "k.toml", "--api-key-env", "K"]);
     assert_eq!(code, 2, "a key's variable needs a gateway URL");
 }
+
+#[test]
+fn a_dangling_symbolic_link_at_the_output_path_is_kept_unless_forced() {
+    let ws = Workspace::new();
+    let dir = ws.path();
+    let elsewhere = dir.join("nowhere/scenario.toml");
+    std::os::unix::fs::symlink(&elsewhere, dir.join("link.toml")).unwrap();
+    let (code, _, err) = slacheck(dir, &["init", "link.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    let link = std::fs::symlink_metadata(dir.join("link.toml")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is left as it was");
+    assert!(!elsewhere.exists());
+    let (code, _, err) = slacheck(dir, &["init", "link.toml", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    let replaced = std::fs::symlink_metadata(dir.join("link.toml")).unwrap();
+    assert!(replaced.is_file() && !elsewhere.exists(), "--force replaces the link itself, not its target");
+}
+
+#[test]
+fn an_api_key_given_where_its_variables_name_belongs_is_refused_and_not_echoed() {
+    let ws = Workspace::new();
+    let dir = ws.path();
+    let url = "https://gateway.example.com/v1/chat/completions";
+    for value in ["sk-secret-VALUE-123", "Bearer sk-abc", "9LIVES", ""] {
+        let (code, out, err) = slacheck(dir, &["init", "gw.toml", "--url", url, "--api-key-env", value]);
+        assert_eq!(code, 2, "{value:?}: {err}");
+        assert!(err.contains("--api-key-env") && err.contains("name"), "{err}");
+        if !value.is_empty() {
+            assert!(!err.contains(value) && !out.contains(value), "the value is echoed: {err}");
+        }
+        assert!(!dir.join("gw.toml").exists(), "nothing is written");
+    }
+    // The same in a scenario: validate and run refuse it, placed at its line, without the value.
+    let text = format!(
+        "name = \"gw\"\n[target]\nurl = \"{url}\"\napi_key_env = \"sk-secret-VALUE-123\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n"
+    );
+    std::fs::write(dir.join("key.toml"), text).unwrap();
+    for command in ["validate", "run"] {
+        let (code, out, err) = slacheck(dir, &[command, "key.toml"]);
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(err.contains("key.toml:4:") && err.contains("target.api_key_env"), "{command}: {err}");
+        assert!(!err.contains("sk-secret") && !out.contains("sk-secret"), "{command} echoes the value: {out}{err}");
+    }
+    let (code, _, err) = slacheck(dir, &["init", "ok.toml", "--url", url, "--api-key-env", "_Gateway_Key2"]);
+    assert_eq!(code, 0, "a name of letters, digits and _ is one: {err}");
+}

@@ -281,13 +281,8 @@ impl LoadedScenario {
             }
         }
         self.check_request_headers()?;
-        if let Some(var) = &t.api_key_env {
-            if var.is_empty() || var.contains('=') {
-                return Err(self.error(
-                    "target.api_key_env",
-                    "give the name of an environment variable, e.g. \"GATEWAY_API_KEY\"",
-                ));
-            }
+        if t.api_key_env.as_deref().is_some_and(|var| !super::target::is_env_name(var)) {
+            return Err(self.error("target.api_key_env", super::target::NOT_AN_ENV_NAME));
         }
         if t.timeout.0.is_zero() {
             return Err(self.error("target.timeout", "must be above zero"));

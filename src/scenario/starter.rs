@@ -19,6 +19,8 @@ pub struct Starter {
 pub enum StarterError {
     #[error("{0} exists; choose another name, or --force to replace it")]
     Exists(std::path::PathBuf),
+    #[error("--api-key-env: {}", super::target::NOT_AN_ENV_NAME)]
+    KeyName,
     #[error("cannot write {path}: {source}")]
     Write { path: std::path::PathBuf, source: std::io::Error },
     #[error("the starter does not validate with these options: {0}")]
@@ -64,7 +66,12 @@ impl Starter {
     /// Writes the starter to `path` (never over a file, unless `force`) and checks it as `validate` would; a
     /// starter that does not validate (a bad URL) is removed again.
     pub fn write(&self, path: &std::path::Path, force: bool) -> Result<(), StarterError> {
-        if path.exists() && !force {
+        if self.api_key_env.as_deref().is_some_and(|var| !super::target::is_env_name(var)) {
+            return Err(StarterError::KeyName);
+        }
+        // A symbolic link counts as there even when it points nowhere: writing through it, or over it, would
+        // put the scenario somewhere the user did not name.
+        if path.symlink_metadata().is_ok() && !force {
             return Err(StarterError::Exists(path.to_path_buf()));
         }
         crate::outdir::write_atomic(path, self.text().as_bytes())

@@ -47,6 +47,19 @@ pub struct Target {
     pub capture_headers: Vec<String>,
 }
 
+/// Whether `name` can name an environment variable as a shell writes one: `[A-Za-z_][A-Za-z0-9_]*`. Anything
+/// else given as `api_key_env` (a key, `Bearer sk-…`) is most likely the secret itself, and is never echoed.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What `api_key_env` (or `init --api-key-env`) says when it is not a variable's name; the value is not shown.
+pub const NOT_AN_ENV_NAME: &str = "not the name of an environment variable (letters, digits and `_`, not starting \
+     with a digit, e.g. \"GATEWAY_API_KEY\"); name the variable that holds the key, not the key (the value given is \
+     not shown)";
+
 /// The most response headers `capture_headers` may name: each is a column of requests.parquet.
 pub const MAX_CAPTURE_HEADERS: usize = 16;
 
