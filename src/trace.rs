@@ -61,7 +61,26 @@ fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
     let bytes = slacheck_common::tomlfile::read_regular(path, MAX_TRACE_FILE).map_err(|e| format!("trace: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("trace {} is not UTF-8 text", path.display()))?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
-    if jsonl { rows_jsonl(&text) } else { rows_csv(&text) }.map_err(|e| format!("{}: {e}", path.display()))
+    let rows = if jsonl { rows_jsonl(&text) } else { rows_csv(&text) };
+    rows.and_then(one_shape).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The rows, when every request row has the first row's shape: with lengths (Mooncake) or without. A row of
+/// the other shape would drop every row's lengths, or send one request without its own.
+fn one_shape(rows: Vec<Row>) -> Result<Vec<Row>, String> {
+    let shaped = |row: &Row| matches!(row, Row::Offset(_, _, Some(_)));
+    let Some(first) = rows.first() else { return Ok(rows) };
+    let differs = rows.iter().find(|r| matches!(r, Row::Offset(..)) && shaped(r) != shaped(first));
+    match (differs, first) {
+        (Some(Row::Offset(line, ..)), Row::Offset(first_line, ..)) => {
+            let (what, first_what) = match shaped(first) {
+                true => ("has no `timestamp`, `input_length` and `output_length`", "a Mooncake row"),
+                false => ("is a Mooncake row (`timestamp`, `input_length`, `output_length`)", "an `offset_ms` row"),
+            };
+            Err(format!("line {line}: this row {what}, but line {first_line} is {first_what}: every row of a trace has the first row's shape"))
+        }
+        _ => Ok(rows),
+    }
 }
 
 /// The latest moment a trace may name: a week, far past any load test and far below what a `Duration` holds.
@@ -253,6 +272,19 @@ mod tests {
         let lengths: Vec<(u32, u32, usize)> =
             shapes.iter().map(|s| (s.input_tokens, s.output_tokens, s.hash_ids.len())).collect();
         assert_eq!(lengths, [(600, 10, 2), (1100, 52, 3), (7, 1, 0)], "by time, equal times in file order");
+    }
+
+    #[test]
+    fn a_row_of_another_shape_than_the_first_is_named() {
+        let rows = |text: &str| rows_jsonl(text).and_then(one_shape).map(|r| r.len());
+        let mooncake = "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 2}\n";
+        let offset = "{\"offset_ms\": 3}\n";
+        let e = rows(&format!("{mooncake}{mooncake}\n{offset}{mooncake}")).unwrap_err();
+        assert!(e.starts_with("line 4: ") && e.contains("line 1 is a Mooncake row"), "{e}");
+        let e = rows(&format!("{offset}{offset}{mooncake}")).unwrap_err();
+        assert!(e.starts_with("line 3: ") && e.contains("line 1 is an `offset_ms` row"), "{e}");
+        assert_eq!(rows(&format!("{mooncake}{mooncake}")), Ok(2));
+        assert_eq!(rows(&format!("{offset}{offset}")), Ok(2));
     }
 
     #[test]

@@ -58,6 +58,7 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
         ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
+        ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }
 
@@ -73,6 +74,8 @@ fn each_bad_scenario_exits_2_naming_line_and_field() {
         "lengths.jsonl",
         "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 2}\n{\"timestamp\": 2, \"input_length\": 5}\n",
     );
+    let mooncake = "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 2}\n";
+    ws.write("mixed.jsonl", &format!("{mooncake}{mooncake}{{\"offset_ms\": 3}}\n"));
     for (i, (what, text, line, field, word)) in cases().into_iter().enumerate() {
         let file = ws.write(&format!("bad{i}.toml"), &text);
         for command in ["validate", "run"] {

@@ -55,10 +55,30 @@ fn messages_of(line: &str) -> Result<Vec<Value>, String> {
     if messages.is_empty() {
         return Err("the messages array is empty".into());
     }
-    if let Some(i) = messages.iter().position(|m| !m["role"].is_string()) {
-        return Err(format!("message {} has no string `role`", i + 1));
+    for (i, message) in messages.iter().enumerate() {
+        message_problem(message).map_err(|e| format!("message {}: {e}", i + 1))?;
     }
     Ok(messages)
+}
+
+/// The roles of OpenAI's chat-completions messages.
+const ROLES: [&str; 6] = ["system", "developer", "user", "assistant", "tool", "function"];
+
+/// What no OpenAI-compatible server accepts in one message: a role it does not know, or content that is neither
+/// text nor an array of content parts (an assistant's may be absent or null, when it calls tools).
+fn message_problem(message: &Value) -> Result<(), String> {
+    let role = match &message["role"] {
+        Value::String(role) if ROLES.contains(&role.as_str()) => role,
+        Value::String(_) => return Err(format!("`role` must be one of {}", ROLES.join(", "))),
+        _ => return Err("no string `role`".into()),
+    };
+    match &message["content"] {
+        Value::String(_) => Ok(()),
+        Value::Null if role == "assistant" => Ok(()),
+        Value::Array(parts) if parts.iter().all(|p| p["type"].is_string()) => Ok(()),
+        Value::Array(_) => Err("every part of an array `content` must be an object with a string `type`".into()),
+        _ => Err("`content` must be a string or an array of content parts".into()),
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +108,18 @@ mod tests {
     }
 
     #[test]
+    fn what_openai_accepts_is_read() {
+        let d = read_text(
+            "[{\"role\": \"developer\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": \
+             [{\"type\": \"text\", \"text\": \"hello world\"}]}, {\"role\": \"assistant\", \"content\": null, \
+             \"tool_calls\": []}, {\"role\": \"tool\", \"content\": \"hi\", \"tool_call_id\": \"1\"}]\n",
+        )
+        .unwrap();
+        // "be brief" 2 tokens, "hello world" 2, "hi" 1 (o200k_base); the null content none.
+        assert_eq!(d.prompts[0].1, 5);
+    }
+
+    #[test]
     fn a_bad_line_is_named() {
         let e = read_text("{\"prompt\": \"ok\"}\nnot json\n").unwrap_err();
         assert_eq!(e.line, Some(2));
@@ -96,6 +128,19 @@ mod tests {
         assert_eq!(e.line, Some(1));
         let e = read_text("[{\"content\": \"no role\"}]\n").unwrap_err();
         assert!(e.message.contains("role"), "{}", e.message);
+        let e = read_text("{\"prompt\": \"ok\"}\n[{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"wizard\", \"content\": \"y\"}]\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.starts_with("message 2: `role` must be one of system,"), "{}", e.message);
+        for content in ["5", "{\"text\": \"x\"}", "true", "[\"text\"]", "null"] {
+            let e = read_text(&format!("[{{\"role\": \"user\", \"content\": {content}}}]\n")).unwrap_err();
+            assert!(
+                e.line == Some(1) && e.message.starts_with("message 1: ") && e.message.contains("content"),
+                "{content}: {e:?}"
+            );
+        }
+        let e = read_text("[{\"role\": \"user\"}]\n").unwrap_err();
+        assert!(e.message.contains("`content` must be"), "absent content: {}", e.message);
         let e = read_text("\n\n").unwrap_err();
         assert!(e.line.is_none() && e.message.contains("no prompts"), "{}", e.message);
     }
