@@ -68,15 +68,27 @@ pub enum Command {
     /// change gets a 95% bootstrap interval over the runs' one-second intervals; a metric "regressed" only
     /// when its change is past the tolerance and the interval excludes zero. Writes compare.md and
     /// compare.json into --out (default results/compare-<UTC timestamp>/).
+    ///
+    /// A run that was interrupted ("complete": false) is not judged (exit 3) unless --allow-incomplete. Two
+    /// runs that are not the same test (scenario name, profile and rate, target or SLA targets differ) are
+    /// judged with a warning that names what differs, and compare.json says "comparable": false.
     Compare {
+        /// The earlier run: a results folder, its summary.json, or an .hlog interval log.
+        #[arg(value_name = "BEFORE")]
         before: PathBuf,
+        /// The run judged against it, in the same forms.
+        #[arg(value_name = "AFTER")]
         after: PathBuf,
         /// Tolerances, e.g. "p99=10%,p99.9=20%,availability=0.05pp" (defaults: p50/p90/p99 10%, p99.9 20%,
         /// availability 0.05 percentage points).
-        #[arg(long, value_name = "LIMITS", default_value = "")]
-        max_regression: String,
+        #[arg(long, value_name = "LIMITS")]
+        max_regression: Option<String>,
+        /// Where compare.md, compare.json and compare.svg/png go (default results/compare-<UTC timestamp>/).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Judge a run that was interrupted too (its numbers cover only the part that ran).
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Parse and check a scenario, print it with every default filled in; exit 0 if valid, 2 if not.
     Validate {
@@ -149,8 +161,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
     /// Tolerances for --baseline, as for `compare --max-regression` (default: the scenario's [compare]).
-    #[arg(long, value_name = "LIMITS", default_value = "")]
-    pub max_regression: String,
+    #[arg(long, value_name = "LIMITS")]
+    pub max_regression: Option<String>,
     /// Send only shard I of N: every N-th request of the schedule, starting with request I (from 0). Merge
     /// the shards' results folders with `slacheck merge`.
     #[arg(long, value_name = "I/N")]

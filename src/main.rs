@@ -58,8 +58,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Compare { before, after, max_regression, out } => {
-            match compare(&before, &after, &max_regression, out, Shown::Table, None) {
+        Command::Compare { before, after, max_regression, out, allow_incomplete } => {
+            let judging = Judging { undecided_passes: None, allow_incomplete };
+            match compare(&before, &after, &max_regression.unwrap_or_default(), out, Shown::Table, judging) {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -174,7 +175,8 @@ fn run_command(args: RunArgs) -> u8 {
                 };
                 let tolerances = tolerances_for(&plan.loaded, max_regression);
                 let policy = plan.loaded.scenario.sla.insufficient_data == InsufficientData::Pass;
-                match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, Some(policy)) {
+                let judging = Judging { undecided_passes: Some(policy), allow_incomplete: false };
+                match compare(&base, &dir, &tolerances, Some(dir.join("compare")), shown, judging) {
                     Ok(compared) => worst(code, compared),
                     Err(e) => {
                         eprintln!("error: --baseline: {e:#}");
@@ -246,24 +248,42 @@ enum Shown {
     Nothing,
 }
 
-/// Compares two runs and writes compare.md/json and the plot; returns the exit code. `undecided_passes` is
-/// the policy for metrics that cannot be judged (default: the after run's own `[sla] insufficient_data`).
+/// How a comparison is judged.
+#[derive(Clone, Copy)]
+struct Judging {
+    /// The policy for metrics that cannot be judged (default: the after run's own `[sla] insufficient_data`).
+    undecided_passes: Option<bool>,
+    /// Judge an interrupted run too (`compare --allow-incomplete`).
+    allow_incomplete: bool,
+}
+
+/// Compares two runs and writes compare.md/json and the plot; returns the exit code.
 fn compare(
     before: &Path,
     after: &Path,
     tolerances: &str,
     out: Option<PathBuf>,
     shown: Shown,
-    undecided_passes: Option<bool>,
+    judging: Judging,
 ) -> anyhow::Result<u8> {
     use slacheck::compare;
     let tolerances = compare::Tolerances::parse(tolerances).map_err(|e| anyhow::anyhow!("--max-regression: {e}"))?;
     let (b, a) = (compare::load(before)?, compare::load(after)?);
-    let comparison = compare::compare(&b, &a, &tolerances);
+    let mut comparison = compare::compare(&b, &a, &tolerances);
+    if judging.allow_incomplete {
+        comparison = comparison.allowing_incomplete();
+    }
     match shown {
         Shown::Table => out!("{}", compare::terminal(&comparison)),
-        Shown::Line => outln!("compare: {}", comparison.conclusion()),
-        Shown::Nothing => {}
+        // The table carries the warnings; without it they go to stderr, so that stdout keeps its shape.
+        Shown::Line | Shown::Nothing => {
+            for warning in comparison.warnings() {
+                eprintln!("compare: warning: {warning}");
+            }
+            if shown == Shown::Line {
+                outln!("compare: {}", comparison.conclusion());
+            }
+        }
     }
     let dir = out.unwrap_or_else(|| run::default_results_root().join(format!("compare-{}", run::utc_stamp())));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -282,14 +302,15 @@ fn compare(
     if shown == Shown::Table {
         outln!("  written: {}", dir.display());
     }
-    Ok(comparison.exit_code(undecided_passes.unwrap_or_else(|| a.undecided_passes())))
+    Ok(comparison.exit_code(judging.undecided_passes.unwrap_or_else(|| a.undecided_passes())))
 }
 
 /// `--max-regression` if given, else the scenario's `[compare] max_regression`.
-fn tolerances_for(loaded: &LoadedScenario, flag: String) -> String {
-    match (&loaded.scenario.compare, flag.is_empty()) {
-        (Some(c), true) => c.max_regression.clone(),
-        _ => flag,
+fn tolerances_for(loaded: &LoadedScenario, flag: Option<String>) -> String {
+    match (&loaded.scenario.compare, flag) {
+        (_, Some(flag)) => flag,
+        (Some(c), None) => c.max_regression.clone(),
+        (None, None) => String::new(),
     }
 }
 

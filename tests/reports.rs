@@ -137,6 +137,54 @@ fn compare_reads_results_folders_and_their_summaries() {
     assert!(out.contains("availability") && out.contains("100.000%"), "{out}");
 }
 
+/// compare questions the pair: an interrupted run is not judged unless allowed, and two different tests are
+/// judged with a warning naming what differs.
+#[test]
+fn compare_refuses_an_interrupted_run_and_names_what_makes_two_runs_different_tests() {
+    let ws = Workspace::new();
+    let text = |rate: &str| {
+        format!(
+            "name = \"pair\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"{rate}\"\nduration = \"6s\"\n\
+             [sla]\navailability = \"99%\"\n"
+        )
+    };
+    let (first, second) =
+        (ws.run(&ws.write("a.toml", &text("100/s")), &[]), ws.run(&ws.write("b.toml", &text("100/s")), &[]));
+    // The second run, as a signal would have left it: marked incomplete.
+    let mut summary = second.summary();
+    summary["complete"] = serde_json::json!(false);
+    std::fs::write(second.out.join("summary.json"), serde_json::to_vec(&summary).unwrap()).unwrap();
+    let (code, out, err) = compare(&ws, &first.out, &second.out);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("NOT JUDGED: the after run was interrupted"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("cmp/compare.json")).unwrap()).unwrap();
+    assert_eq!((json["incomplete"].clone(), json["comparable"].clone()), (serde_json::json!(["after"]), true.into()));
+    let o = std::process::Command::new(common::bin())
+        .args(["compare", "--allow-incomplete", "--out"])
+        .arg(ws.path().join("cmp2"))
+        .args([&first.out, &second.out])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_ne!(o.status.code(), Some(3), "judged: {out}");
+    assert!(out.contains("WARNING: the after run was interrupted"), "{out}");
+    // Another rate is another test: judged, with the warning, and compare.json says so.
+    let third = ws.run(&ws.write("c.toml", &text("50/s")), &[]);
+    let (code, out, err) = compare(&ws, &first.out, &third.out);
+    assert!(code == 0 || code == 1, "judged: {code} {out}{err}");
+    assert!(
+        out.contains("WARNING: these runs are not the same test: profile and rate (rate: 100/s before, 50/s after)"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("cmp/compare.json")).unwrap()).unwrap();
+    assert_eq!(json["comparable"], false);
+    let md = std::fs::read_to_string(ws.path().join("cmp/compare.md")).unwrap();
+    assert!(md.contains("> ⚠️ Warning: these runs are not the same test"), "{md}");
+    assert!(!out.contains("-0.0"), "no negative zero: {out}");
+}
+
 /// A PNG file of the given size: the signature, then the IHDR chunk's width and height.
 fn assert_png(path: &std::path::Path, width: u32, height: u32) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -8,6 +8,7 @@
 //! counts with Newcombe's interval for a difference of two proportions.
 
 mod bootstrap;
+mod pairing;
 
 use crate::hlog::{self, Log};
 use crate::sla::wilson;
@@ -135,13 +136,43 @@ pub struct Comparison {
     /// The sides whose generator fell behind ("before", "after"): no regression is called then.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub generator_bound: Vec<String>,
+    /// The sides that were interrupted (`"complete": false`): not judged unless `incomplete_allowed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    /// Interrupted sides are judged anyway (`--allow-incomplete`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete_allowed: bool,
+    /// Both runs are the same test (scenario name, profile and rate, target, SLA targets); `None` when a side has
+    /// no summary.json to tell. A pair that is not is still judged, with a warning.
+    pub comparable: Option<bool>,
+    /// What differs between the two tests, one phrase per aspect.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
 }
 
 impl Comparison {
-    /// 3 either run was generator-bound (the change may be the generator's); 1 regressed, or a metric could
-    /// not be judged (unless `undecided_passes`, as for the SLA verdict); 0 otherwise.
+    /// Judges interrupted sides too (`--allow-incomplete`): their numbers cover only the part that ran.
+    pub fn allowing_incomplete(mut self) -> Self {
+        self.incomplete_allowed = true;
+        self.regressed = self.judged() && self.rows.iter().chain(&self.tiers).any(|r| r.change == Change::Regressed);
+        self
+    }
+
+    /// Whether a regression can be called: no side's generator fell behind, and no side was interrupted (or
+    /// that is allowed).
+    fn judged(&self) -> bool {
+        self.generator_bound.is_empty() && !self.incomplete_refused()
+    }
+
+    fn incomplete_refused(&self) -> bool {
+        !self.incomplete.is_empty() && !self.incomplete_allowed
+    }
+
+    /// 3 a run was interrupted (unless allowed) or generator-bound (the change may be the generator's); 1
+    /// regressed, or a metric could not be judged (unless `undecided_passes`, as for the SLA verdict); 0
+    /// otherwise.
     pub fn exit_code(&self, undecided_passes: bool) -> u8 {
-        if !self.generator_bound.is_empty() {
+        if !self.judged() {
             3
         } else if self.regressed || (self.insufficient_data && !undecided_passes) {
             1
@@ -150,9 +181,31 @@ impl Comparison {
         }
     }
 
+    /// What the reader must know before trusting the conclusion: the runs are not the same test, or one was
+    /// interrupted and judged anyway.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.comparable == Some(false) {
+            warnings.push(format!("these runs are not the same test: {}", self.differences.join("; ")));
+        }
+        if self.incomplete_allowed && !self.incomplete.is_empty() {
+            warnings.push(format!(
+                "the {} run was interrupted: its numbers cover only the part that ran (judged: --allow-incomplete)",
+                self.incomplete.join(" and ")
+            ));
+        }
+        warnings
+    }
+
     /// The conclusion in one line.
     pub fn conclusion(&self) -> String {
-        if !self.generator_bound.is_empty() {
+        if self.incomplete_refused() {
+            format!(
+                "NOT JUDGED: the {} run was interrupted (\"complete\": false), so it covers only part of its \
+                 schedule; run it again, or pass --allow-incomplete to judge it anyway",
+                self.incomplete.join(" and ")
+            )
+        } else if !self.generator_bound.is_empty() {
             format!(
                 "NOT JUDGED: the generator fell behind on the {} run, so a change may be its own; rerun with \
                  less load per process or on a quieter machine",
@@ -217,8 +270,11 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
         .filter(|(_, side)| side.generator_bound())
         .map(|(label, _)| label.to_string())
         .collect();
+    let incomplete = pairing::incomplete(before, after);
+    let differences = pairing::differences(before, after);
     let all = || rows.iter().chain(&tiers);
-    let regressed = generator_bound.is_empty() && all().any(|r| r.change == Change::Regressed);
+    let judged = generator_bound.is_empty() && incomplete.is_empty();
+    let regressed = judged && all().any(|r| r.change == Change::Regressed);
     let insufficient_data = all().any(|r| r.change == Change::InsufficientData);
     Comparison {
         before: before.label.clone(),
@@ -228,6 +284,10 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
         regressed,
         insufficient_data,
         generator_bound,
+        incomplete,
+        incomplete_allowed: false,
+        comparable: differences.as_ref().map(Vec::is_empty),
+        differences: differences.unwrap_or_default(),
     }
 }
 
@@ -321,13 +381,23 @@ fn cell(v: f64, availability: bool) -> String {
     }
 }
 
+/// `v` with its sign and `decimals` decimals; a value that rounds to zero is `+0.000`, never `-0.000`.
+fn signed(v: f64, decimals: usize) -> String {
+    let text = format!("{v:+.decimals$}");
+    if text[1..].chars().all(|c| c == '0' || c == '.') {
+        format!("{:+.decimals$}", 0.0)
+    } else {
+        text
+    }
+}
+
 fn row_cells(r: &MetricRow) -> [String; 7] {
     let availability = r.metric == "availability" || r.metric == "error rate";
-    let delta = if availability { format!("{:+.3}pp", r.delta) } else { format!("{:+.2}ms", r.delta) };
-    let relative = r.relative.map(|x| format!("{:+.1}%", x * 100.0)).unwrap_or_default();
+    let delta = if availability { format!("{}pp", signed(r.delta, 3)) } else { format!("{}ms", signed(r.delta, 2)) };
+    let relative = r.relative.map(|x| format!("{}%", signed(x * 100.0, 1))).unwrap_or_default();
     let ci = match (r.ci, availability) {
-        (Some((lo, hi)), true) => format!("[{lo:+.3}, {hi:+.3}]pp"),
-        (Some((lo, hi)), false) => format!("[{:+.1}%, {:+.1}%]", lo * 100.0, hi * 100.0),
+        (Some((lo, hi)), true) => format!("[{}, {}]pp", signed(lo, 3), signed(hi, 3)),
+        (Some((lo, hi)), false) => format!("[{}%, {}%]", signed(lo * 100.0, 1), signed(hi * 100.0, 1)),
         (None, _) => String::new(),
     };
     [
@@ -345,7 +415,11 @@ const HEADINGS: [&str; 7] = ["metric", "before", "after", "delta", "relative", "
 
 /// The comparison as a terminal table.
 pub fn terminal(c: &Comparison) -> String {
-    let mut out = format!("\nslacheck compare\n  before: {}\n  after:  {}\n\n", c.before, c.after);
+    let mut out = format!("\nslacheck compare\n  before: {}\n  after:  {}\n", c.before, c.after);
+    for warning in c.warnings() {
+        let _ = writeln!(out, "  WARNING: {warning}");
+    }
+    out.push('\n');
     let rows = std::iter::once(HEADINGS.map(String::from)).chain(c.rows.iter().chain(&c.tiers).map(row_cells));
     for [m, b, a, d, r, ci, v] in rows {
         // One space at least between columns, so that a wide value never runs into its neighbour.
@@ -358,7 +432,7 @@ pub fn terminal(c: &Comparison) -> String {
 /// The comparison as a Markdown table.
 pub fn markdown(c: &Comparison) -> String {
     let mut out = format!(
-        "### slacheck compare — {}\n\nbefore: `{}`  \nafter: `{}`\n\n| {} |\n|---|---:|---:|---:|---:|---:|---|\n",
+        "### slacheck compare — {}\n\nbefore: `{}`  \nafter: `{}`\n\n",
         match c.exit_code(false) {
             0 => format!("✅ {}", c.conclusion()),
             _ if c.regressed => format!("❌ {}", c.conclusion()),
@@ -366,8 +440,11 @@ pub fn markdown(c: &Comparison) -> String {
         },
         c.before,
         c.after,
-        HEADINGS.join(" | ")
     );
+    for warning in c.warnings() {
+        let _ = writeln!(out, "> ⚠️ Warning: {warning}\n");
+    }
+    let _ = writeln!(out, "| {} |\n|---|---:|---:|---:|---:|---:|---|", HEADINGS.join(" | "));
     for r in c.rows.iter().chain(&c.tiers) {
         let _ = writeln!(out, "| {} |", row_cells(r).join(" | "));
     }

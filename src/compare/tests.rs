@@ -449,3 +449,103 @@ fn the_tolerance_is_exclusive_and_one_request_a_side_is_judged() {
     assert_eq!(availability_row((1.0, 1.0), (0.0, 1.0), 0.05).change, Change::NoSignificantChange);
     assert_eq!(availability_row((0.0, 1.0), (1.0, 1.0), 0.05).change, Change::NoSignificantChange);
 }
+
+/// A summary of a whole (or interrupted) run of scenario `name` at `rate`.
+fn run_summary(name: &str, rate: &str, complete: bool) -> serde_json::Value {
+    serde_json::json!({
+        "complete": complete,
+        "duration_s": 10.0,
+        "counts": { "ok": 1000, "total": 1000 },
+        "scenario": { "name": name, "target": { "mock": "p" }, "load": { "profile": "constant", "rate": rate },
+                      "sla": { "p99": "1s" } },
+    })
+}
+
+#[test]
+fn an_interrupted_side_is_not_judged_unless_allowed() {
+    let (whole, stopped) = (run_summary("s", "1/s", true), run_summary("s", "1/s", false));
+    // The after side is twice as slow: a regression, were it judged.
+    let c =
+        compare(&steady(&ladder(1), 10, Some(whole)), &steady(&ladder(2), 10, Some(stopped)), &Tolerances::default());
+    assert_eq!(row(&c, "p99").change, Change::Regressed, "the rows still show the change");
+    assert_eq!(c.incomplete, ["after"]);
+    assert!(!c.regressed);
+    assert_eq!((c.exit_code(false), c.exit_code(true)), (3, 3));
+    assert!(c.conclusion().starts_with("NOT JUDGED: the after run was interrupted"), "{}", c.conclusion());
+    assert!(c.conclusion().contains("--allow-incomplete"), "{}", c.conclusion());
+    assert!(c.warnings().is_empty());
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!((json["incomplete"].clone(), json.get("incomplete_allowed")), (serde_json::json!(["after"]), None));
+    // Allowed, it is judged, and the reader is told what the numbers cover.
+    let allowed = c.allowing_incomplete();
+    assert!(allowed.regressed);
+    assert_eq!(allowed.exit_code(false), 1);
+    assert!(allowed.conclusion().starts_with("REGRESSED"), "{}", allowed.conclusion());
+    assert_eq!(
+        allowed.warnings(),
+        ["the after run was interrupted: its numbers cover only the part that ran (judged: --allow-incomplete)"]
+    );
+    assert!(terminal(&allowed).contains("  WARNING: the after run was interrupted"), "{}", terminal(&allowed));
+    assert_eq!(serde_json::to_value(&allowed).unwrap()["incomplete_allowed"], true);
+    // A generator that fell behind is still not judged, allowed or not.
+    let mut bound = run_summary("s", "1/s", false);
+    bound["generator"] = serde_json::json!({ "overloaded": true });
+    let c = compare(&steady(&ladder(1), 10, Some(bound)), &steady(&ladder(2), 10, None), &Tolerances::default())
+        .allowing_incomplete();
+    assert!(!c.regressed);
+    assert_eq!(c.exit_code(false), 3);
+    assert!(
+        c.conclusion().starts_with("NOT JUDGED: the generator fell behind on the before run"),
+        "{}",
+        c.conclusion()
+    );
+}
+
+#[test]
+fn two_different_tests_are_judged_with_a_warning_that_names_what_differs() {
+    let (fast, slow) = (run_summary("burst", "2000/s", true), run_summary("failover", "500/s", true));
+    let c = compare(&steady(&ladder(1), 10, Some(fast)), &steady(&ladder(2), 10, Some(slow)), &Tolerances::default());
+    assert!(c.regressed, "judged all the same");
+    assert_eq!(c.exit_code(false), 1);
+    assert_eq!(c.comparable, Some(false));
+    assert_eq!(
+        c.differences,
+        ["scenario name (burst before, failover after)", "profile and rate (rate: 2000/s before, 500/s after)"]
+    );
+    let warning = "these runs are not the same test: scenario name (burst before, failover after); profile and rate \
+                   (rate: 2000/s before, 500/s after)";
+    assert_eq!(c.warnings(), [warning]);
+    assert!(terminal(&c).contains(&format!("  WARNING: {warning}\n")), "{}", terminal(&c));
+    assert!(markdown(&c).contains(&format!("> ⚠️ Warning: {warning}\n")), "{}", markdown(&c));
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["comparable"], false);
+    assert_eq!(json["differences"].as_array().unwrap().len(), 2);
+    // The same test: comparable, no warning; without summaries, not known.
+    let same = run_summary("burst", "2000/s", true);
+    let c = compare(
+        &steady(&ladder(1), 10, Some(same.clone())),
+        &steady(&ladder(1), 10, Some(same)),
+        &Tolerances::default(),
+    );
+    assert_eq!((c.comparable, c.warnings().len()), (Some(true), 0));
+    assert!(!terminal(&c).contains("WARNING"));
+    let c = compare(&steady(&ladder(1), 10, None), &steady(&ladder(1), 10, None), &Tolerances::default());
+    assert_eq!(serde_json::to_value(&c).unwrap()["comparable"], serde_json::Value::Null);
+}
+
+#[test]
+fn no_figure_is_printed_as_negative_zero() {
+    assert_eq!(signed(-0.0, 3), "+0.000");
+    assert_eq!(signed(-0.0004, 3), "+0.000");
+    assert_eq!(signed(0.0004, 3), "+0.000");
+    assert_eq!(signed(-0.0005001, 3), "-0.001");
+    assert_eq!(signed(-0.04, 1), "+0.0");
+    assert_eq!(signed(-12.5, 2), "-12.50");
+    assert_eq!(signed(3.0, 1), "+3.0");
+    // Equal availability on both sides: the error rate's change is −0.0, and it reads +0.000pp.
+    let summary = || Some(serde_json::json!({ "counts": { "ok": 999, "total": 1000 } }));
+    let c = compare(&steady(&ladder(1), 10, summary()), &steady(&ladder(1), 10, summary()), &Tolerances::default());
+    let text = terminal(&c) + &markdown(&c);
+    assert!(!text.contains("-0.000") && !text.contains("-0.0%") && !text.contains("-0.00ms"), "{text}");
+    assert!(text.contains("+0.000pp"), "{text}");
+}
