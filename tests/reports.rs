@@ -167,12 +167,20 @@ fn compare_refuses_an_interrupted_run_and_names_what_makes_two_runs_different_te
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_ne!(o.status.code(), Some(3), "judged: {out}");
+    // Judged now, unless the generator fell behind on a machine too busy for 100/s: that is exit 3 for its own
+    // reason, which the conclusion names.
+    let busy = |runs: &[&common::Ran]| runs.iter().any(|r| r.summary()["generator"]["overloaded"] == true);
+    if busy(&[&first, &second]) {
+        assert!(o.status.code() == Some(3) && out.contains("NOT JUDGED: the generator fell behind"), "{out}");
+    } else {
+        assert_ne!(o.status.code(), Some(3), "judged: {out}");
+    }
     assert!(out.contains("WARNING: the after run was interrupted"), "{out}");
     // Another rate is another test: judged, with the warning, and compare.json says so.
     let third = ws.run(&ws.write("c.toml", &text("50/s")), &[]);
     let (code, out, err) = compare(&ws, &first.out, &third.out);
-    assert!(code == 0 || code == 1, "judged: {code} {out}{err}");
+    let judged = if busy(&[&first, &third]) { [3, 3] } else { [0, 1] };
+    assert!(judged.contains(&code), "{code} {out}{err}");
     assert!(
         out.contains("WARNING: these runs are not the same test: profile and rate (rate: 100/s before, 50/s after)"),
         "{out}"
