@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// slacheck replays a traffic profile against a gateway (or its built-in mock upstream), measures latency from
 /// each request's intended send time (no coordinated omission), and says whether every SLA target held.
 #[derive(Parser)]
-#[command(version, propagate_version = true)]
+#[command(version, propagate_version = true, after_long_help = ENVIRONMENT)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +25,7 @@ pub enum Command {
     /// Results go to results/<scenario>-<UTC timestamp>/ (or --out): summary.json with counts, percentiles,
     /// the per-second timeline and the verdict. Ctrl-C stops early and writes partial results marked
     /// "complete": false.
+    #[command(after_long_help = ENVIRONMENT)]
     Run(RunArgs),
     /// Find the highest offered rate at which every SLA target still holds: the knee.
     ///
@@ -34,6 +35,7 @@ pub enum Command {
     /// warm-up is not judged. Writes capacity.json, capacity.md, capacity.svg/png and a folder per step. Exit 0
     /// a knee was found (or everything up to --max held), 1 even --min missed, 3 the generator could not keep a
     /// step's rate ("generator-bound"). Defaults come from the scenario's [capacity] table.
+    #[command(after_long_help = ENVIRONMENT)]
     Capacity(CapacityArgs),
     /// Merge the results folders of shards 0..N-1 of one run, judge the SLA on the whole, write the reports.
     ///
@@ -91,9 +93,14 @@ pub enum Command {
         allow_incomplete: bool,
     },
     /// Parse and check a scenario, print it with every default filled in; exit 0 if valid, 2 if not.
+    ///
+    /// With --set, the scenario as `run --set …` would run it.
     Validate {
         /// The scenario file.
         file: PathBuf,
+        /// Change a scenario setting before checking it, as for `run` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
     },
     /// Write a commented starter scenario: for the built-in mock (the default), or with --url for a gateway.
     ///
@@ -117,6 +124,7 @@ pub enum Command {
     },
     /// Print a shell completion script, e.g. `slacheck completions bash > ~/.local/share/bash-completion/completions/slacheck`.
     Completions {
+        /// The shell the script is for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -130,6 +138,23 @@ pub enum Command {
         command: Option<String>,
     },
 }
+
+/// The environment variables slacheck reads, for `--help`.
+const ENVIRONMENT: &str = "\
+Environment:
+  SSL_CERT_FILE, SSL_CERT_DIR
+      Trust a private CA for https targets: a PEM file of certificates, or
+      directories of PEM files (colon-separated). Either one replaces the
+      system's roots; to add a CA to them, give a file that holds both:
+      cat /etc/ssl/certs/ca-certificates.crt my-ca.pem > bundle.pem
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+      A proxy for the targets' requests, which then go through reqwest (a
+      target on 127.0.0.1 or localhost is reached directly).
+  SLACHECK_HTTP_CLIENT=reqwest
+      Send every request through reqwest instead of slacheck's lean HTTP/1.1
+      path (HTTP/2 and proxied requests always go through reqwest).
+  The variable a scenario names in api_key_env holds its API key; it is
+  never printed.";
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -207,4 +232,34 @@ pub struct CapacityArgs {
     /// Only the conclusion.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// A command's synopsis with every option's value, e.g. `slacheck run [--out DIR] [--set KEY=VALUE]… FILE`:
+/// options first, as they are defined (help and version left out), then the positional arguments.
+pub fn synopsis(cmd: &clap::Command, invoked_as: &str) -> String {
+    let mut words = vec![invoked_as.to_string()];
+    let value = |arg: &clap::Arg| match arg.get_value_names() {
+        Some(names) => names.join(" "),
+        None => arg.get_id().as_str().to_uppercase(),
+    };
+    let hidden = |arg: &clap::Arg| arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version");
+    for arg in cmd.get_arguments().filter(|a| !a.is_positional() && !hidden(a)) {
+        let mut flag = match (arg.get_short(), arg.get_long()) {
+            (Some(short), Some(long)) => format!("-{short}|--{long}"),
+            (None, Some(long)) => format!("--{long}"),
+            (Some(short), None) => format!("-{short}"),
+            (None, None) => continue,
+        };
+        if arg.get_action().takes_values() {
+            flag = format!("{flag} {}", value(arg));
+        }
+        let repeated = if matches!(arg.get_action(), clap::ArgAction::Append) { "…" } else { "" };
+        words.push(if arg.is_required_set() { format!("{flag}{repeated}") } else { format!("[{flag}]{repeated}") });
+    }
+    for arg in cmd.get_positionals().filter(|a| !hidden(a)) {
+        let repeated = if matches!(arg.get_action(), clap::ArgAction::Append) { "…" } else { "" };
+        let name = format!("{}{repeated}", value(arg));
+        words.push(if arg.is_required_set() { name } else { format!("[{name}]") });
+    }
+    words.join(" ")
 }

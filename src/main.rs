@@ -47,7 +47,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate { file } => match LoadedScenario::read(&file).and_then(|l| l.with_load_checked()) {
+        Command::Validate { file, settings } => match LoadedScenario::read(&file)
+            .and_then(|l| l.with_settings(&settings))
+            .and_then(|l| l.with_load_checked())
+        {
             Ok(plan) => {
                 out!("{}", toml::to_string_pretty(&plan.loaded.scenario).unwrap_or_default());
                 eprintln!("{}: valid", file.display());
@@ -350,7 +353,9 @@ fn man_page(command: Option<&str>) -> anyhow::Result<String> {
         None => cli,
         Some(name) => {
             let sub = cli.find_subcommand(name).with_context(|| format!("no command {name:?}; see slacheck --help"))?;
-            sub.clone().name(format!("slacheck-{name}"))
+            // clap_mangen's own synopsis leaves out the options' values ("[--out]"): give it one that has them.
+            let synopsis = cli::synopsis(sub, &format!("slacheck {name}"));
+            sub.clone().name(format!("slacheck-{name}")).override_usage(synopsis)
         }
     };
     let mut page = Vec::new();
@@ -453,6 +458,22 @@ fn print_outcome(outcome: &run::RunOutcome, quiet: bool, json: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_argument_of_every_command_is_described_in_help() {
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        cli.build();
+        cli.clone().debug_assert();
+        let mut undescribed = Vec::new();
+        for cmd in cli.get_subcommands() {
+            for arg in cmd.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    undescribed.push(format!("{} {}", cmd.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(undescribed.is_empty(), "without a description in --help: {undescribed:?}");
+    }
 
     #[test]
     fn the_purge_delay_option_is_the_one_mimalloc_documents() {

@@ -126,3 +126,27 @@ fn a_certificate_nobody_trusts_fails_alike_on_both_paths() {
     }
     assert_eq!(errors[0], errors[1], "the same error kinds on both paths");
 }
+
+#[test]
+fn a_private_ca_is_trusted_from_a_directory_through_ssl_cert_dir() {
+    // The test CA in a directory of its own (any PEM file there counts, as with OpenSSL's hashed links).
+    let port = tls_server();
+    let ws = Workspace::new();
+    let dir = ws.path().join("ca-dir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(fixture("ca.pem"), dir.join("private-ca.pem")).unwrap();
+    for client in ["lean", "reqwest"] {
+        let file = ws.write(&format!("dir-{client}.toml"), &scenario(port));
+        let env = [("SSL_CERT_DIR", dir.to_str().unwrap()), ("SLACHECK_HTTP_CLIENT", client)];
+        let r = ws.run_env(&file, &["--quiet", "--format", "json"], &env);
+        let s = r.summary();
+        assert_counts_add_up(&s);
+        assert_eq!(f(&s, &["counts", "ok"]), 40.0, "{client}: {} {}", s["errors"], r.stderr);
+    }
+    // A directory without it trusts nothing of this server's.
+    let empty = ws.path().join("empty-dir");
+    std::fs::create_dir(&empty).unwrap();
+    let file = ws.write("dir-empty.toml", &scenario(port));
+    let r = ws.run_env(&file, &["--quiet", "--format", "json"], &[("SSL_CERT_DIR", empty.to_str().unwrap())]);
+    assert_eq!(f(&r.summary(), &["counts", "ok"]), 0.0);
+}
