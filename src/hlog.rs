@@ -5,8 +5,10 @@
 //! are in microseconds (pass `-outputValueUnitRatio 1000` to the Java tools for milliseconds). The untagged
 //! series is the overall latency; tagged series are `service`, `lag`, `tier.<name>` and `class.<name>`.
 
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, IntervalLogWriterError, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializeError, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -48,9 +50,7 @@ impl HlogSink {
     pub fn write(&mut self, h: &Histogram<u64>, start: Duration, length: Duration, tag: &str) -> std::io::Result<()> {
         let clean = encode_tag(tag);
         let mut writer = IntervalLogWriterBuilder::new().begin_log_with(&mut self.file, &mut self.serializer)?;
-        writer
-            .write_histogram(h, start, length, if clean.is_empty() { None } else { Tag::new(&clean) })
-            .map_err(|e| std::io::Error::other(format!("{e:?}")))
+        writer.write_histogram(h, start, length, if clean.is_empty() { None } else { Tag::new(&clean) }).map_err(io)
     }
 
     /// Flushes the log and moves it into place; on an error the temporary file is removed (by `Drop`).
@@ -60,6 +60,15 @@ impl HlogSink {
         std::fs::rename(&self.tmp, &self.path)?;
         self.tmp = PathBuf::new();
         Ok(())
+    }
+}
+
+/// The error of writing one interval, as the file's own error when it is one (a full disk says so, in words).
+fn io(e: IntervalLogWriterError<V2DeflateSerializeError>) -> std::io::Error {
+    match e {
+        IntervalLogWriterError::IoError(e)
+        | IntervalLogWriterError::SerializeError(V2DeflateSerializeError::IoError(e)) => e,
+        IntervalLogWriterError::SerializeError(other) => std::io::Error::other(other.to_string()),
     }
 }
 

@@ -86,7 +86,7 @@ fn main() -> ExitCode {
                     dir: merged.dir,
                     interrupted: None,
                     replaced: Vec::new(),
-                    write_error: None,
+                    write_errors: Vec::new(),
                     metrics: None,
                 };
                 print_outcome(&outcome, quiet, false);
@@ -379,11 +379,11 @@ fn run_scenario(
         );
     }
     print_outcome(&outcome, quiet, json);
-    if let Some(e) = &outcome.write_error {
+    for e in &outcome.write_errors {
         eprintln!("error: {e}");
     }
     if let Some(stop) = outcome.interrupted {
-        let written = if outcome.write_error.is_none() { "written" } else { "partly written" };
+        let written = if outcome.write_errors.is_empty() { "written" } else { "partly written" };
         eprintln!(
             "stopped by {}: partial results {written} to {} (marked incomplete)",
             stop.name(),

@@ -30,7 +30,8 @@ pub trait RequestSink: Send {
     fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
-/// A sink that could not be written.
+/// A sink that could not be written. The sink is dropped at its first error (a sink leaves no unfinished file
+/// behind when dropped), and the run goes on: the measurements do not depend on it.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("the interval log: {0}")]
@@ -60,10 +61,10 @@ pub struct Recorder {
     interval_second: u64,
     /// Where each closed interval goes (latency.hlog).
     hlog: Option<Box<dyn IntervalSink>>,
-    hlog_error: Option<std::io::Error>,
-    /// Where each request's record goes (requests.parquet), and its first error.
+    /// Where each request's record goes (requests.parquet).
     requests: Option<Box<dyn RequestSink>>,
-    requests_error: Option<std::io::Error>,
+    /// The sinks that failed, each dropped at its first error.
+    sink_errors: Vec<SinkError>,
     snapshot: Option<Snapshot>,
     live: Arc<Live>,
     /// Tier of each watched outage in `result.outages`.
@@ -118,9 +119,8 @@ impl Recorder {
             interval: tags.map(|t| (t, new_histogram())).collect(),
             interval_second: 0,
             hlog,
-            hlog_error: None,
             requests: None,
-            requests_error: None,
+            sink_errors: Vec::new(),
             snapshot: None,
             live,
             watched: Vec::new(),
@@ -228,8 +228,10 @@ impl Recorder {
         if let Some(tracker) = &mut self.episodes {
             observe_episode(tracker, s, upstream);
         }
-        if let (Some(sink), None) = (&mut self.requests, &self.requests_error) {
-            self.requests_error = sink.write(s, upstream).err();
+        if let Some(Err(e)) = self.requests.as_mut().map(|sink| sink.write(s, upstream)) {
+            // Dropped at once: its unfinished file goes, and with it the space a full disk needs for the rest.
+            self.requests = None;
+            self.sink_errors.push(SinkError::Requests(e));
         }
         let Some(sent) = s.sent else { return };
         let sent_second = sent.as_secs();
@@ -323,27 +325,23 @@ impl Recorder {
         for (tag, h) in &mut self.interval {
             if let (Some(sink), false) = (&mut self.hlog, h.is_empty()) {
                 if let Err(e) = sink.write(h, Duration::from_secs(t), Duration::from_secs(1), tag) {
-                    self.hlog_error.get_or_insert(e);
+                    self.hlog = None;
+                    self.sink_errors.push(SinkError::Intervals(e));
                 }
             }
             h.reset();
         }
     }
 
-    /// Closes the last interval and the sinks; fails only if a sink could not be written.
-    pub fn finish(mut self) -> Result<RunResult, SinkError> {
+    /// Closes the last interval and the sinks. The result is whole whatever the sinks did; the sinks that could
+    /// not be written (their files left out) come with it.
+    pub fn finish(mut self) -> (RunResult, Vec<SinkError>) {
         self.close_interval();
-        if let Some(e) = self.hlog_error.take() {
-            return Err(SinkError::Intervals(e));
+        if let Some(Err(e)) = self.hlog.take().map(|sink| sink.finish()) {
+            self.sink_errors.push(SinkError::Intervals(e));
         }
-        if let Some(sink) = self.hlog.take() {
-            sink.finish().map_err(SinkError::Intervals)?;
-        }
-        if let Some(e) = self.requests_error.take() {
-            return Err(SinkError::Requests(e));
-        }
-        if let Some(sink) = self.requests.take() {
-            sink.finish().map_err(SinkError::Requests)?;
+        if let Some(Err(e)) = self.requests.take().map(|sink| sink.finish()) {
+            self.sink_errors.push(SinkError::Requests(e));
         }
         // Fill gaps so the timeline has one row per second.
         let last = self.rows.keys().next_back().copied();
@@ -356,7 +354,7 @@ impl Recorder {
         if let Some(tracker) = self.episodes.take() {
             self.result.episodes = tracker.finish();
         }
-        Ok(self.result)
+        (self.result, self.sink_errors)
     }
 }
 
@@ -447,9 +445,9 @@ mod tests {
             whole.record(&s);
             if i % 2 == 0 { &mut even } else { &mut odd }.record(&s);
         }
-        let whole = whole.finish().unwrap();
-        let mut merged = even.finish().unwrap();
-        merged.merge(&odd.finish().unwrap()).unwrap();
+        let whole = whole.finish().0;
+        let mut merged = even.finish().0;
+        merged.merge(&odd.finish().0).unwrap();
         assert_eq!(merged.counts, whole.counts);
         assert_eq!(merged.latency, whole.latency);
         assert_eq!(merged.service_time, whole.service_time);
@@ -474,7 +472,7 @@ mod tests {
         r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
         r.record(&sample(900, None, 900, Outcome::NotSent));
         r.record(&sample(1200, Some(1200), 2300, Outcome::Timeout));
-        let res = r.finish().unwrap();
+        let res = r.finish().0;
         let c = res.counts;
         assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent), (4, 1, 1, 1, 1));
         assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent);
@@ -486,5 +484,59 @@ mod tests {
         // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.
         assert!((ms(res.latency.max()) - 1100.0).abs() < 2.0);
         assert_eq!(res.latency.len(), 3);
+    }
+
+    /// A sink that fails at its `fail_at`-th write (1-based), counting the writes it was given.
+    struct Failing {
+        writes: Arc<AtomicU64>,
+        fail_at: u64,
+    }
+
+    impl Failing {
+        fn write(&mut self) -> std::io::Result<()> {
+            let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
+            match n >= self.fail_at {
+                true => Err(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+                false => Ok(()),
+            }
+        }
+    }
+
+    impl RequestSink for Failing {
+        fn write(&mut self, _: &Sample, _: &str) -> std::io::Result<()> {
+            Failing::write(self)
+        }
+        fn finish(self: Box<Self>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl IntervalSink for Failing {
+        fn write(&mut self, _: &Histogram<u64>, _: Duration, _: Duration, _: &str) -> std::io::Result<()> {
+            Failing::write(self)
+        }
+        fn finish(self: Box<Self>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_that_fails_is_dropped_and_the_result_is_whole() {
+        let (hlog_writes, request_writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let hlog = Failing { writes: hlog_writes.clone(), fail_at: 2 };
+        let mut r = Recorder::new(Arc::default(), &[], &[], &[], Some(Box::new(hlog)));
+        r.write_requests(Box::new(Failing { writes: request_writes.clone(), fail_at: 3 }));
+        for i in 0..10u64 {
+            r.record(&sample(i * 400, Some(i * 400), i * 400 + 5, Outcome::Ok));
+        }
+        let (res, errors) = r.finish();
+        assert_eq!(res.counts.total, 10);
+        assert_eq!(res.counts.ok, 10);
+        assert_eq!(res.timeline.len(), 4, "seconds 0 to 3");
+        assert_eq!(request_writes.load(Ordering::Relaxed), 3, "no write after the failed one");
+        assert_eq!(hlog_writes.load(Ordering::Relaxed), 2, "the interval log is dropped at its failure too");
+        // The third request (at 800 ms) fails requests.parquet before the second interval closes (at 1 s).
+        assert!(matches!(errors[..], [SinkError::Requests(_), SinkError::Intervals(_)]), "{errors:?}");
+        assert!(errors[0].to_string().contains("No space left on device"), "{}", errors[0]);
     }
 }

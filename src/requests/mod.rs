@@ -201,14 +201,16 @@ impl RequestSink for RequestLog {
         if let Some(writer) = self.writer.take() {
             writer.close().map_err(io)?;
         }
-        std::fs::rename(&self.tmp, &self.path)
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.tmp = PathBuf::new();
+        Ok(())
     }
 }
 
 impl Drop for RequestLog {
-    /// A log that was not finished leaves no temporary file behind.
+    /// A log that was not finished (an error on the way, or while closing it) leaves no temporary file behind.
     fn drop(&mut self) {
-        if self.writer.is_some() {
+        if !self.tmp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }

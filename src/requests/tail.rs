@@ -387,7 +387,7 @@ mod tests {
             let done = intended + Duration::from_millis(took);
             r.record(&Sample { sent: Some(intended), outcome, ..Sample::not_sent(intended, done) });
         }
-        r.finish().unwrap()
+        r.finish().0
     }
 
     fn sla(text: &str) -> crate::scenario::Sla {

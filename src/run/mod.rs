@@ -66,6 +66,9 @@ pub enum RunError {
     Mock(#[from] mock_upstream::ServeError),
     #[error("cannot write results to {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// A result file that could not be written after the run: none of it is left, and the verdict stands.
+    #[error("cannot write {path}: {source}; it is left out (no part of it was kept), and the verdict stands")]
+    NotWritten { path: PathBuf, source: std::io::Error },
     #[error("cannot write results: {0}")]
     Output(#[from] report::ReportError),
     #[error("cannot write results: {0}")]
@@ -110,8 +113,8 @@ pub struct RunOutcome {
     pub interrupted: Option<Stop>,
     /// An earlier run's files that were removed from the folder first.
     pub replaced: Vec<String>,
-    /// A result file that could not be written; the verdict stands, and is printed all the same.
-    pub write_error: Option<RunError>,
+    /// The result files that could not be written; the verdict stands, and is printed all the same.
+    pub write_errors: Vec<RunError>,
     /// The live metrics' server, still answering with the final numbers until [`LiveMetrics::linger`] ends.
     pub metrics: Option<LiveMetrics>,
 }
@@ -122,7 +125,7 @@ impl RunOutcome {
     /// and never hides a miss.
     pub fn exit_code(&self) -> u8 {
         let verdict = self.verdict_code();
-        match &self.write_error {
+        match self.write_errors.first() {
             Some(e) if verdict == 0 => e.exit_code(),
             _ => verdict,
         }
@@ -260,10 +263,11 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         task.abort();
         bar.finish_and_clear();
     }
-    let mut result = tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
-        .await
-        .expect("the recorder thread is joined")
-        .map_err(|e| sink_paths.error(e))?;
+    let (mut result, sink_errors) =
+        tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
+            .await
+            .expect("the recorder thread is joined");
+    let mut write_errors: Vec<RunError> = sink_errors.into_iter().map(|e| sink_paths.error(e)).collect();
     result.phases.preopened = preopened;
     if let Some(m) = &metrics {
         m.last(&result);
@@ -283,10 +287,10 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     sink_paths.label_episodes(&result.episodes);
     summary.tail = sink_paths.tail(&scenario.sla, &result);
     reserve.release();
-    let write_error = write_results(&dir, &summary, result, facts, opts).err();
+    write_errors.extend(write_results(&dir, &summary, result, facts, opts).err());
     let replaced = folder.replaced.clone();
     drop(folder);
-    Ok(RunOutcome { summary, dir, interrupted, replaced, write_error, metrics })
+    Ok(RunOutcome { summary, dir, interrupted, replaced, write_errors, metrics })
 }
 
 /// The API key from the variable the scenario names; it must be fit for an HTTP header.
@@ -440,10 +444,10 @@ fn write_results(
 ) -> Result<(), RunError> {
     let plots = report::PlotInputs::of_run(&result);
     report::write_summary_json(dir, summary)
-        .map_err(|source| RunError::Io { path: dir.join("summary.json"), source })?;
+        .map_err(|source| RunError::NotWritten { path: dir.join("summary.json"), source })?;
     let measurements = Measurements { schema_version: 1, shard: opts.shard, facts, result };
     shard::write_measurements(dir, &measurements)
-        .map_err(|source| RunError::Io { path: dir.join(shard::MEASUREMENTS), source })?;
+        .map_err(|source| RunError::NotWritten { path: dir.join(shard::MEASUREMENTS), source })?;
     report::write_reports(dir, summary, &plots, &opts.formats).map_err(RunError::Output)
 }
 

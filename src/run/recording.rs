@@ -26,10 +26,11 @@ pub(super) struct SinkPaths {
 }
 
 impl SinkPaths {
+    /// A file the recorder could not finish: it was removed, and the verdict stands without it.
     pub(super) fn error(&self, e: SinkError) -> RunError {
         match e {
-            SinkError::Intervals(source) => RunError::Io { path: self.hlog.clone(), source },
-            SinkError::Requests(source) => RunError::Io { path: self.requests.clone(), source },
+            SinkError::Intervals(source) => RunError::NotWritten { path: self.hlog.clone(), source },
+            SinkError::Requests(source) => RunError::NotWritten { path: self.requests.clone(), source },
         }
     }
 }
@@ -162,7 +163,7 @@ pub(super) fn spawn_recorder(
     snapshot: Option<crate::measure::Snapshot>,
     live: Arc<Live>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::sample::Sample>,
-) -> std::thread::JoinHandle<Result<crate::measure::RunResult, SinkError>> {
+) -> std::thread::JoinHandle<(crate::measure::RunResult, Vec<SinkError>)> {
     let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
     let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
     let region_names = router.regions.clone();

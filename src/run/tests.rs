@@ -7,8 +7,7 @@ use crate::sla::{Judgement, TargetResult, Verdict};
 fn outcome(judgement: Option<Judgement>, insufficient_data: &str) -> RunOutcome {
     let text = format!("name = \"t\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n[sla]\ninsufficient_data = \"{insufficient_data}\"\n");
     let scenario: crate::scenario::Scenario = toml::from_str(&text).unwrap();
-    let result =
-        crate::measure::Recorder::new(Arc::default(), &["t".into()], &["c".into()], &[], None).finish().unwrap();
+    let result = crate::measure::Recorder::new(Arc::default(), &["t".into()], &["c".into()], &[], None).finish().0;
     let targets: Vec<TargetResult> = judgement
         .map(|judgement| {
             let t: TargetResult = serde_json::from_value(serde_json::json!({
@@ -42,13 +41,13 @@ fn outcome(judgement: Option<Judgement>, insufficient_data: &str) -> RunOutcome 
         dir: PathBuf::from("out"),
         interrupted: None,
         replaced: Vec::new(),
-        write_error: None,
+        write_errors: Vec::new(),
         metrics: None,
     }
 }
 
 fn write_error() -> RunError {
-    RunError::Io { path: "out/summary.json".into(), source: std::io::Error::other("disk full") }
+    RunError::NotWritten { path: "out/summary.json".into(), source: std::io::Error::other("disk full") }
 }
 
 #[test]
@@ -68,13 +67,13 @@ fn the_verdict_decides_unless_a_signal_stopped_the_run() {
 #[test]
 fn a_file_that_could_not_be_written_fails_a_passing_run_and_never_hides_a_miss() {
     let mut passing = outcome(Some(Judgement::Pass), "fail");
-    passing.write_error = Some(write_error());
+    passing.write_errors = vec![write_error()];
     assert_eq!(passing.exit_code(), 3);
     let mut missing = outcome(Some(Judgement::Fail), "fail");
-    missing.write_error = Some(write_error());
+    missing.write_errors = vec![write_error()];
     assert_eq!(missing.exit_code(), 1);
     let mut stopped = outcome(Some(Judgement::Pass), "fail");
     stopped.interrupted = Some(Stop::Terminate);
-    stopped.write_error = Some(write_error());
+    stopped.write_errors = vec![write_error()];
     assert_eq!(stopped.exit_code(), 143, "a signal's code stays");
 }

@@ -80,7 +80,7 @@ fn run(n: u64, lag_ms: u64, service_ms: u64, not_sent: u64, errors: u64) -> RunR
         };
         r.record(&sample);
     }
-    r.finish().unwrap()
+    r.finish().0
 }
 
 fn sla(text: &str) -> Sla {
@@ -178,7 +178,7 @@ fn a_window_target_that_clearly_failed_asks_for_no_more_requests_and_names_the_w
             });
         }
     }
-    let v = evaluate(&sla("availability = \"90%\"\nwindow = \"1s\""), &r.finish().unwrap());
+    let v = evaluate(&sla("availability = \"90%\"\nwindow = \"1s\""), &r.finish().0);
     let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
     assert_eq!(t.judgement, Judgement::Fail);
     assert_eq!(t.more_requests, None, "a clear failure is not settled by more requests");
@@ -354,7 +354,7 @@ fn a_latency_window_target_names_the_slowest_window_and_counts_the_ones_that_mis
             r.record(&request(1_500 * w + 10 * i, service, Outcome::Ok));
         }
     }
-    let v = evaluate(&sla("p99 = \"100ms\"\nwindow = \"1500ms\""), &r.finish().unwrap());
+    let v = evaluate(&sla("p99 = \"100ms\"\nwindow = \"1500ms\""), &r.finish().0);
     let t = v.targets.iter().find(|t| t.name == "p99 in every window").unwrap();
     assert_eq!((t.judgement, t.passed), (Judgement::Fail, false));
     assert!((t.measured_ms.unwrap() - 300.0).abs() < 0.5, "the slowest window's p99: {:?}", t.measured_ms);
@@ -375,7 +375,7 @@ fn a_window_target_is_undecided_when_a_window_is_and_none_failed() {
     for i in 0..100 {
         r.record(&request(1_000 + 10 * i, 5, Outcome::Ok));
     }
-    let v = evaluate(&sla("availability = \"99%\"\nwindow = \"1s\""), &r.finish().unwrap());
+    let v = evaluate(&sla("availability = \"99%\"\nwindow = \"1s\""), &r.finish().0);
     let t = v.targets.iter().find(|t| t.name == "availability in every window").unwrap();
     assert_eq!(
         (t.judgement, t.passed),
@@ -404,7 +404,7 @@ fn the_longest_error_burst_counts_consecutive_seconds_with_any_failure() {
         };
         r.record(&sample);
     }
-    let result = r.finish().unwrap();
+    let result = r.finish().0;
     assert_eq!(longest_error_burst(&result), Duration::from_secs(3));
     let v = evaluate(&sla("max_error_burst = \"3s\""), &result);
     let t = &v.targets[0];
