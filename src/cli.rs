@@ -104,7 +104,9 @@ pub enum Command {
     },
     /// Write a commented starter scenario: for the built-in mock (the default), or with --url for a gateway.
     ///
-    /// The file validates, and against the mock it passes: `slacheck init && slacheck run slacheck.toml`.
+    /// The file validates, and against a healthy target it passes on the first run (`slacheck init && slacheck
+    /// run slacheck.toml`): its load sends enough requests to decide each target, and a comment beside each target
+    /// says how many it needs.
     Init {
         /// Where to write it.
         #[arg(default_value = "slacheck.toml")]

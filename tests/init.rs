@@ -1,5 +1,7 @@
-//! `slacheck init`: the starter it writes validates, and against the mock it passes; for a gateway it carries
-//! the URL and the key's variable; an existing file is kept unless --force.
+//! `slacheck init`: the starter it writes validates, and against a healthy target it passes (the built-in mock,
+//! or a mock-upstream server as the gateway); against one that fails too often it fails, decided; its load sends
+//! as many requests as its comments say its targets need; for a gateway it carries the URL and the key's
+//! variable; an existing file is kept unless --force.
 
 mod common;
 use common::{bin, f, Workspace};
@@ -132,4 +134,130 @@ fn an_api_key_given_where_its_variables_name_belongs_is_refused_and_not_echoed()
     }
     let (code, _, err) = slacheck(dir, &["init", "ok.toml", "--url", url, "--api-key-env", "_Gateway_Key2"]);
     assert_eq!(code, 0, "a name of letters, digits and _ is one: {err}");
+}
+
+/// The z of a two-sided 95% interval, and the Wilson lower bound of k successes in n, written out here rather
+/// than taken from slacheck.
+const Z: f64 = 1.959_964;
+
+fn wilson_lower(k: u64, n: u64) -> f64 {
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = Z * Z;
+    (p + z2 / (2.0 * n) - Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt()) / (1.0 + z2 / n)
+}
+
+/// The starter's [load] rate × duration, and its [sla] share targets with the number each comment says it needs.
+fn load_and_targets(text: &str) -> (u64, Vec<(String, f64, u64)>) {
+    let doc: toml::Value = toml::from_str(text).unwrap();
+    let rate: u64 = doc["load"]["rate"].as_str().unwrap().trim_end_matches("/s").parse().unwrap();
+    let duration = doc["load"]["duration"].as_str().unwrap();
+    let seconds: u64 = match duration.strip_suffix('m') {
+        Some(m) => m.parse::<u64>().unwrap() * 60,
+        None => duration.trim_end_matches('s').parse().unwrap(),
+    };
+    let mut targets = Vec::new();
+    let in_sla = text.split("\n[sla]\n").nth(1).unwrap();
+    for line in in_sla.lines().take_while(|l| !l.is_empty()).filter(|l| !l.starts_with('#')) {
+        let key = line.split('=').next().unwrap().trim().trim_matches('"').to_string();
+        let share = match key.as_str() {
+            "availability" => {
+                let v = doc["sla"]["availability"].as_str().unwrap();
+                v.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
+            }
+            p => p.trim_start_matches('p').parse::<f64>().unwrap() / 100.0,
+        };
+        let needs: u64 = line
+            .split("needs ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line}: says what it needs"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        targets.push((key, share, needs));
+    }
+    (rate * seconds, targets)
+}
+
+#[test]
+fn each_starter_sends_what_its_targets_need_with_room_for_a_miss() {
+    let ws = Workspace::new();
+    let dir = ws.path();
+    let url = "http://127.0.0.1:9/v1/chat/completions";
+    for extra in [&[][..], &["--failover"], &["--url", url], &["--url", url, "--failover"]] {
+        let mut args = vec!["init", "s.toml", "--force"];
+        args.extend(extra);
+        assert_eq!(slacheck(dir, &args).0, 0);
+        let text = std::fs::read_to_string(dir.join("s.toml")).unwrap();
+        let (sent, targets) = load_and_targets(&text);
+        assert!(!targets.is_empty(), "{text}");
+        for (key, share, needs) in targets {
+            // "needs N": the fewest requests whose Wilson lower bound, none missing, reaches the share.
+            let fewest = (1..).find(|&n| wilson_lower(n, n) >= share).unwrap();
+            assert_eq!(needs, fewest, "{extra:?} {key}");
+            // The load decides the target as held even with one miss: a healthy target passes on the first run.
+            assert!(wilson_lower(sent - 1, sent) >= share, "{extra:?} {key}: {sent} requests, {share}");
+        }
+        assert!(text.contains("1 fail or undecided") && text.contains("3 no verdict / generator-bound"), "{text}");
+    }
+}
+
+/// A mock-upstream provider on a loopback port: healthy, or failing a share of its answers with 503.
+async fn provider(errors: Option<&str>) -> mock_upstream::RunningProvider {
+    let errors = errors.map(|rate| format!("errors = {{ rate = \"{rate}\", statuses = [503] }}\n"));
+    let config: mock_upstream::ProviderConfig = toml::from_str(&format!(
+        "name = \"gw\"\nlatency = {{ dist = \"lognormal\", p50 = \"20ms\", p99 = \"150ms\" }}\n{}",
+        errors.unwrap_or_default()
+    ))
+    .unwrap();
+    mock_upstream::start(config, std::time::Instant::now()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_starters_pass_on_a_healthy_upstream_and_fail_on_a_broken_one() {
+    let (healthy, broken) = (provider(None).await, provider(Some("30%")).await);
+    let ws = Workspace::new();
+    let dir = ws.path().to_path_buf();
+    let mut runs = Vec::new();
+    for (upstream, what) in [(&healthy, "healthy"), (&broken, "broken")] {
+        for failover in [false, true] {
+            let file = format!("{what}-{failover}.toml");
+            let mut args = vec!["init".to_string(), file.clone(), "--url".into(), upstream.chat_url()];
+            if failover {
+                args.push("--failover".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(slacheck(&dir, &args).0, 0);
+            // The starter as written: two minutes at 5/s; the four run side by side.
+            let (dir, out) = (dir.clone(), format!("o-{what}-{failover}"));
+            runs.push((
+                what,
+                failover,
+                out.clone(),
+                tokio::task::spawn_blocking(move || slacheck(&dir, &["run", &file, "--quiet", "--out", &out])),
+            ));
+        }
+    }
+    for (what, failover, out, run) in runs {
+        let (code, stdout, stderr) = run.await.unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&out).join("summary.json")).unwrap()).unwrap();
+        let judged: Vec<(&str, &str)> = summary["verdict"]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap(), t["judgement"].as_str().unwrap()))
+            .collect();
+        if what == "healthy" {
+            assert_eq!(code, 0, "{what} failover={failover}: {stdout}{stderr}");
+            assert!(judged.iter().all(|(_, j)| *j == "pass"), "{judged:?}");
+        } else {
+            // Failed, and decided so: the availability target's whole interval is below 98%.
+            assert_eq!(code, 1, "{what} failover={failover}: {stdout}{stderr}");
+            assert!(judged.contains(&("availability", "fail")), "{judged:?}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `slacheck init`: a commented starter scenario, for the built-in mock or a gateway, with or without tiers and
-//! failover. What it writes validates, and against the mock it passes.
+//! failover. What it writes validates, and against a healthy target it passes on the first run: its load sends
+//! enough requests to decide each of its targets, and its comments say how many each one needs.
 
 use std::fmt::Write as _;
 
@@ -46,7 +47,8 @@ impl Starter {
         out.push_str(
             "# A starter scenario, written by `slacheck init`. Every key is documented in scenarios/README.md of\n\
              # slacheck's repository; `slacheck validate FILE` prints this file with every default filled in.\n\
-             #   slacheck run FILE    # exit 0: every SLA target held; 1: one missed; 2: a bad scenario; 3: no verdict\n\
+             #   slacheck run FILE    # exit 0 pass; 1 fail or undecided; 2 usage (a bad scenario);\n\
+             #                          3 no verdict / generator-bound; 130, 143, 129 interrupted\n\
              # For completion and checks in your editor: `slacheck schema > scenario.schema.json`, then make\n\
              # `#:schema ./scenario.schema.json` this file's first line.\n",
         );
@@ -56,7 +58,7 @@ impl Starter {
             self.tiers(&mut out);
         }
         self.load(&mut out);
-        sla(&mut out);
+        self.sla(&mut out);
         if self.failover && self.url.is_none() {
             mock_providers(&mut out);
         }
@@ -143,22 +145,117 @@ impl Starter {
         line(out, "latency_budget = \"2s\"", "an attempt slower than this moves on to the next tier");
     }
 
+    /// The constant rate (requests per second) and duration (seconds). The mock is free and fast, so its load
+    /// decides a p99.9 target; through a gateway each request costs money and counts against its rate limit, so
+    /// 5/s (300 a minute, under common rate limits) for two minutes: 600 requests.
+    fn load_size(&self) -> (u64, u64) {
+        if self.url.is_some() {
+            (5, 120)
+        } else {
+            (300, 20)
+        }
+    }
+
+    /// The SLA targets, each decidable from this starter's load with room for a few misses: 6,000 requests on
+    /// the mock decide a p99.9 with one slow answer; through a gateway, 600 decide a 98% availability with up
+    /// to 5 failures and a p95 with 19 slow answers, where a 99% or a p99 would turn undecided at the second.
+    fn sla_targets(&self) -> &'static [Target] {
+        const MOCK: &[Target] = &[
+            Target { key: "availability", value: "99%", share: 0.99 },
+            Target { key: "p99", value: "1s", share: 0.99 },
+            Target { key: "\"p99.9\"", value: "3s", share: 0.999 },
+        ];
+        const GATEWAY: &[Target] = &[
+            Target { key: "availability", value: "98%", share: 0.98 },
+            Target { key: "p95", value: "2s", share: 0.95 },
+        ];
+        if self.url.is_some() {
+            GATEWAY
+        } else {
+            MOCK
+        }
+    }
+
     fn load(&self, out: &mut String) {
-        // Enough requests to show the availability target with 95% confidence when none fail: 99% needs about
-        // 380. Through a gateway each request costs money, so the rate stays low.
-        let (rate, duration) = if self.url.is_some() { ("5/s", "2m") } else { ("200/s", "20s") };
+        let (rate, seconds) = self.load_size();
         out.push_str("\n[load]\n");
         line(out, "profile = \"constant\"", "constant | ramp | steps | burst | spike | sine | trace");
-        line(out, &format!("rate = \"{rate}\""), "open loop: each request goes at its time, whatever the target does");
-        let _ = writeln!(out, "duration = \"{duration}\"");
+        line(
+            out,
+            &format!("rate = \"{rate}/s\""),
+            "open loop: each request goes at its time, whatever the target does",
+        );
+        line(
+            out,
+            &format!("duration = \"{}\"", minutes_or_seconds(seconds)),
+            &format!("{} requests", grouped(rate * seconds)),
+        );
+    }
+
+    fn sla(&self, out: &mut String) {
+        let (rate, seconds) = self.load_size();
+        out.push_str(
+            "\n# Latency counts from each request's intended send time. A target is decided when its 95% interval\n\
+             # clears it: each comment says how many requests show it held when none miss. Each nine more needs ten\n\
+             # times as many; raise duration (or rate) before you tighten a target, or the run ends undecided (exit 1).\n\
+             [sla]\n",
+        );
+        let sent = grouped(rate * seconds);
+        for t in self.sla_targets() {
+            let needs = format!("needs {} of the {sent} requests", grouped(requests_to_show(t.share)));
+            line(out, &format!("{} = \"{}\"", t.key, t.value), &needs);
+        }
+        if self.url.is_some() {
+            // Twice what a target needs leaves room for a few misses.
+            for (key, share) in [("p99 = \"2s\"", 0.99), ("\"p99.9\" = \"5s\"", 0.999)] {
+                let needed = requests_to_show(share);
+                let room = minutes_or_seconds((2 * needed).div_ceil(rate * 60) * 60);
+                line(
+                    out,
+                    &format!("# {key}"),
+                    &format!("needs {} requests: first set duration = \"{room}\"", grouped(needed)),
+                );
+            }
+        }
     }
 }
 
-fn sla(out: &mut String) {
-    out.push_str("\n[sla]\n");
-    line(out, "availability = \"99%\"", "judged with its 95% interval: more requests show more nines");
-    line(out, "p99 = \"1s\"", "latency from each request's intended send time");
-    line(out, "\"p99.9\" = \"3s\"", "");
+/// One SLA target of the starter: its key and value, and the share of requests it promises.
+struct Target {
+    key: &'static str,
+    value: &'static str,
+    share: f64,
+}
+
+/// z of a two-sided 95% interval, as the verdict judges targets.
+const Z: f64 = 1.959_964;
+
+/// How many requests show that at least `share` of them succeed (or answer within a limit) when none miss: the
+/// Wilson interval's lower bound for n of n is n / (n + z²), which reaches `share` at n = z²·share / (1 − share).
+pub fn requests_to_show(share: f64) -> u64 {
+    (Z * Z * share / (1.0 - share)).ceil() as u64
+}
+
+/// "2m" for 120 seconds, "20s" for 20.
+fn minutes_or_seconds(seconds: u64) -> String {
+    if seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// 6000 as "6,000".
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn mock_providers(out: &mut String) {
