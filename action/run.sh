@@ -27,12 +27,18 @@ else
   code=$?
 fi
 
-# What the exit code says (README "Exit codes").
+# What the exit code says, in the words of README "Exit codes": exit 1 is fail or undecided, and exit 3
+# generator-bound or no-verdict, as summary.json's "outcome" tells (a regression against the baseline, exit 1
+# after a passing verdict, is a fail).
+outcome=""
+if [ -f "$out/summary.json" ]; then
+  outcome="$(sed -n 's/^  "outcome": "\([a-z-]*\)",\{0,1\}$/\1/p' "$out/summary.json" | head -n 1)"
+fi
 case "$code" in
   0) verdict=pass ;;
-  1) verdict=fail ;;
-  2) verdict=usage-error ;;
-  3) verdict=no-verdict ;;
+  1) if [ "$outcome" = undecided ]; then verdict=undecided; else verdict=fail; fi ;;
+  2) verdict=usage ;;
+  3) if [ "$outcome" = generator-bound ]; then verdict=generator-bound; else verdict=no-verdict; fi ;;
   129|130|143) verdict=interrupted ;;
   *) verdict=error ;;
 esac

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// slacheck replays a traffic profile against a gateway (or its built-in mock upstream), measures latency from
 /// each request's intended send time (no coordinated omission), and says whether every SLA target held.
 #[derive(Parser)]
-#[command(version, propagate_version = true, after_long_help = ENVIRONMENT)]
+#[command(version, propagate_version = true, after_long_help = EXIT_CODES_AND_ENVIRONMENT)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,7 +25,7 @@ pub enum Command {
     /// Results go to results/<scenario>-<UTC timestamp>/ (or --out): summary.json with counts, percentiles,
     /// the per-second timeline and the verdict. Ctrl-C stops early and writes partial results marked
     /// "complete": false.
-    #[command(after_long_help = ENVIRONMENT)]
+    #[command(after_long_help = EXIT_CODES_AND_ENVIRONMENT)]
     Run(RunArgs),
     /// Find the highest offered rate at which every SLA target still holds: the knee.
     ///
@@ -33,8 +33,9 @@ pub enum Command {
     /// steps (open loop, the scenario's arrival process): doubling from --min until a step misses a target, then
     /// bisecting until the last rate that held and the first that did not are within --precision. Each step's
     /// warm-up is not judged. Writes capacity.json, capacity.md, capacity.svg/png and a folder per step. Exit 0
-    /// a knee was found (or everything up to --max held), 1 even --min missed, 3 the generator could not keep a
-    /// step's rate ("generator-bound"). Defaults come from the scenario's [capacity] table.
+    /// pass: a knee was found (or everything up to --max held); 1 fail: even --min missed; 3 generator-bound:
+    /// the generator could not keep a step's rate; 130, 143, 129 interrupted. Defaults come from the scenario's
+    /// [capacity] table.
     #[command(after_long_help = ENVIRONMENT)]
     Capacity(CapacityArgs),
     /// Merge the results folders of shards 0..N-1 of one run, judge the SLA on the whole, write the reports.
@@ -141,8 +142,25 @@ pub enum Command {
     },
 }
 
-/// The environment variables slacheck reads, for `--help`.
-const ENVIRONMENT: &str = "\
+/// The exit codes and their words, as the README's table, summary.json's `outcome` and the action's `verdict`
+/// name them, for `--help`.
+macro_rules! exit_codes {
+    () => {
+        "\
+Exit codes:
+  0             pass: every SLA target held
+  1             fail: a target was missed (or regressed against --baseline);
+                undecided: a target could not be decided from the data
+  2             usage: a bad command line or scenario
+  3             no-verdict: the run could not be carried out or written;
+                generator-bound: every miss is the generator's own
+  130, 143, 129 interrupted: stopped by SIGINT, SIGTERM or SIGHUP"
+    };
+}
+
+macro_rules! environment {
+    () => {
+        "\
 Environment:
   SSL_CERT_FILE, SSL_CERT_DIR
       Trust a private CA for https targets: a PEM file of certificates, or
@@ -156,7 +174,15 @@ Environment:
       Send every request through reqwest instead of slacheck's lean HTTP/1.1
       path (HTTP/2 and proxied requests always go through reqwest).
   The variable a scenario names in api_key_env holds its API key; it is
-  never printed.";
+  never printed."
+    };
+}
+
+/// The exit codes, then the environment.
+const EXIT_CODES_AND_ENVIRONMENT: &str = concat!(exit_codes!(), "\n\n", environment!());
+
+/// The environment variables slacheck reads, for `--help`.
+const ENVIRONMENT: &str = environment!();
 
 #[derive(clap::Args)]
 pub struct RunArgs {

@@ -1,8 +1,8 @@
 //! The `slacheck` command line: parse arguments, call the library, map outcomes to exit codes.
 //!
-//! Exit codes: 0 every SLA target held; 1 a target was missed; 2 bad usage or a bad scenario; 3 the run could
-//! not be carried out (target unreachable, or a target missed while the generator itself was overloaded);
-//! 130, 143 or 129 stopped by SIGINT, SIGTERM or SIGHUP (partial results written, marked incomplete).
+//! Exit codes (README "Exit codes", `slacheck::sla::Outcome`): 0 pass; 1 fail or undecided; 2 usage; 3
+//! no-verdict or generator-bound; 130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP (partial results
+//! written, marked incomplete).
 
 use anyhow::Context;
 use clap::Parser;

@@ -16,13 +16,18 @@ struct Step {
 
 /// Runs action/run.sh in `dir` with these inputs.
 fn step(dir: &Path, inputs: &[(&str, &str)]) -> Step {
+    step_with(dir, common::bin(), inputs)
+}
+
+/// Runs action/run.sh with `slacheck` as the binary.
+fn step_with(dir: &Path, slacheck: &str, inputs: &[(&str, &str)]) -> Step {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let (summary, outputs) = (dir.join("step-summary.md"), dir.join("outputs.txt"));
     let _ = (std::fs::remove_file(&summary), std::fs::remove_file(&outputs));
     let mut cmd = Command::new("bash");
     cmd.arg(root.join("action/run.sh"))
         .current_dir(dir)
-        .env("SLACHECK", common::bin())
+        .env("SLACHECK", slacheck)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs);
     for (k, v) in inputs {
@@ -76,13 +81,13 @@ fn a_bad_scenario_says_so_in_the_summary_and_ends_with_exit_2() {
     let ws = Workspace::new();
     let s = step(ws.path(), &[("INPUT_SCENARIO", "missing.toml")]);
     assert_eq!(s.code, 2);
-    assert!(s.summary.contains("no summary (exit 2, usage-error)"), "{}", s.summary);
+    assert!(s.summary.contains("no summary (exit 2, usage)"), "{}", s.summary);
     assert_eq!(
         (s.outputs["exit-code"].as_str(), s.outputs["verdict"].as_str(), s.outputs["results-dir"].as_str()),
-        ("2", "usage-error", "")
+        ("2", "usage", "")
     );
     let none = step(ws.path(), &[]);
-    assert_eq!((none.code, none.outputs["verdict"].as_str()), (2, "usage-error"));
+    assert_eq!((none.code, none.outputs["verdict"].as_str()), (2, "usage"));
 }
 
 #[test]
@@ -104,4 +109,82 @@ fn the_action_declares_the_documented_inputs_and_outputs_and_runs_the_tested_scr
     for name in ["INPUT_SCENARIO", "INPUT_ARGS", "INPUT_BASELINE", "INPUT_MAX_REGRESSION", "INPUT_RESULTS_DIR"] {
         assert!(!run["env"][name].is_badvalue(), "{name} is passed to the script");
     }
+}
+
+/// The README's exit-code table: each row's codes and words.
+fn readme_exit_codes() -> Vec<(Vec<i32>, Vec<String>)> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme.split("### Exit codes").nth(1).unwrap().split("| code | word | meaning |").nth(1).unwrap();
+    let rows: Vec<_> = table.lines().skip(2).take_while(|l| l.starts_with('|')).collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let codes = cells[1].split(", ").map(|c| c.parse().unwrap()).collect();
+            let words = cells[2].split(", ").map(|w| w.trim_matches('`').to_string()).collect();
+            (codes, words)
+        })
+        .collect()
+}
+
+#[test]
+fn the_actions_verdict_says_the_readmes_word_for_every_exit_code() {
+    let table = readme_exit_codes();
+    assert_eq!(table.iter().map(|(c, _)| c.len()).sum::<usize>(), 7, "0, 1, 2, 3, 130, 143, 129: {table:?}");
+    let ws = Workspace::new();
+    // A stand-in for slacheck that writes summary.json with the outcome asked for and exits with the code asked
+    // for, as `run FILE --out DIR` would.
+    let fake = ws.write(
+        "fake-slacheck",
+        "#!/usr/bin/env bash\nmkdir -p \"$4\"\n\
+         printf '{\\n  \"schema_version\": 3,\\n  \"complete\": true,\\n  \"outcome\": \"%s\",\\n  \"x\": 1\\n}\\n' \
+         \"$FAKE_OUTCOME\" > \"$4/summary.json\"\nexit \"$FAKE_CODE\"\n",
+    );
+    let fake = fake.to_str().unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(fake).status().unwrap();
+    ws.write("any.toml", "");
+    for (codes, words) in &table {
+        for code in codes {
+            for word in words {
+                // summary.json's outcome has the same words, and each one's exit code is in its row.
+                let outcome: slacheck::sla::Outcome = serde_json::from_value(serde_json::json!(word)).unwrap();
+                assert!(codes.contains(&i32::from(outcome.exit_code())), "{word}: {codes:?}");
+                let (code_text, outcome_word) = (code.to_string(), outcome.word());
+                let s = step_with(
+                    ws.path(),
+                    fake,
+                    &[("INPUT_SCENARIO", "any.toml"), ("FAKE_CODE", &code_text), ("FAKE_OUTCOME", outcome_word)],
+                );
+                assert_eq!(s.code, *code);
+                assert_eq!(s.outputs["verdict"], *word, "exit {code} with outcome {word}");
+            }
+        }
+    }
+    // Any other code is a crash: `error`, as the README says.
+    let s = step_with(ws.path(), fake, &[("INPUT_SCENARIO", "any.toml"), ("FAKE_CODE", "101"), ("FAKE_OUTCOME", "")]);
+    assert_eq!((s.code, s.outputs["verdict"].as_str()), (101, "error"));
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains("says `error` for any other code"));
+    // The same words in the action's declared outputs, docs/ci.md, `slacheck --help` and the starter.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let help = std::process::Command::new(common::bin()).args(["run", "--help"]).output().unwrap();
+    std::process::Command::new(common::bin()).args(["init", "starter.toml"]).current_dir(ws.path()).status().unwrap();
+    for (place, text) in [
+        ("action.yml", std::fs::read_to_string(root.join("action.yml")).unwrap()),
+        ("docs/ci.md", std::fs::read_to_string(root.join("docs/ci.md")).unwrap()),
+        ("run --help", String::from_utf8_lossy(&help.stdout).into_owned()),
+        ("init's starter", std::fs::read_to_string(ws.path().join("starter.toml")).unwrap()),
+    ] {
+        for word in table.iter().flat_map(|(_, w)| w) {
+            assert!(text.contains(word.as_str()), "{place} does not name {word}");
+        }
+    }
+}
+
+#[test]
+fn an_undecided_run_is_undecided_in_the_actions_verdict() {
+    let ws = Workspace::new();
+    // 600 fast requests cannot show a p99.9 (about 3,800 are needed): undecided, exit 1.
+    ws.write("few.toml", &format!("{SCENARIO}[sla]\n\"p99.9\" = \"5s\"\n"));
+    let s = step(ws.path(), &[("INPUT_SCENARIO", "few.toml"), ("INPUT_RESULTS_DIR", "out-few")]);
+    assert_eq!((s.code, s.outputs["verdict"].as_str()), (1, "undecided"), "{}", s.summary);
 }

@@ -60,6 +60,7 @@ fn sigterm_and_sighup_leave_partial_results_marked_incomplete() {
         assert!(r.stderr.contains(&format!("stopped by SIG{name}")), "{}", r.stderr);
         let summary = r.summary();
         assert_eq!(summary["complete"], false, "SIG{name}");
+        assert_eq!(summary["outcome"], "interrupted", "SIG{name}");
         assert_counts_add_up(&summary);
         // It stopped early: far fewer than the 6,000 requests of the whole minute were scheduled.
         let total = f(&summary, &["counts", "total"]);

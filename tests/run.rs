@@ -17,8 +17,9 @@ fn a_passing_run_prints_the_verdict_writes_summary_and_exits_0() {
     assert!(r.stdout.contains("PASS: all 2 SLA targets held"), "{}", r.stdout);
     assert!(r.stdout.contains("✓"));
     let summary = r.summary();
-    assert_eq!(summary["schema_version"], 2);
+    assert_eq!(summary["schema_version"], 3);
     assert_eq!(summary["complete"], true);
+    assert_eq!(summary["outcome"], "pass");
     assert_eq!(summary["verdict"]["passed"], true);
     assert_eq!(f(&summary, &["counts", "total"]), 400.0);
     assert_counts_add_up(&summary);
@@ -97,7 +98,8 @@ fn too_few_requests_to_judge_a_tail_target_is_insufficient_data_not_a_pass() {
     );
     let r = ws.run(&ws.write("few.toml", &text), &[]);
     assert_eq!(r.code, 1, "undecided fails by default: {}", r.stdout);
-    assert!(r.stdout.contains("INSUFFICIENT DATA: 1 of 1"), "{}", r.stdout);
+    assert!(r.stdout.contains("UNDECIDED: 1 of 1") && r.stdout.contains("insufficient data"), "{}", r.stdout);
+    assert_eq!(r.summary()["outcome"], "undecided");
     let t = &r.summary()["verdict"]["targets"][0];
     assert_eq!(t["judgement"], "insufficient_data");
     let more = f(t, &["more_requests"]);
@@ -110,7 +112,8 @@ fn too_few_requests_to_judge_a_tail_target_is_insufficient_data_not_a_pass() {
     // The scenario may let an undecided target pass, with the same message.
     let r = ws.run(&ws.write("few2.toml", &format!("{text}insufficient_data = \"pass\"\n")), &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
-    assert!(r.stdout.contains("INSUFFICIENT DATA"), "{}", r.stdout);
+    assert!(r.stdout.contains("UNDECIDED"), "{}", r.stdout);
+    assert_eq!(r.summary()["outcome"], "pass", "the scenario's policy makes it a pass");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// 2: tiers, classes, upstreams, failover and cost.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 2: tiers, classes, upstreams, failover and cost; 3: `outcome`, the exit-code table's word for the run.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -234,6 +234,10 @@ pub struct Summary {
     pub schema_version: u32,
     /// False when the run was interrupted: the numbers cover only the part that ran.
     pub complete: bool,
+    /// What the run came to, in the words of the exit-code table: `pass`, `fail`, `undecided`, `usage`,
+    /// `generator-bound` or `interrupted` (absent before schema 3: `no-verdict`).
+    #[serde(default)]
+    pub outcome: crate::sla::Outcome,
     pub scenario: Scenario,
     /// UTC start time, RFC 3339.
     pub started_at: String,
@@ -344,6 +348,10 @@ impl Summary {
         Summary {
             schema_version: SCHEMA_VERSION,
             complete: facts.complete,
+            outcome: match facts.complete {
+                true => verdict.outcome(scenario.sla.insufficient_data == crate::scenario::InsufficientData::Pass),
+                false => crate::sla::Outcome::Interrupted,
+            },
             scenario: scenario.clone(),
             started_at: facts.started_at,
             shard: facts.shard,

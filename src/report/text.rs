@@ -254,7 +254,7 @@ pub(super) fn interval_cell(t: &crate::sla::TargetResult) -> String {
     }
 }
 
-/// The one-line verdict: PASS, FAIL or INSUFFICIENT DATA.
+/// The one-line verdict: PASS, FAIL, UNDECIDED or GENERATOR-BOUND, the exit-code table's words.
 pub fn verdict_text(v: &crate::sla::Verdict) -> String {
     let n = v.targets.len();
     let failed = v.failed().count();
@@ -277,7 +277,7 @@ pub fn verdict_text(v: &crate::sla::Verdict) -> String {
         let more = undecided.iter().filter_map(|t| t.more_requests).max();
         let hint =
             more.map(|m| format!("; about {m} more requests (a longer run) would settle them")).unwrap_or_default();
-        format!("INSUFFICIENT DATA: {} of {n} SLA targets could not be decided{hint}", undecided.len())
+        format!("UNDECIDED: {} of {n} SLA targets could not be decided (insufficient data){hint}", undecided.len())
     } else {
         format!("PASS: all {n} SLA targets held")
     }

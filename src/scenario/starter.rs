@@ -48,7 +48,7 @@ impl Starter {
             "# A starter scenario, written by `slacheck init`. Every key is documented in scenarios/README.md of\n\
              # slacheck's repository; `slacheck validate FILE` prints this file with every default filled in.\n\
              #   slacheck run FILE    # exit 0 pass; 1 fail or undecided; 2 usage (a bad scenario);\n\
-             #                          3 no verdict / generator-bound; 130, 143, 129 interrupted\n\
+             #                          3 no-verdict or generator-bound; 130, 143, 129 interrupted\n\
              # For completion and checks in your editor: `slacheck schema > scenario.schema.json`, then make\n\
              # `#:schema ./scenario.schema.json` this file's first line.\n",
         );

@@ -73,22 +73,75 @@ pub struct Verdict {
     pub targets: Vec<TargetResult>,
 }
 
-impl Verdict {
-    /// The exit code this verdict calls for, the one place where it is decided: 2 a scoped target matched no
-    /// request; 0 every target held (or only undecided ones, when `undecided_passes`); 1 a target missed that
-    /// the generator cannot explain, or one could not be decided; 3 every miss is generator-bound.
-    pub fn exit_code(&self, undecided_passes: bool) -> u8 {
-        if !self.unmatched_scopes.is_empty() {
-            2
-        } else if self.passed || (self.insufficient_data && undecided_passes) {
-            0
-        } else if self.failed().any(|t| !t.generator_bound) {
-            1
-        } else if self.failed().next().is_some() {
-            3
-        } else {
-            1
+/// What a run came to, in the one vocabulary that the README's exit-code table, summary.json's `outcome`, the
+/// GitHub Action's `verdict` output and `--help` share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every target held (exit 0).
+    Pass,
+    /// A target was missed (exit 1).
+    Fail,
+    /// A target could not be decided from the data, and none was missed (exit 1).
+    Undecided,
+    /// A bad command line or scenario, or a scoped target that no request reached (exit 2).
+    Usage,
+    /// The run could not be carried out or its results written (exit 3).
+    #[default]
+    NoVerdict,
+    /// Every missed target holds without what the generator itself caused (exit 3).
+    GeneratorBound,
+    /// Stopped by a signal (exit 130, 143 or 129: SIGINT, SIGTERM, SIGHUP); results partial.
+    Interrupted,
+}
+
+impl Outcome {
+    /// Its exit code; an interrupted run exits with its signal's, 130 for SIGINT (143 SIGTERM, 129 SIGHUP).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::Fail | Outcome::Undecided => 1,
+            Outcome::Usage => 2,
+            Outcome::NoVerdict | Outcome::GeneratorBound => 3,
+            Outcome::Interrupted => 130,
         }
+    }
+
+    /// Its word: `pass`, `fail`, `undecided`, `usage`, `no-verdict`, `generator-bound`, `interrupted`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Undecided => "undecided",
+            Outcome::Usage => "usage",
+            Outcome::NoVerdict => "no-verdict",
+            Outcome::GeneratorBound => "generator-bound",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl Verdict {
+    /// What this verdict comes to, the one place where it is decided: usage, a scoped target matched no
+    /// request; pass, every target held (or only undecided ones, when `undecided_passes`); fail, a target missed
+    /// that the generator cannot explain; generator-bound, every miss is the generator's; else undecided.
+    pub fn outcome(&self, undecided_passes: bool) -> Outcome {
+        if !self.unmatched_scopes.is_empty() {
+            Outcome::Usage
+        } else if self.passed || (self.insufficient_data && undecided_passes) {
+            Outcome::Pass
+        } else if self.failed().any(|t| !t.generator_bound) {
+            Outcome::Fail
+        } else if self.failed().next().is_some() {
+            Outcome::GeneratorBound
+        } else {
+            Outcome::Undecided
+        }
+    }
+
+    /// The exit code this verdict calls for: its [`Outcome`]'s.
+    pub fn exit_code(&self, undecided_passes: bool) -> u8 {
+        self.outcome(undecided_passes).exit_code()
     }
 
     /// Some target missed, and the generator's own limits explain every miss.

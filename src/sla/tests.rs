@@ -97,6 +97,7 @@ fn a_latency_miss_that_holds_on_service_time_is_the_generators() {
     assert!(t.note.as_deref().unwrap().contains("service time"));
     assert!(v.generator_bound());
     assert_eq!(v.exit_code(false), 3);
+    assert_eq!(v.outcome(false), Outcome::GeneratorBound);
     // Served in 200 ms: it misses on service time too, so the miss is the target's, whatever the lag.
     let v = evaluate(&sla("p99 = \"100ms\""), &run(1_000, 500, 200, 0, 0));
     assert_eq!((v.targets[0].judgement, v.targets[0].generator_bound), (Judgement::Fail, false));
@@ -131,6 +132,7 @@ fn the_exit_code_follows_the_verdict_and_the_undecided_policy() {
     let undecided = evaluate(&sla("availability = \"99.9%\""), &run(200, 0, 5, 0, 0));
     assert!(undecided.insufficient_data && !undecided.passed);
     assert_eq!((undecided.exit_code(false), undecided.exit_code(true)), (1, 0));
+    assert_eq!((undecided.outcome(false), undecided.outcome(true)), (Outcome::Undecided, Outcome::Pass));
     // A failed target next to an undecided one: the policy for undecided data never turns it into a pass.
     let mixed = evaluate(&sla("availability = \"99.9%\"\np99 = \"1ms\""), &run(200, 0, 5, 0, 0));
     assert_eq!(
@@ -139,10 +141,12 @@ fn the_exit_code_follows_the_verdict_and_the_undecided_policy() {
     );
     assert!(!mixed.insufficient_data, "a failure is not insufficient data");
     assert_eq!((mixed.exit_code(false), mixed.exit_code(true)), (1, 1));
+    assert_eq!(mixed.outcome(true), Outcome::Fail);
     let mut unmatched = evaluate(&sla("p90 = \"1s\""), &run(200, 0, 5, 0, 0));
     assert_eq!(unmatched.exit_code(false), 0);
     unmatched.unmatched_scopes.push("sla.tier.nope".into());
     assert_eq!(unmatched.exit_code(true), 2);
+    assert_eq!(unmatched.outcome(false), Outcome::Usage);
 }
 
 #[test]
@@ -563,4 +567,22 @@ fn goodput_min_is_judged_on_good_of_scheduled_requests_and_unsent_ones_are_the_g
     );
     // No goodput_min, no target.
     assert!(evaluate(&sla("goodput = { latency = \"1s\" }"), &r).targets.iter().all(|t| t.name != "goodput"));
+}
+
+#[test]
+fn each_outcome_has_its_word_and_code() {
+    // The README's exit-code table, row by row.
+    let table = [
+        (Outcome::Pass, "pass", 0),
+        (Outcome::Fail, "fail", 1),
+        (Outcome::Undecided, "undecided", 1),
+        (Outcome::Usage, "usage", 2),
+        (Outcome::NoVerdict, "no-verdict", 3),
+        (Outcome::GeneratorBound, "generator-bound", 3),
+        (Outcome::Interrupted, "interrupted", 130),
+    ];
+    for (outcome, word, code) in table {
+        assert_eq!((outcome.word(), outcome.exit_code()), (word, code));
+        assert_eq!(serde_json::to_value(outcome).unwrap(), word, "summary.json writes the same word");
+    }
 }
