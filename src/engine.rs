@@ -11,7 +11,6 @@
 
 use crate::router::Router;
 use crate::sample::Sample;
-use reqwest::Url;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,29 +145,4 @@ pub fn spawn_connections(
             })
         })
         .collect()
-}
-
-/// Why a target is not reachable before the run.
-#[derive(Debug, thiserror::Error)]
-pub enum Unreachable {
-    #[error("the URL {0} has no host or port")]
-    NoAddress(String),
-    #[error("cannot connect to {address}: {source}")]
-    Refused { address: String, source: std::io::Error },
-    #[error("no answer from {0} within 5s")]
-    Silent(String),
-}
-
-/// Checks that something listens at the URL's host and port, so an unreachable target fails fast.
-pub async fn preflight(url: &Url) -> Result<(), Unreachable> {
-    let no_address = || Unreachable::NoAddress(url.to_string());
-    let host = url.host_str().ok_or_else(no_address)?.trim_matches(['[', ']']).to_string();
-    let port = url.port_or_known_default().ok_or_else(no_address)?;
-    let address = format!("{host}:{port}");
-    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
-    match tokio::time::timeout(Duration::from_secs(5), connect).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(source)) => Err(Unreachable::Refused { address, source }),
-        Err(_) => Err(Unreachable::Silent(address)),
-    }
 }

@@ -379,6 +379,11 @@ fn run_scenario(
         );
     }
     print_outcome(&outcome, quiet, json);
+    for (label, count) in &outcome.summary.errors {
+        if let Some(reason) = label.strip_prefix("tls: ") {
+            eprintln!("error: {count} requests failed their TLS handshake: {reason}");
+        }
+    }
     for e in &outcome.write_errors {
         eprintln!("error: {e}");
     }

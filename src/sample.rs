@@ -33,6 +33,8 @@ pub enum Outcome {
 pub enum ErrorKind {
     Status(u16),
     Connect,
+    /// The TLS handshake failed, and why, in a few words (`certificate expired`, `unknown issuer`, …).
+    Tls(&'static str),
     /// The connection broke or the body could not be read.
     Transport,
     /// The run was interrupted while the request was in flight.
@@ -53,6 +55,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Status(s) => format!("status {s}"),
             ErrorKind::Connect => "connect".into(),
+            ErrorKind::Tls(reason) => format!("tls: {reason}"),
             ErrorKind::Transport => "transport".into(),
             ErrorKind::Interrupted => "interrupted".into(),
             ErrorKind::MalformedBody => "malformed body".into(),

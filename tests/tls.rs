@@ -6,72 +6,20 @@ mod common;
 use common::{assert_counts_add_up, f, Workspace};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
 }
 
-/// Answers one request per connection with a small JSON answer and `connection: close`, so that every request
-/// opens (and times) a connection of its own.
+/// Presents the fixture's certificate (for localhost and 127.0.0.1, from the fixture's CA) on every connection.
 fn tls_server() -> u16 {
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(fixture("cert.pem")).unwrap().map(Result::unwrap).collect();
     let key = PrivateKeyDer::from_pem_file(fixture("key.pem")).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-                let Ok(conn) = rustls::ServerConnection::new(config) else { return };
-                serve(rustls::StreamOwned::new(conn, tcp));
-            });
-        }
-    });
-    port
-}
-
-/// Reads a request (head, then a body of its `content-length`), answers it and closes.
-fn serve(mut stream: impl Read + Write) {
-    let body = r#"{"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
-    let answer = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut seen: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                let _ = stream.write_all(answer.as_bytes()).and_then(|()| stream.flush());
-                return;
-            }
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
+    let id = common::tls::Identity { certs, key, cert_pem: String::new(), key_pem: String::new() };
+    let config = common::tls::server_config(&id, None);
+    common::tls::serve_tls(move |_| Some(config.clone()))
 }
 
 fn scenario(port: u16) -> String {
@@ -110,21 +58,19 @@ fn an_https_target_goes_by_the_lean_path_with_its_handshakes_timed() {
 }
 
 #[test]
-fn a_certificate_nobody_trusts_fails_alike_on_both_paths() {
-    // Without the test CA (SSL_CERT_FILE unset: the system's roots), the server's certificate is not trusted.
+fn a_certificate_nobody_trusts_stops_the_run_at_start_alike_on_both_paths() {
+    // Without the test CA (SSL_CERT_FILE unset: the system's roots), the server's certificate is not trusted:
+    // the start-up handshake fails as every request's would, and says why.
     let port = tls_server();
     let ws = Workspace::new();
-    let mut errors = Vec::new();
     for client in ["lean", "reqwest"] {
         let file = ws.write(&format!("untrusted-{client}.toml"), &scenario(port));
         let r = ws.run_env(&file, &["--quiet", "--format", "json"], &[("SLACHECK_HTTP_CLIENT", client)]);
-        let s = r.summary();
-        assert_counts_add_up(&s);
-        assert_eq!(f(&s, &["counts", "ok"]), 0.0, "{client}: {}", r.stderr);
-        assert_eq!(f(&s, &["counts", "error"]), 40.0, "{client}");
-        errors.push(s["errors"].clone());
+        assert_eq!(r.code, 3, "{client}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: target unreachable at start") && first.contains("unknown issuer"), "{first}");
+        assert!(!r.out.join("summary.json").exists(), "nothing was sent");
     }
-    assert_eq!(errors[0], errors[1], "the same error kinds on both paths");
 }
 
 #[test]
@@ -143,10 +89,12 @@ fn a_private_ca_is_trusted_from_a_directory_through_ssl_cert_dir() {
         assert_counts_add_up(&s);
         assert_eq!(f(&s, &["counts", "ok"]), 40.0, "{client}: {} {}", s["errors"], r.stderr);
     }
-    // A directory without it trusts nothing of this server's.
+    // A directory without any certificate trusts nothing at all: a usage error naming the variable, before
+    // anything is sent.
     let empty = ws.path().join("empty-dir");
     std::fs::create_dir(&empty).unwrap();
     let file = ws.write("dir-empty.toml", &scenario(port));
     let r = ws.run_env(&file, &["--quiet", "--format", "json"], &[("SSL_CERT_DIR", empty.to_str().unwrap())]);
-    assert_eq!(f(&r.summary(), &["counts", "ok"]), 0.0);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("SSL_CERT_DIR={}: holds no PEM certificate", empty.display())), "{}", r.stderr);
 }

@@ -194,6 +194,13 @@ fn notes(out: &mut String, summary: &Summary) {
     if summary.generator.overloaded {
         let _ = writeln!(out, "  WARNING: {}", generator_warning(summary));
     }
+    if !summary.scenario.target.tls_verify {
+        let _ = writeln!(
+            out,
+            "  WARNING: TLS certificates were not verified ([target] tls_verify = false): any server could have \
+             answered for the target"
+        );
+    }
 }
 
 /// The SLA targets, each with its limit, measurement and interval.

@@ -21,6 +21,18 @@ pub enum BuildError {
     Header(String),
     #[error("the API key is not a valid header value (it is not shown here)")]
     ApiKey,
+    /// A CA variable that trusts nothing: every handshake would fail as if the target were at fault.
+    #[error("{var}={}: {message}; point it at PEM certificates, or unset it to trust the system's roots", value.to_string_lossy())]
+    CaVariable { var: &'static str, value: std::ffi::OsString, message: String },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+impl BuildError {
+    /// Whether the error is the scenario's or the command line's (exit 2) rather than the target's (exit 3).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, BuildError::Header(_) | BuildError::ApiKey | BuildError::CaVariable { .. } | BuildError::Tls(_))
+    }
 }
 
 /// The router for a scenario's routing part: its tiers (or the one implicit target), classes and failover policy.
@@ -42,18 +54,20 @@ pub fn build_router(
         let text = text.ok_or_else(|| BuildError::Unreachable("no URL for the target".into()))?;
         reqwest::Url::parse(&text).map_err(|e| BuildError::Unreachable(format!("bad URL {text}: {e}")))
     };
+    let tls = tls_of(spec, chat_url)?;
+    let tls = tls.as_ref();
     let mut regions: Vec<String> = Vec::new();
     let (tiers, classes) = if spec.tiers.is_empty() {
         let tier = Tier {
             name: spec.implicit_tier.clone(),
-            endpoints: vec![Endpoint::new(url_of(&target.url, &target.mock)?, None, 1.0, spec)],
+            endpoints: vec![Endpoint::new(url_of(&target.url, &target.mock)?, None, 1.0, spec, tls)],
             timeout: target.timeout.0,
             price_input: 0.0,
             price_output: 0.0,
         };
         (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], prompts: Prompts::raw(body) }])
     } else {
-        (tiers_of(spec, &url_of, &mut regions)?, classes_of(spec, inputs))
+        (tiers_of(spec, &url_of, &mut regions, tls)?, classes_of(spec, inputs))
     };
     let f = spec.failover;
     let policy = Policy {
@@ -74,7 +88,9 @@ pub fn build_router(
             target.http,
             target.url.is_none() && spec.tiers.iter().all(|t| t.url.is_none()),
             spec.max_in_flight,
+            tls,
         )?,
+        tls: tls.cloned(),
         method: reqwest::Method::from_bytes(target.method.as_bytes()).unwrap_or(reqwest::Method::POST),
         headers: headers(&target.headers, api_key)?,
         tiers,
@@ -108,21 +124,46 @@ pub fn build_router(
 
 impl Endpoint {
     /// An endpoint, with the lean HTTP/1.1 path when its URL and the scenario's HTTP version allow one.
-    fn new(url: reqwest::Url, region: Option<u16>, weight: f64, spec: &RoutingSpec) -> Self {
-        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, spec.max_in_flight);
+    fn new(url: reqwest::Url, region: Option<u16>, weight: f64, spec: &RoutingSpec, tls: Option<&TlsConfig>) -> Self {
+        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, spec.max_in_flight, tls);
         Endpoint { url, lean, region, weight }
     }
+}
+
+type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+
+/// The run's TLS configuration, when an endpoint is https; with certificates verified, the CA variables are
+/// checked first.
+fn tls_of(spec: &RoutingSpec, chat_url: &dyn Fn(&str) -> Option<String>) -> Result<Option<TlsConfig>, BuildError> {
+    let urls = std::iter::once((&spec.target.url, &spec.target.mock))
+        .chain(spec.tiers.iter().map(|t| (&t.url, &t.mock)))
+        .chain(spec.tiers.iter().flat_map(|t| t.endpoints.iter().map(|e| (&e.url, &e.mock))));
+    let https = urls
+        .filter_map(|(url, mock)| url.clone().or_else(|| mock.as_deref().and_then(chat_url)))
+        .any(|u| u.trim_start().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")));
+    if !https {
+        return Ok(None);
+    }
+    if spec.tls.verify {
+        super::tls::check_ca_variables(|v| std::env::var_os(v))?;
+    }
+    super::tls::client_config(&spec.tls, spec.target.http == HttpVersion::Http2).map(Some)
 }
 
 /// The URL of a `url` or `mock` pair, as a scenario entry gives them.
 type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>) -> Result<reqwest::Url, BuildError> + 'a;
 
 /// The scenario's `[[tiers]]`, each with its endpoints; a region is numbered the first time it is named.
-fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Result<Vec<Tier>, BuildError> {
+fn tiers_of(
+    spec: &RoutingSpec,
+    url_of: &UrlOf,
+    regions: &mut Vec<String>,
+    tls: Option<&TlsConfig>,
+) -> Result<Vec<Tier>, BuildError> {
     let mut tiers = Vec::new();
     for t in spec.tiers {
         let endpoints = if t.endpoints.is_empty() {
-            vec![Endpoint::new(url_of(&t.url, &t.mock)?, None, 1.0, spec)]
+            vec![Endpoint::new(url_of(&t.url, &t.mock)?, None, 1.0, spec, tls)]
         } else {
             let mut list = Vec::new();
             for e in &t.endpoints {
@@ -133,7 +174,7 @@ fn tiers_of(spec: &RoutingSpec, url_of: &UrlOf, regions: &mut Vec<String>) -> Re
                         regions.len() - 1
                     }
                 };
-                list.push(Endpoint::new(url_of(&e.url, &e.mock)?, Some(region as u16), e.weight, spec));
+                list.push(Endpoint::new(url_of(&e.url, &e.mock)?, Some(region as u16), e.weight, spec, tls));
             }
             list
         };
@@ -172,7 +213,12 @@ fn classes_of(spec: &RoutingSpec, inputs: &PromptInputs) -> Vec<Class> {
         .collect()
 }
 
-fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) -> Result<reqwest::Client, BuildError> {
+fn build_client(
+    http: HttpVersion,
+    loopback_mock: bool,
+    max_in_flight: usize,
+    tls: Option<&TlsConfig>,
+) -> Result<reqwest::Client, BuildError> {
     let mut b = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(max_in_flight)
@@ -189,6 +235,10 @@ fn build_client(http: HttpVersion, loopback_mock: bool, max_in_flight: usize) ->
         HttpVersion::Http1 => b.http1_only(),
         HttpVersion::Http2 => b.http2_prior_knowledge(),
     };
+    if let Some(config) = tls {
+        // The same TLS as the lean path's: verification, client certificate and ALPN alike.
+        b = b.tls_backend_preconfigured(rustls::ClientConfig::clone(config));
+    }
     if loopback_mock {
         // The in-process mock is on loopback: never route it through a proxy from the environment.
         b = b.no_proxy();

@@ -5,15 +5,15 @@
 //! connections; it sends with no URL parse, no tower layers and no retry of its own. A connection goes back to
 //! its pool only once its answer has been read to the end; one left mid-answer (a deadline, a hedge that lost,
 //! a failure) is closed, so a connection never carries a stale answer into the next request. Its https uses
-//! the same TLS as reqwest (rustls with aws-lc-rs, the platform's verifier: the system's roots, or
-//! `SSL_CERT_FILE`), and times the handshake apart from the TCP connect.
+//! the run's TLS configuration, as reqwest does ([`super::tls`]), and times the handshake apart from the TCP
+//! connect.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use reqwest::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use reqwest::Method;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -53,30 +53,16 @@ pub struct Opening {
 
 type Opened = (SendRequest<Full<Bytes>>, Option<Opening>);
 
-/// One TLS client configuration for the process (loading the platform's roots is not free), offering only
-/// HTTP/1.1 by ALPN; None if it cannot be built (then https goes through reqwest, which says why).
-fn tls_connector() -> Option<tokio_rustls::TlsConnector> {
-    static CONNECTOR: OnceLock<Option<tokio_rustls::TlsConnector>> = OnceLock::new();
-    CONNECTOR
-        .get_or_init(|| {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .with_platform_verifier()
-                .ok()?
-                .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
-        })
-        .clone()
-}
-
 impl LeanTarget {
     /// The lean path for `url`, when it can take it: `http://` or `https://` over HTTP/1.1, with no proxy in the
-    /// environment (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`.
-    pub fn of(url: &reqwest::Url, http1: bool, max_idle: usize) -> Option<Arc<Self>> {
+    /// environment (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`. An
+    /// https URL takes the run's TLS configuration `tls`.
+    pub fn of(
+        url: &reqwest::Url,
+        http1: bool,
+        max_idle: usize,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Option<Arc<Self>> {
         // An escape hatch, and the benchmark's way to measure both paths side by side.
         if std::env::var_os("SLACHECK_HTTP_CLIENT").is_some_and(|v| v == "reqwest") {
             return None;
@@ -90,7 +76,7 @@ impl LeanTarget {
         let tls = match url.scheme() {
             "https" => {
                 let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string()).ok()?;
-                Some(Tls { connector: tls_connector()?, name })
+                Some(Tls { connector: tokio_rustls::TlsConnector::from(tls?.clone()), name })
             }
             _ => None,
         };
@@ -137,10 +123,7 @@ impl LeanTarget {
             return Ok((http1(stream).await?, Some(Opening { connect, tls: None })));
         };
         let shaking = Instant::now();
-        let stream = connector
-            .connect(name.clone(), stream)
-            .await
-            .map_err(|e| SendError::handshake(format!("TLS handshake: {e}")))?;
+        let stream = connector.connect(name.clone(), stream).await.map_err(SendError::tls)?;
         let tls = Some(shaking.elapsed());
         Ok((http1(stream).await?, Some(Opening { connect, tls })))
     }
@@ -197,6 +180,8 @@ pub enum SendError {
     Connect { out_of_files: bool, message: String },
     /// The connection broke, or the answer was not HTTP.
     Transport(String),
+    /// The TLS handshake failed: `reason` in a few words (see [`super::tls::reason`]), `message` in full.
+    Tls { reason: &'static str, message: String },
 }
 
 impl SendError {
@@ -205,7 +190,26 @@ impl SendError {
         SendError::Connect { out_of_files: false, message }
     }
 
-    fn connect(e: std::io::Error) -> Self {
+    /// A TLS handshake that failed after the TCP connect: rustls's reason, or how the connection ended.
+    pub(super) fn tls(e: std::io::Error) -> Self {
+        let reason = super::tls::reason_in(&e).unwrap_or(match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "connection closed during the handshake",
+            std::io::ErrorKind::ConnectionReset => "connection reset during the handshake",
+            _ => "handshake failed",
+        });
+        SendError::Tls { reason, message: format!("TLS handshake: {e}") }
+    }
+
+    /// A connection that broke; a TLS alert among its causes makes it a TLS failure (with TLS 1.3 a server
+    /// refuses a client certificate only after the client's side of the handshake is done).
+    fn transport(e: hyper::Error) -> Self {
+        match super::tls::reason_in(&e) {
+            Some(reason) => SendError::Tls { reason, message: e.to_string() },
+            None => SendError::Transport(e.to_string()),
+        }
+    }
+
+    pub(super) fn connect(e: std::io::Error) -> Self {
         let out_of_files = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
         SendError::Connect { out_of_files, message: e.to_string() }
     }
@@ -213,6 +217,8 @@ impl SendError {
     fn of_reqwest(e: reqwest::Error) -> Self {
         if crate::machine::out_of_files(&e) {
             SendError::Connect { out_of_files: true, message: e.to_string() }
+        } else if let Some(reason) = super::tls::reason_in(&e) {
+            SendError::Tls { reason, message: e.to_string() }
         } else if e.is_connect() {
             SendError::Connect { out_of_files: false, message: e.to_string() }
         } else {
@@ -258,7 +264,7 @@ impl Answer {
                         Ok(data) => return Ok(Some(data)),
                         Err(_) => continue, // trailers
                     },
-                    Some(Err(e)) => return Err(SendError::Transport(e.to_string())),
+                    Some(Err(e)) => return Err(SendError::transport(e)),
                     None => {
                         if let Some(s) = sender.take() {
                             target.put_back(s);
@@ -299,9 +305,9 @@ pub async fn send(
         Err(mut e) => match e.take_message() {
             Some(request) if opened.is_none() => {
                 (sender, opened) = target.open().await?;
-                sender.send_request(request).await.map_err(|e| SendError::Transport(e.to_string()))?
+                sender.send_request(request).await.map_err(SendError::transport)?
             }
-            _ => return Err(SendError::Transport(e.into_error().to_string())),
+            _ => return Err(SendError::transport(e.into_error())),
         },
     };
     let (parts, incoming) = response.into_parts();
@@ -318,7 +324,7 @@ mod tests {
 
     fn target(port: u16, max_idle: usize) -> Arc<LeanTarget> {
         let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/v1/chat/completions")).unwrap();
-        LeanTarget::of(&url, true, max_idle).expect("a plain http URL takes the lean path")
+        LeanTarget::of(&url, true, max_idle, None).expect("a plain http URL takes the lean path")
     }
 
     fn idle(t: &LeanTarget) -> usize {

@@ -7,6 +7,8 @@
 mod body;
 mod build;
 pub mod client;
+pub mod reach;
+pub mod tls;
 
 use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
@@ -123,6 +125,8 @@ pub struct Policy {
 
 pub struct Router {
     pub client: reqwest::Client,
+    /// The run's TLS configuration, when an endpoint is https (both client paths use it).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     pub method: Method,
     pub headers: HeaderMap,
     pub tiers: Vec<Tier>,
@@ -377,7 +381,7 @@ impl Router {
             Outcome::Ok | Outcome::NotSent => false,
             Outcome::Timeout => e.over_budget || self.policy.on_timeout,
             Outcome::Error(ErrorKind::Status(s)) => self.policy.on_status.contains(s),
-            Outcome::Error(ErrorKind::Connect | ErrorKind::Transport) => self.policy.on_transport,
+            Outcome::Error(ErrorKind::Connect | ErrorKind::Tls(_) | ErrorKind::Transport) => self.policy.on_transport,
             Outcome::Error(ErrorKind::Interrupted) => false,
             // Before its first token a broken stream can still be retried; after it the user saw a broken answer.
             Outcome::Error(ErrorKind::Stream { after_first_token, .. }) => {
@@ -510,6 +514,7 @@ impl Router {
                 Exchange::failed(Outcome::NotSent)
             }
             Ok(Err(client::SendError::Connect { .. })) => Exchange::failed(Outcome::Error(ErrorKind::Connect)),
+            Ok(Err(client::SendError::Tls { reason, .. })) => Exchange::failed(Outcome::Error(ErrorKind::Tls(reason))),
             Ok(Err(client::SendError::Transport(_))) => Exchange::failed(Outcome::Error(ErrorKind::Transport)),
             Ok(Ok(Read::Ended(_, ReadEnd::TooLarge))) => Exchange::failed(Outcome::Error(ErrorKind::BodyTooLarge)),
             Ok(Ok(Read::Ended(status, ReadEnd::StreamOverflow))) => {

@@ -22,6 +22,7 @@ fn the_mix_spreads_classes_by_weight() {
     };
     let router = Router {
         client: reqwest::Client::new(),
+        tls: None,
         method: Method::POST,
         headers: HeaderMap::new(),
         tiers: vec![],

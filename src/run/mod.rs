@@ -99,8 +99,8 @@ impl RunError {
             | RunError::MissingApiKey { .. }
             | RunError::StartPassed { .. }
             | RunError::Metrics { .. }
-            | RunError::Folder(OutDirError::InUse(_))
-            | RunError::Router(router::BuildError::Header(_) | router::BuildError::ApiKey) => 2,
+            | RunError::Folder(OutDirError::InUse(_)) => 2,
+            RunError::Router(e) if e.is_usage() => 2,
             _ => 3,
         }
     }
@@ -317,7 +317,7 @@ fn request_body(loaded: &LoadedScenario) -> Result<Bytes, RunError> {
 }
 
 /// Starts the in-process mock providers (their clocks from `start`), builds the router and checks that every
-/// endpoint listens, so that an unreachable target fails before anything is sent.
+/// endpoint listens (and shakes hands, for https), so that an unreachable target fails before anything is sent.
 async fn start_target(
     plan: &RunPlan,
     start: Instant,
@@ -333,7 +333,7 @@ async fn start_target(
     let router = router::build_router(&loaded.routing(), &chat_url, api_key, body, &plan.prompt_inputs)?;
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {
-            engine::preflight(&endpoint.url)
+            router::reach::check(&endpoint.url, router.tls.as_ref())
                 .await
                 .map_err(|e| RunError::Unreachable(format!("tier {}: {e}", tier.name)))?;
         }

@@ -284,6 +284,14 @@ impl LoadedScenario {
         if t.api_key_env.as_deref().is_some_and(|var| !super::target::is_env_name(var)) {
             return Err(self.error("target.api_key_env", super::target::NOT_AN_ENV_NAME));
         }
+        match (&t.tls_client_cert, &t.tls_client_key) {
+            (Some(_), None) => return Err(self.error("target.tls_client_cert", "set `tls_client_key` with it")),
+            (None, Some(_)) => return Err(self.error("target.tls_client_key", "set `tls_client_cert` with it")),
+            _ => {}
+        }
+        if let Err((field, message)) = self.tls().check() {
+            return Err(self.error(&format!("target.{field}"), message));
+        }
         if t.timeout.0.is_zero() {
             return Err(self.error("target.timeout", "must be above zero"));
         }

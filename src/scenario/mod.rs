@@ -23,6 +23,7 @@ pub mod schema;
 pub mod sla;
 pub mod starter;
 pub mod target;
+pub mod tls;
 
 pub use commands::*;
 pub use load::*;
@@ -199,7 +200,18 @@ impl LoadedScenario {
             max_in_flight: s.load.max_in_flight,
             seed: s.load.seed,
             prompts,
+            tls: self.tls(),
         }
+    }
+
+    /// `[target]`'s TLS settings, its files' paths resolved against the scenario's folder.
+    pub fn tls(&self) -> tls::TlsSpec {
+        let t = &self.scenario.target;
+        let client_auth = match (&t.tls_client_cert, &t.tls_client_key) {
+            (Some(cert), Some(key)) => Some((self.resolve(cert), self.resolve(key))),
+            _ => None,
+        };
+        tls::TlsSpec { verify: t.tls_verify, client_auth }
     }
 
     /// Names of the tiers and classes a run will have (the implicit ones without `[[tiers]]` / `[[classes]]`).

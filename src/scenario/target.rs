@@ -34,6 +34,17 @@ pub struct Target {
     pub timeout: HumanDuration,
     #[serde(default)]
     pub http: HttpVersion,
+    /// Verify the server's TLS certificate (its chain and its name); `false` accepts any certificate, as k6's
+    /// `insecureSkipTLSVerify` and vegeta's `-insecure` do, and summary.json and the terminal say so.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub tls_verify: bool,
+    /// A client certificate (PEM, its chain after it) for servers that require one (mTLS), relative to the
+    /// scenario file; with `tls_client_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_key: Option<PathBuf>,
     /// The longest response body read; a longer one fails as `body too large` and its connection is dropped.
     #[serde(default = "default_max_body")]
     pub max_body: ByteSize,
@@ -222,6 +233,8 @@ pub struct RoutingSpec<'a> {
     pub seed: u64,
     /// Each class's prompt settings, in the order of `classes`.
     pub prompts: Vec<PromptSpec>,
+    /// How https connections are made.
+    pub tls: super::tls::TlsSpec,
 }
 
 fn default_prompts() -> Vec<String> {
@@ -278,6 +291,10 @@ fn default_recover_after() -> u32 {
 
 fn default_hedge_share() -> Ratio {
     Ratio(0.1)
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn yes() -> bool {

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod tls;
+
 pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
