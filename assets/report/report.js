@@ -6,7 +6,25 @@
   const data = JSON.parse(document.getElementById("data").textContent);
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22"];
   const LIMIT = "#d62728";
-  const SHADES = { outages: "rgba(255,150,150,0.35)", episodes: "rgba(255,200,90,0.35)" };
+  // Scheduled outages are filled and observed failover episodes hatched (the same as timeline.png and the
+  // legend's swatches in report.css), so that where both fall each still shows.
+  const OUTAGE_FILL = "rgba(255,120,120,0.25)";
+  const EPISODE_STROKE = "rgba(60,80,170,0.55)";
+  function hatch(ctx) {
+    const tile = document.createElement("canvas");
+    tile.width = tile.height = 8 * (window.devicePixelRatio || 1);
+    const t = tile.getContext("2d");
+    t.strokeStyle = EPISODE_STROKE;
+    t.lineWidth = window.devicePixelRatio || 1;
+    t.beginPath();
+    // "/" lines, continued across the tile's corners so that tiles join.
+    for (const [x0, y0, x1, y1] of [[0, tile.height, tile.width, 0], [-tile.width, tile.height, 0, 0], [tile.width, tile.height, 2 * tile.width, 0]]) {
+      t.moveTo(x0, y0);
+      t.lineTo(x1, y1);
+    }
+    t.stroke();
+    return ctx.createPattern(tile, "repeat");
+  }
   const sync = uPlot.sync("timeline");
 
   function width(el) {
@@ -40,7 +58,7 @@
             const ctx = u.ctx;
             ctx.save();
             for (const kind of ["outages", "episodes"]) {
-              ctx.fillStyle = SHADES[kind];
+              ctx.fillStyle = kind === "outages" ? OUTAGE_FILL : hatch(ctx);
               for (const [start, end] of data.shaded[kind]) {
                 const x0 = u.valToPos(start, "x", true);
                 const x1 = u.valToPos(end, "x", true);

@@ -70,11 +70,11 @@ fn tables(md: &str) -> String {
                 body.push_str("<ul>\n");
                 in_list = true;
             }
-            let _ = writeln!(body, "<li>{}</li>", xml_escape(item));
+            let _ = writeln!(body, "<li>{}</li>", inline(item));
         } else if let Some(warning) = line.strip_prefix("> ⚠️ ") {
-            let _ = writeln!(body, "<p class=\"warning\"><b>Warning:</b> {}</p>", xml_escape(warning));
+            let _ = writeln!(body, "<p class=\"warning\"><b>Warning:</b> {}</p>", inline(warning));
         } else if !line.trim().is_empty() {
-            let _ = writeln!(body, "<p>{}</p>", xml_escape(line.trim()));
+            let _ = writeln!(body, "<p>{}</p>", inline(line.trim()));
         }
     }
     if in_table {
@@ -96,9 +96,28 @@ fn heading(text: &str) -> String {
     format!("{} — <span class=\"verdict {class}\">{}</span>", xml_escape(name), xml_escape(verdict))
 }
 
-/// Escapes `text` and draws Markdown's emoji marks as boxes with a word.
+/// Markdown's inline code (`` `slow` ``) as HTML's, the rest escaped.
+fn inline(text: &str) -> String {
+    let mut html = String::new();
+    for (i, part) in text.split('`').enumerate() {
+        // An odd count of backticks leaves the last one open: it is text then, as Markdown reads it.
+        let closed = i % 2 == 1 && i < text.matches('`').count();
+        match (i % 2, closed) {
+            (1, true) => {
+                let _ = write!(html, "<code>{}</code>", xml_escape(part));
+            }
+            (1, false) => {
+                let _ = write!(html, "`{}", xml_escape(part));
+            }
+            _ => html.push_str(&xml_escape(part)),
+        }
+    }
+    html
+}
+
+/// Escapes `text` (its inline code as code) and draws Markdown's emoji marks as boxes with a word.
 fn marked(text: &str) -> String {
-    xml_escape(text)
+    inline(text)
         .replace("✅", "<span class=\"mark pass\">PASS</span>")
         .replace("❌", "<span class=\"mark fail\">FAIL</span>")
         .replace("⚠️", "<span class=\"mark undecided\">UNDECIDED</span>")
@@ -111,12 +130,23 @@ fn charts(body: &mut String, data: &Value) {
          the same.</p></noscript>\n",
     );
     if data["timeline"]["t"].as_array().is_some_and(|t| !t.is_empty()) {
-        body.push_str(
+        let present = |kind: &str| data["shaded"][kind].as_array().is_some_and(|s| !s.is_empty());
+        let shades: Vec<&str> = [
+            ("outages", "<span class=\"legend-shade outage\"></span>scheduled outage"),
+            (
+                "episodes",
+                "<span class=\"legend-shade episode\"></span>observed failover episode (found from the answers)",
+            ),
+        ]
+        .into_iter()
+        .filter(|(kind, _)| present(kind))
+        .map(|(_, entry)| entry)
+        .collect();
+        let shaded = if shades.is_empty() { String::new() } else { format!(" Shaded: {}.", shades.join(" ")) };
+        let _ = write!(
+            body,
             "<h2>Timeline</h2>\n<p class=\"help\">Hover for values; drag to zoom, double-click to reset; click a \
-             legend entry to hide or show it. Shaded:<span class=\"legend-shade\" \
-             style=\"background:rgba(255,150,150,0.6)\"></span>scheduled outage\
-             <span class=\"legend-shade\" style=\"background:rgba(255,200,90,0.6)\"></span>failover episode \
-             (found from the requests)</p>\n<div class=\"chart\" id=\"chart-rate\"></div>\n\
+             legend entry to hide or show it.{shaded}</p>\n<div class=\"chart\" id=\"chart-rate\"></div>\n\
              <div class=\"chart\" id=\"chart-latency\"></div>\n",
         );
         if data["tokens"] == true {
@@ -225,6 +255,40 @@ mod tests {
              <tr><td>p99.9</td><td><span class=\"mark undecided\">UNDECIDED</span></td></tr>\n</table>\n\
              <p class=\"warning\"><b>Warning:</b> late &amp; slow</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
         );
+    }
+
+    #[test]
+    fn inline_code_is_code_and_nothing_of_markdown_is_left() {
+        assert_eq!(
+            tables("- Tail: 94% were served by `mid<1>`, which served 11%\n"),
+            "<ul>\n<li>Tail: 94% were served by <code>mid&lt;1&gt;</code>, which served 11%</li>\n</ul>\n"
+        );
+        assert_eq!(inline("a `b` c `d` e"), "a <code>b</code> c <code>d</code> e");
+        assert_eq!(inline("one ` alone"), "one ` alone", "a backtick without its pair is text");
+        assert_eq!(
+            tables("| class `x` |\n|---|\n| `y` |\n"),
+            "<table>\n<tr><th>class <code>x</code></th></tr>\n<tr><td><code>y</code></td></tr>\n</table>\n"
+        );
+    }
+
+    #[test]
+    fn the_timeline_legend_names_the_shaded_kinds_the_run_has() {
+        let data = |outages: Value, episodes: Value| {
+            json!({ "timeline": { "t": [0, 1] }, "tokens": false, "served_by": { "names": [] }, "spectra": [],
+                    "shaded": { "outages": outages, "episodes": episodes } })
+        };
+        let page = |d: Value| {
+            let mut body = String::new();
+            charts(&mut body, &d);
+            body
+        };
+        let both = page(data(json!([[1.0, 2.0]]), json!([[1.0, 2.5]])));
+        assert!(both.contains("legend-shade outage\"></span>scheduled outage"), "{both}");
+        assert!(both.contains("legend-shade episode\"></span>observed failover episode"), "{both}");
+        let outage = page(data(json!([[1.0, 2.0]]), json!([])));
+        assert!(outage.contains("scheduled outage") && !outage.contains("episode"), "{outage}");
+        let none = page(data(json!([]), json!([])));
+        assert!(!none.contains("Shaded") && !none.contains("legend-shade"), "{none}");
     }
 
     #[test]

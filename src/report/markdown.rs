@@ -1,5 +1,6 @@
 //! `summary.md`: the Markdown summary for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 
+use super::measured::{percentile_cells, table, Align::*, PERCENTILE_HEADS};
 use super::*;
 
 /// `summary.md`: a compact Markdown report for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
@@ -22,6 +23,10 @@ pub fn markdown(summary: &Summary) -> String {
     routing(&mut out, summary);
     notes(&mut out, summary);
     slowest(&mut out, summary);
+    // Each part ends with an empty line, or starts with one: one is enough.
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
     out
 }
 
@@ -37,40 +42,42 @@ fn warnings(out: &mut String, summary: &Summary) {
 
 /// The SLA targets: limit, measurement, interval, judgement, and what more to know.
 fn targets(out: &mut String, summary: &Summary) {
-    if !summary.verdict.targets.is_empty() {
-        out.push_str("| SLA target | limit | measured | 95% interval | | |\n|---|---:|---:|---:|:-:|---|\n");
-        for t in &summary.verdict.targets {
+    let rows: Vec<Vec<String>> = summary
+        .verdict
+        .targets
+        .iter()
+        .map(|t| {
             let (limit, measured) = target_cells(t);
-            let mark = judgement_mark(t.judgement).1;
-            let remark = target_remark(t).unwrap_or_default();
-            let _ = writeln!(out, "| {} | {limit} | {measured} | {} | {mark} | {remark} |", t.name, interval_cell(t));
-        }
-        out.push('\n');
-    }
+            let mark = judgement_mark(t.judgement).1.to_string();
+            vec![t.name.clone(), limit, measured, interval_cell(t), mark, target_remark(t).unwrap_or_default()]
+        })
+        .collect();
+    let heads = [("SLA target", L), ("limit", R), ("measured", R), ("95% interval", R), ("verdict", C), ("note", L)];
+    table(out, &heads, &rows);
 }
 
-/// Latency, service time and lag, and the counts.
+/// Latency, service time and lag (and how attempts began, when the client timed it), the counts, the errors,
+/// and for streamed answers, goodput and tokens their own tables.
 fn latency(out: &mut String, summary: &Summary) {
-    out.push_str("| | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|\n");
-    for (label, p) in [
+    let phases = [
+        ("headers (send to answer head)", &summary.headers_ms),
+        ("TCP connect", &summary.connect_ms),
+        ("TLS handshake", &summary.tls_ms),
+    ];
+    let rows = [
         ("latency", &summary.latency_ms),
         ("service time", &summary.service_time_ms),
         ("dispatcher lag", &summary.lag_ms),
-    ] {
-        let _ = writeln!(
-            out,
-            "| {label} | {} | {} | {} | {} | {} |",
-            fmt_ms(p.p50),
-            fmt_ms(p.p90),
-            fmt_ms(p.p99),
-            fmt_ms(p.p99_9),
-            fmt_ms(p.max)
-        );
-    }
+    ]
+    .into_iter()
+    .chain(phases.into_iter().filter_map(|(label, p)| p.as_ref().map(|p| (label, p))))
+    .map(|(label, p)| percentile_cells(label, p))
+    .collect::<Vec<_>>();
+    table(out, &PERCENTILE_HEADS, &rows);
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "\n{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent; availability {}.",
+        "{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent; availability {}.",
         c.total,
         summary.duration_s,
         summary.offered_rate_per_s,
@@ -81,9 +88,19 @@ fn latency(out: &mut String, summary: &Summary) {
         c.not_sent,
         fmt_ratio(summary.availability)
     );
-    for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
-        let _ = writeln!(out, "\n{}.", capitalized(&line));
+    if !summary.errors.is_empty() {
+        let list: Vec<String> = summary.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(
+            out,
+            "
+Errors: {}.",
+            list.join(", ")
+        );
     }
+    out.push('\n');
+    super::measured::streams(out, summary);
+    super::measured::goodput(out, summary);
+    super::measured::tokens(out, summary);
 }
 
 /// The tier table and failover, when the run routed.
@@ -127,25 +144,34 @@ fn notes(out: &mut String, summary: &Summary) {
 /// The slowest requests, with what requests.parquet records of them and the id to find them by.
 fn slowest(out: &mut String, summary: &Summary) {
     let Some(tail) = summary.tail.as_ref().filter(|t| !t.slowest.is_empty()) else { return };
-    let _ = writeln!(
-        out,
-        "\n| slowest requests | latency | outcome | class | tier | upstream | region | attempts | request id |\n\
-         |---|---:|---|---|---|---|---|---:|---|"
-    );
-    for r in &tail.slowest {
-        let _ = writeln!(
-            out,
-            "| #{} at {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.request,
-            fmt_seconds(r.intended_ms / 1000.0),
-            fmt_ms(r.latency_ms),
-            r.outcome,
-            r.class,
-            r.tier.as_deref().unwrap_or("-"),
-            r.upstream,
-            r.region.as_deref().unwrap_or("-"),
-            r.attempts,
-            r.request_id.as_deref().unwrap_or("-")
-        );
-    }
+    let rows: Vec<Vec<String>> = tail
+        .slowest
+        .iter()
+        .map(|r| {
+            vec![
+                format!("#{} at {}", r.request, fmt_seconds(r.intended_ms / 1000.0)),
+                fmt_ms(r.latency_ms),
+                r.outcome.clone(),
+                r.class.clone(),
+                r.tier.clone().unwrap_or_default(),
+                r.upstream.clone(),
+                r.region.clone().unwrap_or_default(),
+                r.attempts.to_string(),
+                r.request_id.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    let heads = [
+        ("slowest requests", L),
+        ("latency", R),
+        ("outcome", L),
+        ("class", L),
+        ("tier", L),
+        ("upstream", L),
+        ("region", L),
+        ("attempts", R),
+        ("request id", L),
+    ];
+    table(out, &heads, &rows);
 }

@@ -4,7 +4,7 @@
 //! - [`goodput`] — summary.json's goodput and token throughput;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
 //! - [`terminal`] — the terminal summary;
-//! - [`markdown`] — summary.md;
+//! - [`markdown`] — summary.md, with `measured`'s tables of streams, goodput and tokens;
 //! - [`junit`] — junit.xml;
 //! - [`html`] — report.html, self-contained and interactive (charts by the vendored uPlot);
 //! - [`prometheus`] — the live metrics' text exposition (`run --metrics-addr`).
@@ -15,6 +15,7 @@ pub mod goodput;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod measured;
 pub mod prometheus;
 pub mod summary;
 pub mod terminal;
