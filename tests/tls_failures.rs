@@ -177,3 +177,28 @@ fn a_client_certificate_file_that_cannot_be_used_is_a_usage_error_naming_its_fie
         }
     }
 }
+
+#[test]
+fn a_server_that_never_answers_the_client_hello_times_out_alike_over_http_1_and_2() {
+    // The start-up handshake is answered; every later connection is accepted and never answered.
+    let pki = Pki::new("slacheck test CA");
+    let ws = Workspace::new();
+    let ca = trust(&ws, &pki);
+    let config = server_config(&pki.issue(&["127.0.0.1"], Validity::Now), None);
+    let mut errors = Vec::new();
+    for (client, http) in [("lean", "1.1"), ("reqwest", "1.1"), ("reqwest", "2")] {
+        let config = config.clone();
+        let port = serve_tls(move |n| (n == 0).then(|| config.clone()));
+        let file = ws.write(
+            "silent.toml",
+            &scenario(port, &format!("http = \"{http}\"\ntimeout = \"2s\"")).replace("timeout = \"5s\"\n", ""),
+        );
+        let env = [("SSL_CERT_FILE", ca.as_str()), ("SLACHECK_HTTP_CLIENT", client)];
+        let r = ws.run_env(&file, &["--quiet", "--format", "json"], &env);
+        let s = r.summary();
+        assert_counts_add_up(&s);
+        assert_eq!(f(&s, &["counts", "timeout"]), 20.0, "{client}, HTTP/{http}: {} {}", s["errors"], r.stderr);
+        errors.push(s["errors"].clone());
+    }
+    assert!(errors.iter().all(|e| e == &errors[0]), "{errors:?}");
+}

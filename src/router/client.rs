@@ -287,9 +287,21 @@ pub async fn send(
     body: Bytes,
 ) -> Result<Answer, SendError> {
     let Some(target) = lean else {
-        let request = client.request(method.clone(), url.clone()).headers(headers).body(body);
-        let response = request.send().await.map_err(SendError::of_reqwest)?;
-        return Ok(Answer { status: response.status().as_u16(), opened: None, body: Body::Reqwest(response) });
+        let mut waits = 0;
+        loop {
+            let request = client.request(method.clone(), url.clone()).headers(headers.clone()).body(body.clone());
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    return Ok(Answer { status, opened: None, body: Body::Reqwest(response) });
+                }
+                // It waited for an HTTP/2 connection another request was opening, and that request gave up (its
+                // deadline): this one never left, so it waits for a connection of its own, until its own
+                // deadline (the caller's), as over HTTP/1.1, instead of failing at once as a connect error.
+                Err(e) if abandoned_wait(&e) && waits < MAX_WAITS => waits += 1,
+                Err(e) => return Err(SendError::of_reqwest(e)),
+            }
+        }
     };
     let (mut sender, mut opened) = target.connection().await?;
     let mut request = hyper::Request::new(Full::new(body));
@@ -316,6 +328,24 @@ pub async fn send(
         opened,
         body: Body::Lean { headers: parts.headers, incoming, sender: Some(sender), target: target.clone() },
     })
+}
+
+/// The most times one request waits again for a shared connection (each wait ends only when another request's
+/// connect ends, so this is a bound, not a pace).
+const MAX_WAITS: u32 = 64;
+
+/// Whether a request failed only because the shared HTTP/2 connection it waited for was abandoned (hyper-util's
+/// pool tells its waiters "request was canceled").
+fn abandoned_wait(e: &(dyn std::error::Error + 'static)) -> bool {
+    use hyper_util::client::legacy::pool;
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if matches!(e.downcast_ref::<pool::Error>(), Some(pool::Error::CheckoutNoLongerWanted)) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 #[cfg(test)]
