@@ -177,3 +177,21 @@ fn an_address_in_use_is_refused_before_sending() {
     assert!(r.stderr.contains("--metrics-addr") && r.stderr.contains("cannot listen"), "{}", r.stderr);
     assert!(!r.out.join("summary.json").exists());
 }
+
+#[test]
+fn idle_connections_do_not_keep_a_scrape_out() {
+    let ws = Workspace::new();
+    let file = ws.write("idle.toml", SCENARIO);
+    let (mut child, addr, _) = live_run(&file, &ws.path().join("out-idle"));
+    // More connections that say nothing than there are scrape slots (16), all kept open: without room for a
+    // scrape, it would wait behind them (5 s each, 16 at a time) past its own read timeout of 5 s.
+    let idle: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let scraped = scrape(addr, "/metrics");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(scraped.map(|(code, _)| code), Some(200), "a scrape behind 40 idle connections");
+    // The slot it took was an idle connection's: the oldest were closed by the server.
+    let mut first = &idle[0];
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(first.read(&mut [0u8; 16]).ok(), Some(0), "the oldest idle connection was closed");
+}

@@ -5,12 +5,14 @@
 use super::RunError;
 use crate::engine::Controls;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// Scrapes answered at once; more wait for a free one (each is a few kilobytes and ends within seconds).
+/// Scrapes answered at once; more wait for a free one (each is a few kilobytes and ends within seconds), or
+/// take the slot of a connection that has not sent a byte yet.
 const MAX_SCRAPES: usize = 16;
 /// The most of a request head read, and the longest a scraper may take to send it.
 const MAX_HEAD: usize = 8 << 10;
@@ -39,22 +41,54 @@ pub(super) async fn serve(
 ) -> Result<tokio::task::JoinHandle<()>, RunError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Metrics { addr, source })?;
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SCRAPES));
+    let mut open = Connections::default();
     Ok(tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else { continue };
+            if slots.available_permits() == 0 {
+                open.close_oldest_idle();
+            }
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
             let (exposition, controls) = (exposition.clone(), controls.clone());
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(HEAD_TIMEOUT, answer(&mut socket, &exposition, &controls)).await;
+            let silent = Arc::new(AtomicBool::new(true));
+            let heard = silent.clone();
+            let task = tokio::spawn(async move {
+                let _ = tokio::time::timeout(HEAD_TIMEOUT, answer(&mut socket, &heard, &exposition, &controls)).await;
                 drop(slot);
             });
+            open.add(silent, task.abort_handle());
         }
     }))
 }
 
-/// Reads one request head and answers it: the exposition for `GET /metrics` (or `/`), 404 otherwise.
+/// The connections being answered, oldest first, each with whether it is still silent (no byte of a request
+/// yet). Idle connections (a port scan, a client that keeps one open) would otherwise hold every slot until
+/// their head timeout, and a real scrape behind them timed out.
+#[derive(Default)]
+struct Connections(std::collections::VecDeque<(Arc<AtomicBool>, tokio::task::AbortHandle)>);
+
+impl Connections {
+    fn add(&mut self, silent: Arc<AtomicBool>, task: tokio::task::AbortHandle) {
+        self.0.retain(|(_, t)| !t.is_finished());
+        self.0.push_back((silent, task));
+    }
+
+    /// Closes the oldest connection that has sent nothing, freeing its slot for the newest.
+    fn close_oldest_idle(&mut self) {
+        self.0.retain(|(_, t)| !t.is_finished());
+        if let Some(i) = self.0.iter().position(|(silent, _)| silent.load(Ordering::Relaxed)) {
+            if let Some((_, task)) = self.0.remove(i) {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Reads one request head and answers it: the exposition for `GET /metrics` (or `/`), 404 otherwise. `silent`
+/// is cleared at the request's first byte.
 async fn answer(
     socket: &mut tokio::net::TcpStream,
+    silent: &AtomicBool,
     exposition: &Exposition,
     controls: &Controls,
 ) -> std::io::Result<()> {
@@ -65,6 +99,7 @@ async fn answer(
         if n == 0 {
             break;
         }
+        silent.store(false, Ordering::Relaxed);
         head.extend_from_slice(&piece[..n]);
     }
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
