@@ -44,7 +44,7 @@ name = "fast"
 stream = { ttft = { dist = "fixed", value = "5ms" }, inter_token = { dist = "fixed", value = "1ms" } }
 [[mock.providers]]
 name = "slow"
-stream = { ttft = { dist = "fixed", value = "80ms" }, inter_token = { dist = "fixed", value = "6ms" } }
+stream = { ttft = { dist = "fixed", value = "300ms" }, inter_token = { dist = "fixed", value = "10ms" } }
 "#;
 
 /// Milliseconds as the reports write them: `2.35s`, `148.7ms`, `0.36ms` (worked out here, not by slacheck).
@@ -101,7 +101,7 @@ fn a_streamed_runs_reports_carry_what_the_terminal_measured_and_nothing_empty() 
     }
     let rate = |v: &Value| format!("{:.0}", v.as_f64().unwrap());
     let all = format!(
-        "| all tiers | {} | {} | {} | {} | {} |",
+        "| all answers | {} | {} | {} | {} | {} |",
         ms(f(st, &["ttft_ms", "p50"])),
         ms(f(st, &["ttft_ms", "p99"])),
         ms(f(st, &["inter_token_ms", "p50"])),
@@ -125,6 +125,7 @@ fn a_streamed_runs_reports_carry_what_the_terminal_measured_and_nothing_empty() 
     let g = &s["goodput"];
     let good = format!("| all requests | {} | {} |", g["good"], g["total"]);
     assert!(md.contains(&good), "{good}\n{md}");
+    assert!(md.contains("A good request succeeded with time to first token ≤ 500ms; a tier's share is of"), "{md}");
     for class in ["chat", "long"] {
         let c = &g["classes"][class];
         let row = format!("| class {class} | {} | {} |", c["good"], c["of"]);
@@ -149,8 +150,11 @@ fn a_streamed_runs_reports_carry_what_the_terminal_measured_and_nothing_empty() 
     let ttft = format!("<td>time to first token</td><td>{}</td>", ms(f(st, &["ttft_ms", "p50"])));
     assert!(page.contains(&ttft), "{ttft}");
     assert!(page.contains("<th>goodput</th>") && page.contains("<th>tokens</th>"), "{page}");
-    assert!(md.contains('`'), "the tail names a tier, class or upstream in code: {md}");
-    assert!(page.contains("<code>"), "{page}");
+    // The tail names what stands out (here the slow tier b and its class) in code; on a machine so busy that
+    // the generator's lag, not the tier, makes the slowest requests, nothing may stand out.
+    if md.contains("were of class `long`") {
+        assert!(page.contains("were of class <code>long</code>"), "{page}");
+    }
     for syntax in ["`", "### ", "| ", "|---", "**"] {
         assert!(!page.contains(syntax), "{syntax:?} in the page's text: {page}");
     }

@@ -69,7 +69,8 @@ pub(super) fn streams(out: &mut String, summary: &Summary) {
         let rate = rate.map_or("-".into(), |r| format!("{r:.0}"));
         vec![name, p50(ttft), p99(ttft), p50(gap), p99(gap), rate]
     };
-    let mut rows = vec![cells("all tiers".into(), Some(&st.ttft_ms), Some(&st.inter_token_ms), Some(st.tokens_per_s))];
+    let mut rows =
+        vec![cells("all answers".into(), Some(&st.ttft_ms), Some(&st.inter_token_ms), Some(st.tokens_per_s))];
     if several {
         for t in streaming {
             rows.push(cells(format!("tier {}", t.name), t.ttft_ms.as_ref(), t.inter_token_ms.as_ref(), t.tokens_per_s));
@@ -100,6 +101,7 @@ pub(super) fn goodput(out: &mut String, summary: &Summary) {
             rows.extend(slices.iter().map(|(n, s)| row(format!("{kind} {n}"), s.good, s.of, s.ratio, s.per_s)));
         }
     }
+    let by_tier = if g.tiers.len() > 1 { "; a tier's share is of the requests it served" } else { "" };
     let heads = [("goodput", L), ("good", R), ("of", R), ("share", R), ("per second", R)];
     table(out, &heads, &rows);
     let o = &g.objectives;
@@ -108,11 +110,7 @@ pub(super) fn goodput(out: &mut String, summary: &Summary) {
             .into_iter()
             .filter_map(|(name, limit)| limit.map(|l| format!("{name} ≤ {l}")))
             .collect();
-    let _ = writeln!(
-        out,
-        "A good request succeeded with {}; a tier's share is of the requests it served.\n",
-        objectives.join(", ")
-    );
+    let _ = writeln!(out, "A good request succeeded with {}{by_tier}.\n", objectives.join(", "));
 }
 
 /// Tokens delivered, when any were counted: input and output, in all and per second, overall, by class and by
