@@ -156,9 +156,12 @@ async fn handle(
 }
 
 async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Result<Response<Body>, ResetOnPurpose> {
+    // Every wait of this answer is a deadline counted from here, so the timer's granularity is paid once, not
+    // once a chunk.
+    let began = Instant::now();
     let request = ChatRequest::parse(&body);
     let model = request.model().to_string();
-    let decision = provider.decide(Instant::now(), &model, request.stream);
+    let decision = provider.decide(began, &model, request.stream);
     let id = ids.fetch_add(1, Ordering::Relaxed);
     let shaped = provider.tokens.as_ref().map(|t| t.shape(&body, &request, provider.config.completion_tokens));
     let (prompt_tokens, completion_tokens, prefill, decode) = match shaped {
@@ -177,7 +180,7 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
             Err(ResetOnPurpose)
         }
         Decision::Error { status, delay, retry_after } => {
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep_until((began + delay).into()).await;
             let mut r = json(&provider, status, openai::error_body(status, "injected by mock-upstream"));
             if let Some(s) = retry_after {
                 r.headers_mut().insert("retry-after", s.into());
@@ -187,12 +190,13 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
         Decision::Answer { delay, malformed, stream_fault } => {
             if request.stream {
                 let tokens = Tokens { prompt: prompt_tokens, completion: completion_tokens, decode };
-                let body = sse_body(provider.clone(), id, model, delay + prefill, tokens, stream_fault);
+                let first_due = began + delay + prefill;
+                let body = sse_body(provider.clone(), id, model, first_due, tokens, stream_fault);
                 let mut r = respond(&provider, 200, "text/event-stream", body);
                 r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
                 return Ok(r);
             }
-            tokio::time::sleep(delay + prefill + decode.saturating_mul(completion_tokens)).await;
+            tokio::time::sleep_until((began + delay + prefill + decode.saturating_mul(completion_tokens)).into()).await;
             let text = if malformed {
                 openai::MALFORMED_BODY.to_string()
             } else {
@@ -210,13 +214,15 @@ struct Tokens {
     decode: Duration,
 }
 
-/// An SSE body: headers go out at once, the first token after `ttft`, then one token per inter-token gap (plus
-/// the decode time of a token-aware provider).
+/// An SSE body: headers go out at once, the first token at `first_due`, then one token per inter-token gap (plus
+/// the decode time of a token-aware provider). Each chunk waits until its own deadline, the previous one's plus
+/// its gap, never a relative sleep: a timer that wakes up to a millisecond late would otherwise add that
+/// millisecond to every gap (5 ms came out as 6.1 ms).
 fn sse_body(
     provider: Arc<Provider>,
     id: u64,
     model: String,
-    ttft: Duration,
+    first_due: Instant,
     tokens: Tokens,
     fault: Option<StreamFaultKind>,
 ) -> Body {
@@ -225,15 +231,15 @@ fn sse_body(
     let first = provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
     let chunks = completion_tokens - first + 1;
     let halfway = chunks / 2;
-    let frames = futures_util::stream::unfold(0u32, move |index| {
+    let frames = futures_util::stream::unfold((0u32, first_due), move |(index, due)| {
         let provider = provider.clone();
         let model = model.clone();
         async move {
             if index > chunks {
                 return None;
             }
-            let gap = if index == 0 { ttft } else { provider.inter_token_gap() + decode };
-            tokio::time::sleep(gap).await;
+            let mut due = if index == 0 { due } else { due + provider.inter_token_gap() + decode };
+            tokio::time::sleep_until(due.into()).await;
             let tokens = if index == 0 { first } else { 1 };
             let text = if index == chunks {
                 openai::stream_end(id, &model, prompt_tokens, completion_tokens, provider.config.stream.usage)
@@ -242,17 +248,19 @@ fn sse_body(
                     Some(StreamFaultKind::Truncate) if index == halfway => return None,
                     Some(StreamFaultKind::Malformed) if index == halfway => openai::MALFORMED_CHUNK.to_string(),
                     Some(StreamFaultKind::Error) if index == halfway => {
-                        return Some((Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))), chunks + 1));
+                        return Some((Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))), (chunks + 1, due)));
                     }
                     Some(StreamFaultKind::Stall) if index == halfway => {
                         let stall = provider.config.stream_faults.as_ref().map(|f| f.stall.0).unwrap_or_default();
-                        tokio::time::sleep(stall).await;
+                        // The stall delays this chunk and every one after it, as a stalled server's would.
+                        due += stall;
+                        tokio::time::sleep_until(due.into()).await;
                         openai::chunk_event(id, &model, index, tokens)
                     }
                     _ => openai::chunk_event(id, &model, index, tokens),
                 }
             };
-            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), index + 1))
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), (index + 1, due)))
         }
     });
     BodyExt::boxed(StreamBody::new(frames))

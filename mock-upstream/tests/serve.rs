@@ -324,3 +324,48 @@ fn the_example_config_is_valid() {
         p.check().unwrap();
     }
 }
+
+/// Reads a stream and returns, for each SSE event, when it arrived after `sent` (events that came in one read
+/// share its time).
+async fn event_arrivals(url: &str, body: &str) -> (Instant, Vec<Duration>) {
+    let sent = Instant::now();
+    let mut r = chat(&client(), url, body).await;
+    let (mut arrivals, mut pending) = (Vec::new(), String::new());
+    while let Some(bytes) = r.chunk().await.unwrap() {
+        let at = sent.elapsed();
+        pending.push_str(std::str::from_utf8(&bytes).unwrap());
+        while let Some(end) = pending.find("\n\n") {
+            arrivals.push(at);
+            pending.drain(..end + 2);
+        }
+    }
+    (sent, arrivals)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_chunks_keep_their_absolute_schedule() {
+    // 200 tokens at 5 ms, no time to first token: chunk i is due 5·i ms after the answer began, and the closing
+    // events (finish, usage, [DONE]) 1 s after it. A mock that sleeps a relative 5 ms per chunk falls behind by
+    // the timer's granularity at every chunk (about 1.1 ms each, 220 ms by the end); one that sleeps until each
+    // deadline is as late at the end as at the start.
+    let mut cfg = ProviderConfig::named("clock");
+    cfg.stream.ttft = Latency::Fixed { value: ms(0) };
+    cfg.stream.inter_token = Latency::Fixed { value: ms(5) };
+    cfg.completion_tokens = 200;
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let (_, arrivals) = event_arrivals(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 200}"#).await;
+    assert_eq!(arrivals.len(), 200 + 3, "200 token chunks, then finish, usage and [DONE]");
+    // Lateness of chunk i against its deadline, as the client sees it (it includes the request's own trip, the
+    // same for every chunk). The floor over the first and over the last 20 chunks: a busy machine can delay a
+    // few chunks, but a chunk that wakes late does not delay the ones after it, so the floor cannot drift.
+    let lateness: Vec<f64> = (0..=200).map(|i| arrivals[i].as_secs_f64() * 1e3 - 5.0 * i as f64).collect();
+    let floor = |xs: &[f64]| xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let (first, last) = (floor(&lateness[..20]), floor(&lateness[181..]));
+    let total = (arrivals[200] - arrivals[0]).as_secs_f64() * 1e3;
+    eprintln!("first chunk {first:.2} ms late, last 20 chunks at least {last:.2} ms late; first to last {total:.2} ms");
+    assert!(
+        last - first <= 2.0,
+        "the stream drifted from its schedule: the first chunks were {first:.2} ms late, the last ones at least \
+         {last:.2} ms (first to last took {total:.2} ms, planned 1000 ms)"
+    );
+}
