@@ -19,6 +19,6 @@ pub mod wiremock_support;
 
 pub use config::{MockConfig, ProviderConfig};
 pub use provider::{Provider, Stats};
-pub use server::{start, RunningProvider, ServeError};
+pub use server::{bind, start, BoundProvider, RunningProvider, ServeError};
 /// Units and located TOML errors come from the leaf both crates share.
 pub use slacheck_common::{tomlfile, units};

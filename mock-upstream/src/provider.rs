@@ -88,6 +88,16 @@ impl Provider {
 
     /// A provider whose outage windows count from `started` (shared by every provider of one run).
     pub fn starting_at(config: ProviderConfig, started: Instant) -> Self {
+        let tokens = crate::tokens::TokenModel::of(&config);
+        Self::assemble(config, tokens, started)
+    }
+
+    /// As [`Provider::starting_at`], with its token model made beforehand (loading a tokenizer takes a while).
+    pub(crate) fn assemble(
+        config: ProviderConfig,
+        tokens: Option<crate::tokens::TokenModel>,
+        started: Instant,
+    ) -> Self {
         let burst = config.rate_limit.as_ref().map(bucket_size).unwrap_or(0.0);
         let state = State {
             rng: Pcg64Mcg::seed_from_u64(config.seed),
@@ -97,7 +107,6 @@ impl Provider {
             error_rate: config.errors.as_ref().map(|e| e.rate.0).unwrap_or(0.0),
             stats: Stats { provider: config.name.clone(), ..Stats::default() },
         };
-        let tokens = crate::tokens::TokenModel::of(&config);
         Provider { config, tokens, started, state: Mutex::new(state) }
     }
 

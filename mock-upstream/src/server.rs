@@ -54,6 +54,21 @@ pub enum ServeError {
 
 /// Starts a provider on `127.0.0.1:<config.port>` (0: any free port). Outage windows count from `started`.
 pub async fn start(config: ProviderConfig, started: Instant) -> Result<RunningProvider, ServeError> {
+    Ok(bind(config).await?.serve(started))
+}
+
+/// A provider listening on its port, with its tokenizer loaded, whose clock has not started: connections wait
+/// in the listener's backlog until [`BoundProvider::serve`]. A run binds its providers, does its slow set-up
+/// (prompts, TLS roots), and only then starts the clock that its first request and the outage windows share.
+pub struct BoundProvider {
+    listener: TcpListener,
+    pub addr: SocketAddr,
+    config: ProviderConfig,
+    tokens: Option<crate::tokens::TokenModel>,
+}
+
+/// Binds a provider to `127.0.0.1:<config.port>` (0: any free port) without serving yet.
+pub async fn bind(config: ProviderConfig) -> Result<BoundProvider, ServeError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], config.port));
     let name = config.name.clone();
     let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
@@ -63,10 +78,27 @@ pub async fn start(config: ProviderConfig, started: Instant) -> Result<RunningPr
         source,
     })?;
     let addr = listener.local_addr().expect("a bound listener has an address");
-    let queue = config.concurrency.map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize)));
-    let provider = Arc::new(Provider::starting_at(config, started));
-    let accept_loop = tokio::spawn(accept(listener, provider.clone(), queue));
-    Ok(RunningProvider { addr, provider, accept_loop })
+    let tokens = crate::tokens::TokenModel::of(&config);
+    Ok(BoundProvider { listener, addr, config, tokens })
+}
+
+impl BoundProvider {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+    /// The chat-completions endpoint.
+    pub fn chat_url(&self) -> String {
+        format!("http://{}/v1/chat/completions", self.addr)
+    }
+
+    /// Serves from now on; outage windows and the rate limit's bucket count from `started`.
+    pub fn serve(self, started: Instant) -> RunningProvider {
+        let BoundProvider { listener, addr, config, tokens } = self;
+        let queue = config.concurrency.map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize)));
+        let provider = Arc::new(Provider::assemble(config, tokens, started));
+        let accept_loop = tokio::spawn(accept(listener, provider.clone(), queue));
+        RunningProvider { addr, provider, accept_loop }
+    }
 }
 
 /// Waiting room of a provider with a `concurrency` limit: a fair (FIFO) semaphore.

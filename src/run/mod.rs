@@ -222,9 +222,12 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
-    // Outage windows of mock providers count from the moment the first request is due.
+    let (bound, router) = prepare_target(plan, api_key.as_deref(), body).await?;
+    // The clock starts once the slow set-up is done (a tokenizer, prompts, TLS roots took up to 0.5 s, and the
+    // first requests were due before the pacer began). Outage windows of mock providers count from the moment
+    // the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
-    let (providers, router) = start_target(plan, start, api_key.as_deref(), body).await?;
+    let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
     let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;
@@ -316,21 +319,22 @@ fn request_body(loaded: &LoadedScenario) -> Result<Bytes, RunError> {
     })
 }
 
-/// Starts the in-process mock providers (their clocks from `start`), builds the router and checks that every
-/// endpoint listens (and shakes hands, for https), so that an unreachable target fails before anything is sent.
-async fn start_target(
+/// Binds the in-process mock providers (they serve once the run's clock is set), builds the router and checks
+/// that every endpoint listens (and shakes hands, for https), so that an unreachable target fails before
+/// anything is sent.
+async fn prepare_target(
     plan: &RunPlan,
-    start: Instant,
     api_key: Option<&str>,
     body: Bytes,
-) -> Result<(Vec<mock_upstream::RunningProvider>, Router), RunError> {
+) -> Result<(Vec<mock_upstream::BoundProvider>, Router), RunError> {
     let loaded = &plan.loaded;
     let mut providers = Vec::new();
     for config in loaded.mock_providers() {
-        providers.push(mock_upstream::start(config, start).await?);
+        providers.push(mock_upstream::bind(config).await?);
     }
-    let chat_url = |mock: &str| providers.iter().find(|p| p.provider.name() == mock).map(|p| p.chat_url());
+    let chat_url = |mock: &str| providers.iter().find(|p| p.name() == mock).map(|p| p.chat_url());
     let router = router::build_router(&loaded.routing(), &chat_url, api_key, body, &plan.prompt_inputs)?;
+    // A bound provider's listener accepts the connection into its backlog: the check holds before it serves.
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {
             router::reach::check(&endpoint.url, router.tls.as_ref())
