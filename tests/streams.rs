@@ -27,15 +27,17 @@ fn time_to_first_token_and_inter_token_gaps_are_measured() {
     // Headers come at once; the first token 50 ms later.
     assert!(f(st, &["headers_ms", "p50"]) < ttft - 30.0, "{st}");
     let gap = f(st, &["inter_token_ms", "p50"]);
-    assert!((5.0..9.0).contains(&gap), "inter-token p50 {gap} ms for 5 ms gaps");
+    // The mock keeps each chunk's absolute deadline: a gap after a chunk that woke late is a little shorter.
+    assert!((4.0..9.0).contains(&gap), "inter-token p50 {gap} ms for 5 ms gaps");
     // Ten tokens each, from the stream's usage chunk; decoding at one token per 5+ ms.
     assert_eq!(f(st, &["tokens"]), 1000.0);
     // tokens/s is Σ tokens after the first ÷ Σ decode time; each answer's mean gap is its decode time ÷ the same
-    // tokens, and all answers have nine: so the rate is 1,000 ÷ the mean gap in ms, to the histogram's 0.1%. No
-    // gap is under the configured 5 ms, so it is at most 200.
+    // tokens, and all answers have nine: so the rate is 1,000 ÷ the mean gap in ms, to the histogram's 0.1%. An
+    // answer's first chunk can wake late while its last one is on time, so its mean gap can be a little under
+    // 5 ms: about 200, well under the 250 of 4 ms gaps.
     let rate = f(st, &["tokens_per_s"]);
     let from_gaps = 1000.0 / f(st, &["inter_token_ms", "mean"]);
-    assert!((rate - from_gaps).abs() / from_gaps < 0.01 && rate <= 200.0, "{rate} tokens/s, gaps say {from_gaps}");
+    assert!((rate - from_gaps).abs() / from_gaps < 0.01 && rate < 250.0, "{rate} tokens/s, gaps say {from_gaps}");
     let tier_ttft = f(&s["tiers"][0], &["ttft_ms", "p50"]);
     assert_eq!(tier_ttft, ttft, "one tier served every stream");
     assert_eq!(s["verdict"]["targets"][0]["name"], "ttft_p50");
@@ -75,15 +77,17 @@ fn a_first_chunk_of_several_tokens_does_not_inflate_the_decode_rate() {
     let s = ws.run(&ws.write("multi.toml", &text), &[]).summary();
     let st = &s["streaming"];
     assert_eq!(f(st, &["tokens"]), 1000.0, "ten tokens per answer, from usage");
-    // Five tokens after the first chunk in each answer, one per gap: 1,000 ÷ the mean gap, at most 200.
+    // Five tokens after the first chunk in each answer, one per gap: 1,000 ÷ the mean gap, about 200. The mock
+    // keeps each chunk's absolute deadline, so a gap after a chunk that woke late is a little shorter than 5 ms:
+    // the rate can come out slightly above 200, and 300 is halfway to the inflated figure.
     let rate = f(st, &["tokens_per_s"]);
     let from_gaps = 1000.0 / f(st, &["inter_token_ms", "mean"]);
     assert!(
-        (rate - from_gaps).abs() / from_gaps < 0.01 && rate <= 200.0,
+        (rate - from_gaps).abs() / from_gaps < 0.01 && rate < 300.0,
         "{rate} tokens/s; 400 would be the inflated figure"
     );
     let gap = f(st, &["inter_token_ms", "p50"]);
-    assert!((5.0..9.0).contains(&gap), "inter-token p50 {gap} ms");
+    assert!((4.0..9.0).contains(&gap), "inter-token p50 {gap} ms");
     let ttft = f(st, &["ttft_ms", "p50"]);
     assert!((50.0..90.0).contains(&ttft), "the first token arrives with the first chunk: {ttft}");
 }
@@ -116,8 +120,8 @@ fn each_tier_has_its_own_token_timing() {
     let s = r.summary();
     let tier = |i: usize, key: &[&str]| f(&s["tiers"][i], key);
     let (fast_gap, slow_gap) = (tier(0, &["inter_token_ms", "p50"]), tier(1, &["inter_token_ms", "p50"]));
-    assert!((5.0..9.0).contains(&fast_gap), "fast tier: {fast_gap} ms between tokens");
-    assert!((20.0..25.0).contains(&slow_gap), "slow tier: {slow_gap} ms between tokens");
+    assert!((4.0..9.0).contains(&fast_gap), "fast tier: {fast_gap} ms between tokens");
+    assert!((19.0..25.0).contains(&slow_gap), "slow tier: {slow_gap} ms between tokens");
     let (fast_rate, slow_rate) = (tier(0, &["tokens_per_s"]), tier(1, &["tokens_per_s"]));
     assert!(fast_rate > 2.5 * slow_rate, "{fast_rate} vs {slow_rate} tokens/s");
     assert!(tier(1, &["ttft_ms", "p50"]) - tier(0, &["ttft_ms", "p50"]) > 50.0);
