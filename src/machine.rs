@@ -20,6 +20,13 @@ pub struct Usage {
     /// Requests not sent because no socket could be opened (EMFILE, ENFILE).
     #[serde(default)]
     pub not_sent_open_files: u64,
+    /// Requests not sent because their bodies would have passed `load.max_request_memory` of bodies in flight.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_sent_memory: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -38,6 +45,14 @@ pub fn hint(not_sent: u64, max_in_flight: usize, lagging: bool, usage: &Usage) -
         return Some(format!(
             "{files} requests could not open a socket: the open-files limit{limit} was reached; raise `ulimit -n` \
              (the hard limit) or lower load.max_in_flight"
+        ));
+    }
+    let memory = usage.not_sent_memory;
+    if memory > 0 {
+        return Some(format!(
+            "{memory} requests were not sent: their prompts would have passed load.max_request_memory, the most \
+             that request bodies in flight may hold while the target is slow to answer; raise it, lower \
+             load.max_in_flight, or shorten the prompts"
         ));
     }
     if not_sent > 0 {
@@ -193,11 +208,14 @@ mod tests {
             load_average,
             open_files: Some(OpenFiles { soft: 1024, hard: 1024 }),
             not_sent_open_files,
+            not_sent_memory: 0,
         };
         let files = hint(988, 2000, true, &usage(1.0, None, 988)).unwrap();
         assert!(files.starts_with("988 requests could not open a socket") && files.contains("(1024)"), "{files}");
         let in_flight = hint(5, 2000, true, &usage(1.0, None, 0)).unwrap();
         assert!(in_flight.contains("max_in_flight (2000)"), "{in_flight}");
+        let memory = hint(7, 2000, true, &Usage { not_sent_memory: 7, ..usage(1.0, None, 0) }).unwrap();
+        assert!(memory.starts_with("7 requests were not sent: their prompts") && memory.contains("max_request_memory"));
         assert_eq!(hint(0, 2000, false, &usage(19.0, Some(9.0), 0)), None, "no lag, nothing to explain");
         // 18 CPU-seconds in 10 s on 2 cores: 1.8 cores, past 80% of them.
         assert!(hint(0, 10, true, &usage(18.0, None, 0)).unwrap().contains("used 1.8 of 2 cores"));

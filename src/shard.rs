@@ -155,6 +155,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, formats: &report::Formats) -> Result<
         facts.mean_rate += s.measurements.facts.mean_rate;
         if let (Some(m), Some(other)) = (&mut facts.machine, &s.measurements.facts.machine) {
             m.not_sent_open_files += other.not_sent_open_files;
+            m.not_sent_memory += other.not_sent_memory;
         }
     }
     // The merged whole is not a shard: it says `merged_shards` instead.

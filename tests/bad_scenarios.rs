@@ -58,6 +58,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
         ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
+        ("4096 prefixes of a million tokens", format!("{LLM_HEAD}prefix_tokens = 1048576\nprefixes = 4096\n{GOOD_LOAD}"), 11, "classes[0].prefix_tokens", "past load.max_request_memory (1GiB)"),
+        ("million-token prompts at max_in_flight", format!("{LLM_HEAD}input_tokens = 1048576\n{GOOD_LOAD}"), 12, "load.max_in_flight", "10000 requests in flight would hold about"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

@@ -316,3 +316,59 @@ fn a_kept_alive_connection_the_server_closed_is_not_blamed_on_the_target() {
         }
     }
 }
+
+/// Bytes received by [`swallow`] on every connection, and the connections still open.
+static SWALLOWED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static SWALLOWING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Reads all a client sends and never answers, counting the bytes (what the client held in flight).
+fn swallow(conn: &mut TcpStream) {
+    use std::sync::atomic::Ordering::Relaxed;
+    SWALLOWING.fetch_add(1, Relaxed);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut buf = [0u8; 65536];
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        SWALLOWED.fetch_add(n as u64, Relaxed);
+    }
+    SWALLOWING.fetch_sub(1, Relaxed);
+}
+
+#[test]
+fn request_bodies_in_flight_stay_within_max_request_memory_and_the_rest_are_not_sent() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/chat/completions", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || swallow(&mut conn));
+        }
+    });
+    // Prompts of 20,000 tokens on average (about 0.1 MiB) pass the check at start (30 × 0.1 MiB < 4 MiB), but
+    // the draws reach 200,000 tokens (about 1.2 MiB): a silent target keeps every one in flight until its
+    // timeout, after the last is due, so the bodies sent add up to what was ever in flight at once.
+    let ws = Workspace::new();
+    let text = format!(
+        "name = \"memory\"\n[target]\ntimeout = \"4s\"\n[[tiers]]\nname = \"t\"\nurl = \"{url}\"\nmodel = \"m\"\n\
+         [[classes]]\nname = \"c\"\nweight = 1\ntier = \"t\"\n\
+         input_tokens = {{ mean = 20000, stddev = 60000, min = 1000, max = 200000 }}\n\
+         [load]\nprofile = \"constant\"\nrate = \"30/s\"\nduration = \"1s\"\nmax_in_flight = 30\n\
+         max_request_memory = \"4MiB\"\n[sla]\navailability = \"50%\"\n"
+    );
+    let r = ws.run(&ws.write("memory.toml", &text), &["--quiet", "--format", "json"]);
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    let not_sent = f(&s, &["counts", "not_sent"]);
+    assert!(not_sent > 0.0 && not_sent < 30.0, "{}", s["counts"]);
+    assert_eq!(f(&s, &["generator", "machine", "not_sent_memory"]), not_sent, "every unsent one was for memory");
+    assert_eq!(f(&s, &["counts", "timeout"]), 30.0 - not_sent, "the others went out, and were never answered");
+    assert!(s["generator"]["hint"].as_str().unwrap().contains("load.max_request_memory"), "{}", s["generator"]);
+    assert_eq!(r.code, 1, "the sent requests timed out: the target's failure: {}", r.stderr);
+    // What the target received, heads (about 250 bytes each) included.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while SWALLOWING.load(Relaxed) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let received = SWALLOWED.load(Relaxed);
+    assert!(received <= (4 << 20) + 30 * 1024, "{received} bytes in flight at once");
+    assert!(received > 2 << 20, "the cap was filled before requests were refused: {received}");
+}

@@ -65,9 +65,19 @@ impl Tokenizer {
         Tokenizer { bpe, spaced, bare }
     }
 
-    /// The number of tokens of `text`, as the model's tokenizer counts plain text (no chat template).
+    /// The number of tokens of `text`, as the model's tokenizer counts plain text (no chat template). Text is
+    /// counted in segments of at most [`SEGMENT`] bytes (see [`segments`]), so memory stays bounded whatever one
+    /// "word" of it is.
     pub fn count(&self, text: &str) -> usize {
-        self.bpe.encode_ordinary(text).len()
+        segments(text, SEGMENT).map(|s| self.bpe.encode_ordinary(s).len()).sum()
+    }
+
+    /// The mean bytes of a token of synthetic text: a word and its space, or a full stop (one token in 12.5: a
+    /// sentence is 8 to 15 words). What a prompt of N drawn tokens weighs, for the memory a scenario asks for.
+    pub fn synthetic_bytes_per_token(&self) -> f64 {
+        let words = self.spaced.iter().map(|w| w.len() as f64 + 1.0).sum::<f64>() / self.spaced.len().max(1) as f64;
+        let stop = 1.0 / 12.5;
+        (1.0 - stop) * words + stop
     }
 
     /// The tokens of one chat message's `content`, as slacheck and the mock both count them: a string, or the
@@ -86,6 +96,17 @@ impl Tokenizer {
     /// Appends text of exactly `tokens` tokens to `out`. It opens without a space when `out` is empty, and with one
     /// after other text; words and sentence lengths come from `rng`.
     pub fn synthesize(&self, tokens: usize, rng: &mut impl Rng, out: &mut String) {
+        let opening = out.is_empty();
+        self.append(tokens, rng, out, opening);
+    }
+
+    /// As [`Tokenizer::synthesize`], but the text opens without a space whatever `out` already holds (text
+    /// that opens a JSON string, say).
+    pub fn synthesize_opening(&self, tokens: usize, rng: &mut impl Rng, out: &mut String) {
+        self.append(tokens, rng, out, true);
+    }
+
+    fn append(&self, tokens: usize, rng: &mut impl Rng, out: &mut String, mut opening: bool) {
         out.reserve(tokens * 8);
         let mut words_in_sentence = 0;
         let mut sentence = rng.random_range(8..16);
@@ -96,8 +117,9 @@ impl Tokenizer {
                 sentence = rng.random_range(8..16);
                 continue;
             }
-            if out.is_empty() {
+            if opening {
                 out.push_str(&self.bare[rng.random_range(0..self.bare.len())]);
+                opening = false;
             } else {
                 out.push(' ');
                 out.push_str(&self.spaced[rng.random_range(0..self.spaced.len())]);
@@ -105,6 +127,38 @@ impl Tokenizer {
             words_in_sentence += 1;
         }
     }
+}
+
+/// The longest text handed to the tokenizer at once. Byte-pair merging of one piece (a run the tokenizer's
+/// pattern does not split: letters, spaces or punctuation) takes about 55 bytes of memory per byte of it: a
+/// 30 MB letters-only line took 1.6 GB and 21 s; 64 KiB takes about 3.5 MB.
+pub const SEGMENT: usize = 64 << 10;
+
+/// `text` cut into segments of at most `max` bytes. A cut goes before a single space between two characters
+/// that are not spaces, where the tokenizers' pattern splits too (a piece starts with at most one space, and
+/// none ends with one), so counting the segments apart gives exactly the whole text's count. A longer run
+/// without such a space (one "word" of more than `max` bytes) is cut at a character boundary: no token spans
+/// the cut, so such a run counts about one token more per cut than the tokenizer would.
+pub fn segments(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = if rest.len() <= max { rest.len() } else { cut_point(rest, max.max(4)) };
+        let (segment, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(segment)
+    })
+}
+
+/// Where to cut `text`, longer than `max` bytes: before the last space within its first `max` bytes that has
+/// a non-space on each side, else at the last character boundary at or before `max`.
+fn cut_point(text: &str, max: usize) -> usize {
+    let bytes = text.as_bytes();
+    let space = |b: u8| b.is_ascii_whitespace();
+    let at_space = (1..max).rev().find(|&i| bytes[i] == b' ' && !space(bytes[i - 1]) && !space(bytes[i + 1]));
+    at_space.unwrap_or_else(|| (1..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(max))
 }
 
 #[cfg(test)]
@@ -133,6 +187,58 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_at_a_space_between_words_changes_no_count() {
+        // Words, numbers, punctuation, line breaks, runs of spaces, contractions and non-Latin text, cut into
+        // segments of at most 40 bytes: at every cut before a space between two non-spaces, the two sides'
+        // counts add up to tiktoken's count of the two together; the other cuts (inside a run longer than a
+        // segment, rare at any real segment's length) are the approximation.
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let pieces = [
+            "hello", "world", "it's", "1234567", "  ", "\n", "—", "naïve", "東京", "!!", "x", "\t", "(a/b)", "ok.",
+            "   ", "don't", "9", "\r\n", "émigré", "🙂",
+        ];
+        let mut text = String::new();
+        for _ in 0..3000 {
+            text.push_str(pieces[rng.random_range(0..pieces.len())]);
+            if rng.random_bool(0.7) {
+                text.push(' ');
+            }
+        }
+        for bpe in [tiktoken_rs::o200k_base_singleton(), tiktoken_rs::cl100k_base_singleton()] {
+            let parts: Vec<&str> = segments(&text, 40).collect();
+            assert!(parts.iter().all(|p| p.len() <= 40) && parts.concat() == text);
+            let count = |t: &str| bpe.encode_ordinary(t).len();
+            let mut at_spaces = 0;
+            for pair in parts.windows(2) {
+                let (left, right) = (pair[0], pair[1]);
+                let at_space = right.starts_with(' ')
+                    && !left.ends_with(char::is_whitespace)
+                    && !right[1..].starts_with(char::is_whitespace);
+                if at_space {
+                    at_spaces += 1;
+                    assert_eq!(count(left) + count(right), count(&format!("{left}{right}")), "{left:?} | {right:?}");
+                }
+            }
+            assert!(at_spaces * 10 > parts.len() * 9, "{at_spaces} of {} cuts at a space", parts.len() - 1);
+        }
+    }
+
+    #[test]
+    fn a_word_longer_than_a_segment_is_cut_and_counted_within_a_token_a_cut() {
+        let tokenizer = Tokenizer::get(TokenizerName::O200kBase);
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+        // 300 KB of letters without a space: one piece for the tokenizer, five segments here.
+        let word: String = (0..300_000).map(|_| rng.random_range(b'a'..=b'z') as char).collect();
+        let whole = tiktoken_rs::o200k_base_singleton().encode_ordinary(&word).len();
+        let cuts = word.len().div_ceil(SEGMENT) - 1;
+        let counted = tokenizer.count(&word);
+        assert!(counted >= whole && counted <= whole + cuts, "{counted} vs {whole}, {cuts} cuts");
+        // A multi-byte character is never split.
+        let wide = "é".repeat(50);
+        assert!(segments(&wide, 7).all(|s| s.len() <= 7 && s.chars().all(|c| c == 'é')));
+    }
+
+    #[test]
     fn appended_text_adds_exactly_its_tokens() {
         let tokenizer = Tokenizer::get(TokenizerName::O200kBase);
         let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
@@ -140,6 +246,24 @@ mod tests {
         tokenizer.synthesize(40, &mut rng, &mut text);
         tokenizer.synthesize(25, &mut rng, &mut text);
         assert_eq!(tokenizer.count(&text), 65);
+        // Longer than two segments (about 250 KB): counted in pieces, exactly.
+        let mut long = String::new();
+        tokenizer.synthesize(40_000, &mut rng, &mut long);
+        assert!(long.len() > 2 * SEGMENT);
+        assert_eq!(tokenizer.count(&long), 40_000);
+    }
+
+    #[test]
+    fn synthetic_text_weighs_its_mean_bytes_per_token() {
+        for name in [TokenizerName::O200kBase, TokenizerName::Cl100kBase] {
+            let tokenizer = Tokenizer::get(name);
+            let mut text = String::new();
+            tokenizer.synthesize(200_000, &mut rand_pcg::Pcg64::seed_from_u64(9), &mut text);
+            // Measured on the text itself: within 1% of the expectation (200,000 draws).
+            let measured = text.len() as f64 / 200_000.0;
+            let expected = tokenizer.synthetic_bytes_per_token();
+            assert!((measured / expected - 1.0).abs() < 0.01, "{name:?}: {measured} vs {expected}");
+        }
     }
 
     #[test]

@@ -13,7 +13,14 @@ pub const MAX_DATASET_FILE: u64 = 256 << 20;
 /// The prompts of a file, as compact JSON `messages` arrays, with the tokens of their content.
 #[derive(Debug)]
 pub struct Dataset {
-    pub prompts: Vec<(String, u32)>,
+    pub prompts: Vec<(bytes::Bytes, u32)>,
+}
+
+impl Dataset {
+    /// The bytes its prompts hold, for the whole run.
+    pub fn bytes(&self) -> usize {
+        self.prompts.iter().map(|(p, _)| p.len()).sum()
+    }
 }
 
 /// Why a prompts file could not be used: a line of it (1-based), or the file as a whole (`line` none).
@@ -32,7 +39,7 @@ pub fn read(path: &Path, tokenizer: &Tokenizer) -> Result<Dataset, DatasetError>
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let messages = messages_of(line).map_err(|message| DatasetError { line: Some(n + 1), message })?;
         let tokens = messages.iter().map(|m| tokenizer.count_content(&m["content"])).fold(0u32, u32::saturating_add);
-        prompts.push((Value::Array(messages).to_string(), tokens));
+        prompts.push((bytes::Bytes::from(Value::Array(messages).to_string()), tokens));
     }
     if prompts.is_empty() {
         return Err(whole(format!("{} holds no prompts", path.display())));

@@ -11,11 +11,15 @@
 //! `max_tokens` is `output_tokens`' draw (or the trace row's length). The recorded input tokens are the
 //! tokenizer's count of the message content, without the chat template a provider adds to `usage.prompt_tokens`.
 
+mod body;
 pub mod dataset;
+pub mod memory;
+
+pub use body::RequestBody;
 
 use crate::scenario::prompts::{PromptOrder, PromptSpec, TokenLength};
 use crate::trace::{RequestShape, BLOCK_TOKENS};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use dataset::Dataset;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -91,16 +95,16 @@ struct Maker {
     run_seed: u64,
     /// The class's fixed `prompts` as user messages, with their tokens, for a class that draws only lengths
     /// of answers (or a prefix).
-    fixed: Vec<(String, u32)>,
+    fixed: Vec<(Bytes, u32)>,
     input: Option<TokenLength>,
     output: TokenLength,
-    /// The shared system prompts, as JSON message objects, with their tokens.
-    prefixes: Vec<(String, u32)>,
+    /// The shared system prompts, as JSON message objects followed by a comma, with their tokens: each request
+    /// of a group sends its group's bytes, never a copy of them.
+    prefixes: Vec<(Bytes, u32)>,
     dataset: Option<Arc<Dataset>>,
     order: PromptOrder,
-    /// Each tier's `"model"` value, JSON-quoted.
-    models: Vec<String>,
-    stream: bool,
+    /// Each tier's body tail: the messages array's end, `"model"` and the stream keys, made once.
+    tails: Vec<Bytes>,
 }
 
 /// One request's content, made once and sent to every tier it tries.
@@ -108,8 +112,12 @@ pub enum Prepared {
     /// The index of a fixed prompt.
     Fixed(usize),
     Made {
-        /// The `messages` array, as JSON.
-        messages: String,
+        /// Its group's shared prefix (a system message and a comma), if the class has prefixes.
+        prefix: Option<Bytes>,
+        /// Its own messages, as JSON objects separated by commas: made for it, or a dataset's line (shared).
+        own: Bytes,
+        /// Whether `own` was made for this request alone (it is then memory this request holds in flight).
+        made: bool,
         max_tokens: u32,
         input_tokens: u32,
     },
@@ -121,6 +129,15 @@ impl Prepared {
         match self {
             Prepared::Fixed(_) => None,
             Prepared::Made { input_tokens, .. } => Some(*input_tokens),
+        }
+    }
+
+    /// The bytes made for this request alone, held while it is in flight (shared prefixes, dataset lines and
+    /// fixed bodies are held once for the whole run, whatever the requests in flight).
+    pub fn own_bytes(&self) -> usize {
+        match self {
+            Prepared::Made { own, made: true, .. } => own.len(),
+            _ => 0,
         }
     }
 }
@@ -159,7 +176,7 @@ impl Prompts {
             .iter()
             .map(|p| {
                 let message = serde_json::json!({ "role": "user", "content": p }).to_string();
-                (message, u32::try_from(tokenizer.count(p)).unwrap_or(u32::MAX))
+                (Bytes::from(message), u32::try_from(tokenizer.count(p)).unwrap_or(u32::MAX))
             })
             .collect();
         let prefixes = match spec.prefix_tokens {
@@ -167,13 +184,20 @@ impl Prompts {
             Some(tokens) => (0..spec.prefixes as u64)
                 .map(|group| {
                     let mut rng = Pcg64::seed_from_u64(seed ^ 0x5052_4546 ^ group.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                    let mut text = String::new();
-                    tokenizer.synthesize(tokens as usize, &mut rng, &mut text);
-                    (serde_json::json!({ "role": "system", "content": text }).to_string(), tokens)
+                    let mut message = String::from(r#"{"role":"system","content":""#);
+                    tokenizer.synthesize(tokens as usize, &mut rng, &mut message);
+                    message.push_str(r#""},"#);
+                    (Bytes::from(message), tokens)
                 })
                 .collect(),
         };
-        let models = models.iter().map(|m| serde_json::Value::from(*m).to_string()).collect();
+        let tails = models
+            .iter()
+            .map(|m| {
+                let stream = if spec.stream { r#","stream":true,"stream_options":{"include_usage":true}"# } else { "" };
+                Bytes::from(format!("],\"model\":{}{stream}}}", serde_json::Value::from(*m)))
+            })
+            .collect();
         let maker = Maker {
             tokenizer,
             seed,
@@ -184,8 +208,7 @@ impl Prompts {
             prefixes,
             dataset,
             order: spec.order,
-            models,
-            stream: spec.stream,
+            tails,
         };
         Prompts { kind: Kind::Made(Box::new(maker)) }
     }
@@ -201,12 +224,29 @@ impl Prompts {
         }
     }
 
-    /// The body of `prepared` for tier `tier`.
-    pub fn body(&self, prepared: &Prepared, tier: usize) -> Bytes {
+    /// The body of `prepared` for tier `tier`: `{"max_tokens":…,"messages":[…],"model":…}` and the stream keys,
+    /// in the order serde_json writes them, its prefix and messages shared, not copied.
+    pub fn body(&self, prepared: &Prepared, tier: usize) -> RequestBody {
         match (&self.kind, prepared) {
-            (Kind::Fixed(bodies), Prepared::Fixed(i)) => bodies[tier].get(*i).cloned().unwrap_or_default(),
-            (Kind::Made(maker), Prepared::Made { messages, max_tokens, .. }) => maker.body(messages, *max_tokens, tier),
-            _ => Bytes::new(),
+            (Kind::Fixed(bodies), Prepared::Fixed(i)) => bodies[tier].get(*i).cloned().unwrap_or_default().into(),
+            (Kind::Made(maker), Prepared::Made { prefix, own, max_tokens, .. }) => RequestBody::of([
+                Bytes::from(format!("{{\"max_tokens\":{max_tokens},\"messages\":[")),
+                prefix.clone().unwrap_or_default(),
+                own.clone(),
+                maker.tails[tier].clone(),
+            ]),
+            _ => RequestBody::default(),
+        }
+    }
+
+    /// The bytes held for the whole run whatever the requests in flight: shared prefixes and a dataset's lines.
+    pub fn shared_bytes(&self) -> usize {
+        match &self.kind {
+            Kind::Fixed(_) => 0,
+            Kind::Made(maker) => {
+                let prefixes: usize = maker.prefixes.iter().map(|(p, _)| p.len()).sum();
+                prefixes + maker.dataset.as_ref().map_or(0, |d| d.bytes())
+            }
         }
     }
 }
@@ -217,30 +257,28 @@ impl Maker {
         // The same draws for every request, whichever are used, so one setting never shifts another's values.
         let (z_in, z_out): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
         let (group, line): (u64, u64) = (rng.random(), rng.random());
-        let mut messages = String::from("[");
-        let mut input_tokens = 0u32;
+        let (mut prefix, mut input_tokens) = (None, 0u32);
         if !self.prefixes.is_empty() {
-            let (prefix, tokens) = &self.prefixes[(group % self.prefixes.len() as u64) as usize];
-            messages.push_str(prefix);
-            messages.push(',');
+            let (bytes, tokens) = &self.prefixes[(group % self.prefixes.len() as u64) as usize];
+            prefix = Some(bytes.clone());
             input_tokens += tokens;
         }
-        let max_tokens = match shape {
+        let (own, tokens, made, max_tokens) = match shape {
             Some(shape) => {
-                input_tokens += self.traced_user(shape, &mut rng, &mut messages);
-                shape.output_tokens
+                let (own, tokens) = self.traced_user(shape, &mut rng);
+                (own, tokens, true, shape.output_tokens)
             }
             None => {
-                input_tokens += self.user(index, z_in, line, &mut rng, &mut messages);
-                self.output.at(z_out)
+                let (own, tokens, made) = self.user(index, z_in, line, &mut rng);
+                (own, tokens, made, self.output.at(z_out))
             }
         };
-        messages.push(']');
-        Prepared::Made { messages, max_tokens, input_tokens }
+        Prepared::Made { prefix, own, made, max_tokens, input_tokens: input_tokens + tokens }
     }
 
-    /// The request's own messages (a dataset line, or a user message of drawn length): returns their tokens.
-    fn user(&self, index: u64, z: f64, line: u64, rng: &mut Pcg64, out: &mut String) -> u32 {
+    /// The request's own messages (a dataset line, or a user message of drawn length), their tokens, and
+    /// whether they were made for it (a dataset's line or a fixed prompt is shared).
+    fn user(&self, index: u64, z: f64, line: u64, rng: &mut Pcg64) -> (Bytes, u32, bool) {
         if let Some(d) = &self.dataset {
             let n = d.prompts.len() as u64;
             let i = match self.order {
@@ -249,26 +287,25 @@ impl Maker {
             };
             let (array, tokens) = &d.prompts[i as usize];
             // The line's messages without their brackets, after the prefix (if any).
-            out.push_str(&array[1..array.len() - 1]);
-            return *tokens;
+            return (array.slice(1..array.len() - 1), *tokens, false);
         }
         let Some(length) = self.input else {
             // Fixed prompts, taken in turn by request number as a class without drawn lengths takes them.
             let (message, tokens) = &self.fixed[(mix(index ^ 0x5151) % self.fixed.len().max(1) as u64) as usize];
-            out.push_str(message);
-            return *tokens;
+            return (message.clone(), *tokens, false);
         };
         let tokens = length.at(z);
-        out.push_str(r#"{"role":"user","content":""#);
-        self.tokenizer.synthesize(tokens as usize, rng, out);
+        let mut out = String::from(r#"{"role":"user","content":""#);
+        self.tokenizer.synthesize(tokens as usize, rng, &mut out);
         out.push_str(r#""}"#);
-        tokens
+        (Bytes::from(out), tokens, true)
     }
 
     /// A traced request's user message: its `hash_ids` blocks (each block's text from its id alone, so that
     /// requests naming the same ids open with the same bytes), then text of its own up to its length.
-    fn traced_user(&self, shape: &RequestShape, rng: &mut Pcg64, out: &mut String) -> u32 {
-        let mut content = String::new();
+    fn traced_user(&self, shape: &RequestShape, rng: &mut Pcg64) -> (Bytes, u32) {
+        let mut content = String::from(r#"{"role":"user","content":""#);
+        let opening = content.len();
         let mut left = shape.input_tokens;
         for id in &shape.hash_ids {
             let block = left.min(BLOCK_TOKENS);
@@ -277,34 +314,18 @@ impl Maker {
             let mut text = String::new();
             // A block opens with a word that is one token with or without the space before it.
             self.tokenizer.synthesize(block as usize, &mut block_rng, &mut text);
-            if !content.is_empty() && !text.is_empty() {
+            if content.len() > opening && !text.is_empty() {
                 content.push(' ');
             }
             content.push_str(&text);
             left -= block;
         }
-        self.tokenizer.synthesize(left as usize, rng, &mut content);
-        out.push_str(r#"{"role":"user","content":""#);
-        out.push_str(&content);
-        out.push_str(r#""}"#);
-        shape.input_tokens
-    }
-
-    /// `{"max_tokens":…,"messages":…,"model":…}` and the stream keys, in the order serde_json writes them.
-    fn body(&self, messages: &str, max_tokens: u32, tier: usize) -> Bytes {
-        let model = &self.models[tier];
-        let mut body = BytesMut::with_capacity(messages.len() + model.len() + 96);
-        body.put_slice(b"{\"max_tokens\":");
-        body.put_slice(max_tokens.to_string().as_bytes());
-        body.put_slice(b",\"messages\":");
-        body.put_slice(messages.as_bytes());
-        body.put_slice(b",\"model\":");
-        body.put_slice(model.as_bytes());
-        if self.stream {
-            body.put_slice(br#","stream":true,"stream_options":{"include_usage":true}"#);
+        match content.len() == opening {
+            true => self.tokenizer.synthesize_opening(left as usize, rng, &mut content),
+            false => self.tokenizer.synthesize(left as usize, rng, &mut content),
         }
-        body.put_slice(b"}");
-        body.freeze()
+        content.push_str(r#""}"#);
+        (Bytes::from(content), shape.input_tokens)
     }
 }
 

@@ -20,7 +20,7 @@ fn spec() -> PromptSpec {
 }
 
 fn body_of(prompts: &Prompts, index: u64, shape: Option<&RequestShape>, tier: usize) -> Value {
-    serde_json::from_slice(&prompts.body(&prompts.prepare(index, shape), tier)).unwrap()
+    serde_json::from_slice(&prompts.body(&prompts.prepare(index, shape), tier).to_bytes()).unwrap()
 }
 
 /// Tokens of every message's content, by tiktoken itself.
@@ -44,7 +44,7 @@ fn input_and_output_lengths_follow_their_distributions_by_the_real_tokenizer() {
     let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
     for index in 0..3000 {
         let prepared = prompts.prepare(index, None);
-        let body: Value = serde_json::from_slice(&prompts.body(&prepared, 0)).unwrap();
+        let body: Value = serde_json::from_slice(&prompts.body(&prepared, 0).to_bytes()).unwrap();
         let counted = content_tokens(&body);
         assert_eq!(prepared.input_tokens(), Some(counted as u32), "request {index}: recorded = tokenizer's count");
         inputs.push(counted as f64);
@@ -152,8 +152,8 @@ fn bodies_name_each_tiers_model_and_ask_for_a_stream_with_usage() {
     let prompts = Prompts::new(&s, &["small", "big \"quoted\""], 1, 0, None, false);
     let prepared = prompts.prepare(3, None);
     let (a, b): (Value, Value) = (
-        serde_json::from_slice(&prompts.body(&prepared, 0)).unwrap(),
-        serde_json::from_slice(&prompts.body(&prepared, 1)).unwrap(),
+        serde_json::from_slice(&prompts.body(&prepared, 0).to_bytes()).unwrap(),
+        serde_json::from_slice(&prompts.body(&prepared, 1).to_bytes()).unwrap(),
     );
     assert_eq!((a["model"].as_str(), b["model"].as_str()), (Some("small"), Some("big \"quoted\"")));
     assert_eq!(a["messages"], b["messages"], "the same content on every tier");

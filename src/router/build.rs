@@ -83,7 +83,11 @@ pub fn build_router(
         hedge_after: f.hedge_after.map(|d| d.0),
         hedge_max_share: f.hedge_max_share.0,
     };
+    let shared: usize = classes.iter().map(|c| c.prompts.shared_bytes()).sum();
+    let memory = crate::prompt::memory::BodyMemory::new(spec.max_request_memory.saturating_sub(shared as u64));
     Ok(Router {
+        memory,
+        not_sent_memory: Default::default(),
         client: build_client(
             target.http,
             target.url.is_none() && spec.tiers.iter().all(|t| t.url.is_none()),

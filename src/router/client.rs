@@ -8,8 +8,9 @@
 //! the run's TLS configuration, as reqwest does ([`super::tls`]), and times the handshake apart from the TCP
 //! connect.
 
+use crate::prompt::RequestBody;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::client::conn::http1::SendRequest;
 use reqwest::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use reqwest::Method;
@@ -25,7 +26,7 @@ pub struct LeanTarget {
     host: HeaderValue,
     /// The request target: path and query.
     uri: hyper::Uri,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    idle: Mutex<Vec<SendRequest<RequestBody>>>,
     /// The most idle connections kept.
     max_idle: usize,
     /// For https.
@@ -51,7 +52,7 @@ pub struct Opening {
     pub tls: Option<Duration>,
 }
 
-type Opened = (SendRequest<Full<Bytes>>, Option<Opening>);
+type Opened = (SendRequest<RequestBody>, Option<Opening>);
 
 impl LeanTarget {
     /// The lean path for `url`, when it can take it: `http://` or `https://` over HTTP/1.1, with no proxy in the
@@ -145,7 +146,7 @@ impl LeanTarget {
         opened
     }
 
-    fn put_back(&self, sender: SendRequest<Full<Bytes>>) {
+    fn put_back(&self, sender: SendRequest<RequestBody>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.max_idle && !sender.is_closed() {
             idle.push(sender);
@@ -162,7 +163,7 @@ fn proxied(scheme: &str, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bo
 
 /// HTTP/1.1 over an open stream; the connection's own task ends when the connection does (its error shows in
 /// the request's result).
-async fn http1<T>(stream: T) -> Result<SendRequest<Full<Bytes>>, SendError>
+async fn http1<T>(stream: T) -> Result<SendRequest<RequestBody>, SendError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -239,7 +240,7 @@ enum Body {
     Lean {
         headers: HeaderMap,
         incoming: hyper::body::Incoming,
-        sender: Option<SendRequest<Full<Bytes>>>,
+        sender: Option<SendRequest<RequestBody>>,
         target: Arc<LeanTarget>,
     },
     Reqwest(reqwest::Response),
@@ -284,12 +285,13 @@ pub async fn send(
     url: &reqwest::Url,
     lean: Option<&Arc<LeanTarget>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: RequestBody,
 ) -> Result<Answer, SendError> {
     let Some(target) = lean else {
         let mut waits = 0;
         loop {
-            let request = client.request(method.clone(), url.clone()).headers(headers.clone()).body(body.clone());
+            let body = reqwest::Body::wrap(body.clone());
+            let request = client.request(method.clone(), url.clone()).headers(headers.clone()).body(body);
             match request.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -304,7 +306,7 @@ pub async fn send(
         }
     };
     let (mut sender, mut opened) = target.connection().await?;
-    let mut request = hyper::Request::new(Full::new(body));
+    let mut request = hyper::Request::new(body);
     *request.method_mut() = method.clone();
     *request.uri_mut() = target.uri.clone();
     *request.headers_mut() = headers;

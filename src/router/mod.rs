@@ -10,6 +10,7 @@ pub mod client;
 pub mod reach;
 pub mod tls;
 
+use crate::prompt::RequestBody;
 use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
 use crate::sse::SseReader;
@@ -154,6 +155,10 @@ pub struct Router {
     pub logical_requests: AtomicU64,
     /// Attempts that could not open a socket (EMFILE, ENFILE): counted as not sent.
     pub out_of_files: AtomicU64,
+    /// The bytes of request bodies in flight, within `load.max_request_memory` less the shared prompts.
+    pub memory: crate::prompt::memory::BodyMemory,
+    /// Requests not sent because their bodies would have passed it.
+    pub not_sent_memory: AtomicU64,
 }
 
 /// The most bytes of one captured header value kept: enough for any call id, bounded whatever an upstream sends.
@@ -215,6 +220,13 @@ impl Router {
         let class_index = self.class_of(index);
         let class = &self.classes[class_index];
         let prompt = class.prompts.prepare(index, self.shapes.as_ref().and_then(|s| s.get(index as usize)));
+        // Held until the request ends: a body that would pass the memory cap is not sent (the generator's
+        // limit), so a silent target cannot make requests in flight hold more than the scenario allows.
+        let Some(_held) = self.memory.reserve(prompt.own_bytes()) else {
+            self.not_sent_memory.fetch_add(1, Ordering::Relaxed);
+            let done = start.elapsed();
+            return Sample { request: index, class: class_index as u16, ..Sample::not_sent(intended, done) };
+        };
         let key = self.request_key(index);
         let (mut attempts, mut last) = (Vec::new(), Exchange::failed(Outcome::Timeout));
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
@@ -234,14 +246,8 @@ impl Router {
         }
         'tiers: for &tier in tiers {
             for retry in 0..=self.policy.retries {
-                if retry > 0 {
-                    let ceiling =
-                        self.policy.backoff.saturating_mul(1 << (retry - 1).min(20)).min(self.policy.backoff_cap);
-                    let jitter = unit(mix(index ^ mix(attempts.len() as u64 ^ self.seed)));
-                    tokio::select! {
-                        _ = tokio::time::sleep(ceiling.mul_f64(jitter)) => {}
-                        _ = cancel.cancelled() => break 'tiers,
-                    }
+                if retry > 0 && !self.back_off(retry, index, attempts.len(), cancel).await {
+                    break 'tiers;
                 }
                 let began = start.elapsed();
                 let body = class.prompts.body(&prompt, tier);
@@ -254,14 +260,7 @@ impl Router {
                 if last.outcome == Outcome::NotSent {
                     break 'tiers;
                 }
-                attempts.push(Attempt {
-                    tier: tier as u16,
-                    region: self.tiers[tier].endpoint(index).region,
-                    outcome: last.outcome.clone(),
-                    elapsed,
-                    over_budget: last.over_budget,
-                    phases: last.phases,
-                });
+                attempts.push(self.attempt_of(tier, index, &last, elapsed));
                 if last.outcome == Outcome::Ok || !trigger || last.outcome == Outcome::Error(ErrorKind::Interrupted) {
                     break 'tiers;
                 }
@@ -291,6 +290,29 @@ impl Router {
         }
     }
 
+    /// Waits before retry number `retry` (from 1): a jittered exponential backoff up to its cap. False when the
+    /// run was cancelled meanwhile.
+    async fn back_off(&self, retry: u32, index: u64, attempts: usize, cancel: &CancellationToken) -> bool {
+        let ceiling = self.policy.backoff.saturating_mul(1 << (retry - 1).min(20)).min(self.policy.backoff_cap);
+        let jitter = unit(mix(index ^ mix(attempts as u64 ^ self.seed)));
+        tokio::select! {
+            _ = tokio::time::sleep(ceiling.mul_f64(jitter)) => true,
+            _ = cancel.cancelled() => false,
+        }
+    }
+
+    /// The record of one attempt of request `index` on `tier`, which took `elapsed`.
+    fn attempt_of(&self, tier: usize, index: u64, e: &Exchange, elapsed: Duration) -> Attempt {
+        Attempt {
+            tier: tier as u16,
+            region: self.tiers[tier].endpoint(index).region,
+            outcome: e.outcome.clone(),
+            elapsed,
+            over_budget: e.over_budget,
+            phases: e.phases,
+        }
+    }
+
     /// The logical request's id as a header value, when it is sent (request id or idempotency key).
     fn request_key(&self, index: u64) -> Option<HeaderValue> {
         let sent = self.policy.idempotency_header.is_some() || self.request_id_header.is_some();
@@ -316,7 +338,7 @@ impl Router {
         &self,
         tiers: [usize; 2],
         index: u64,
-        bodies: [Bytes; 2],
+        bodies: [RequestBody; 2],
         after: Duration,
         key: Option<&HeaderValue>,
         start: Instant,
@@ -325,14 +347,7 @@ impl Router {
     ) -> (Exchange, bool, Option<usize>) {
         let [body_a, body_b] = bodies;
         let record = |attempts: &mut Vec<Attempt>, tier: usize, began: Duration, e: &Exchange| {
-            attempts.push(Attempt {
-                tier: tier as u16,
-                region: self.tiers[tier].endpoint(index).region,
-                outcome: e.outcome.clone(),
-                elapsed: start.elapsed().saturating_sub(began),
-                over_budget: e.over_budget,
-                phases: e.phases,
-            });
+            attempts.push(self.attempt_of(tier, index, e, start.elapsed().saturating_sub(began)));
         };
         let interrupted = || Exchange::failed(Outcome::Error(ErrorKind::Interrupted));
         let began_a = start.elapsed();
@@ -396,7 +411,7 @@ impl Router {
         &self,
         tier: &Tier,
         index: u64,
-        body: Bytes,
+        body: RequestBody,
         key: Option<&HeaderValue>,
         start: Instant,
     ) -> Exchange {

@@ -53,6 +53,8 @@ fn the_mix_spreads_classes_by_weight() {
         hedges_sent: AtomicU64::new(0),
         logical_requests: AtomicU64::new(0),
         out_of_files: AtomicU64::new(0),
+        memory: crate::prompt::memory::BodyMemory::new(u64::MAX),
+        not_sent_memory: AtomicU64::new(0),
     };
     let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
     // sd at n = 100,000, p = 0.1 is 95; allow four of them.

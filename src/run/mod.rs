@@ -208,7 +208,23 @@ impl LoadedScenario {
         let trace = self.scenario.load.trace.as_ref().map(|t| self.resolve(t));
         let place = |field: &str, message: String| self.error(field, message);
         let prompt_inputs = crate::prompt::PromptInputs::read(&self.routing().prompts, trace.as_deref(), &place)?;
+        self.check_memory(&prompt_inputs)?;
         Ok(RunPlan { loaded: self, profile, prompt_inputs })
+    }
+
+    /// Refuses prompts that need more memory than `load.max_request_memory` holds, naming the field that asks
+    /// for it: shared prefixes or datasets, or requests in flight at `max_in_flight` (or `connections`).
+    fn check_memory(&self, inputs: &crate::prompt::PromptInputs) -> Result<(), FileError> {
+        let routing = self.routing();
+        let weights: Vec<f64> = routing.classes.iter().map(|c| c.weight).collect();
+        let fields: Vec<String> = (0..routing.classes.len()).map(|i| format!("classes[{i}]")).collect();
+        let need = crate::prompt::memory::need(&routing.prompts, &weights, &fields, inputs);
+        let load = &self.scenario.load;
+        let (in_flight, field) = match load.connections {
+            Some(n) if n < load.max_in_flight => (n, "load.connections"),
+            _ => (load.max_in_flight, "load.max_in_flight"),
+        };
+        need.check(load.max_request_memory.0, in_flight, field).map_err(|(field, message)| self.error(&field, message))
     }
 }
 
@@ -282,6 +298,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         load_average: crate::machine::load_average(),
         open_files,
         not_sent_open_files: router.out_of_files.load(Ordering::Relaxed),
+        not_sent_memory: router.not_sent_memory.load(Ordering::Relaxed),
     };
     drop(providers);
 

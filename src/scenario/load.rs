@@ -75,6 +75,11 @@ pub struct Load {
     /// service time is what a closed-loop tool without correction would report. Absent: open loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
+    /// The most memory the prompts may hold: shared prefixes and datasets for the whole run, and the request
+    /// bodies in flight. A scenario whose prompts need more at `max_in_flight` is refused before it runs; while
+    /// it runs, a request whose body would pass it is not sent.
+    #[serde(default = "default_max_request_memory")]
+    pub max_request_memory: crate::units::ByteSize,
     /// Dispatcher lag p99 beyond which the run warns that the generator, not the target, was the bottleneck.
     #[serde(default = "default_lag_limit")]
     pub lag_limit: HumanDuration,
@@ -93,6 +98,10 @@ fn default_seed() -> u64 {
 }
 fn default_max_in_flight() -> usize {
     10_000
+}
+/// Fits a CI runner (7 GB on GitHub's) with room for the rest of the run.
+fn default_max_request_memory() -> crate::units::ByteSize {
+    crate::units::ByteSize(1 << 30)
 }
 fn default_lag_limit() -> HumanDuration {
     HumanDuration(Duration::from_millis(10))

@@ -201,6 +201,7 @@ impl LoadedScenario {
             seed: s.load.seed,
             prompts,
             tls: self.tls(),
+            max_request_memory: s.load.max_request_memory.0,
         }
     }
 

@@ -235,6 +235,8 @@ pub struct RoutingSpec<'a> {
     pub prompts: Vec<PromptSpec>,
     /// How https connections are made.
     pub tls: super::tls::TlsSpec,
+    /// `load.max_request_memory`, in bytes.
+    pub max_request_memory: u64,
 }
 
 fn default_prompts() -> Vec<String> {
