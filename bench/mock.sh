@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 total=${1:-1000000}
-cargo build --release -q -p mock-upstream -p slacheck
+cargo build --release -q -p slacheck
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 cat > "$work/providers.toml" <<TOML

@@ -78,3 +78,46 @@ fn the_configmaps_scenario_is_valid() {
     let o = std::process::Command::new(common::bin()).arg("validate").arg(&file).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// (owner/repo lowercased, version) as Cargo.toml declares them: what a release publishes.
+fn published() -> (String, String) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    let package = &manifest["workspace"]["package"];
+    let repository = package["repository"].as_str().unwrap();
+    let slug = repository.strip_prefix("https://github.com/").expect("a GitHub repository");
+    (slug.to_lowercase(), package["version"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn the_jobs_run_the_image_a_release_publishes_with_its_shell_and_user() {
+    let (slug, version) = published();
+    let dockerfile = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/Dockerfile")).unwrap();
+    // The base has busybox at /busybox/sh (distroless's debug variant) and runs as nonroot, 65532.
+    assert!(dockerfile.contains("FROM gcr.io/distroless/static-debian12:debug-nonroot AS base"), "{dockerfile}");
+    assert!(dockerfile.contains("\nUSER 65532:65532\n"));
+    // Both ways to the image carry both commands.
+    let stage =
+        |name: &str| dockerfile.split(&format!(" AS {name}\n")).nth(1).unwrap().split("\nFROM ").next().unwrap();
+    assert!(stage("build").contains("--bin slacheck --bin mock-upstream"), "{}", stage("build"));
+    assert!(stage("source").contains("COPY --from=build /out/bin/ /usr/local/bin/"), "{}", stage("source"));
+    let release = stage("release");
+    for bin in ["slacheck", "mock-upstream"] {
+        assert!(release.contains(&format!("deploy/dist/${{TARGETARCH}}/bin/{bin} ")), "{release}");
+    }
+    for name in ["job.yaml", "merge-job.yaml"] {
+        let job = manifest(name);
+        let pod = &job["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(container["image"].as_str(), Some(format!("ghcr.io/{slug}:{version}").as_str()), "{name}");
+        assert_eq!(container["command"][0].as_str(), Some("/busybox/sh"), "{name}: the image's only shell");
+        assert_eq!(pod["securityContext"]["fsGroup"].as_i64(), Some(65532), "{name}: the image's user writes results");
+        assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true), "{name}");
+    }
+    // The release job pushes that name: ghcr.io/ + the repository, lowercased, + the tag without its v.
+    let workflow =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/publish-image.yml"))
+            .unwrap();
+    assert!(workflow.contains("name=ghcr.io/${GITHUB_REPOSITORY,,}") && workflow.contains("version=${TAG#v}"));
+    assert!(workflow.contains("${{ steps.image.outputs.name }}:${{ steps.image.outputs.version }}"));
+}

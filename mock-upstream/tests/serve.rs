@@ -1,5 +1,5 @@
-//! The mock over real HTTP on loopback: wire format, faults, control and stats, the wiremock responder and the
-//! standalone binary's errors.
+//! The mock over real HTTP on loopback: wire format, faults, control and stats, and the wiremock responder. (The
+//! `mock-upstream` command is built by the slacheck package: its test is tests/mock_upstream_command.rs there.)
 
 use mock_upstream::config::{Errors, Latency, Outage, OutageMode, RateLimit, StreamFaultKind, StreamFaults};
 use mock_upstream::units::{HumanDuration, Rate, Ratio};
@@ -282,37 +282,6 @@ async fn the_wiremock_responder_serves_the_same_faults() {
     // sd at n = 200, p = 0.5 is 7; allow four of them.
     assert!((errors as i64 - 100).abs() < 28, "{errors} errors of 200");
     assert_eq!(provider.stats().requests, 200);
-}
-
-#[test]
-fn the_standalone_binary_rejects_bad_configs_and_busy_ports() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_mock-upstream");
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "[[providers]]\nname = \"a\"\nlatency = { dist = \"lognormal\", p50 = \"50ms\", p99 = \"5ms\" }\n",
-    )
-    .unwrap();
-    let o = std::process::Command::new(bin).arg("--config").arg(&bad).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("bad.toml:3:") && stderr.contains("providers[0].latency") && stderr.contains("p99"),
-        "{stderr}"
-    );
-
-    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = busy.local_addr().unwrap().port();
-    let cfg = dir.path().join("busy.toml");
-    std::fs::write(&cfg, format!("[[providers]]\nname = \"primary\"\nport = {port}\n")).unwrap();
-    let o = std::process::Command::new(bin).arg("--config").arg(&cfg).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("in use") && stderr.contains("primary"),
-        "{stderr}"
-    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! `mock-upstream --config providers.toml`: serve fake providers on loopback until Ctrl-C.
+//! The `mock-upstream` command (`mock-upstream --config providers.toml`): serve fake providers on loopback until
+//! Ctrl-C. The binary itself is built by the `slacheck` package (`src/bin/mock-upstream.rs` there), so that
+//! `cargo install slacheck` and the release archives carry both commands.
 
+use crate::{tomlfile, MockConfig};
 use clap::Parser;
-use mock_upstream::{tomlfile, MockConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,15 +14,16 @@ use std::time::Instant;
 /// names its provider in the `x-upstream` header. Faults can be changed at run time with
 /// `POST /__control`; counters are at `GET /__stats`.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "mock-upstream", version)]
 struct Cli {
     /// The providers file (see mock-upstream/providers.toml).
     #[arg(long, short)]
     config: PathBuf,
 }
 
+/// Runs the command with the process's arguments; the exit code is 2 for a bad config or a port in use.
 #[tokio::main]
-async fn main() -> ExitCode {
+pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config: MockConfig = match tomlfile::read(&cli.config) {
         Ok((c, source)) => match check(&cli.config, &source, &c) {
@@ -32,7 +35,7 @@ async fn main() -> ExitCode {
     let started = Instant::now();
     let mut running = Vec::new();
     for p in config.providers {
-        match mock_upstream::start(p, started).await {
+        match crate::start(p, started).await {
             Ok(r) => {
                 eprintln!("mock-upstream: provider {} on {}", r.provider.name(), r.chat_url());
                 log_outage_windows(&r.provider, started);
@@ -50,7 +53,7 @@ async fn main() -> ExitCode {
 }
 
 /// One log line when each scheduled outage begins and ends.
-fn log_outage_windows(provider: &std::sync::Arc<mock_upstream::Provider>, started: Instant) {
+fn log_outage_windows(provider: &std::sync::Arc<crate::Provider>, started: Instant) {
     for outage in provider.config.outages.clone() {
         let name = provider.name().to_string();
         tokio::spawn(async move {
