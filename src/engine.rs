@@ -8,9 +8,14 @@
 //! millisecond of lag). Each request runs as a task on the tokio runtime and ends as exactly one [`Sample`].
 //! When `max_in_flight` requests are out, a due request is counted as not sent instead of being delayed (which
 //! would hide the target's slowness) or dropped.
+//!
+//! When a class is conversational, the schedule's arrivals are sessions: each runs as one task that sends its
+//! turns one after another, turn k+1 due when turn k's answer ended plus the think time (its latency counts from
+//! then). A session holds one of the `max_in_flight` places for its whole life, so that open sessions (and the
+//! histories they hold) are bounded; a session due when they are all taken is not sent.
 
-use crate::router::Router;
-use crate::sample::Sample;
+use crate::router::{Router, Turn};
+use crate::sample::{Outcome, Sample, SessionTurn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,6 +103,12 @@ pub fn spawn_pacer(
                     // Short sleeps so that a stop request is seen within 50 ms even between sparse requests.
                     std::thread::sleep((due - now).min(Duration::from_millis(50)));
                 }
+                if router.conversational() {
+                    let permit = controls.in_flight.clone().try_acquire_owned().ok();
+                    let session = Session { router: router.clone(), start, samples: samples.clone() };
+                    runtime.spawn(session.run(index, intended, controls.clone(), permit));
+                    continue;
+                }
                 match controls.in_flight.clone().try_acquire_owned() {
                     Ok(permit) => {
                         fire(&runtime, &router, Some((index, intended, permit)), start, &samples, &controls.cancel);
@@ -130,6 +141,73 @@ fn fire(
         drop(permit);
         let _ = samples.send(sample);
     })
+}
+
+/// One session of a conversational run (or a single request of a class that is not conversational, in such a
+/// run): what it needs besides its number and its place.
+struct Session {
+    router: Arc<Router>,
+    start: Instant,
+    samples: UnboundedSender<Sample>,
+}
+
+impl Session {
+    /// Session `number`, due at `intended`, holding `permit` (none: every place was taken, so it is not sent).
+    async fn run(
+        self,
+        number: u64,
+        intended: Duration,
+        controls: Controls,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
+        let Session { router, start, samples } = self;
+        let class = router.class_of(number);
+        let prompts = &router.classes[class].prompts;
+        let conversation = router.classes[class].conversation.clone();
+        let mut plan = conversation.as_ref().and_then(|_| prompts.session(number));
+        let turns = plan.as_ref().map_or(1, |p| p.turns);
+        let header = router.session_header(class, number);
+        let mut due = intended;
+        for turn in 0..turns {
+            if turn > 0 {
+                let at = start + due;
+                if at > Instant::now() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = controls.cancel.cancelled() => return,
+                    }
+                }
+                if controls.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+            let index = router.next_turn_number();
+            let place = plan.as_ref().map(|p| SessionTurn { session: p.number, turn, turns });
+            if permit.is_none() {
+                let done = start.elapsed();
+                let s = Sample { request: index, class: class as u16, session: place, ..Sample::not_sent(due, done) };
+                let _ = samples.send(s);
+                return;
+            }
+            let prepared = match plan.as_mut() {
+                Some(p) => prompts.turn(p, turn),
+                None => prompts.prepare(index, None),
+            };
+            let request = Turn { index, class, prompt: &prepared, session: header.as_ref() };
+            let (mut sample, answer) = router.route_turn(request, due, start, &controls.cancel).await;
+            sample.session = place;
+            let (ok, done) = (sample.outcome == Outcome::Ok, sample.done);
+            let _ = samples.send(sample);
+            if !ok {
+                return;
+            }
+            if let Some(p) = plan.as_mut() {
+                prompts.answered(p, answer.as_deref().unwrap_or_default());
+            }
+            due = done + conversation.as_ref().map_or(Duration::ZERO, |c| c.think_time);
+        }
+        drop(permit);
+    }
 }
 
 /// Closed loop (wrk2's model): `connections` tasks; each free one takes the next request of the schedule,

@@ -112,6 +112,19 @@ pub struct Sample {
     /// The tier of a hedge race's losing attempt, dropped when the other answered first: it reached the provider
     /// (and counts as an attempt on it), but its outcome is unknown, so it is not in `attempts`.
     pub hedged_away: Option<u16>,
+    /// A conversation's turn: its session, its number and how many the session planned.
+    pub session: Option<SessionTurn>,
+}
+
+/// Where a request stands in its conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTurn {
+    /// The session's number in the schedule.
+    pub session: u64,
+    /// From 0.
+    pub turn: u32,
+    /// Turns the session planned (it ends earlier when a turn fails).
+    pub turns: u32,
 }
 
 /// Token timing of one streamed answer, as offsets from the start of the run.
@@ -162,6 +175,7 @@ impl Sample {
             stream: None,
             hedge: None,
             hedged_away: None,
+            session: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct SseReader {
     /// Characters of content: in all, and in the first chunk that had any.
     chars: u64,
     first_chars: u64,
+    /// The answer's content, gathered when it is `Some` at the start (a conversation's turn needs it).
+    pub text: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -113,6 +115,10 @@ impl SseReader {
                     }
                     if let Some(u) = chunk.usage {
                         self.usage = Some((u.prompt_tokens, u.completion_tokens));
+                    }
+                    if let Some(text) = &mut self.text {
+                        let content = chunk.choices.iter().filter_map(|c| c.delta.as_ref()?.content.as_deref());
+                        content.for_each(|c| text.push_str(c));
                     }
                     let chars: usize = chunk
                         .choices

@@ -44,6 +44,11 @@ pub fn prompt_tokens(body: &[u8]) -> u32 {
 /// The word the mock answers with, token after token.
 const TOKEN: &str = "ok ";
 
+/// The whole text of an answer of `tokens` tokens, as a client gathers it (the chunks' contents in order).
+pub fn answer_text(tokens: u32) -> String {
+    TOKEN.repeat(tokens.max(1) as usize)
+}
+
 pub fn completion(id: u64, model: &str, prompt_tokens: u32, completion_tokens: u32) -> String {
     json!({
         "id": format!("chatcmpl-mock-{id}"),

@@ -3,8 +3,10 @@
 //! template, as slacheck counts them), prefill takes `prefill_per_token` each before the first token, the answer
 //! is exactly `max_tokens` long and each of its tokens takes `decode_per_token`.
 //!
-//! With `cached_prefill_per_token`, a system message this provider has seen before (among the last
-//! [`CACHE_ENTRIES`]) prefills at that rate instead: a prompt cache's effect on time to first token.
+//! With `cached_prefill_per_token`, the longest run of opening messages this provider has seen before (among the
+//! last [`CACHE_ENTRIES`] runs) prefills at that rate instead: a prompt cache's effect on time to first token. A
+//! shared system prompt is such a run; so is a conversation's history, since the provider remembers each prompt's
+//! messages followed by its own answer, as a server that keeps the answer's KV cache does.
 
 use crate::config::ProviderConfig;
 use crate::openai::ChatRequest;
@@ -15,8 +17,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The distinct system messages the prompt cache remembers; the oldest is forgotten first.
-pub const CACHE_ENTRIES: usize = 4096;
+/// The distinct runs of opening messages the prompt cache remembers; the oldest is forgotten first.
+pub const CACHE_ENTRIES: usize = 65_536;
 
 /// The longest answer a token-aware provider writes, whatever `max_tokens` asks.
 pub const MAX_ANSWER_TOKENS: u32 = 1 << 20;
@@ -62,6 +64,8 @@ pub struct Shaped {
     pub prefill: Duration,
     /// Added for each token after the first chunk (and for every token of a whole answer).
     pub decode_per_token: Duration,
+    /// Prompt tokens that prefilled at the cached rate.
+    pub cached_tokens: u32,
 }
 
 #[derive(Deserialize)]
@@ -95,29 +99,56 @@ impl TokenModel {
     /// The tokens and times of the answer to `body`; `default_answer` when it asks for no length.
     pub fn shape(&self, body: &[u8], request: &ChatRequest, default_answer: u32) -> Shaped {
         let messages = serde_json::from_slice::<Messages>(body).map(|m| m.messages).unwrap_or_default();
-        let mut prefill = Duration::ZERO;
-        let mut prompt_tokens = 0u32;
-        for (i, m) in messages.iter().enumerate() {
-            let tokens = self.tokenizer.count_content(&m.content);
-            prompt_tokens = prompt_tokens.saturating_add(tokens);
-            let cached = i == 0 && m.role == "system" && self.cached_prefill.is_some() && self.seen(&m.content);
-            let per_token = if cached { self.cached_prefill.unwrap_or_default() } else { self.prefill };
-            prefill += per_token.saturating_mul(tokens);
-        }
         let asked = request.max_completion_tokens.or(request.max_tokens).unwrap_or(default_answer);
-        Shaped {
-            prompt_tokens,
-            completion_tokens: asked.clamp(1, MAX_ANSWER_TOKENS),
-            prefill,
-            decode_per_token: self.decode,
+        let completion_tokens = asked.clamp(1, MAX_ANSWER_TOKENS);
+        let mut prefill = Duration::ZERO;
+        let (mut prompt_tokens, mut cached_tokens) = (0u32, 0u32);
+        // Each opening run of messages is a key (chained hashes); the runs seen before are the cached prefix.
+        let mut key = 0u64;
+        let mut keys = Vec::with_capacity(messages.len() + 1);
+        let tokens: Vec<u32> = messages.iter().map(|m| self.tokenizer.count_content(&m.content)).collect();
+        for m in &messages {
+            key = chain(key, &m.role, &m.content.to_string());
+            keys.push(key);
         }
+        let answer = serde_json::Value::from(crate::openai::answer_text(completion_tokens)).to_string();
+        keys.push(chain(key, "assistant", &answer));
+        let cached_runs = match self.cached_prefill {
+            Some(_) => self.remember(&keys),
+            None => 0,
+        };
+        for (i, n) in tokens.iter().enumerate() {
+            prompt_tokens = prompt_tokens.saturating_add(*n);
+            let per_token = match self.cached_prefill {
+                Some(rate) if i < cached_runs => {
+                    cached_tokens = cached_tokens.saturating_add(*n);
+                    rate
+                }
+                _ => self.prefill,
+            };
+            prefill += per_token.saturating_mul(*n);
+        }
+        Shaped { prompt_tokens, completion_tokens, prefill, decode_per_token: self.decode, cached_tokens }
     }
 
-    fn seen(&self, content: &serde_json::Value) -> bool {
-        let mut hasher = DefaultHasher::new();
-        content.to_string().hash(&mut hasher);
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).check_and_remember(hasher.finish())
+    /// How many of the opening runs `keys` (the prompt's, then the prompt with this answer) were seen before: the
+    /// longest such run; remembers them all.
+    fn remember(&self, keys: &[u64]) -> usize {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let prompt = &keys[..keys.len().saturating_sub(1)];
+        let seen = prompt.iter().rposition(|k| cache.seen.contains(k)).map_or(0, |i| i + 1);
+        for k in keys {
+            cache.check_and_remember(*k);
+        }
+        seen
     }
+}
+
+/// The key of an opening run of messages: the key of the run before it, with one more message.
+fn chain(before: u64, role: &str, content: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (before, role, content).hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -155,6 +186,7 @@ mod tests {
                 completion_tokens: 300,
                 prefill: Duration::from_micros(400),
                 decode_per_token: Duration::from_millis(2),
+                cached_tokens: 0,
             }
         );
         let b = body("be brief", "hello world hello world", None);
@@ -175,6 +207,31 @@ mod tests {
         assert_eq!(prefill(&again), Duration::from_micros(120));
         // "be short": 2 tokens, not seen before.
         assert_eq!(prefill(&other), Duration::from_micros(300));
+    }
+
+    #[test]
+    fn a_conversation_s_history_with_the_answer_given_prefills_at_the_cached_rate() {
+        let m = model(Some(10));
+        let first = body("be brief", "hello world", Some(3));
+        let shaped = m.shape(&first, &ChatRequest::parse(&first), 16);
+        assert_eq!(shaped.cached_tokens, 0);
+        // The next turn carries the answer the provider gave ("ok ok ok ", as the client received it).
+        let answer = crate::openai::answer_text(3);
+        let next = serde_json::json!({ "model": "m", "max_tokens": 3, "messages": [
+            { "role": "system", "content": "be brief" }, { "role": "user", "content": "hello world" },
+            { "role": "assistant", "content": answer }, { "role": "user", "content": "hi" }] })
+        .to_string();
+        let s = m.shape(next.as_bytes(), &ChatRequest::parse(next.as_bytes()), 16);
+        let bpe = tiktoken_rs::o200k_base_singleton();
+        let answer_tokens = bpe.encode_ordinary(&answer).len() as u32;
+        // Cached: "be brief" (2), "hello world" (2) and the answer; "hi" (1) at the full rate.
+        assert_eq!(s.cached_tokens, 4 + answer_tokens);
+        assert_eq!(s.prompt_tokens, 5 + answer_tokens);
+        assert_eq!(s.prefill, Duration::from_micros(10) * (4 + answer_tokens) + Duration::from_micros(100));
+        // Another answer in its place is not the provider's: only the messages before it are cached.
+        let other = next.replace("ok ok ok ", "no no no ");
+        let s = m.shape(other.as_bytes(), &ChatRequest::parse(other.as_bytes()), 16);
+        assert_eq!(s.cached_tokens, 4);
     }
 
     #[test]

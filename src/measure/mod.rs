@@ -10,6 +10,7 @@
 //! - [`episodes`]: failover episodes inferred from the requests themselves, in intended-time order.
 //! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
 //! - [`phases`]: how attempts began: connecting, and the wait for the answer's head.
+//! - [`sessions`]: conversations: sessions completed or broken, and latency and tokens by turn number.
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
 pub mod episodes;
@@ -18,6 +19,7 @@ pub mod histogram;
 pub mod phases;
 pub mod recorder;
 pub mod result;
+pub mod sessions;
 
 pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
 pub use goodput::{Delivered, Goodput, Objectives};
@@ -26,6 +28,7 @@ pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, 
 pub use phases::PhaseStats;
 pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, Snapshot, OVERALL};
 pub use result::*;
+pub use sessions::{SessionCounts, Sessions, TurnStats, MAX_TURN_ROWS};
 
 /// The most served-by names tracked apart, each with its own histogram: a header that carries a pod name or
 /// a request id would otherwise grow memory with every distinct value.

@@ -111,6 +111,7 @@ impl Recorder {
                 stream: StreamStats::default(),
                 goodput: super::Goodput::new(false, classes.len(), tiers.len()),
                 phases: super::PhaseStats::default(),
+                sessions: super::Sessions::default(),
                 windows: Vec::new(),
                 warmup: Counts::default(),
                 warmup_time: Duration::ZERO,
@@ -195,6 +196,7 @@ impl Recorder {
         let r = &mut self.result;
         r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
+        r.sessions.observe(s);
         if let Outcome::Error(kind) = &s.outcome {
             *r.errors.entry(kind.label()).or_default() += 1;
         }

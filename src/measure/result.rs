@@ -385,6 +385,9 @@ pub struct RunResult {
     /// How attempts began: connecting, and the wait for the answer's head.
     #[serde(default)]
     pub phases: super::PhaseStats,
+    /// Conversations: sessions, and each turn number's latency (empty without conversational classes).
+    #[serde(default)]
+    pub sessions: super::Sessions,
     pub windows: Vec<WindowStats>,
     /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
     #[serde(default)]
@@ -421,6 +424,7 @@ impl RunResult {
         add_map(&mut self.errors, &other.errors);
         self.goodput.merge(&other.goodput);
         self.phases.merge(&other.phases).map_err(|e| ResultMergeError::Histogram(e.to_string()))?;
+        self.sessions.merge(&other.sessions).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))?;
         self.elapsed = self.elapsed.max(other.elapsed);
         let mut rows: BTreeMap<u64, TimelineRow> =
             std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();

@@ -47,10 +47,17 @@ pub fn need(specs: &[PromptSpec], weights: &[f64], fields: &[String], inputs: &P
             need.shared_by = Some((format!("{field}.{key}"), shared));
         }
         need.shared += shared;
-        // A dataset's line is shared; a drawn prompt or a trace's row is made for its request.
-        let own = match (traced, spec.input_tokens, dataset > 0.0) {
-            (Some(tokens), _, _) => Some(("load.trace".to_string(), tokens)),
-            (None, Some(length), false) => Some((format!("{field}.input_tokens"), typical(&length))),
+        // A dataset's line is shared; a drawn prompt or a trace's row is made for its request. A session holds
+        // its history (each turn's question and answer) for its whole life, in one of the places in flight: its
+        // last turn's body, at the typical number of turns.
+        let own = match (traced, spec.input_tokens, dataset > 0.0, &spec.conversation) {
+            (_, input, _, Some(c)) => {
+                let turns = c.turns.as_ref().map_or(1.0, typical);
+                let question = input.as_ref().map_or(0.0, typical);
+                Some((format!("{field}.conversation"), turns * (question + typical(&spec.output_tokens))))
+            }
+            (Some(tokens), _, _, None) => Some(("load.trace".to_string(), tokens)),
+            (None, Some(length), false, None) => Some((format!("{field}.input_tokens"), typical(&length))),
             _ => None,
         };
         if let Some((key, tokens)) = own {
@@ -186,6 +193,7 @@ mod tests {
             order: PromptOrder::Random,
             tokenizer: TokenizerName::O200kBase,
             stream: false,
+            conversation: None,
         }
     }
 

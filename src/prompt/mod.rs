@@ -8,18 +8,24 @@
 //! - `prompts_file`: a line of a dataset ([`dataset`]), drawn from the seed or in order;
 //! - a Mooncake trace's row: its lengths, with its `hash_ids` blocks shared by every request that names them.
 //!
+//! A conversational class makes sessions instead ([`conversation`]): each turn carries the earlier questions and
+//! the answers received.
+//!
 //! `max_tokens` is `output_tokens`' draw (or the trace row's length). The recorded input tokens are the
 //! tokenizer's count of the message content, without the chat template a provider adds to `usage.prompt_tokens`.
 
 mod body;
+pub mod conversation;
 pub mod dataset;
 pub mod memory;
 
 pub use body::RequestBody;
 
+use crate::scenario::conversation::History;
 use crate::scenario::prompts::{PromptOrder, PromptSpec, TokenLength};
 use crate::trace::{RequestShape, BLOCK_TOKENS};
 use bytes::Bytes;
+pub use conversation::Session;
 use dataset::Dataset;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -53,24 +59,33 @@ impl PromptInputs {
                 continue;
             };
             let field = format!("classes[{i}].prompts_file");
-            let read = dataset::read(path, Tokenizer::get(spec.tokenizer)).map_err(|e| match e.line {
-                Some(line) => FileError {
-                    file: path.to_path_buf(),
-                    line: Some(line),
-                    column: Some(1),
-                    field: field.clone(),
-                    message: e.message,
-                },
-                None => place(&field, e.message),
-            })?;
+            let conversational = spec.conversation.is_some();
+            let read =
+                dataset::read(path, Tokenizer::get(spec.tokenizer), conversational).map_err(|e| match e.line {
+                    Some(line) => FileError {
+                        file: path.to_path_buf(),
+                        line: Some(line),
+                        column: Some(1),
+                        field: field.clone(),
+                        message: e.message,
+                    },
+                    None => place(&field, e.message),
+                })?;
             datasets.push(Some(Arc::new(read)));
         }
         let shapes = match trace {
             None => None,
             Some(path) => {
-                crate::trace::read_shapes(path).map_err(|e| place("load.trace", e.to_string()))?.map(Arc::from)
+                crate::trace::read_shapes(path).map_err(|e| place("load.trace", e.to_string()))?.map(Arc::<[_]>::from)
             }
         };
+        if let (Some(_), Some(i)) = (&shapes, specs.iter().position(|s| s.conversation.is_some())) {
+            let why = format!(
+                "the trace gives each request's lengths, and classes[{i}] is a conversation: a trace with lengths \
+                 replays single requests"
+            );
+            return Err(place("load.trace", why));
+        }
         Ok(PromptInputs { datasets, shapes })
     }
 }
@@ -105,6 +120,9 @@ struct Maker {
     order: PromptOrder,
     /// Each tier's body tail: the messages array's end, `"model"` and the stream keys, made once.
     tails: Vec<Bytes>,
+    /// A conversational class's turns per session (none with a dataset of conversations) and history.
+    turns: Option<TokenLength>,
+    history: History,
 }
 
 /// One request's content, made once and sent to every tier it tries.
@@ -158,7 +176,7 @@ impl Prompts {
         dataset: Option<Arc<Dataset>>,
         traced: bool,
     ) -> Self {
-        if !spec.is_tokenized() && dataset.is_none() && !traced {
+        if !spec.is_tokenized() && dataset.is_none() && !traced && spec.conversation.is_none() {
             let max_tokens = spec.output_tokens;
             if let TokenLength::Fixed(n) = max_tokens {
                 let bodies = models
@@ -209,6 +227,8 @@ impl Prompts {
             dataset,
             order: spec.order,
             tails,
+            turns: spec.conversation.as_ref().and_then(|c| c.turns),
+            history: spec.conversation.as_ref().map_or_else(History::default, |c| c.history),
         };
         Prompts { kind: Kind::Made(Box::new(maker)) }
     }
@@ -221,6 +241,29 @@ impl Prompts {
                 Prepared::Fixed((mix(index ^ 0x5151) % count) as usize)
             }
             Kind::Made(maker) => maker.prepare(index, shape),
+        }
+    }
+
+    /// Session `number`'s plan, for a conversational class.
+    pub fn session(&self, number: u64) -> Option<Session> {
+        match &self.kind {
+            Kind::Made(maker) => Some(maker.session(number)),
+            Kind::Fixed(_) => None,
+        }
+    }
+
+    /// Turn `turn` (from 0) of `session`: its messages, with the history the class keeps.
+    pub fn turn(&self, session: &mut Session, turn: u32) -> Prepared {
+        match &self.kind {
+            Kind::Made(maker) => maker.turn(session, turn, maker.history),
+            Kind::Fixed(_) => Prepared::Fixed(0),
+        }
+    }
+
+    /// Records the answer `content` received for `session`'s last turn, counted by the class's tokenizer.
+    pub fn answered(&self, session: &mut Session, content: &str) {
+        if let Kind::Made(maker) = &self.kind {
+            session.answered(content, |text| u32::try_from(maker.tokenizer.count(text)).unwrap_or(u32::MAX));
         }
     }
 

@@ -5,7 +5,7 @@ use crate::scenario::prompts::NormalLength;
 use serde_json::Value;
 use slacheck_common::tokens::TokenizerName;
 
-fn spec() -> PromptSpec {
+pub(super) fn spec() -> PromptSpec {
     PromptSpec {
         prompts: vec!["ping".into()],
         input_tokens: None,
@@ -16,6 +16,7 @@ fn spec() -> PromptSpec {
         order: PromptOrder::Random,
         tokenizer: TokenizerName::O200kBase,
         stream: false,
+        conversation: None,
     }
 }
 
@@ -127,6 +128,7 @@ fn a_dataset_is_sent_in_order_or_drawn_and_counted() {
             (r#"[{"content":"one","role":"user"}]"#.into(), 1),
             (r#"[{"content":"two two","role":"user"}]"#.into(), 2),
         ],
+        ..Dataset::default()
     };
     let d = Arc::new(d);
     let mut s = spec();

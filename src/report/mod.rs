@@ -2,6 +2,7 @@
 //!
 //! - [`summary`] — summary.json, the schema every other output reads from;
 //! - [`goodput`] — summary.json's goodput and token throughput;
+//! - [`sessions`] — summary.json's conversations: sessions, and latency by turn number;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
 //! - [`terminal`] — the terminal summary;
 //! - [`markdown`] — summary.md, with `measured`'s tables of streams, goodput and tokens;
@@ -17,6 +18,7 @@ pub mod junit;
 pub mod markdown;
 mod measured;
 pub mod prometheus;
+pub mod sessions;
 pub mod summary;
 pub mod terminal;
 pub mod text;

@@ -294,6 +294,9 @@ pub struct Summary {
     /// Input and output tokens delivered, and per second.
     #[serde(default)]
     pub tokens: super::goodput::TokensSummary,
+    /// Conversations: sessions completed or broken, and latency by turn number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<super::sessions::ConversationSummary>,
     /// How attempts began: each new connection's TCP connect (the lean HTTP/1.1 path, http:// and https://;
     /// reqwest, for HTTP/2 or a proxy, does not tell), and from sending to the answer's head, connecting
     /// included.
@@ -384,6 +387,7 @@ impl Summary {
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             goodput: super::goodput::GoodputSummary::of(result, scenario.sla.goodput, duration_s),
             tokens: super::goodput::TokensSummary::of(result, duration_s),
+            conversations: super::sessions::ConversationSummary::of(result),
             connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
             tls_ms: (!result.phases.tls.is_empty()).then(|| Percentiles::of(&result.phases.tls)),
             connections_opened: result.phases.opened,

@@ -145,6 +145,8 @@ impl RequestLog {
         r.input_tokens.push(s.input_tokens.map(i64::from));
         r.cost_usd.push(cost);
         r.request_id.push(id);
+        r.session.push(s.session.map(|t| t.session as i64));
+        r.turn.push(s.session.map(|t| t.turn as i32 + 1));
         for (i, column) in r.captured.iter_mut().enumerate() {
             column.push(s.captured.get(i).and_then(|v| v.as_deref()).map(ByteArray::from));
         }
@@ -240,6 +242,8 @@ struct Rows {
     input_tokens: Column<Int64Type>,
     cost_usd: Column<DoubleType>,
     request_id: Column<ByteArrayType>,
+    session: Column<Int64Type>,
+    turn: Column<Int32Type>,
     captured: Vec<Column<ByteArrayType>>,
 }
 
@@ -269,6 +273,8 @@ impl Rows {
             input_tokens: C::optional("input_tokens"),
             cost_usd: C::optional("cost_usd"),
             request_id: C::optional("request_id"),
+            session: C::optional("session"),
+            turn: C::optional("turn"),
             captured: captured.iter().map(|h| C::optional(h)).collect(),
         }
     }
@@ -297,6 +303,8 @@ impl Rows {
             &mut self.input_tokens,
             &mut self.cost_usd,
             &mut self.request_id,
+            &mut self.session,
+            &mut self.turn,
         ];
         list.extend(self.captured.iter_mut().map(|c| c as &mut dyn Buffered));
         list

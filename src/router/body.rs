@@ -64,3 +64,22 @@ pub(super) struct Usage {
     pub(super) prompt_tokens: u64,
     pub(super) completion_tokens: u64,
 }
+
+/// The answer's text in a JSON body: a chat completion's `choices[0].message.content`.
+pub(super) fn answer_text(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        choices: Vec<Choice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        message: Message,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        #[serde(default)]
+        content: Option<String>,
+    }
+    let answer: Answer = serde_json::from_slice(body).ok()?;
+    answer.choices.into_iter().next().map(|c| c.message.content.unwrap_or_default())
+}

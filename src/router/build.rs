@@ -65,7 +65,14 @@ pub fn build_router(
             price_input: 0.0,
             price_output: 0.0,
         };
-        (vec![tier], vec![Class { name: "default".into(), weight: 1.0, order: vec![0], prompts: Prompts::raw(body) }])
+        let class = Class {
+            name: "default".into(),
+            weight: 1.0,
+            order: vec![0],
+            prompts: Prompts::raw(body),
+            conversation: None,
+        };
+        (vec![tier], vec![class])
     } else {
         (tiers_of(spec, &url_of, &mut regions, tls)?, classes_of(spec, inputs))
     };
@@ -123,6 +130,8 @@ pub fn build_router(
         hedges_sent: Default::default(),
         logical_requests: Default::default(),
         out_of_files: Default::default(),
+        turn_numbers: (0, 1),
+        turns_numbered: Default::default(),
     })
 }
 
@@ -213,6 +222,10 @@ fn classes_of(spec: &RoutingSpec, inputs: &PromptInputs) -> Vec<Class> {
                 inputs.datasets.get(i).cloned().flatten(),
                 inputs.shapes.is_some(),
             ),
+            conversation: prompt.conversation.as_ref().map(|c| super::Conversation {
+                think_time: c.think_time.0,
+                session_header: HeaderName::from_bytes(c.session_header.as_bytes()).ok(),
+            }),
         })
         .collect()
 }

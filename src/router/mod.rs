@@ -4,6 +4,7 @@
 //! single-target case is the same code with a chain of one. Each attempt is recorded with its tier, outcome,
 //! own latency and the reason the next one was made; the logical request ends as one outcome.
 
+mod answer;
 mod body;
 mod build;
 pub mod client;
@@ -14,9 +15,7 @@ use crate::prompt::RequestBody;
 use crate::sample::{Attempt, ErrorKind, Outcome, Sample, StreamTiming};
 use crate::scenario::{ServedBy, StatusPattern};
 use crate::sse::SseReader;
-use body::{json_pointer, BodyRead, Read, ReadEnd, WithUsage};
 pub use build::{build_router, BuildError};
-use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,13 +51,6 @@ impl Tier {
     pub fn endpoint(&self, index: u64) -> &Endpoint {
         &self.endpoints[weighted_index(self.endpoints.iter().map(|e| e.weight), unit(mix(index ^ 0xE9D0)))]
     }
-}
-
-/// A failover marker's value: a count above 0 (LiteLLM's attempted fallbacks), or `true`.
-fn marks_failover(value: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(value);
-    let text = text.trim();
-    text.eq_ignore_ascii_case("true") || text.parse::<u64>().is_ok_and(|n| n > 0)
 }
 
 /// Whether an outcome means that an answer arrived (a status line at least), so that it could have named its
@@ -104,6 +96,17 @@ pub struct Class {
     pub order: Vec<usize>,
     /// What its requests say, and their body on each tier (the model differs per tier).
     pub prompts: crate::prompt::Prompts,
+    /// Sessions of several turns, when the class is conversational.
+    pub conversation: Option<Conversation>,
+}
+
+/// How a conversational class's sessions go on between turns.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    /// From the end of an answer to the next turn's send.
+    pub think_time: Duration,
+    /// The header that carries the session's id (none: not sent).
+    pub session_header: Option<HeaderName>,
 }
 
 /// When to try again, and where.
@@ -159,6 +162,9 @@ pub struct Router {
     pub memory: crate::prompt::memory::BodyMemory,
     /// Requests not sent because their bodies would have passed it.
     pub not_sent_memory: AtomicU64,
+    /// How a conversational run numbers its requests (each turn when it is due): (first, step), and the next.
+    pub turn_numbers: (u64, u64),
+    pub turns_numbered: AtomicU64,
 }
 
 /// The most bytes of one captured header value kept: enough for any call id, bounded whatever an upstream sends.
@@ -190,6 +196,8 @@ struct Exchange {
     over_budget: bool,
     stream: Option<StreamTiming>,
     phases: Option<crate::sample::Phases>,
+    /// The answer's text, when asked for (a conversation's turn).
+    answer: Option<String>,
 }
 
 impl Exchange {
@@ -204,8 +212,28 @@ impl Exchange {
             over_budget: false,
             stream: None,
             phases: None,
+            answer: None,
         }
     }
+}
+
+/// What goes with each attempt of one logical request besides its body: its id (request id and idempotency
+/// key), a conversation's session id, and whether the answer's text is kept.
+#[derive(Clone, Copy, Default)]
+struct Asked<'a> {
+    key: Option<&'a HeaderValue>,
+    session: Option<&'a (HeaderName, HeaderValue)>,
+    answer: bool,
+}
+
+/// One turn of a conversation, as the session that sends it knows it.
+pub struct Turn<'a> {
+    /// The request number it is counted under.
+    pub index: u64,
+    pub class: usize,
+    pub prompt: &'a crate::prompt::Prepared,
+    /// The session header and its value, when the class sends one.
+    pub session: Option<&'a (HeaderName, HeaderValue)>,
 }
 
 impl Router {
@@ -214,28 +242,75 @@ impl Router {
         weighted_index(self.classes.iter().map(|c| c.weight), unit(mix(self.seed ^ mix(index))))
     }
 
+    /// Whether the schedule's arrivals are sessions (some class is conversational) rather than requests.
+    pub fn conversational(&self) -> bool {
+        self.classes.iter().any(|c| c.conversation.is_some())
+    }
+
+    /// The number of the next request of a conversational run: turns are numbered as they fall due, so that the
+    /// numbers are dense and in about intended order (a shard's stride kept).
+    pub fn next_turn_number(&self) -> u64 {
+        let (first, step) = self.turn_numbers;
+        first + step * self.turns_numbered.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The session header of class `class` with session `session`'s id, when the class sends one.
+    pub fn session_header(&self, class: usize, session: u64) -> Option<(HeaderName, HeaderValue)> {
+        let name = self.classes[class].conversation.as_ref()?.session_header.clone()?;
+        let value = HeaderValue::from_str(&format!("slacheck-{:016x}-s{session}", self.run_id)).ok()?;
+        Some((name, value))
+    }
+
     /// Sends logical request `index`, due at `intended`, through its class's tiers.
     pub async fn route(&self, index: u64, intended: Duration, start: Instant, cancel: &CancellationToken) -> Sample {
+        let class = self.class_of(index);
+        let prompt =
+            self.classes[class].prompts.prepare(index, self.shapes.as_ref().and_then(|s| s.get(index as usize)));
+        let turn = Turn { index, class, prompt: &prompt, session: None };
+        self.send(turn, false, intended, start, cancel).await.0
+    }
+
+    /// Sends one turn of a conversation, due at `intended`; returns its sample and the answer's text (when one
+    /// came).
+    pub async fn route_turn(
+        &self,
+        turn: Turn<'_>,
+        intended: Duration,
+        start: Instant,
+        cancel: &CancellationToken,
+    ) -> (Sample, Option<String>) {
+        self.send(turn, true, intended, start, cancel).await
+    }
+
+    /// One logical request through its class's tiers: attempts, retries, hedging and failover.
+    async fn send(
+        &self,
+        request: Turn<'_>,
+        answer: bool,
+        intended: Duration,
+        start: Instant,
+        cancel: &CancellationToken,
+    ) -> (Sample, Option<String>) {
         let sent = start.elapsed();
-        let class_index = self.class_of(index);
+        let Turn { index, class: class_index, prompt, session } = request;
         let class = &self.classes[class_index];
-        let prompt = class.prompts.prepare(index, self.shapes.as_ref().and_then(|s| s.get(index as usize)));
         // Held until the request ends: a body that would pass the memory cap is not sent (the generator's
         // limit), so a silent target cannot make requests in flight hold more than the scenario allows.
         let Some(_held) = self.memory.reserve(prompt.own_bytes()) else {
             self.not_sent_memory.fetch_add(1, Ordering::Relaxed);
             let done = start.elapsed();
-            return Sample { request: index, class: class_index as u16, ..Sample::not_sent(intended, done) };
+            return (Sample { request: index, class: class_index as u16, ..Sample::not_sent(intended, done) }, None);
         };
         let key = self.request_key(index);
+        let asked = Asked { key: key.as_ref(), session, answer };
         let (mut attempts, mut last) = (Vec::new(), Exchange::failed(Outcome::Timeout));
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
         self.logical_requests.fetch_add(1, Ordering::Relaxed);
         let (mut hedge, mut hedged_away) = (None, None);
         if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
-            let bodies = [first, second].map(|t| class.prompts.body(&prompt, *t));
+            let bodies = [first, second].map(|t| class.prompts.body(prompt, *t));
             let (e, hedged, lost) =
-                self.race([*first, *second], index, bodies, after, key.as_ref(), start, cancel, &mut attempts).await;
+                self.race([*first, *second], index, bodies, after, asked, start, cancel, &mut attempts).await;
             hedged_away = lost.map(|t| t as u16);
             hedge =
                 hedged.then(|| e.outcome == Outcome::Ok && attempts.last().is_some_and(|a| a.tier as usize == *second));
@@ -250,9 +325,9 @@ impl Router {
                     break 'tiers;
                 }
                 let began = start.elapsed();
-                let body = class.prompts.body(&prompt, tier);
+                let body = class.prompts.body(prompt, tier);
                 last = tokio::select! {
-                    e = self.attempt(&self.tiers[tier], index, body, key.as_ref(), start) => e,
+                    e = self.attempt(&self.tiers[tier], index, body, asked, start) => e,
                     _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
@@ -268,7 +343,8 @@ impl Router {
         }
         let served = (last.outcome == Outcome::Ok).then(|| attempts.last().map(|a| a.tier)).flatten();
         let (upstream, served_by_missing) = self.upstream_of(&mut last, &attempts);
-        Sample {
+        let answer = last.answer.take().filter(|_| last.outcome == Outcome::Ok);
+        let sample = Sample {
             request: index,
             intended,
             sent: (last.outcome != Outcome::NotSent).then_some(sent),
@@ -287,7 +363,9 @@ impl Router {
             stream: last.stream,
             hedge,
             hedged_away,
-        }
+            session: None,
+        };
+        (sample, answer)
     }
 
     /// Waits before retry number `retry` (from 1): a jittered exponential backoff up to its cap. False when the
@@ -340,7 +418,7 @@ impl Router {
         index: u64,
         bodies: [RequestBody; 2],
         after: Duration,
-        key: Option<&HeaderValue>,
+        asked: Asked<'_>,
         start: Instant,
         cancel: &CancellationToken,
         attempts: &mut Vec<Attempt>,
@@ -351,7 +429,7 @@ impl Router {
         };
         let interrupted = || Exchange::failed(Outcome::Error(ErrorKind::Interrupted));
         let began_a = start.elapsed();
-        let first = self.attempt(&self.tiers[tiers[0]], index, body_a, key, start);
+        let first = self.attempt(&self.tiers[tiers[0]], index, body_a, asked, start);
         tokio::pin!(first);
         tokio::select! {
             e = &mut first => {
@@ -371,7 +449,7 @@ impl Router {
         }
         self.hedges_sent.fetch_add(1, Ordering::Relaxed);
         let began_b = start.elapsed();
-        let second = self.attempt(&self.tiers[tiers[1]], index, body_b, key, start);
+        let second = self.attempt(&self.tiers[tiers[1]], index, body_b, asked, start);
         tokio::pin!(second);
         // Whichever answers first is recorded; a success wins and the other is dropped, else the other decides.
         let (won, e) = tokio::select! {
@@ -406,21 +484,17 @@ impl Router {
         }
     }
 
-    /// One attempt; `key` is the logical request's id, sent as its idempotency key and request id.
-    async fn attempt(
-        &self,
-        tier: &Tier,
-        index: u64,
-        body: RequestBody,
-        key: Option<&HeaderValue>,
-        start: Instant,
-    ) -> Exchange {
+    /// One attempt; `asked.key` is the logical request's id, sent as its idempotency key and request id.
+    async fn attempt(&self, tier: &Tier, index: u64, body: RequestBody, asked: Asked<'_>, start: Instant) -> Exchange {
         let endpoint = tier.endpoint(index);
         let mut headers = self.headers.clone();
         for name in [&self.policy.idempotency_header, &self.request_id_header].into_iter().flatten() {
-            if let Some(key) = key {
+            if let Some(key) = asked.key {
                 headers.insert(name, key.clone());
             }
+        }
+        if let Some((name, value)) = asked.session {
+            headers.insert(name, value.clone());
         }
         let (limit, over_budget) = match self.policy.latency_budget {
             Some(b) if b < tier.timeout => (b, true),
@@ -438,7 +512,7 @@ impl Router {
             let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
             phases = Some(crate::sample::Phases { connect, tls, headers: sending.elapsed() });
             head = Some((response.status, self.captured(response.headers())));
-            self.read(&mut response, deadline, &mut sse).await
+            self.read(&mut response, deadline, &mut sse, asked.answer).await
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -449,133 +523,11 @@ impl Router {
             tokens: r.tokens(),
             tokens_after_first: r.tokens_after_first(),
         });
-        let mut e = self.exchange_of(result, over_budget, &mut sse);
+        let mut e = self.exchange_of(result, over_budget, &mut sse, asked.answer);
         e.stream = stream;
         e.phases = phases;
         (e.status, e.captured) = head.map_or((None, Vec::new()), |(status, captured)| (Some(status), captured));
         e
-    }
-
-    /// Reads an answer's body under the size cap and `deadline`: a stream event by event into `sse` (which
-    /// outlives a deadline that cuts it short), anything else whole, kept only when it is parsed later.
-    async fn read(
-        &self,
-        response: &mut client::Answer,
-        deadline: tokio::time::Instant,
-        sse: &mut Option<(SseReader, Instant)>,
-    ) -> Result<Read, client::SendError> {
-        let status = response.status;
-        let upstream = match &self.served_by {
-            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string),
-            _ => None,
-        };
-        let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
-        let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
-        let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
-        let json = content_type.starts_with(b"application/json");
-        if content_type.starts_with(b"text/event-stream") {
-            let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
-            let mut reading = BodyRead { max: self.max_body, read: 0, kept: None, deadline };
-            while let Some(chunk) = response.chunk().await? {
-                if let Some(end) = reading.account(&chunk) {
-                    return Ok(Read::Ended(status, end));
-                }
-                reader.feed(&chunk, Instant::now());
-                if reader.overflowed {
-                    return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
-                }
-            }
-            return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
-        }
-        // Read the whole body (a response counts only when it has fully arrived), but keep only what is
-        // parsed later: a JSON body (usage, served-by field) of a success.
-        let keep = json || matches!(self.served_by, Some(ServedBy::Json(_)));
-        let kept = keep.then(BytesMut::new);
-        let mut reading = BodyRead { max: self.max_body, read: 0, kept, deadline };
-        while let Some(chunk) = response.chunk().await? {
-            if let Some(end) = reading.account(&chunk) {
-                return Ok(Read::Ended(status, end));
-            }
-        }
-        let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
-        Ok(Read::Whole { status, upstream, failed_over, body, json })
-    }
-
-    /// The values of `target.capture_headers` in an answer, each cut to [`MAX_CAPTURED`] bytes.
-    fn captured(&self, headers: &HeaderMap) -> Vec<Option<String>> {
-        let value = |name: &HeaderName| {
-            let v = headers.get(name)?.as_bytes();
-            let cut = &v[..v.len().min(MAX_CAPTURED)];
-            Some(String::from_utf8_lossy(cut).into_owned())
-        };
-        self.capture.iter().map(value).collect()
-    }
-
-    /// What one attempt's reading came to: its outcome, upstream and tokens (the stream's timing is added by
-    /// the caller, which still holds it when the deadline cut the reading short).
-    fn exchange_of(
-        &self,
-        result: Result<Result<Read, client::SendError>, tokio::time::error::Elapsed>,
-        over_budget: bool,
-        sse: &mut Option<(SseReader, Instant)>,
-    ) -> Exchange {
-        match result {
-            Err(_) | Ok(Ok(Read::Ended(_, ReadEnd::Deadline))) => {
-                Exchange { over_budget, ..Exchange::failed(Outcome::Timeout) }
-            }
-            // No socket could be opened: the request never left this machine, and the limit is the generator's.
-            Ok(Err(client::SendError::Connect { out_of_files: true, .. })) => {
-                self.out_of_files.fetch_add(1, Ordering::Relaxed);
-                Exchange::failed(Outcome::NotSent)
-            }
-            Ok(Err(client::SendError::Connect { .. })) => Exchange::failed(Outcome::Error(ErrorKind::Connect)),
-            Ok(Err(client::SendError::Tls { reason, .. })) => Exchange::failed(Outcome::Error(ErrorKind::Tls(reason))),
-            Ok(Err(client::SendError::Transport(_))) => Exchange::failed(Outcome::Error(ErrorKind::Transport)),
-            Ok(Ok(Read::Ended(_, ReadEnd::TooLarge))) => Exchange::failed(Outcome::Error(ErrorKind::BodyTooLarge)),
-            Ok(Ok(Read::Ended(status, ReadEnd::StreamOverflow))) => {
-                let after_first_token = sse.as_ref().is_some_and(|(r, _)| r.first_token.is_some());
-                let fault = crate::sse::StreamFault::Malformed;
-                let outcome = match self.success.iter().any(|p| p.matches(status)) {
-                    true => Outcome::Error(ErrorKind::Stream { fault, after_first_token }),
-                    false => Outcome::Error(ErrorKind::Status(status)),
-                };
-                Exchange::failed(outcome)
-            }
-            Ok(Ok(Read::Whole { status, upstream, failed_over, body, json })) => {
-                let ok = self.success.iter().any(|p| p.matches(status));
-                let upstream = match &self.served_by {
-                    Some(ServedBy::Json(pointer)) => json_pointer(&body, pointer),
-                    _ => upstream,
-                };
-                let parsed = (ok && json).then(|| serde_json::from_slice::<WithUsage>(&body));
-                let stream_fault =
-                    sse.as_mut().filter(|_| ok).and_then(|(r, _)| r.finish().map(|f| (f, r.first_token.is_some())));
-                let outcome = match (ok, &parsed, stream_fault) {
-                    (false, _, _) => Outcome::Error(ErrorKind::Status(status)),
-                    (true, Some(Err(_)), _) => Outcome::Error(ErrorKind::MalformedBody),
-                    (true, _, Some((fault, after_first_token))) => {
-                        Outcome::Error(ErrorKind::Stream { fault, after_first_token })
-                    }
-                    _ => Outcome::Ok,
-                };
-                let tokens = match (&parsed, &sse) {
-                    (Some(Ok(w)), _) => w.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)),
-                    (_, Some((r, _))) => r.usage,
-                    _ => None,
-                };
-                Exchange {
-                    outcome,
-                    status: None,
-                    captured: Vec::new(),
-                    upstream,
-                    gateway_failed_over: failed_over,
-                    tokens,
-                    over_budget: false,
-                    stream: None,
-                    phases: None,
-                }
-            }
-        }
     }
 }
 

@@ -19,6 +19,7 @@ fn the_mix_spreads_classes_by_weight() {
         weight,
         order: vec![0],
         prompts: crate::prompt::Prompts::raw(Default::default()),
+        conversation: None,
     };
     let router = Router {
         client: reqwest::Client::new(),
@@ -55,6 +56,8 @@ fn the_mix_spreads_classes_by_weight() {
         out_of_files: AtomicU64::new(0),
         memory: crate::prompt::memory::BodyMemory::new(u64::MAX),
         not_sent_memory: AtomicU64::new(0),
+        turn_numbers: (0, 1),
+        turns_numbered: AtomicU64::new(0),
     };
     let analysis = (0..100_000).filter(|i| router.class_of(*i) == 1).count();
     // sd at n = 100,000, p = 0.1 is 95; allow four of them.

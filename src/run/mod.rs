@@ -238,12 +238,13 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
-    let (bound, router) = prepare_target(plan, api_key.as_deref(), body).await?;
+    let (bound, mut router) = prepare_target(plan, api_key.as_deref(), body).await?;
     // The clock starts once the slow set-up is done (a tokenizer, prompts, TLS roots took up to 0.5 s, and the
     // first requests were due before the pacer began). Outage windows of mock providers count from the moment
     // the first request is due.
     let (start, started_at) = clock_start(opts.start_at)?;
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
+    router.turn_numbers = opts.shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
     let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, &controls).await?;

@@ -132,6 +132,13 @@ impl LoadedScenario {
                 return Err(self.error(&at("prefix_tokens"), format!("give 1 to {} tokens", prompts::MAX_TOKENS)));
             }
         }
+        if let Some((key, message)) = c.conversation.as_ref().and_then(|v| v.problem(c.prompts_file.is_some())) {
+            return Err(self.error(&at(&format!("conversation.{key}")), message));
+        }
+        if c.conversation.is_some() && self.scenario.load.connections.is_some() {
+            let why = "a closed loop (`load.connections`) has no place for sessions that wait between turns";
+            return Err(self.error(&at("conversation"), why));
+        }
         match c.prefixes {
             Some(_) if c.prefix_tokens.is_none() => {
                 Err(self.error(&at("prefixes"), "`prefixes` counts shared prefixes: set `prefix_tokens` too"))

@@ -6,6 +6,7 @@
 //!
 //! - [`target`]: where requests go: the target, tiers, classes, failover and served-by.
 //! - [`prompts`]: what a class's requests say: token lengths, shared prefixes, a dataset, the tokenizer.
+//! - [`conversation`]: a conversational class's sessions: turns, think time, history, session id header.
 //! - [`load`]: the `[load]` table, from which `profile` builds the schedule.
 //! - [`sla`]: the `[sla]` table: limits, windows, success statuses.
 //! - [`commands`]: settings of the commands above `run` (capacity search, compare tolerances), as plain data.
@@ -16,6 +17,7 @@
 
 mod check;
 pub mod commands;
+pub mod conversation;
 pub mod load;
 mod overrides;
 pub mod prompts;

@@ -76,6 +76,16 @@ impl TokenLength {
     }
 }
 
+impl TokenLength {
+    /// The largest value a draw can take.
+    pub fn upper(&self) -> f64 {
+        match self {
+            TokenLength::Fixed(n) => *n,
+            TokenLength::Normal(d) => d.bounds().1,
+        }
+    }
+}
+
 impl NormalLength {
     fn bounds(&self) -> (f64, f64) {
         (self.min.unwrap_or(1.0), self.max.unwrap_or(MAX_TOKENS))
@@ -107,6 +117,8 @@ pub struct PromptSpec {
     pub order: PromptOrder,
     pub tokenizer: TokenizerName,
     pub stream: bool,
+    /// Sessions of several turns, when the class is conversational.
+    pub conversation: Option<super::conversation::ConversationSpec>,
 }
 
 impl PromptSpec {

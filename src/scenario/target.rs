@@ -169,6 +169,9 @@ pub struct ClassSpec {
     /// The tokenizer that counts and writes tokens: `o200k_base` (default) or `cl100k_base`.
     #[serde(default)]
     pub tokenizer: TokenizerName,
+    /// Sessions of several turns whose history grows (`{ turns, think_time, history, session_header }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<super::conversation::ConversationSpec>,
 }
 
 /// The answer length asked for when a class names none.
@@ -192,6 +195,7 @@ impl ClassSpec {
             prompts_file: None,
             order: PromptOrder::Random,
             tokenizer: TokenizerName::default(),
+            conversation: None,
         }
     }
 
@@ -209,6 +213,7 @@ impl ClassSpec {
             order: self.order,
             tokenizer: self.tokenizer,
             stream: self.stream,
+            conversation: self.conversation.clone(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers for integration tests: write a scenario, run the real `slacheck` binary, read what it wrote.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
