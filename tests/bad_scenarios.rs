@@ -60,6 +60,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
         ("4096 prefixes of a million tokens", format!("{LLM_HEAD}prefix_tokens = 1048576\nprefixes = 4096\n{GOOD_LOAD}"), 11, "classes[0].prefix_tokens", "past load.max_request_memory (1GiB)"),
         ("million-token prompts at max_in_flight", format!("{LLM_HEAD}input_tokens = 1048576\n{GOOD_LOAD}"), 12, "load.max_in_flight", "10000 requests in flight would hold about"),
+        ("a conversation without turns", format!("{LLM_HEAD}conversation = {{ think_time = \"1s\" }}\n{GOOD_LOAD}"), 11, "classes[0].conversation.turns", "how many turns"),
+        ("a history of no turns", format!("{LLM_HEAD}conversation = {{ turns = 3, history = {{ turns = 0 }} }}\n{GOOD_LOAD}"), 11, "classes[0].conversation.history.turns", "at least one"),
+        ("a conversation in a closed loop", format!("{LLM_HEAD}conversation = {{ turns = 3 }}\n{GOOD_LOAD}connections = 2\n"), 11, "classes[0].conversation", "closed loop"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

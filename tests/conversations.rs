@@ -270,3 +270,68 @@ async fn turn_two_answers_sooner_by_exactly_the_prefill_the_cache_saves() {
         "cached turn 2: {turn2_cached} ms, expected {expected_cached} (overhead {overhead})"
     );
 }
+
+#[test]
+fn shards_of_a_conversational_run_add_up_to_the_unsharded_run() {
+    let ws = Workspace::new();
+    let file = ws.write(
+        "sharded.toml",
+        "name = \"sharded\"\n[target]\ntimeout = \"5s\"\n\
+         [[tiers]]\nname = \"default\"\nmock = \"default\"\nmodel = \"m\"\n\
+         [[classes]]\nname = \"chat\"\nweight = 1\ntier = \"default\"\ninput_tokens = 10\noutput_tokens = 5\n\
+         conversation = { turns = { mean = 3, stddev = 2, min = 1, max = 6 }, think_time = \"10ms\" }\n\
+         [load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"2s\"\narrivals = \"poisson\"\nseed = 5\n",
+    );
+    let whole = ws.run(&file, &["--quiet"]);
+    let start =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + std::time::Duration::from_secs(3);
+    let start = format!("{:.3}", start.as_secs_f64());
+    let shards: Vec<_> = (0..2)
+        .map(|i| {
+            let out = ws.path().join(format!("shard-{i}"));
+            let child = std::process::Command::new(common::bin())
+                .arg("run")
+                .arg(&file)
+                .args(["--quiet", "--shard", &format!("{i}/2"), "--start-at", &start, "--out"])
+                .arg(&out)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (child, out)
+        })
+        .collect();
+    let dirs: Vec<_> = shards.into_iter().map(|(c, out)| common::ran(c.wait_with_output().unwrap(), out).out).collect();
+    let merged_out = ws.path().join("merged");
+    let o = std::process::Command::new(common::bin())
+        .arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(&merged_out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let merged = common::ran(o, merged_out);
+    let (w, m) = (whole.summary(), merged.summary());
+    // The same sessions with the same turns, split between the shards: the sessions' numbers and turn counts come
+    // from the seed, whatever the timing.
+    assert!(f(&w, &["conversations", "sessions", "started"]) > 20.0);
+    for key in ["started", "completed", "broken", "cut"] {
+        assert_eq!(f(&m, &["conversations", "sessions", key]), f(&w, &["conversations", "sessions", key]), "{key}");
+    }
+    assert_eq!(f(&m, &["counts", "total"]), f(&w, &["counts", "total"]));
+    let turns = |s: &Value| {
+        s["conversations"]["turns"].as_array().unwrap().iter().map(|t| f(t, &["requests"])).collect::<Vec<_>>()
+    };
+    assert_eq!(turns(&m), turns(&w));
+    // Request numbers are unique across the shards (each numbers its turns with its own stride).
+    let mut numbers: Vec<i64> = dirs
+        .iter()
+        .flat_map(|d| parquet_rows(&d.join("requests.parquet")))
+        .map(|r| r["request"].as_i64().unwrap())
+        .collect();
+    let n = numbers.len();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), n);
+}
