@@ -18,6 +18,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     let mut out = String::new();
     headline(&mut out, summary);
     streams(&mut out, summary);
+    conversations(&mut out, summary);
     for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
         let _ = writeln!(out, "  {line}");
     }
@@ -108,6 +109,37 @@ fn streams(out: &mut String, summary: &Summary) {
                 );
             }
         }
+    }
+}
+
+/// The most turn numbers shown as columns; summary.json has them all.
+const TURN_COLUMNS: usize = 8;
+
+/// Sessions, and by turn number their requests, latency, first token and input tokens.
+fn conversations(out: &mut String, summary: &Summary) {
+    let Some(c) = &summary.conversations else { return };
+    let s = &c.sessions;
+    let _ = writeln!(
+        out,
+        "  sessions  {} started: {} completed, {} broken (a turn failed), {} cut (not sent, or stopped)",
+        s.started, s.completed, s.broken, s.cut
+    );
+    let turns = &c.turns[..c.turns.len().min(TURN_COLUMNS)];
+    let row = |label: &str, cell: &dyn Fn(&super::sessions::TurnSummary) -> String| {
+        let cells: String = turns.iter().map(|t| format!("{:>9}", cell(t))).collect();
+        format!("  {label:<13}{cells}\n")
+    };
+    out.push_str(&row("turn", &|t| format!("{}{}", t.turn, if t.and_later { "+" } else { "" })));
+    out.push_str(&row("requests", &|t| t.requests.to_string()));
+    out.push_str(&row("latency p50", &|t| fmt_ms(t.latency_ms.p50)));
+    if turns.iter().any(|t| t.ttft_ms.is_some()) {
+        out.push_str(&row("ttft p50", &|t| t.ttft_ms.as_ref().map_or("-".into(), |p| fmt_ms(p.p50))));
+    }
+    if turns.iter().any(|t| t.input_tokens_mean.is_some()) {
+        out.push_str(&row("input tokens", &|t| t.input_tokens_mean.map_or("-".into(), |n| format!("{n:.0}"))));
+    }
+    if c.turns.len() > TURN_COLUMNS {
+        let _ = writeln!(out, "  (turns past {TURN_COLUMNS}: summary.json `conversations.turns`)");
     }
 }
 
