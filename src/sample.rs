@@ -27,6 +27,9 @@ pub enum Outcome {
     Timeout,
     /// Never sent: the in-flight cap was reached when it was due.
     NotSent,
+    /// The client hung up before the answer ended, as the class's `cancel` asked: neither a success nor a failure
+    /// of the target.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +223,7 @@ impl Attempt {
             Outcome::Error(k) => k.label(),
             Outcome::Ok => "ok".into(),
             Outcome::NotSent => "not sent".into(),
+            Outcome::Cancelled => "cancelled".into(),
         }
     }
 }

@@ -63,6 +63,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a conversation without turns", format!("{LLM_HEAD}conversation = {{ think_time = \"1s\" }}\n{GOOD_LOAD}"), 11, "classes[0].conversation.turns", "how many turns"),
         ("a history of no turns", format!("{LLM_HEAD}conversation = {{ turns = 3, history = {{ turns = 0 }} }}\n{GOOD_LOAD}"), 11, "classes[0].conversation.history.turns", "at least one"),
         ("a conversation in a closed loop", format!("{LLM_HEAD}conversation = {{ turns = 3 }}\n{GOOD_LOAD}connections = 2\n"), 11, "classes[0].conversation", "closed loop"),
+        ("a hang-up without its moment", format!("{LLM_HEAD}cancel = {{ share = \"5%\" }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after", "after_tokens"),
+        ("a hang-up after tokens of an answer that is not streamed", format!("{LLM_HEAD}cancel = {{ share = \"5%\", after_tokens = 3 }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after_tokens", "stream = true"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

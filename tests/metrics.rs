@@ -129,7 +129,7 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     let get = |metric: &str, labels: &str| {
         *m.get(&(metric.to_string(), labels.to_string())).unwrap_or_else(|| panic!("{metric}{{{labels}}} in {body}"))
     };
-    for outcome in ["ok", "error", "timeout", "not_sent"] {
+    for outcome in ["ok", "error", "timeout", "not_sent", "cancelled"] {
         assert_eq!(
             get("slacheck_requests_total", &format!("outcome={outcome}")),
             f(&summary, &["counts", outcome]),
@@ -153,6 +153,8 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     assert!(get("slacheck_tier_attempts_total", "outcome=error,tier=main") > 0.0, "the flaky tier failed some");
     assert_eq!(get("slacheck_failovers_total", ""), f(&summary, &["failover", "failed_over"]));
     let sent = f(&summary, &["counts", "total"]) - f(&summary, &["counts", "not_sent"]);
+    // Requests whose client hung up on purpose have no latency.
+    let sent = sent - f(&summary, &["counts", "cancelled"]);
     assert_eq!(get("slacheck_latency_seconds_count", ""), sent);
     assert_eq!(get("slacheck_latency_seconds_bucket", "le=inf"), sent);
     let p99_s = f(&summary, &["lag_ms", "p99"]) / 1000.0;

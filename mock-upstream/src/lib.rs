@@ -3,6 +3,7 @@
 //! - [`config`]: what a provider serves and which faults it injects (TOML, serde).
 //! - [`provider`]: the fault logic as plain code: one decision per request, stats, run-time control.
 //! - [`tokens`]: answers whose time follows their tokens: prefill per prompt token, decode per answer token.
+//! - [`ledger`]: the tokens produced for each request id, and whether its client went away first.
 //! - [`server`]: a hyper server over a provider (streams SSE token by token; flat memory).
 //! - `wiremock_support` (feature `wiremock`): the same fault logic as a wiremock responder, for tests.
 //! - [`openai`]: the OpenAI chat-completions shapes the providers answer with.
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ledger;
 pub mod openai;
 pub mod provider;
 pub mod server;

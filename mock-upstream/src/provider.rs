@@ -62,6 +62,12 @@ pub struct Stats {
     pub faults: BTreeMap<String, u64>,
     pub resets: u64,
     pub hangs: u64,
+    /// Answer tokens generated (a streamed answer's as each chunk is made, a whole answer's when complete).
+    #[serde(default)]
+    pub tokens_out: u64,
+    /// Answers whose client went away before they ended (generation stopped then).
+    #[serde(default)]
+    pub hung_up: u64,
 }
 
 struct State {
@@ -77,6 +83,8 @@ pub struct Provider {
     pub config: ProviderConfig,
     /// How answers are timed by their tokens, when the config asks for it.
     pub tokens: Option<crate::tokens::TokenModel>,
+    /// What was produced for each request id.
+    pub ledger: crate::ledger::Ledger,
     started: Instant,
     state: Mutex<State>,
 }
@@ -107,7 +115,7 @@ impl Provider {
             error_rate: config.errors.as_ref().map(|e| e.rate.0).unwrap_or(0.0),
             stats: Stats { provider: config.name.clone(), ..Stats::default() },
         };
-        Provider { config, tokens, started, state: Mutex::new(state) }
+        Provider { config, tokens, ledger: Default::default(), started, state: Mutex::new(state) }
     }
 
     pub fn name(&self) -> &str {
@@ -225,6 +233,16 @@ impl Provider {
             return Err("nothing to change: give outage and/or error_rate".into());
         }
         Ok(format!("provider {}: {}", self.config.name, changes.join(", ")))
+    }
+
+    /// Counts answer tokens generated.
+    pub fn count_tokens(&self, tokens: u64) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.tokens_out += tokens;
+    }
+
+    /// Counts an answer whose client went away before it ended.
+    pub fn count_hang_up(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.hung_up += 1;
     }
 
     pub fn stats(&self) -> Stats {

@@ -5,6 +5,7 @@
 //! fault logic, streams SSE token by token and keeps no per-request state after answering.
 
 use crate::config::{ProviderConfig, StreamFaultKind};
+use crate::ledger::Generation;
 use crate::openai::{self, ChatRequest};
 use crate::provider::{Control, Decision, Provider};
 use bytes::Bytes;
@@ -157,6 +158,7 @@ async fn handle(
     let p = &*provider;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let id = req.headers().get(crate::ledger::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(ResetOnPurpose),
@@ -168,7 +170,7 @@ async fn handle(
                 Some(q) => Some(q.clone().acquire_owned().await.map_err(|_| ResetOnPurpose)?),
                 None => None,
             };
-            return chat(provider.clone(), ids, body).await;
+            return chat(provider.clone(), ids, body, id).await;
         }
         (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
         (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
@@ -187,10 +189,20 @@ async fn handle(
     })
 }
 
-async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Result<Response<Body>, ResetOnPurpose> {
+async fn chat(
+    provider: Arc<Provider>,
+    ids: Arc<AtomicU64>,
+    body: Bytes,
+    request_id: Option<String>,
+) -> Result<Response<Body>, ResetOnPurpose> {
     // Every wait of this answer is a deadline counted from here, so the timer's granularity is paid once, not
     // once a chunk.
     let began = Instant::now();
+    if let Some(r) = &request_id {
+        provider.ledger.began(r);
+    }
+    // Ends the id's generation when dropped: when the answer is complete, or when its client went away first.
+    let mut generation = Generation { provider: provider.clone(), id: request_id, complete: false };
     let request = ChatRequest::parse(&body);
     let model = request.model().to_string();
     let decision = provider.decide(began, &model, request.stream);
@@ -205,6 +217,9 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
             Duration::ZERO,
         ),
     };
+    if !matches!(decision, Decision::Answer { .. }) {
+        generation.complete();
+    }
     match decision {
         Decision::Reset => Err(ResetOnPurpose),
         Decision::Hang => {
@@ -223,12 +238,14 @@ async fn chat(provider: Arc<Provider>, ids: Arc<AtomicU64>, body: Bytes) -> Resu
             if request.stream {
                 let tokens = Tokens { prompt: prompt_tokens, completion: completion_tokens, decode };
                 let first_due = began + delay + prefill;
-                let body = sse_body(provider.clone(), id, model, first_due, tokens, stream_fault);
+                let body = sse_body(generation, id, model, first_due, tokens, stream_fault);
                 let mut r = respond(&provider, 200, "text/event-stream", body);
                 r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
                 return Ok(r);
             }
             tokio::time::sleep_until((began + delay + prefill + decode.saturating_mul(completion_tokens)).into()).await;
+            generation.produced(u64::from(completion_tokens));
+            generation.complete();
             let text = if malformed {
                 openai::MALFORMED_BODY.to_string()
             } else {
@@ -249,9 +266,10 @@ struct Tokens {
 /// An SSE body: headers go out at once, the first token at `first_due`, then one token per inter-token gap (plus
 /// the decode time of a token-aware provider). Each chunk waits until its own deadline, the previous one's plus
 /// its gap, never a relative sleep: a timer that wakes up to a millisecond late would otherwise add that
-/// millisecond to every gap (5 ms came out as 6.1 ms).
+/// millisecond to every gap (5 ms came out as 6.1 ms). Each chunk's tokens are counted as it is made; dropping
+/// the body (the client went away) ends the generation there.
 fn sse_body(
-    provider: Arc<Provider>,
+    generation: Generation,
     id: u64,
     model: String,
     first_due: Instant,
@@ -260,11 +278,11 @@ fn sse_body(
 ) -> Body {
     let Tokens { prompt: prompt_tokens, completion: completion_tokens, decode } = tokens;
     // The first chunk may carry several tokens; the others one each.
-    let first = provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
+    let first = generation.provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
     let chunks = completion_tokens - first + 1;
     let halfway = chunks / 2;
-    let frames = futures_util::stream::unfold((0u32, first_due), move |(index, due)| {
-        let provider = provider.clone();
+    let frames = futures_util::stream::unfold((0u32, first_due, generation), move |(index, due, mut generation)| {
+        let provider = generation.provider.clone();
         let model = model.clone();
         async move {
             if index > chunks {
@@ -274,25 +292,39 @@ fn sse_body(
             tokio::time::sleep_until(due.into()).await;
             let tokens = if index == 0 { first } else { 1 };
             let text = if index == chunks {
+                generation.complete();
                 openai::stream_end(id, &model, prompt_tokens, completion_tokens, provider.config.stream.usage)
             } else {
+                // A truncated stream and an error event end the answer on the provider's side (complete, not a
+                // client that went away); a malformed chunk carries no token.
                 match fault {
-                    Some(StreamFaultKind::Truncate) if index == halfway => return None,
+                    Some(StreamFaultKind::Truncate) if index == halfway => {
+                        generation.complete();
+                        return None;
+                    }
                     Some(StreamFaultKind::Malformed) if index == halfway => openai::MALFORMED_CHUNK.to_string(),
                     Some(StreamFaultKind::Error) if index == halfway => {
-                        return Some((Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))), (chunks + 1, due)));
+                        generation.complete();
+                        return Some((
+                            Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))),
+                            (chunks + 1, due, generation),
+                        ));
                     }
                     Some(StreamFaultKind::Stall) if index == halfway => {
                         let stall = provider.config.stream_faults.as_ref().map(|f| f.stall.0).unwrap_or_default();
                         // The stall delays this chunk and every one after it, as a stalled server's would.
                         due += stall;
                         tokio::time::sleep_until(due.into()).await;
+                        generation.produced(u64::from(tokens));
                         openai::chunk_event(id, &model, index, tokens)
                     }
-                    _ => openai::chunk_event(id, &model, index, tokens),
+                    _ => {
+                        generation.produced(u64::from(tokens));
+                        openai::chunk_event(id, &model, index, tokens)
+                    }
                 }
             };
-            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), (index + 1, due)))
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), (index + 1, due, generation)))
         }
     });
     BodyExt::boxed(StreamBody::new(frames))

@@ -1,7 +1,7 @@
 //! Measurement: samples folded into HdrHistograms, counts and the per-second timeline.
 //!
 //! Every scheduled request becomes exactly one [`Sample`](crate::sample::Sample) with one outcome, so
-//! total = ok + error + timeout + not_sent holds by construction, and it holds per timeline row too (rows
+//! total = ok + error + timeout + not_sent + cancelled holds by construction, and it holds per timeline row too (rows
 //! count outcomes by the second the request was due). Latency counts from the intended send time (no
 //! coordinated omission); service time from the actual send; lag is actual minus intended.
 //!
@@ -10,9 +10,11 @@
 //! - [`episodes`]: failover episodes inferred from the requests themselves, in intended-time order.
 //! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
 //! - [`phases`]: how attempts began: connecting, and the wait for the answer's head.
+//! - [`cancellations`]: requests whose client hung up, and the tokens generated for them after it.
 //! - [`sessions`]: conversations: sessions completed or broken, and latency and tokens by turn number.
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
+pub mod cancellations;
 pub mod episodes;
 pub mod goodput;
 pub mod histogram;
@@ -21,6 +23,7 @@ pub mod recorder;
 pub mod result;
 pub mod sessions;
 
+pub use cancellations::Cancellations;
 pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
 pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;

@@ -112,6 +112,7 @@ impl Recorder {
                 goodput: super::Goodput::new(false, classes.len(), tiers.len()),
                 phases: super::PhaseStats::default(),
                 sessions: super::Sessions::default(),
+                cancellations: super::Cancellations::default(),
                 windows: Vec::new(),
                 warmup: Counts::default(),
                 warmup_time: Duration::ZERO,
@@ -197,6 +198,7 @@ impl Recorder {
         r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
         r.sessions.observe(s);
+        r.cancellations.observe(s);
         if let Outcome::Error(kind) = &s.outcome {
             *r.errors.entry(kind.label()).or_default() += 1;
         }
@@ -214,11 +216,13 @@ impl Recorder {
             self.live.failed.fetch_add(1, Ordering::Relaxed);
         }
         self.live.finished.fetch_add(1, Ordering::Relaxed);
+        // A request whose client hung up on purpose has no latency: it is counted, and its lag is the generator's.
+        let measured = s.outcome != Outcome::Cancelled;
         let t = s.intended.as_secs_f64();
         let window = r.windows.partition_point(|w| w.start_s <= t).checked_sub(1).filter(|i| t < r.windows[*i].end_s);
         if let Some(w) = window.map(|i| &mut r.windows[i]) {
             w.counts.add(&s.outcome);
-            if s.sent.is_some() {
+            if s.sent.is_some() && measured {
                 w.latency.saturating_record(micros(s.done.saturating_sub(s.intended)));
             }
         }
@@ -241,24 +245,30 @@ impl Recorder {
             1;
         // Every sent request has a latency, failures and timeouts included: leaving them out would flatter the tail.
         let latency = micros(s.done.saturating_sub(s.intended));
-        r.latency.saturating_record(latency);
-        r.service_time.saturating_record(micros(s.done.saturating_sub(sent)));
-        r.lag.saturating_record(micros(sent.saturating_sub(s.intended)));
+        let service = micros(s.done.saturating_sub(sent));
+        let lag = micros(sent.saturating_sub(s.intended));
+        if measured {
+            r.latency.saturating_record(latency);
+            r.service_time.saturating_record(service);
+        }
+        r.lag.saturating_record(lag);
         let done_second = s.done.as_secs();
         if done_second > self.interval_second {
             self.close_interval();
             self.interval_second = done_second;
         }
-        let service = micros(s.done.saturating_sub(sent));
-        let lag = micros(sent.saturating_sub(s.intended));
         let tiers = self.result.tiers.len();
         let series = [Some(0), Some(1), Some(2), s.served.map(|t| 3 + t as usize), Some(3 + tiers + s.class as usize)];
-        for (i, value) in series.into_iter().zip([latency, service, lag, latency, latency]) {
-            if let Some((_, h)) = i.and_then(|i| self.interval.get_mut(i)) {
+        for ((i, value), is_latency) in
+            series.into_iter().zip([latency, service, lag, latency, latency]).zip([true, true, false, true, true])
+        {
+            if let Some((_, h)) = i.and_then(|i| self.interval.get_mut(i)).filter(|_| measured || !is_latency) {
                 h.saturating_record(value);
             }
         }
-        self.record_upstream_interval(upstream, latency);
+        if measured {
+            self.record_upstream_interval(upstream, latency);
+        }
         self.record_routing(s);
     }
 
@@ -279,18 +289,19 @@ impl Recorder {
         let r = &mut self.result;
         let e2e = s.done.saturating_sub(s.intended);
         if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
-            class.add(&s.outcome, Some(e2e));
+            class.add(&s.outcome, (s.outcome != Outcome::Cancelled).then_some(e2e));
         }
         r.phases.observe(s);
         if let Some((_, tier)) = s.hedged_away.and_then(|t| r.tiers.get_mut(t as usize)) {
             tier.hedged_away += 1;
         }
         for a in &s.attempts {
+            let elapsed = (a.outcome != Outcome::Cancelled).then_some(a.elapsed);
             if let Some((_, tier)) = r.tiers.get_mut(a.tier as usize) {
-                tier.attempts.add(&a.outcome, Some(a.elapsed));
+                tier.attempts.add(&a.outcome, elapsed);
             }
             if let Some((_, region)) = a.region.and_then(|i| r.regions.get_mut(i as usize)) {
-                region.add(&a.outcome, Some(a.elapsed));
+                region.add(&a.outcome, elapsed);
             }
         }
         if let Some((_, tier)) = s.served.and_then(|t| r.tiers.get_mut(t as usize)) {
@@ -360,10 +371,11 @@ impl Recorder {
     }
 }
 
-/// A request as the episodes see it. What the generator did not send, and what the run's own stop cut short,
-/// say nothing about the target.
+/// A request as the episodes see it. What the generator did not send, what the run's own stop cut short, and what
+/// the client hung up on, say nothing about the target.
 fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
-    if s.sent.is_none() || s.outcome == Outcome::Error(crate::sample::ErrorKind::Interrupted) {
+    let silent = matches!(s.outcome, Outcome::Error(crate::sample::ErrorKind::Interrupted) | Outcome::Cancelled);
+    if s.sent.is_none() || silent {
         return tracker.ended(s.request, None);
     }
     let upstream = tracker.name(upstream);
@@ -387,7 +399,7 @@ pub const UPSTREAM_TAG: &str = "upstream.";
 
 /// Returns the name it was counted under, for the request's timeline row.
 fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> &'a str {
-    let latency = s.sent.map(|_| s.done.saturating_sub(s.intended));
+    let latency = s.sent.filter(|_| s.outcome != Outcome::Cancelled).map(|_| s.done.saturating_sub(s.intended));
     r.served_by_missing += s.served_by_missing as u64;
     let u = s.upstream.as_deref().unwrap_or(UNKNOWN_UPSTREAM);
     let full = r.upstreams.len() >= MAX_UPSTREAMS;
@@ -426,6 +438,7 @@ mod tests {
                 0 => Outcome::Error(ErrorKind::Status(503)),
                 1 => Outcome::Timeout,
                 2 => Outcome::NotSent,
+                3 => Outcome::Cancelled,
                 _ => Outcome::Ok,
             };
             let sent = (outcome != Outcome::NotSent).then_some(i * 3);
@@ -451,6 +464,8 @@ mod tests {
         let mut merged = even.finish().0;
         merged.merge(&odd.finish().0).unwrap();
         assert_eq!(merged.counts, whole.counts);
+        assert!(whole.counts.cancelled > 100, "the mix has cancelled requests");
+        assert_eq!(merged.cancellations.requests, whole.cancellations.requests);
         assert_eq!(merged.latency, whole.latency);
         assert_eq!(merged.service_time, whole.service_time);
         assert_eq!(merged.errors, whole.errors);
@@ -485,7 +500,8 @@ mod tests {
         assert_eq!(res.errors.get("status 503"), Some(&1));
         // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.
         assert!((ms(res.latency.max()) - 1100.0).abs() < 2.0);
-        assert_eq!(res.latency.len(), 3);
+        // The cancelled request has no latency (its lag is counted: the generator's).
+        assert_eq!((res.latency.len(), res.service_time.len(), res.lag.len()), (3, 3, 4));
     }
 
     /// A sink that fails at its `fail_at`-th write (1-based), counting the writes it was given.

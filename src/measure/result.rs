@@ -35,7 +35,7 @@ impl Group {
     }
 
     pub fn availability(&self) -> Option<f64> {
-        (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+        self.counts.availability()
     }
 }
 
@@ -278,6 +278,7 @@ impl Default for FailoverStats {
     }
 }
 
+/// Every scheduled request once: `total = ok + error + timeout + not_sent + cancelled`.
 #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Counts {
     pub total: u64,
@@ -285,6 +286,9 @@ pub struct Counts {
     pub error: u64,
     pub timeout: u64,
     pub not_sent: u64,
+    /// The client hung up on purpose (a class's `cancel`): neither a success nor a failure of the target.
+    #[serde(default)]
+    pub cancelled: u64,
 }
 
 impl Counts {
@@ -296,7 +300,19 @@ impl Counts {
             Outcome::Error(_) => &mut self.error,
             Outcome::Timeout => &mut self.timeout,
             Outcome::NotSent => &mut self.not_sent,
+            Outcome::Cancelled => &mut self.cancelled,
         } += 1;
+    }
+
+    /// The requests availability is judged on: all but those whose client hung up on purpose.
+    pub fn judged(&self) -> u64 {
+        self.total - self.cancelled
+    }
+
+    /// `ok / judged`, when any request was judged.
+    pub fn availability(&self) -> Option<f64> {
+        let judged = self.judged();
+        (judged > 0).then(|| self.ok as f64 / judged as f64)
     }
 }
 
@@ -310,6 +326,8 @@ pub struct TimelineRow {
     pub error: u64,
     pub timeout: u64,
     pub not_sent: u64,
+    #[serde(default)]
+    pub cancelled: u64,
     /// Requests actually sent in this second: the achieved rate.
     pub sent: u64,
     /// Requests due in this second that tried more than one tier.
@@ -339,6 +357,7 @@ impl TimelineRow {
             Outcome::Error(_) => &mut self.error,
             Outcome::Timeout => &mut self.timeout,
             Outcome::NotSent => &mut self.not_sent,
+            Outcome::Cancelled => &mut self.cancelled,
         } += 1;
     }
 }
@@ -388,6 +407,9 @@ pub struct RunResult {
     /// Conversations: sessions, and each turn number's latency (empty without conversational classes).
     #[serde(default)]
     pub sessions: super::Sessions,
+    /// Requests whose client hung up on purpose, and the tokens generated for them after it.
+    #[serde(default)]
+    pub cancellations: super::Cancellations,
     pub windows: Vec<WindowStats>,
     /// Requests due in the warm-up (see [`Recorder::exclude_warmup`]): counted here and nowhere else.
     #[serde(default)]
@@ -399,7 +421,7 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn availability(&self) -> Option<f64> {
-        (self.counts.total > 0).then(|| self.counts.ok as f64 / self.counts.total as f64)
+        self.counts.availability()
     }
 
     /// Adds another run's measurements of the same scenario (a shard of the same run) into this one. Exact:
@@ -425,6 +447,7 @@ impl RunResult {
         self.goodput.merge(&other.goodput);
         self.phases.merge(&other.phases).map_err(|e| ResultMergeError::Histogram(e.to_string()))?;
         self.sessions.merge(&other.sessions).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))?;
+        self.cancellations.merge(&other.cancellations);
         self.elapsed = self.elapsed.max(other.elapsed);
         let mut rows: BTreeMap<u64, TimelineRow> =
             std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();
@@ -435,6 +458,7 @@ impl RunResult {
             row.error += r.error;
             row.timeout += r.timeout;
             row.not_sent += r.not_sent;
+            row.cancelled += r.cancelled;
             row.sent += r.sent;
             row.failovers += r.failovers;
             row.good += r.good;
@@ -505,6 +529,7 @@ fn add_counts(a: &mut Counts, b: &Counts) {
     a.error += b.error;
     a.timeout += b.timeout;
     a.not_sent += b.not_sent;
+    a.cancelled += b.cancelled;
 }
 
 fn add_map(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {

@@ -22,6 +22,9 @@ pub struct SessionCounts {
     pub broken: u64,
     /// Ended by the generator: a turn not sent (`max_in_flight`), or cut short by the run's stop.
     pub cut: u64,
+    /// Ended by its user, who hung up during an answer (the class's `cancel`).
+    #[serde(default)]
+    pub cancelled: u64,
 }
 
 /// One turn number: its requests, latency, time to first token and input tokens.
@@ -63,6 +66,7 @@ impl Sessions {
             Outcome::Ok => {}
             Outcome::NotSent | Outcome::Error(ErrorKind::Interrupted) => c.cut += 1,
             Outcome::Error(_) | Outcome::Timeout => c.broken += 1,
+            Outcome::Cancelled => c.cancelled += 1,
         }
         let row = (t.turn as usize).min(MAX_TURN_ROWS - 1);
         if self.turns.len() <= row {
@@ -90,6 +94,7 @@ impl Sessions {
         a.completed += b.completed;
         a.broken += b.broken;
         a.cut += b.cut;
+        a.cancelled += b.cancelled;
         if self.turns.len() < o.turns.len() {
             self.turns.resize_with(o.turns.len(), TurnStats::default);
         }

@@ -12,7 +12,7 @@ pub struct GoodputSummary {
     /// The objectives a good request met (besides succeeding).
     pub objectives: GoodputSpec,
     pub good: u64,
-    /// Scheduled requests (the denominator, as availability's).
+    /// Scheduled requests, less those whose client hung up on purpose (the denominator, as availability's).
     pub total: u64,
     /// good / total.
     pub ratio: Option<f64>,
@@ -43,10 +43,10 @@ impl GoodputSummary {
         };
         let g = &result.goodput;
         let classes =
-            result.classes.iter().zip(&g.classes).map(|((n, c), d)| (n.clone(), slice(d.good, c.counts.total)));
+            result.classes.iter().zip(&g.classes).map(|((n, c), d)| (n.clone(), slice(d.good, c.counts.judged())));
         let tiers =
             result.tiers.iter().zip(&g.tiers).map(|((n, t), d)| (n.clone(), slice(d.good, t.served.counts.total)));
-        let overall = slice(g.overall.good, result.counts.total);
+        let overall = slice(g.overall.good, result.counts.judged());
         Some(GoodputSummary {
             objectives,
             good: overall.good,

@@ -66,9 +66,14 @@ fn named_groups(out: &mut String, metric: &str, label: &str, list: &[(String, Gr
 /// One line per outcome of `counts`, with these labels first.
 fn outcomes(out: &mut String, metric: &str, labels: &[(&str, &String)], counts: &Counts) {
     let fixed: String = labels.iter().map(|(k, v)| format!("{k}=\"{}\",", escape(v))).collect();
-    for (outcome, n) in
-        [("ok", counts.ok), ("error", counts.error), ("timeout", counts.timeout), ("not_sent", counts.not_sent)]
-    {
+    let each = [
+        ("ok", counts.ok),
+        ("error", counts.error),
+        ("timeout", counts.timeout),
+        ("not_sent", counts.not_sent),
+        ("cancelled", counts.cancelled),
+    ];
+    for (outcome, n) in each {
         let _ = writeln!(out, "{metric}{{{fixed}outcome=\"{outcome}\"}} {n}");
     }
 }

@@ -297,6 +297,9 @@ pub struct Summary {
     /// Conversations: sessions completed or broken, and latency by turn number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversations: Option<super::sessions::ConversationSummary>,
+    /// Requests whose client hung up on purpose, and the tokens generated for them after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellations: Option<crate::measure::Cancellations>,
     /// How attempts began: each new connection's TCP connect (the lean HTTP/1.1 path, http:// and https://;
     /// reqwest, for HTTP/2 or a proxy, does not tell), and from sending to the answer's head, connecting
     /// included.
@@ -383,11 +386,16 @@ impl Summary {
             outages: result.outages.clone(),
             failover_episodes: result.episodes.clone(),
             tail: None,
-            error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
+            error_budget: scenario
+                .sla
+                .availability
+                .filter(|_| c.judged() > 0)
+                .map(|target| ErrorBudget::of(c, target.0)),
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
             goodput: super::goodput::GoodputSummary::of(result, scenario.sla.goodput, duration_s),
             tokens: super::goodput::TokensSummary::of(result, duration_s),
             conversations: super::sessions::ConversationSummary::of(result),
+            cancellations: (result.cancellations.requests > 0).then(|| result.cancellations.clone()),
             connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
             tls_ms: (!result.phases.tls.is_empty()).then(|| Percentiles::of(&result.phases.tls)),
             connections_opened: result.phases.opened,
@@ -454,14 +462,15 @@ impl FailoverSummary {
 impl ErrorBudget {
     /// The budget of an availability target over `c.total` requests (at least one).
     fn of(c: Counts, target: f64) -> Self {
-        let failures = c.total - c.ok;
+        let judged = c.judged();
+        let failures = judged - c.ok;
         let allowed_rate = (1.0 - target).max(1e-12);
-        let allowed_failures = allowed_rate * c.total as f64;
+        let allowed_failures = allowed_rate * judged as f64;
         ErrorBudget {
             allowed_failures,
             failures,
             consumed: failures as f64 / allowed_failures,
-            burn_rate: (failures as f64 / c.total as f64) / allowed_rate,
+            burn_rate: (failures as f64 / judged.max(1) as f64) / allowed_rate,
         }
     }
 }

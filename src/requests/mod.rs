@@ -109,6 +109,7 @@ impl RequestLog {
             Outcome::Ok => self.intern("ok"),
             Outcome::Timeout => self.intern("timeout"),
             Outcome::NotSent => self.intern("not_sent"),
+            Outcome::Cancelled => self.intern("cancelled"),
             Outcome::Error(kind) => self.intern(&kind.label()),
         };
         let upstream = self.intern(upstream);
@@ -128,8 +129,10 @@ impl RequestLog {
         r.intended_ms.push(Some(ms_of(s.intended)));
         r.sent_ms.push(s.sent.map(ms_of));
         r.done_ms.push(Some(ms_of(s.done)));
-        r.latency_ms.push(s.sent.map(|_| ms_of(s.done.saturating_sub(s.intended))));
-        r.service_ms.push(s.sent.map(|sent| ms_of(s.done.saturating_sub(sent))));
+        // A request whose client hung up has no latency (its `done_ms` says when it hung up).
+        let timed = s.sent.filter(|_| s.outcome != Outcome::Cancelled);
+        r.latency_ms.push(timed.map(|_| ms_of(s.done.saturating_sub(s.intended))));
+        r.service_ms.push(timed.map(|sent| ms_of(s.done.saturating_sub(sent))));
         r.outcome.push(Some(outcome));
         r.status.push(s.status.map(i32::from));
         r.class.push(Some(class));

@@ -2,7 +2,7 @@
 //! size cap and the deadline (a stream event by event), and what the attempt came to.
 
 use super::body::{self, json_pointer, BodyRead, Read, ReadEnd, WithUsage};
-use super::{client, Exchange, Router, MAX_CAPTURED};
+use super::{client, Asked, Exchange, Router, MAX_CAPTURED};
 use crate::sample::{ErrorKind, Outcome};
 use crate::scenario::ServedBy;
 use crate::sse::SseReader;
@@ -19,8 +19,9 @@ impl Router {
         response: &mut client::Answer,
         deadline: tokio::time::Instant,
         sse: &mut Option<(SseReader, Instant)>,
-        answer: bool,
+        asked: Asked<'_>,
     ) -> Result<Read, client::SendError> {
+        let answer = asked.answer;
         let status = response.status;
         let upstream = match &self.served_by {
             Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string),
@@ -41,6 +42,9 @@ impl Router {
                 reader.feed(&chunk, Instant::now());
                 if reader.overflowed {
                     return Ok(Read::Ended(status, ReadEnd::StreamOverflow));
+                }
+                if asked.hang_up_after_tokens.is_some_and(|n| reader.token_events >= n) {
+                    return Ok(Read::Ended(status, ReadEnd::HungUp));
                 }
             }
             return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
@@ -91,6 +95,7 @@ impl Router {
             Ok(Err(client::SendError::Tls { reason, .. })) => Exchange::failed(Outcome::Error(ErrorKind::Tls(reason))),
             Ok(Err(client::SendError::Transport(_))) => Exchange::failed(Outcome::Error(ErrorKind::Transport)),
             Ok(Ok(Read::Ended(_, ReadEnd::TooLarge))) => Exchange::failed(Outcome::Error(ErrorKind::BodyTooLarge)),
+            Ok(Ok(Read::Ended(_, ReadEnd::HungUp))) => Exchange::failed(Outcome::Cancelled),
             Ok(Ok(Read::Ended(status, ReadEnd::StreamOverflow))) => {
                 let after_first_token = sse.as_ref().is_some_and(|(r, _)| r.first_token.is_some());
                 let fault = crate::sse::StreamFault::Malformed;

@@ -18,6 +18,8 @@ pub(super) enum ReadEnd {
     StreamOverflow,
     /// The attempt's time ran out between two pieces of the body.
     Deadline,
+    /// The client hung up after the tokens its class's `cancel` allows.
+    HungUp,
 }
 
 /// Counts a body's bytes as they arrive, keeping them only when asked, and stops at the size cap or deadline.

@@ -71,6 +71,7 @@ pub fn build_router(
             order: vec![0],
             prompts: Prompts::raw(body),
             conversation: None,
+            cancel: None,
         };
         (vec![tier], vec![class])
     } else {
@@ -211,6 +212,11 @@ fn classes_of(spec: &RoutingSpec, inputs: &PromptInputs) -> Vec<Class> {
         .zip(&spec.prompts)
         .enumerate()
         .map(|(i, ((c, order), prompt))| Class {
+            cancel: c.cancel.as_ref().map(|x| super::Cancel {
+                share: x.share.0,
+                after: x.after.map(|d| d.0),
+                after_tokens: x.after_tokens.map(u64::from),
+            }),
             name: c.name.clone(),
             weight: c.weight,
             order: order.clone(),

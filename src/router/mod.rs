@@ -62,7 +62,7 @@ fn answered(outcome: &Outcome) -> bool {
             kind,
             ErrorKind::Status(_) | ErrorKind::MalformedBody | ErrorKind::BodyTooLarge | ErrorKind::Stream { .. }
         ),
-        Outcome::Timeout | Outcome::NotSent => false,
+        Outcome::Timeout | Outcome::NotSent | Outcome::Cancelled => false,
     }
 }
 
@@ -98,6 +98,16 @@ pub struct Class {
     pub prompts: crate::prompt::Prompts,
     /// Sessions of several turns, when the class is conversational.
     pub conversation: Option<Conversation>,
+    /// Clients that hang up on a share of its requests.
+    pub cancel: Option<Cancel>,
+}
+
+/// A share of a class's requests whose client hangs up: after a time from the send, or after some tokens.
+#[derive(Debug, Clone)]
+pub struct Cancel {
+    pub share: f64,
+    pub after: Option<Duration>,
+    pub after_tokens: Option<u64>,
 }
 
 /// How a conversational class's sessions go on between turns.
@@ -224,6 +234,9 @@ struct Asked<'a> {
     key: Option<&'a HeaderValue>,
     session: Option<&'a (HeaderName, HeaderValue)>,
     answer: bool,
+    /// When its client hangs up, if it does: at this moment, or after this many tokens of a stream.
+    hang_up_at: Option<Instant>,
+    hang_up_after_tokens: Option<u64>,
 }
 
 /// One turn of a conversation, as the session that sends it knows it.
@@ -302,7 +315,15 @@ impl Router {
             return (Sample { request: index, class: class_index as u16, ..Sample::not_sent(intended, done) }, None);
         };
         let key = self.request_key(index);
-        let asked = Asked { key: key.as_ref(), session, answer };
+        // Whether this request's client hangs up: a draw from the seed and its number alone.
+        let hang_up = class.cancel.as_ref().filter(|c| unit(mix(self.seed ^ 0xCA4C_E1ED ^ mix(index))) < c.share);
+        let asked = Asked {
+            key: key.as_ref(),
+            session,
+            answer,
+            hang_up_at: hang_up.and_then(|c| c.after).map(|after| start + sent + after),
+            hang_up_after_tokens: hang_up.and_then(|c| c.after_tokens),
+        };
         let (mut attempts, mut last) = (Vec::new(), Exchange::failed(Outcome::Timeout));
         let mut tiers = if self.policy.failover { &class.order[..] } else { &class.order[..1] };
         self.logical_requests.fetch_add(1, Ordering::Relaxed);
@@ -471,7 +492,7 @@ impl Router {
     /// Whether an attempt's result calls for another attempt (a retry or the next tier).
     fn triggers(&self, e: &Exchange) -> bool {
         match &e.outcome {
-            Outcome::Ok | Outcome::NotSent => false,
+            Outcome::Ok | Outcome::NotSent | Outcome::Cancelled => false,
             Outcome::Timeout => e.over_budget || self.policy.on_timeout,
             Outcome::Error(ErrorKind::Status(s)) => self.policy.on_status.contains(s),
             Outcome::Error(ErrorKind::Connect | ErrorKind::Tls(_) | ErrorKind::Transport) => self.policy.on_transport,
@@ -501,6 +522,9 @@ impl Router {
             _ => (tier.timeout, false),
         };
         let deadline = tokio::time::Instant::now() + limit;
+        // A client that hangs up before the deadline ends the attempt then: cancelled, not timed out.
+        let hang_up = asked.hang_up_at.map(tokio::time::Instant::from_std).filter(|h| *h < deadline);
+        let deadline = hang_up.unwrap_or(deadline);
         // Lives outside the timed future, so that a stream cut short by a timeout still tells its first token.
         let mut sse: Option<(SseReader, Instant)> = None;
         let mut head: Option<(u16, Vec<Option<String>>)> = None;
@@ -512,7 +536,7 @@ impl Router {
             let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
             phases = Some(crate::sample::Phases { connect, tls, headers: sending.elapsed() });
             head = Some((response.status, self.captured(response.headers())));
-            self.read(&mut response, deadline, &mut sse, asked.answer).await
+            self.read(&mut response, deadline, &mut sse, asked).await
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -524,6 +548,9 @@ impl Router {
             tokens_after_first: r.tokens_after_first(),
         });
         let mut e = self.exchange_of(result, over_budget, &mut sse, asked.answer);
+        if hang_up.is_some() && e.outcome == Outcome::Timeout {
+            e = Exchange::failed(Outcome::Cancelled);
+        }
         e.stream = stream;
         e.phases = phases;
         (e.status, e.captured) = head.map_or((None, Vec::new()), |(status, captured)| (Some(status), captured));

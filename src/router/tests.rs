@@ -20,6 +20,7 @@ fn the_mix_spreads_classes_by_weight() {
         order: vec![0],
         prompts: crate::prompt::Prompts::raw(Default::default()),
         conversation: None,
+        cancel: None,
     };
     let router = Router {
         client: reqwest::Client::new(),

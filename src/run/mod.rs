@@ -1,5 +1,6 @@
 //! One run, end to end: start mock providers if asked, pace the schedule, record, judge and report.
 
+mod hang_ups;
 mod metrics;
 mod recording;
 
@@ -301,6 +302,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         not_sent_open_files: router.out_of_files.load(Ordering::Relaxed),
         not_sent_memory: router.not_sent_memory.load(Ordering::Relaxed),
     };
+    hang_ups::count_after_hang_ups(&mut result.cancellations, &providers, &router).await;
     drop(providers);
 
     let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);

@@ -135,6 +135,9 @@ impl LoadedScenario {
         if let Some((key, message)) = c.conversation.as_ref().and_then(|v| v.problem(c.prompts_file.is_some())) {
             return Err(self.error(&at(&format!("conversation.{key}")), message));
         }
+        if let Some((key, message)) = c.cancel.as_ref().and_then(|x| x.problem(c.stream)) {
+            return Err(self.error(&at(&format!("cancel.{key}")), message));
+        }
         if c.conversation.is_some() && self.scenario.load.connections.is_some() {
             let why = "a closed loop (`load.connections`) has no place for sessions that wait between turns";
             return Err(self.error(&at("conversation"), why));
@@ -322,12 +325,6 @@ impl LoadedScenario {
                 return Err(self.error(
                     &format!("mock.providers[{i}].outages[{j}]"),
                     format!("the window {} starts after the run ends (load.duration)", o.window),
-                ));
-            }
-            if p.port != 0 {
-                return Err(self.error(
-                    &format!("mock.providers[{i}].port"),
-                    "in-process providers take a free port; remove `port`",
                 ));
             }
         }

@@ -139,19 +139,20 @@ impl LoadedScenario {
         }
     }
 
-    /// The mock providers to start for this scenario (none when every target is a real URL).
+    /// The mock providers to start for this scenario: every declared one (even when the targets are URLs, so that a
+    /// gateway or proxy on this machine can be pointed at one on its `port`), or "default" when a target names a
+    /// mock and none is declared.
     pub fn mock_providers(&self) -> Vec<ProviderConfig> {
         let s = &self.scenario;
+        let declared = s.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
+        if !declared.is_empty() {
+            return declared;
+        }
         let tier_mocks = s.tiers.iter().any(|t| t.mock.is_some() || t.endpoints.iter().any(|e| e.mock.is_some()));
         if s.target.mock.is_none() && !tier_mocks {
             return Vec::new();
         }
-        let declared = s.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
-        if declared.is_empty() {
-            vec![ProviderConfig::named("default")]
-        } else {
-            declared
-        }
+        vec![ProviderConfig::named("default")]
     }
 
     /// The tiers each class tries, in order (indices into `tiers`). Without classes: one class starting at the

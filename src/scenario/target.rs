@@ -172,6 +172,45 @@ pub struct ClassSpec {
     /// Sessions of several turns whose history grows (`{ turns, think_time, history, session_header }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<super::conversation::ConversationSpec>,
+    /// Clients that hang up: `{ share = "5%", after = "300ms" }` or `{ share = "5%", after_tokens = 20 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelSpec>,
+}
+
+/// A share of a class's requests whose client goes away before the answer ends, as a user who closes the tab:
+/// after a time from the request's send, or after some tokens of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelSpec {
+    /// The share of the class's requests that hang up (e.g. `"5%"`), drawn from the seed and each request's number.
+    pub share: Ratio,
+    /// Hang up this long after the request was sent (an answer complete before then is not cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<HumanDuration>,
+    /// Hang up once this many tokens of a streamed answer arrived (content events, as a stream without usage
+    /// counts them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_tokens: Option<u32>,
+}
+
+impl CancelSpec {
+    /// What is wrong with it for a class that streams or not: `(the key within it, the message)`.
+    pub fn problem(&self, stream: bool) -> Option<(&'static str, String)> {
+        if !(self.share.0 > 0.0 && self.share.0 <= 1.0) {
+            return Some(("share", "give a share above 0% and at most 100%".into()));
+        }
+        match (self.after, self.after_tokens) {
+            (Some(_), Some(_)) | (None, None) => {
+                Some(("after", "set one of `after` (a time) or `after_tokens`".into()))
+            }
+            (Some(d), None) if d.0.is_zero() => Some(("after", "hang up after more than 0s".into())),
+            (None, Some(0)) => Some(("after_tokens", "hang up after at least 1 token".into())),
+            (None, Some(_)) if !stream => {
+                Some(("after_tokens", "only a streamed answer arrives token by token: set `stream = true`".into()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The answer length asked for when a class names none.
@@ -196,6 +235,7 @@ impl ClassSpec {
             order: PromptOrder::Random,
             tokenizer: TokenizerName::default(),
             conversation: None,
+            cancel: None,
         }
     }
 

@@ -342,7 +342,8 @@ fn scope_targets(
     let name = |n: &str| if prefix.is_empty() { n.to_string() } else { format!("{prefix} {n}") };
     let mut targets = Vec::new();
     if let Some(limit) = limits.availability {
-        targets.push(availability_target(name("availability"), limit, counts.ok, counts.total));
+        // Requests whose client hung up on purpose are neither successes nor failures of the target.
+        targets.push(availability_target(name("availability"), limit, counts.ok, counts.judged()));
     }
     for (n, quantile, limit) in limits.latency() {
         targets.push(percentile_target(
@@ -416,13 +417,14 @@ fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &
     }
 }
 
-/// `goodput_min`: the share of scheduled requests that were good, judged like availability. Generator-bound
+/// `goodput_min`: the share of scheduled requests that were good (those cancelled by their client left out),
+/// judged like availability. Generator-bound
 /// when it holds without the requests the generator never sent.
 fn goodput_target(sla: &Sla, result: &RunResult) -> Option<TargetResult> {
     let limit = sla.goodput_min?;
     let good = result.goodput.overall.good;
-    let mut target = availability_target("goodput".into(), limit, good, result.counts.total);
-    let sent = result.counts.total - result.counts.not_sent;
+    let mut target = availability_target("goodput".into(), limit, good, result.counts.judged());
+    let sent = result.counts.judged() - result.counts.not_sent;
     if target.judgement != Judgement::Pass
         && result.counts.not_sent > 0
         && availability_target(String::new(), limit, good, sent).judgement == Judgement::Pass

@@ -82,13 +82,17 @@ pub fn f(v: &serde_json::Value, path: &[&str]) -> f64 {
     x.as_f64().unwrap_or_else(|| panic!("{path:?} is not a number in {v}"))
 }
 
-/// Checks total = ok + error + timeout + not_sent, overall and on every timeline row.
+/// Checks total = ok + error + timeout + not_sent + cancelled, overall and on every timeline row.
 pub fn assert_counts_add_up(s: &serde_json::Value) {
     let c = &s["counts"];
-    let sum = f(c, &["ok"]) + f(c, &["error"]) + f(c, &["timeout"]) + f(c, &["not_sent"]);
+    let sum = f(c, &["ok"]) + f(c, &["error"]) + f(c, &["timeout"]) + f(c, &["not_sent"]) + f(c, &["cancelled"]);
     assert_eq!(f(c, &["total"]), sum, "counts: {c}");
     for row in s["timeline"].as_array().unwrap() {
-        let sum = f(row, &["ok"]) + f(row, &["error"]) + f(row, &["timeout"]) + f(row, &["not_sent"]);
+        let sum = f(row, &["ok"])
+            + f(row, &["error"])
+            + f(row, &["timeout"])
+            + f(row, &["not_sent"])
+            + f(row, &["cancelled"]);
         assert_eq!(f(row, &["offered"]), sum, "row {row}");
     }
 }
