@@ -19,6 +19,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
     headline(&mut out, summary);
     streams(&mut out, summary);
     conversations(&mut out, summary);
+    cancellations(&mut out, summary);
     for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
         let _ = writeln!(out, "  {line}");
     }
@@ -48,9 +49,10 @@ fn headline(out: &mut String, summary: &Summary) {
         },
         if summary.complete { "" } else { "  [INCOMPLETE: interrupted]" }
     );
+    let cancelled = if c.cancelled > 0 { format!("  cancelled {}", c.cancelled) } else { String::new() };
     let _ = writeln!(
         out,
-        "  requests  ok {}  error {}  timeout {}  not sent {}  availability {}",
+        "  requests  ok {}  error {}  timeout {}  not sent {}{cancelled}  availability {}",
         c.ok,
         c.error,
         c.timeout,
@@ -110,6 +112,20 @@ fn streams(out: &mut String, summary: &Summary) {
             }
         }
     }
+}
+
+/// Requests whose client hung up, and the tokens generated for them after it.
+fn cancellations(out: &mut String, summary: &Summary) {
+    let Some(c) = &summary.cancellations else { return };
+    let after = match c.tokens_after {
+        Some(n) => format!("{n} more generated that no client received ({} requests counted)", c.measured),
+        None => "tokens generated after them unknown (no provider's count)".into(),
+    };
+    let _ = writeln!(
+        out,
+        "  hang-ups  {} ({} before a first token), {} tokens received; {after}",
+        c.requests, c.before_first_token, c.tokens_received
+    );
 }
 
 /// The most turn numbers shown as columns; summary.json has them all.
