@@ -96,15 +96,16 @@ async fn a_hang_up_passed_on_stops_the_tokens_and_one_that_is_not_costs_the_rest
     let kept_after = f(c, &["tokens_after_cancel"]);
     // Every answer was generated to its end (100 tokens): what the clients did not receive was generated anyway.
     assert_eq!(kept_after, 100.0 * n - f(c, &["tokens_received"]));
-    // The proxy's own count of content events read after its client left, one token each: the same, but for the
-    // tokens in flight between the proxy and slacheck when it hung up (a few per request).
+    // The proxy's own count of content events read after its client left, one token each: the same but for the
+    // tokens in flight between the proxy and slacheck when it hung up, which the proxy passed on before it could
+    // see the hang-up (its one-frame channel, hyper's write, the socket's buffers): a lower bound, near.
     let passed = keeps.passed();
     let left: Vec<_> = passed.iter().filter(|p| p.client_left).collect();
     assert_eq!(left.len() as f64, n, "the proxy saw each hang-up");
     assert!(left.iter().all(|p| p.finished), "and read each answer to its end");
     let proxy_count: u64 = left.iter().map(|p| p.events_after_client_left).sum();
     assert!(
-        kept_after >= proxy_count as f64 && kept_after <= proxy_count as f64 + 3.0 * n,
+        kept_after >= proxy_count as f64 && kept_after <= proxy_count as f64 + 20.0 * n,
         "slacheck {kept_after}, the proxy {proxy_count} after {n} hang-ups"
     );
     assert!(kept_after > 40.0 * n && kept_after > 10.0 * direct_after.max(1.0), "{kept_after} vs {direct_after}");

@@ -6,6 +6,7 @@
 //! coordinated omission); service time from the actual send; lag is actual minus intended.
 //!
 //! - [`histogram`]: the histogram every measurement uses, and its text form.
+//! - [`counts`]: every request once, by outcome, overall and per second.
 //! - [`result`]: what a run measured, and the exact merge of two results.
 //! - [`episodes`]: failover episodes inferred from the requests themselves, in intended-time order.
 //! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
@@ -15,6 +16,7 @@
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
 pub mod cancellations;
+pub mod counts;
 pub mod episodes;
 pub mod goodput;
 pub mod histogram;

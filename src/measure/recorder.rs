@@ -489,13 +489,17 @@ mod tests {
         r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
         r.record(&sample(900, None, 900, Outcome::NotSent));
         r.record(&sample(1200, Some(1200), 2300, Outcome::Timeout));
+        r.record(&sample(1300, Some(1300), 1450, Outcome::Cancelled));
         let res = r.finish().0;
         let c = res.counts;
-        assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent), (4, 1, 1, 1, 1));
-        assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent);
+        assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent, c.cancelled), (5, 1, 1, 1, 1, 1));
+        assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent + c.cancelled);
         for row in &res.timeline {
-            assert_eq!(row.offered, row.ok + row.error + row.timeout + row.not_sent);
+            assert_eq!(row.offered, row.ok + row.error + row.timeout + row.not_sent + row.cancelled);
         }
+        // Availability leaves out the request whose client hung up: 1 ok of the 4 judged.
+        assert_eq!(res.availability(), Some(0.25));
+        assert_eq!(res.cancellations.requests, 1);
         assert_eq!(res.timeline[0].offered, 3);
         assert_eq!(res.errors.get("status 503"), Some(&1));
         // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.

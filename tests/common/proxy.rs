@@ -114,7 +114,8 @@ async fn forward(
     let out = out.header("host", upstream.to_string()).body(Full::new(body)).unwrap();
     let Ok(answer) = sender.send_request(out).await else { return Ok(failed()) };
     let (parts, mut incoming) = answer.into_parts();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
+    // One frame at a time: the proxy learns of a client that left at the next frame hyper fails to write.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1);
     tokio::spawn(async move {
         let mut client_gone = false;
         loop {
