@@ -115,7 +115,7 @@ fn each_tier_has_its_own_token_timing() {
         [[mock.providers]]\nname = \"s\"\n\
         stream = { ttft = { dist = \"fixed\", value = \"80ms\" }, inter_token = { dist = \"fixed\", value = \"20ms\" } }\n";
     let ws = Workspace::new();
-    let r = ws.run(&ws.write("two.toml", text), &[]);
+    let r = ws.run(&ws.write("two.toml", text), &["--verbose"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let s = r.summary();
     let tier = |i: usize, key: &[&str]| f(&s["tiers"][i], key);

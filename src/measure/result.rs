@@ -166,7 +166,9 @@ pub struct OutageStats {
     pub user_errors: u64,
     /// From the window's start to the first failover attempt being sent.
     pub first_failover_after_s: Option<f64>,
-    /// From the first to the last user-visible failure due in the window (0: none or one).
+    /// From the first to the last user-visible failure due in the window (0: none or one). Not an episode's
+    /// error burst (every request failing), hence its name in summary.json (before schema 3: `error_burst_s`).
+    #[serde(rename = "user_errors_span_s", alias = "error_burst_s")]
     pub error_burst_s: f64,
     /// From the window's end to the first request the tier served again.
     pub back_to_tier_after_s: Option<f64>,

@@ -218,6 +218,23 @@ pub struct RunFacts {
     pub machine: Option<crate::machine::Usage>,
 }
 
+#[cfg(test)]
+impl RunFacts {
+    /// A complete run of one tier, offered over `offered_s` seconds, for unit tests.
+    pub(crate) fn example(offered_s: f64) -> Self {
+        RunFacts {
+            started_at: "2026-11-26T00:00:00Z".into(),
+            complete: true,
+            lag_limit_ms: 10.0,
+            prices: vec![(0.0, 0.0)],
+            mean_rate: 1.0,
+            shard: None,
+            offered_s,
+            machine: None,
+        }
+    }
+}
+
 /// A run's cost projected to 30 days at `mean_rate` requests per second.
 pub(super) fn monthly(cost_usd: f64, requests: u64, mean_rate: f64) -> f64 {
     if requests == 0 {
@@ -281,6 +298,10 @@ pub struct Summary {
     /// were judged against. Empty for a merge of shards.
     #[serde(default)]
     pub failover_episodes: crate::measure::Episodes,
+    /// Whether anything could fail over: several tiers, a served-by value, or answers from several upstreams.
+    /// When false, `failover_episodes` holds error episodes and isolated errors only: nothing failed over.
+    #[serde(default = "yes")]
+    pub failover_possible: bool,
     /// Where the tail came from, read back from requests.parquet (absent without that file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<crate::requests::Tail>,
@@ -379,6 +400,7 @@ impl Summary {
             failover: FailoverSummary::of(f, sent),
             outages: result.outages.clone(),
             failover_episodes: result.episodes.clone(),
+            failover_possible: scenario.tiers.len() > 1 || scenario.served_by.is_some() || result.upstreams.len() > 1,
             tail: None,
             error_budget: scenario.sla.availability.filter(|_| c.total > 0).map(|target| ErrorBudget::of(c, target.0)),
             streaming: (result.stream.requests > 0).then(|| StreamSummary::of(result)),
@@ -492,6 +514,10 @@ fn hides_first_attempts(scenario: &Scenario) -> bool {
 pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     write_atomic(&dir.join("summary.json"), &json)
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub(super) fn is_zero(n: &u64) -> bool {
