@@ -42,7 +42,7 @@ pub enum Command {
     ///
     /// Histograms add exactly, so the merged percentiles are those of all the shards' requests together. Refuses
     /// (exit 2) shards of different scenarios or start times, a missing shard and a shard given twice.
-    /// Otherwise exits as `run` does: 0 every target held, 1 a target missed.
+    /// Otherwise exits as `run` does: 0 pass, 1 fail or undecided, 3 generator-bound.
     Merge {
         /// The shards' results folders.
         #[arg(required = true, value_name = "DIR")]
