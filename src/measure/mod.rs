@@ -19,7 +19,7 @@ pub mod phases;
 pub mod recorder;
 pub mod result;
 
-pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
+pub use episodes::{served_elsewhere, Episode, EpisodeRules, Episodes, InferredFailovers, Primary};
 pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};

@@ -207,8 +207,11 @@ impl OutageStats {
 pub struct FailoverStats {
     /// Logical requests that needed more than one attempt.
     pub retried: u64,
-    /// Logical requests that tried more than one tier.
+    /// Logical requests that tried more than one tier, or that the gateway said (or was seen) to fail over.
     pub failed_over: u64,
+    /// …of which were inferred: served by another upstream than their class's primary, with nothing to say so.
+    #[serde(default)]
+    pub inferred: u64,
     /// …of which ended successfully.
     pub rescued: u64,
     /// Requests that failed on their first attempt and succeeded on a retry of the same tier.
@@ -262,11 +265,26 @@ impl FailoverStats {
     }
 }
 
+impl FailoverStats {
+    /// Counts the failovers only the episodes saw. What [`FailoverStats::observe`] counted of those requests is
+    /// moved: a rescued one was a first-attempt success, or a retry's, as far as it could tell.
+    pub(super) fn add_inferred(&mut self, i: &super::InferredFailovers) {
+        self.failed_over += i.failed_over;
+        self.inferred += i.failed_over;
+        self.rescued += i.rescued;
+        self.first_attempt_ok = self.first_attempt_ok.saturating_sub(i.rescued_first_attempt);
+        self.retry_rescued = self.retry_rescued.saturating_sub(i.rescued_on_retry);
+        self.first_at = min_of(self.first_at, i.first_at);
+        self.last_at = max_of(self.last_at, i.last_at);
+    }
+}
+
 impl Default for FailoverStats {
     fn default() -> Self {
         FailoverStats {
             retried: 0,
             failed_over: 0,
+            inferred: 0,
             rescued: 0,
             retry_rescued: 0,
             reasons: BTreeMap::new(),
@@ -314,7 +332,7 @@ pub struct TimelineRow {
     pub not_sent: u64,
     /// Requests actually sent in this second: the achieved rate.
     pub sent: u64,
-    /// Requests due in this second that tried more than one tier.
+    /// Requests due in this second that failed over (as `failover.failed_over` counts them).
     pub failovers: u64,
     /// Requests due in this second by who served them (as `upstreams`, `unknown` included): when traffic moved
     /// to a fallback, and when it came back.
@@ -537,6 +555,7 @@ impl FailoverStats {
     fn merge(&mut self, o: &FailoverStats) -> Result<(), ResultMergeError> {
         self.retried += o.retried;
         self.failed_over += o.failed_over;
+        self.inferred += o.inferred;
         self.rescued += o.rescued;
         self.retry_rescued += o.retry_rescued;
         add_map(&mut self.reasons, &o.reasons);

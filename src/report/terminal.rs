@@ -156,7 +156,7 @@ fn streams(out: &mut String, summary: &Summary, verbose: bool) {
     let _ = writeln!(
         out,
         "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
-        st.requests, st.tokens, st.tokens_per_s
+        st.requests, st.tokens_received, st.tokens_per_s
     );
     // With several tiers streaming, each one's own figures: providers differ most in these.
     let streaming: Vec<&TierSummary> = summary.tiers.iter().filter(|t| t.ttft_ms.is_some()).collect();

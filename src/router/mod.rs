@@ -448,6 +448,7 @@ impl Router {
             last_token: r.last_token.map(at),
             tokens: r.tokens(),
             tokens_after_first: r.tokens_after_first(),
+            largest_gap: r.largest_gap,
         });
         let mut e = self.exchange_of(result, over_budget, &mut sse);
         e.stream = stream;

@@ -304,7 +304,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
 
     let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
     let mut summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
-    sink_paths.label_episodes(&result.episodes);
+    sink_paths.label_episodes(&result.episodes, &router, scenario.infers_failover());
     summary.tail = sink_paths.tail(&scenario.sla, &result);
     reserve.release();
     write_errors.extend(write_results(&dir, &summary, result, facts, opts).err());
