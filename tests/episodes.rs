@@ -102,6 +102,8 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     let said =
         "observed failover episodes: 1, 0 of them isolated anomalies; judged against the primary upstream primary";
     assert!(r.stdout.contains(said), "{}", r.stdout);
+    let said = format!("failed over: {fallback} requests ({fallback} rescued), {fallback} of them inferred");
+    assert!(r.stdout.contains(&said), "{}", r.stdout);
     // The episode targets are judged on it: the users' errors miss `max_episode_errors = 0` (exit 1); the times
     // are the episode's own.
     let target =

@@ -99,6 +99,14 @@ pub(super) fn episode_lines(summary: &Summary) -> Vec<String> {
         isolated_name(summary),
         primary_line(summary, primary)
     )];
+    let f = &summary.failover;
+    if f.source == "inferred" && f.inferred > 0 {
+        lines.push(format!(
+            "failed over: {} requests ({} rescued), {} of them inferred: served by another upstream than the \
+             primary (the gateway sends no failover marker)",
+            f.failed_over, f.rescued, f.inferred
+        ));
+    }
     // Outages first: a run with scattered single errors would otherwise bury them.
     let outages: Vec<&Episode> = found.list.iter().filter(|e| !e.isolated).collect();
     for e in outages.iter().take(MAX_EPISODE_LINES) {
