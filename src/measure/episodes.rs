@@ -110,6 +110,20 @@ impl InferredFailovers {
     }
 }
 
+impl super::FailoverStats {
+    /// Counts the failovers only the episodes saw. What [`super::FailoverStats::observe`] counted of those
+    /// requests is moved: a rescued one was a first-attempt success, or a retry's, as far as it could tell.
+    pub(super) fn add_inferred(&mut self, i: &InferredFailovers) {
+        self.failed_over += i.failed_over;
+        self.inferred += i.failed_over;
+        self.rescued += i.rescued;
+        self.first_attempt_ok = self.first_attempt_ok.saturating_sub(i.rescued_first_attempt);
+        self.retry_rescued = self.retry_rescued.saturating_sub(i.rescued_on_retry);
+        self.first_at = self.first_at.into_iter().chain(i.first_at).min();
+        self.last_at = self.last_at.into_iter().chain(i.last_at).max();
+    }
+}
+
 /// Whether a request served by `upstream` failed over from `primary`: it was served by someone named, and not
 /// by the primary. Neither `unknown` (no one named) nor the upstreams past the cap (`(other)`) can tell.
 pub fn served_elsewhere(primary: Option<&str>, upstream: &str) -> bool {

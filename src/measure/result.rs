@@ -265,20 +265,6 @@ impl FailoverStats {
     }
 }
 
-impl FailoverStats {
-    /// Counts the failovers only the episodes saw. What [`FailoverStats::observe`] counted of those requests is
-    /// moved: a rescued one was a first-attempt success, or a retry's, as far as it could tell.
-    pub(super) fn add_inferred(&mut self, i: &super::InferredFailovers) {
-        self.failed_over += i.failed_over;
-        self.inferred += i.failed_over;
-        self.rescued += i.rescued;
-        self.first_attempt_ok = self.first_attempt_ok.saturating_sub(i.rescued_first_attempt);
-        self.retry_rescued = self.retry_rescued.saturating_sub(i.rescued_on_retry);
-        self.first_at = min_of(self.first_at, i.first_at);
-        self.last_at = max_of(self.last_at, i.last_at);
-    }
-}
-
 impl Default for FailoverStats {
     fn default() -> Self {
         FailoverStats {
