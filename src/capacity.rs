@@ -408,6 +408,33 @@ pub fn markdown(r: &CapacityReport) -> String {
     out
 }
 
+/// The steps by rate as a terminal table, and the conclusion (capacity.md has the Markdown).
+pub fn terminal(r: &CapacityReport) -> String {
+    let mut steps = r.steps.clone();
+    steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
+    let mut out = format!(
+        "  {:>12} {:>10}  {:<15} {:>12} {:>9} {:>9} {:>7} {:>8} {:>8}\n",
+        "offered", "per minute", "outcome", "availability", "p50", "p99", "errors", "timeouts", "not sent"
+    );
+    for s in &steps {
+        let _ = writeln!(
+            out,
+            "  {:>12} {:>10}  {:<15} {:>12} {:>9} {:>9} {:>7} {:>8} {:>8}",
+            format!("{:.1}/s", s.rate_per_s),
+            format!("{:.0}/min", s.rate_per_s * 60.0),
+            s.outcome.label(),
+            s.availability.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
+            fmt_ms(s.p50_ms),
+            fmt_ms(s.p99_ms),
+            s.errors,
+            s.timeouts,
+            s.not_sent
+        );
+    }
+    let _ = writeln!(out, "\n  {}", conclusion(r).replace('\n', "\n  "));
+    out
+}
+
 fn write_files(r: &CapacityReport, out: &Path) -> Result<(), RunError> {
     let io = |path: PathBuf| move |source| RunError::Io { path, source };
     let json = serde_json::to_vec_pretty(r)?;

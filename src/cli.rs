@@ -42,7 +42,7 @@ pub enum Command {
     ///
     /// Histograms add exactly, so the merged percentiles are those of all the shards' requests together. Refuses
     /// (exit 2) shards of different scenarios or start times, a missing shard and a shard given twice.
-    /// Otherwise exits as `run` does: 0 every target held, 1 a target missed.
+    /// Otherwise exits as `run` does: 0 pass, 1 fail or undecided, 3 generator-bound.
     Merge {
         /// The shards' results folders.
         #[arg(required = true, value_name = "DIR")]
@@ -56,6 +56,10 @@ pub enum Command {
         /// Only the verdict line.
         #[arg(long, short)]
         quiet: bool,
+        /// Every detail in the terminal: connection phases, tier tables, every episode, the tail, the error
+        /// budget, cost and the machine.
+        #[arg(long, short, conflicts_with = "quiet")]
+        verbose: bool,
     },
     /// Re-render every report (plots, JUnit, Markdown, HTML) from a saved results folder, without re-running.
     Report {
@@ -203,6 +207,10 @@ pub struct RunArgs {
     /// No progress bar and only the verdict line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Every detail in the terminal: connection phases, tier tables, every episode, the tail, the error budget,
+    /// cost and the machine (summary.json has them all either way).
+    #[arg(long, short, conflicts_with_all = ["quiet", "json"])]
+    pub verbose: bool,
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,

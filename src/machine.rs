@@ -68,14 +68,14 @@ pub fn hint(not_sent: u64, max_in_flight: usize, lagging: bool, usage: &Usage) -
     let busy = usage.load_average.filter(|l| *l > cores as f64);
     Some(match busy {
         _ if used >= 0.8 * cores as f64 => format!(
-            "the generator used {used:.1} of {cores} cores: it needs more CPU; shard the load over processes or machines"
+            "the generator used {used:.1} of {cores} CPU cores: it needs more CPU; shard the load over processes or machines"
         ),
         Some(load) => format!(
-            "the machine was busy (load average {load:.1} on {cores} cores) while the generator used {used:.1}: \
+            "the machine was busy (load average {load:.1} on {cores} cores) while the generator used {used:.1} CPU cores: \
              other processes delayed it; run on a quieter machine"
         ),
         None => format!(
-            "the generator fell behind although it used {used:.1} of {cores} cores and the machine was not busy: \
+            "the generator fell behind although it used {used:.1} of {cores} CPU cores and the machine was not busy: \
              pacing was delayed (a pause or a slow wake-up); run again, or shard the load"
         ),
     })
@@ -218,7 +218,7 @@ mod tests {
         assert!(memory.starts_with("7 requests were not sent: their prompts") && memory.contains("max_request_memory"));
         assert_eq!(hint(0, 2000, false, &usage(19.0, Some(9.0), 0)), None, "no lag, nothing to explain");
         // 18 CPU-seconds in 10 s on 2 cores: 1.8 cores, past 80% of them.
-        assert!(hint(0, 10, true, &usage(18.0, None, 0)).unwrap().contains("used 1.8 of 2 cores"));
+        assert!(hint(0, 10, true, &usage(18.0, None, 0)).unwrap().contains("used 1.8 of 2 CPU cores"));
         // 15 CPU-seconds: 1.5 cores, below 80%; a load average of 3 on 2 cores is a busy machine.
         assert!(hint(0, 10, true, &usage(15.0, Some(3.0), 0)).unwrap().contains("machine was busy"));
         assert!(hint(0, 10, true, &usage(15.0, Some(2.0), 0)).unwrap().contains("was not busy"));

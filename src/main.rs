@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Capacity(args) => ExitCode::from(capacity_command(args)),
-        Command::Merge { dirs, out, format, quiet } => match slacheck::shard::merge(&dirs, &out, &format) {
+        Command::Merge { dirs, out, format, quiet, verbose } => match slacheck::shard::merge(&dirs, &out, &format) {
             Ok(merged) => {
                 let outcome = run::RunOutcome {
                     summary: merged.summary,
@@ -89,7 +89,7 @@ fn main() -> ExitCode {
                     write_errors: Vec::new(),
                     metrics: None,
                 };
-                print_outcome(&outcome, quiet, false);
+                print_outcome(&outcome, shown(quiet, false, verbose));
                 ExitCode::from(outcome.exit_code())
             }
             Err(e) => {
@@ -128,6 +128,7 @@ fn run_command(args: RunArgs) -> u8 {
         rate,
         settings,
         quiet,
+        verbose,
         json,
         format,
         baseline,
@@ -164,7 +165,7 @@ fn run_command(args: RunArgs) -> u8 {
         metrics_addr,
         metrics_linger: metrics_linger.map_or(std::time::Duration::ZERO, |d| d.0),
     };
-    match run_scenario(&plan, &options, quiet, json) {
+    match run_scenario(&plan, &options, shown(quiet, json, verbose)) {
         Ok((code, dir)) => match baseline {
             // A missed target stays the verdict; a regression against the baseline fails too, and a
             // baseline that fails to compare never hides a miss.
@@ -363,12 +364,7 @@ fn man_page(command: Option<&str>) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&page).into_owned())
 }
 
-fn run_scenario(
-    plan: &run::RunPlan,
-    options: &RunOptions,
-    quiet: bool,
-    json: bool,
-) -> Result<(u8, PathBuf), run::RunError> {
+fn run_scenario(plan: &run::RunPlan, options: &RunOptions, shown: Printed) -> Result<(u8, PathBuf), run::RunError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
     let mut outcome = runtime.block_on(run::run(plan, options))?;
     if !outcome.replaced.is_empty() {
@@ -378,7 +374,7 @@ fn run_scenario(
             outcome.replaced.join(", ")
         );
     }
-    print_outcome(&outcome, quiet, json);
+    print_outcome(&outcome, shown);
     for (label, count) in &outcome.summary.errors {
         if let Some(reason) = label.strip_prefix("tls: ") {
             eprintln!("error: {count} requests failed their TLS handshake: {reason}");
@@ -441,22 +437,46 @@ fn capacity_search(
     if quiet {
         outln!("{}; results: {}", capacity::conclusion(&report), dir.display());
     } else {
-        outln!("\n{}\n  results: {}", capacity::markdown(&report), dir.display());
+        outln!(
+            "\n{}  results: {} (capacity.md, capacity.json, capacity.png)",
+            capacity::terminal(&report),
+            dir.display()
+        );
     }
     runtime.shutdown_background();
     Ok(report.exit_code())
 }
 
-/// The table, the verdict line only (`quiet`), or summary.json (`json`).
-fn print_outcome(outcome: &run::RunOutcome, quiet: bool, json: bool) {
+/// What a run prints to stdout.
+#[derive(Clone, Copy)]
+enum Printed {
+    /// summary.json (`--json`).
+    Json,
+    /// The verdict line only (`--quiet`).
+    Verdict,
+    /// The terminal summary, brief or verbose.
+    Summary(slacheck::report::Detail),
+}
+
+fn shown(quiet: bool, json: bool, verbose: bool) -> Printed {
+    match (json, quiet, verbose) {
+        (true, _, _) => Printed::Json,
+        (_, true, _) => Printed::Verdict,
+        (_, _, true) => Printed::Summary(slacheck::report::Detail::Verbose),
+        _ => Printed::Summary(slacheck::report::Detail::Brief),
+    }
+}
+
+/// The summary, the verdict line only, or summary.json.
+fn print_outcome(outcome: &run::RunOutcome, shown: Printed) {
     let summary = &outcome.summary;
-    if json {
-        outln!("{}", serde_json::to_string_pretty(summary).unwrap_or_default());
-    } else if quiet {
-        let verdict = slacheck::report::verdict_text(&summary.verdict);
-        outln!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
-    } else {
-        out!("{}", slacheck::report::terminal(summary, &outcome.dir));
+    match shown {
+        Printed::Json => outln!("{}", serde_json::to_string_pretty(summary).unwrap_or_default()),
+        Printed::Verdict => {
+            let verdict = slacheck::report::verdict_text(&summary.verdict);
+            outln!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
+        }
+        Printed::Summary(detail) => out!("{}", slacheck::report::terminal(summary, &outcome.dir, detail)),
     }
 }
 

@@ -141,6 +141,8 @@ pub struct StreamTiming {
     pub tokens: u64,
     /// Of those, the ones after the first chunk (see [`crate::sse::SseReader::tokens_after_first`]).
     pub tokens_after_first: f64,
+    /// The longest wait between two chunks that carried tokens; none with fewer than two.
+    pub largest_gap: Option<Duration>,
 }
 
 impl StreamTiming {
@@ -180,6 +182,18 @@ impl Sample {
             hedged_away: None,
             session: None,
         }
+    }
+
+    /// The answer's tokens as they came: its `usage.completion_tokens`, else the tokens counted in its stream (a
+    /// stream cut short by a timeout or an error has the ones it sent). None: no usage and no streamed token.
+    pub fn output_tokens(&self) -> Option<u64> {
+        self.tokens.map(|(_, c)| c).or(self.stream.map(|t| t.tokens).filter(|n| *n > 0))
+    }
+
+    /// The mean gap between its streamed tokens after the first chunk (what `[sla] goodput`'s `inter_token`
+    /// judges); none for a whole answer or one without a token after its first chunk.
+    pub fn inter_token(&self) -> Option<Duration> {
+        self.stream.and_then(|t| t.decode()).map(|(decode, tokens)| decode.div_f64(tokens))
     }
 
     /// It went to more than one tier, or the gateway says it failed over internally.

@@ -24,6 +24,8 @@ pub struct SseReader {
     pub overflowed: bool,
     pub first_token: Option<Instant>,
     pub last_token: Option<Instant>,
+    /// The longest wait between two events that carried tokens (events that came in one piece: none).
+    pub largest_gap: Option<std::time::Duration>,
     /// Data events carrying content or reasoning.
     pub token_events: u64,
     pub usage: Option<(u64, u64)>,
@@ -132,6 +134,10 @@ impl SseReader {
                             self.first_chars = chars as u64;
                         }
                         self.chars += chars as u64;
+                        if let Some(last) = self.last_token {
+                            let gap = at.saturating_duration_since(last);
+                            self.largest_gap = Some(self.largest_gap.map_or(gap, |g| g.max(gap)));
+                        }
                         self.first_token.get_or_insert(at);
                         self.last_token = Some(at);
                         self.token_events += 1;

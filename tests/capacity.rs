@@ -83,6 +83,14 @@ fn the_knee_of_a_token_bucket_is_its_rate() {
         assert!(std::path::Path::new(step["dir"].as_str().unwrap()).join("summary.json").exists());
     }
     assert!(s.stdout.contains("capacity:") && s.stdout.contains("held every SLA target"), "{}", s.stdout);
+    // The terminal gets a table, one row a step by rate; the Markdown goes to capacity.md only.
+    assert!(!s.stdout.contains("|---") && !s.stdout.contains("# Capacity"), "{}", s.stdout);
+    let table: Vec<&str> = s.stdout.lines().skip_while(|l| !l.contains("offered per minute")).skip(1).collect();
+    let rows: Vec<&str> = table.iter().take_while(|l| !l.is_empty()).copied().collect();
+    assert_eq!(rows.len(), steps.len(), "{}", s.stdout);
+    let rates: Vec<f64> =
+        rows.iter().map(|l| l.split_whitespace().next().unwrap().trim_end_matches("/s").parse().unwrap()).collect();
+    assert!(rates.windows(2).all(|w| w[0] < w[1]), "by rate: {rates:?}");
 }
 
 #[test]

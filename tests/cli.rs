@@ -82,7 +82,10 @@ fn every_man_page_names_each_options_value_in_its_synopsis_and_no_empty_default(
     }
     assert!(synopsis.ends_with(" FILE"), "{synopsis}");
     let (_, merge, _) = slacheck(&["man", "merge"]);
-    assert!(unroff(&merge).contains("slacheck merge --out DIR [--format LIST] [-q|--quiet] DIR…"), "{merge}");
+    assert!(
+        unroff(&merge).contains("slacheck merge --out DIR [--format LIST] [-q|--quiet] [-v|--verbose] DIR…"),
+        "{merge}"
+    );
 }
 
 #[test]

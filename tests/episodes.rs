@@ -53,7 +53,7 @@ async fn run_against_gateway(served_by: &str) -> (FailingOverGateway, common::Ra
     );
     let file = ws.write("gw.toml", &text);
     let (ws, r) = tokio::task::spawn_blocking(move || {
-        let r = ws.run(&file, &[]);
+        let r = ws.run(&file, &["--verbose"]);
         (ws, r)
     })
     .await
@@ -85,9 +85,25 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     assert!((start - 1_000.0).abs() <= tolerance, "start {start} ms, tolerance {tolerance} ms");
     assert!((end - 2_000.0).abs() <= tolerance, "end {end} ms, tolerance {tolerance} ms");
     assert_eq!((e["recovered"].as_bool(), e["isolated"].as_bool()), (Some(true), Some(false)));
-    // The gateway's failover is internal: slacheck cannot see its first attempts, so it does not claim them.
-    assert!(s["availability_before_failover"].is_null(), "{}", s["availability_before_failover"]);
-    assert!(r.stdout.contains("failover episodes: 1 (0 isolated), against primary primary"), "{}", r.stdout);
+    // The gateway's failover is internal and unmarked, but who served shows it: every request the fallback served
+    // failed over, as the stand-in counted, and summary.json says the count was inferred. Availability before
+    // failover leaves out the errors and the requests the fallback saved.
+    let failover = &s["failover"];
+    assert_eq!(
+        (f(failover, &["failed_over"]), f(failover, &["rescued"]), f(failover, &["inferred"])),
+        (fallback as f64, fallback as f64, fallback as f64),
+        "{failover}"
+    );
+    assert_eq!(failover["source"], "inferred");
+    let total = f(&s, &["counts", "total"]);
+    assert_eq!(f(&s, &["availability_before_failover"]), (total - (errors + fallback) as f64) / total);
+    let timeline_failovers: f64 = s["timeline"].as_array().unwrap().iter().map(|row| f(row, &["failovers"])).sum();
+    assert_eq!(timeline_failovers, fallback as f64, "the timeline's failovers add up to the count");
+    let said =
+        "observed failover episodes: 1, 0 of them isolated anomalies; judged against the primary upstream primary";
+    assert!(r.stdout.contains(said), "{}", r.stdout);
+    let said = format!("failed over: {fallback} requests ({fallback} rescued), {fallback} of them inferred");
+    assert!(r.stdout.contains(&said), "{}", r.stdout);
     // The episode targets are judged on it: the users' errors miss `max_episode_errors = 0` (exit 1); the times
     // are the episode's own.
     let target =
@@ -121,6 +137,10 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     assert_eq!(in_episode.len() as f64, f(e, &["requests"]));
     assert!(in_episode.iter().all(|row| (start..end).contains(&row["intended_ms"].as_f64().unwrap())));
     assert!(rows.iter().all(|row| row["episode"].is_null() || row["episode"].as_u64() == Some(0)));
+    // …and which failed over: exactly the fallback's, as the stand-in counted them.
+    let failed_over: Vec<_> = rows.iter().filter(|row| row["failed_over"] == true).collect();
+    assert_eq!(failed_over.len() as u64, fallback);
+    assert!(failed_over.iter().all(|row| row["upstream"] == "fallback" && row["episode"].as_u64() == Some(0)));
     // And in the interval log, one latency series per upstream.
     let log = slacheck::hlog::read(&r.out.join("latency.hlog")).unwrap();
     let count = |tag: &str| log.total(tag).map_or(0, |h| h.len());

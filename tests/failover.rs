@@ -29,12 +29,14 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     let s = r.summary();
     assert_counts_add_up(&s);
     assert_eq!(f(&s, &["availability"]), 1.0);
-    // 200 requests are due in the 1 s window. The mock judges by arrival, so a request sent a few
-    // milliseconds late can cross the window's edge: allow that, and hold every other count to it exactly.
+    // 200 requests are due in the 1 s window. The mock judges by arrival, so a request sent late can cross the
+    // window's edge: at 200/s, one for every 5 ms of the worst lag this run measured (and 3 for the network
+    // between the generator and the mock); every other count is held to it exactly.
     let o = &s["outages"][0];
     assert_eq!(f(o, &["requests_due"]), 200.0);
     let hit = f(&s, &["failover", "failed_over"]);
-    assert!((hit - 200.0).abs() <= 3.0, "{hit} requests met the outage");
+    let crossed = 3.0 + (f(&s, &["lag_ms", "max"]) / 5.0).ceil();
+    assert!((hit - 200.0).abs() <= crossed, "{hit} requests met the outage (allowed 200 ± {crossed})");
     assert_eq!(f(o, &["user_errors"]), 0.0);
     assert_eq!(f(&s, &["failover", "rescued"]), hit);
     assert_eq!(s["failover"]["reasons"]["status 503"].as_f64(), Some(hit));
@@ -64,7 +66,7 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     let errors = f(&s, &["counts", "error"]);
     assert!((errors - 200.0).abs() <= 3.0, "{errors} errors");
     assert_eq!(f(&s, &["failover", "failed_over"]), 0.0);
-    let burst = f(&s["outages"][0], &["error_burst_s"]);
+    let burst = f(&s["outages"][0], &["user_errors_span_s"]);
     assert!((burst - 0.995).abs() < 0.02, "the errors span the window: {burst}");
 
     // Every report names the worst window; summary.md and report.html also give the outage and the error
@@ -76,11 +78,11 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     // on a busy machine, can meet the outage too, and counts in `errors` only).
     let user_errors = f(&s["outages"][0], &["user_errors"]);
     let outage = format!(
-        "- Outage of default 1s..2s: 200 requests due, 0 failed over (first after never), {user_errors} user-visible errors"
+        "- Scheduled outage of default 1s..2s: 200 requests due, none sent to another tier, {user_errors} failed"
     );
     assert!(md.contains(&outage), "{md}");
     let budget = format!(
-        "- Error budget: {errors} failures of 6.0 allowed ({:.0}% used), burn rate {:.2}",
+        "- Error budget: {errors} failures of 6.0 allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
         errors / 6.0 * 100.0,
         errors / 6.0
     );
@@ -104,7 +106,7 @@ fn a_hanging_provider_fails_over_after_the_tier_timeout_and_that_is_the_added_la
     let added = f(&s, &["failover", "added_latency_ms", "p50"]);
     assert!((200.0..260.0).contains(&added), "added latency p50 {added} ms");
     // With failover no user saw an error, so the error burst (bounded by the tier timeout) is empty.
-    assert!(f(&s["outages"][0], &["error_burst_s"]) <= 0.2);
+    assert!(f(&s["outages"][0], &["user_errors_span_s"]) <= 0.2);
 }
 
 #[test]
@@ -123,7 +125,7 @@ fn retries_back_off_and_are_counted_per_attempt() {
     // Half the answers fail: a request that failed first and then succeeded was saved by a retry. Every
     // request that still failed had retried too, so the saved ones are the retried ones less the failures.
     let half = text.replace("rate = \"100%\"", "rate = \"50%\"");
-    let r = ws.run(&ws.write("half.toml", &half), &[]);
+    let r = ws.run(&ws.write("half.toml", &half), &["--verbose"]);
     let s = r.summary();
     let (retried, failed) = (f(&s, &["failover", "retried"]), f(&s, &["counts", "error"]));
     let saved = f(&s, &["failover", "retry_rescued"]);
@@ -215,7 +217,7 @@ async fn served_by_is_read_from_a_gateway_header_or_json_field() {
     assert_eq!((total(&h_summary, "primary"), total(&h_summary, "fallback")), (Some(30.0), Some(10.0)));
     assert_eq!(f(&by(&h_summary, "primary").unwrap(), &["error"]), 5.0);
     assert_eq!((f(&h_summary, &["counts", "error"]), f(&h_summary, &["served_by_missing"])), (5.0, 0.0));
-    assert!(h.stdout.contains("served by: primary 30 (75.0%), fallback 10 (25.0%)"), "{}", h.stdout);
+    assert!(h.stdout.contains("served by primary 75.0%, fallback 25.0%"), "{}", h.stdout);
     // The JSON field is read from failures too.
     assert_eq!((total(&j_summary, "primary-model"), total(&j_summary, "fallback-model")), (Some(30.0), Some(10.0)));
     assert_eq!((total(&j_summary, "unknown"), f(&j_summary, &["served_by_missing"])), (None, 0.0));

@@ -225,7 +225,7 @@ async fn the_tail_is_attributed_to_the_one_slow_upstream_as_the_file_shows() {
     );
     let file = ws.write("tail.toml", &scenario);
     let (ws, r) = tokio::task::spawn_blocking(move || {
-        let r = ws.run(&file, &[]);
+        let r = ws.run(&file, &["--verbose"]);
         (ws, r)
     })
     .await

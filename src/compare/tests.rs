@@ -487,6 +487,15 @@ fn an_interrupted_side_is_not_judged_unless_allowed() {
     );
     assert!(terminal(&allowed).contains("  WARNING: the after run was interrupted"), "{}", terminal(&allowed));
     assert_eq!(serde_json::to_value(&allowed).unwrap()["incomplete_allowed"], true);
+    // Allowed, an interrupted run with nothing worse is no regression.
+    let same = compare(
+        &steady(&ladder(1), 10, Some(run_summary("s", "1/s", true))),
+        &steady(&ladder(1), 10, Some(run_summary("s", "1/s", false))),
+        &Tolerances::default(),
+    )
+    .allowing_incomplete();
+    assert!(!same.regressed);
+    assert_eq!(same.exit_code(false), 0);
     // A generator that fell behind is still not judged, allowed or not.
     let mut bound = run_summary("s", "1/s", false);
     bound["generator"] = serde_json::json!({ "overloaded": true });

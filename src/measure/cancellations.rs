@@ -80,6 +80,7 @@ mod tests {
             last_token: None,
             tokens: received,
             tokens_after_first: 0.0,
+            largest_gap: None,
         };
         Sample {
             request,

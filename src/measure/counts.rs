@@ -56,7 +56,7 @@ pub struct TimelineRow {
     pub cancelled: u64,
     /// Requests actually sent in this second: the achieved rate.
     pub sent: u64,
-    /// Requests due in this second that tried more than one tier.
+    /// Requests due in this second that failed over (as `failover.failed_over` counts them).
     pub failovers: u64,
     /// Requests due in this second by who served them (as `upstreams`, `unknown` included): when traffic moved
     /// to a fallback, and when it came back.

@@ -9,6 +9,10 @@
 //! An episode begins at the first request that failed, was served by an upstream other than its class's
 //! primary, or needed another attempt; it ends when the primary has served `recover_after` requests in a row
 //! again, at the first of them. A lone anomaly is an episode of one request, labelled `isolated`.
+//!
+//! A gateway that fails over internally and says nothing about it (no failover marker, no list of the upstreams
+//! it tried) still shows it: a request served by another upstream than its class's primary has failed over.
+//! With [`EpisodeRules::infer_failover`], those requests are counted here, as inferred failovers.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -56,6 +60,13 @@ pub struct Primary {
     pub chosen_by: String,
 }
 
+impl Primary {
+    /// The primary of class `class` (a class the first successes did not show takes the last one chosen).
+    pub fn of_class(&self, class: usize) -> Option<&str> {
+        self.names.get(class).or(self.names.last()).and_then(|n| n.as_deref())
+    }
+}
+
 /// What the episodes of a run are judged with.
 #[derive(Debug, Clone)]
 pub struct EpisodeRules {
@@ -66,6 +77,57 @@ pub struct EpisodeRules {
     pub recover_after: u32,
     /// The request numbers this process sends: every `.1`-th from `.0` (a shard's), else (0, 1).
     pub numbers: (u64, u64),
+    /// Count a request served by another upstream than its class's primary as failed over, when nothing else
+    /// said so (a gateway without a failover marker).
+    pub infer_failover: bool,
+}
+
+/// Failovers seen only in who served: requests served by a named upstream other than their class's primary,
+/// that neither slacheck's own tiers nor the gateway reported as failed over.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InferredFailovers {
+    pub failed_over: u64,
+    /// …of which succeeded: at the first attempt slacheck saw, or after slacheck retried it.
+    pub rescued: u64,
+    pub rescued_first_attempt: u64,
+    pub rescued_on_retry: u64,
+    /// By the second they were due in.
+    pub by_second: BTreeMap<u64, u64>,
+    /// Intended times of the first and the last.
+    pub first_at: Option<Duration>,
+    pub last_at: Option<Duration>,
+}
+
+impl InferredFailovers {
+    fn add(&mut self, o: &Observation) {
+        self.failed_over += 1;
+        self.rescued += u64::from(o.ok);
+        self.rescued_first_attempt += u64::from(o.ok && !o.retried);
+        self.rescued_on_retry += u64::from(o.ok && o.retried);
+        *self.by_second.entry(o.intended.as_secs()).or_default() += 1;
+        self.first_at = Some(self.first_at.map_or(o.intended, |t| t.min(o.intended)));
+        self.last_at = Some(self.last_at.map_or(o.intended, |t| t.max(o.intended)));
+    }
+}
+
+impl super::FailoverStats {
+    /// Counts the failovers only the episodes saw. What [`super::FailoverStats::observe`] counted of those
+    /// requests is moved: a rescued one was a first-attempt success, or a retry's, as far as it could tell.
+    pub(super) fn add_inferred(&mut self, i: &InferredFailovers) {
+        self.failed_over += i.failed_over;
+        self.inferred += i.failed_over;
+        self.rescued += i.rescued;
+        self.first_attempt_ok = self.first_attempt_ok.saturating_sub(i.rescued_first_attempt);
+        self.retry_rescued = self.retry_rescued.saturating_sub(i.rescued_on_retry);
+        self.first_at = self.first_at.into_iter().chain(i.first_at).min();
+        self.last_at = self.last_at.into_iter().chain(i.last_at).max();
+    }
+}
+
+/// Whether a request served by `upstream` failed over from `primary`: it was served by someone named, and not
+/// by the primary. Neither `unknown` (no one named) nor the upstreams past the cap (`(other)`) can tell.
+pub fn served_elsewhere(primary: Option<&str>, upstream: &str) -> bool {
+    primary.is_some_and(|p| p != upstream) && upstream != super::UNKNOWN_UPSTREAM && upstream != super::OTHER_UPSTREAMS
 }
 
 /// One request, as the episodes see it.
@@ -77,6 +139,8 @@ pub struct Observation {
     pub ok: bool,
     /// It took more than one attempt.
     pub retried: bool,
+    /// slacheck's tiers or the gateway already said it failed over.
+    pub failed_over: bool,
     /// Its upstream, as [`EpisodeTracker::name`] numbered it.
     pub upstream: u16,
 }
@@ -96,6 +160,7 @@ pub struct EpisodeTracker {
     episodes: Episodes,
     /// Upstream names, numbered as they first come: an observation carries a number, not a copy of its name.
     names: Vec<String>,
+    inferred: InferredFailovers,
 }
 
 /// The episodes found, the first [`MAX_EPISODES`] in full.
@@ -161,6 +226,7 @@ impl EpisodeTracker {
             open: None,
             episodes: Episodes::default(),
             names: Vec::new(),
+            inferred: InferredFailovers::default(),
         }
     }
 
@@ -215,8 +281,9 @@ impl EpisodeTracker {
         self.waiting.iter().filter(|s| matches!(s, Slot::Ended(_))).count()
     }
 
-    /// Every request is in: releases the rest and closes an episode still open.
-    pub fn finish(mut self) -> Episodes {
+    /// Every request is in: releases the rest and closes an episode still open. Returns the episodes, and the
+    /// failovers inferred (none unless [`EpisodeRules::infer_failover`]).
+    pub fn finish(mut self) -> (Episodes, InferredFailovers) {
         for slot in std::mem::take(&mut self.waiting) {
             if let Slot::Ended(o) = slot {
                 self.release(o);
@@ -233,7 +300,7 @@ impl EpisodeTracker {
             self.episodes.push(e);
         }
         self.episodes.primary = self.primary;
-        self.episodes
+        (self.episodes, self.inferred)
     }
 
     fn release(&mut self, o: Observation) {
@@ -266,10 +333,12 @@ impl EpisodeTracker {
 
     /// One request in intended order.
     fn step(&mut self, o: Observation) {
-        let primary: Option<String> =
-            self.primary.as_ref().and_then(|p| p.names.get(o.class as usize).or(p.names.last()).cloned().flatten());
+        let primary = self.primary.as_ref().and_then(|p| p.of_class(o.class as usize));
         let upstream = &self.names[o.upstream as usize];
-        let by_primary = primary.as_deref().is_none_or(|p| p == upstream);
+        let by_primary = primary.is_none_or(|p| p == upstream);
+        if self.rules.infer_failover && !o.failed_over && served_elsewhere(primary, upstream) {
+            self.inferred.add(&o);
+        }
         let anomaly = !o.ok || o.retried || !by_primary;
         let (at, done) = (ms(o.intended), ms(o.done));
         if self.open.is_none() {

@@ -26,7 +26,7 @@ impl Objectives {
         }
         let latency = s.done.saturating_sub(s.intended);
         let first_token = s.stream.and_then(|t| t.first_token).map_or(latency, |t| t.saturating_sub(s.intended));
-        let gap = s.stream.and_then(|t| t.decode()).map(|(decode, tokens)| decode.div_f64(tokens));
+        let gap = s.inter_token();
         self.latency.is_none_or(|limit| latency <= limit)
             && self.ttft.is_none_or(|limit| first_token <= limit)
             && self.inter_token.is_none_or(|limit| gap.is_none_or(|g| g <= limit))
@@ -42,6 +42,14 @@ pub struct Delivered {
     /// `usage.prompt_tokens`.
     pub input_tokens: u64,
     /// Answer tokens: `usage.completion_tokens`, else the tokens counted in the stream.
+    pub output_tokens: u64,
+}
+
+/// Tokens of the requests that were sent and got no successful answer: the prompts slacheck made for them, and
+/// the answer tokens that came before they failed (a stream cut short by a timeout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unanswered {
+    pub input_tokens: u64,
     pub output_tokens: u64,
 }
 
@@ -65,10 +73,8 @@ pub fn tokens_of(s: &Sample) -> (u64, u64) {
     if s.outcome != Outcome::Ok {
         return (0, 0);
     }
-    let usage = s.tokens;
-    let input = s.input_tokens.map(u64::from).or(usage.map(|(p, _)| p)).unwrap_or(0);
-    let output = usage.map(|(_, c)| c).or(s.stream.map(|t| t.tokens)).unwrap_or(0);
-    (input, output)
+    let input = s.input_tokens.map(u64::from).or(s.tokens.map(|(p, _)| p)).unwrap_or(0);
+    (input, s.output_tokens().unwrap_or(0))
 }
 
 /// Goodput and tokens, overall and by class and serving tier (indices as in [`Sample`]).
@@ -79,16 +85,23 @@ pub struct Goodput {
     pub overall: Delivered,
     pub classes: Vec<Delivered>,
     pub tiers: Vec<Delivered>,
+    #[serde(default)]
+    pub unanswered: Unanswered,
 }
 
 impl Goodput {
     pub fn new(judged: bool, classes: usize, tiers: usize) -> Self {
         let none = Delivered::default();
-        Goodput { judged, overall: none, classes: vec![none; classes], tiers: vec![none; tiers] }
+        let unanswered = Unanswered::default();
+        Goodput { judged, overall: none, classes: vec![none; classes], tiers: vec![none; tiers], unanswered }
     }
 
     /// Counts `s`, which was good or not; returns its tokens, counted once here for every slice.
     pub fn add(&mut self, s: &Sample, good: bool) -> (u64, u64) {
+        if s.outcome != Outcome::Ok && s.sent.is_some() {
+            self.unanswered.input_tokens += s.input_tokens.map_or(0, u64::from);
+            self.unanswered.output_tokens += s.output_tokens().unwrap_or(0);
+        }
         let tokens = tokens_of(s);
         self.overall.add(good, tokens);
         if let Some(class) = self.classes.get_mut(s.class as usize) {
@@ -103,6 +116,8 @@ impl Goodput {
     pub fn merge(&mut self, other: &Goodput) {
         self.judged |= other.judged;
         self.overall.merge(&other.overall);
+        self.unanswered.input_tokens += other.unanswered.input_tokens;
+        self.unanswered.output_tokens += other.unanswered.output_tokens;
         for (a, b) in self.classes.iter_mut().zip(&other.classes).chain(self.tiers.iter_mut().zip(&other.tiers)) {
             a.merge(b);
         }
@@ -134,6 +149,7 @@ mod tests {
             last_token: Some(ms(1000 + first_token_ms + decode_ms)),
             tokens: tokens_after_first as u64 + 1,
             tokens_after_first,
+            largest_gap: None,
         });
         s
     }

@@ -26,7 +26,7 @@ pub mod result;
 pub mod sessions;
 
 pub use cancellations::Cancellations;
-pub use episodes::{Episode, EpisodeRules, Episodes, Primary};
+pub use episodes::{served_elsewhere, Episode, EpisodeRules, Episodes, InferredFailovers, Primary};
 pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};

@@ -356,6 +356,17 @@ impl Recorder {
         if let Some(Err(e)) = self.requests.take().map(|sink| sink.finish()) {
             self.sink_errors.push(SinkError::Requests(e));
         }
+        if let Some(tracker) = self.episodes.take() {
+            let (episodes, inferred) = tracker.finish();
+            self.result.episodes = episodes;
+            self.result.failover.add_inferred(&inferred);
+            for (second, n) in inferred.by_second {
+                self.rows
+                    .entry(second)
+                    .or_insert_with(|| TimelineRow { t_s: second, ..Default::default() })
+                    .failovers += n;
+            }
+        }
         // Fill gaps so the timeline has one row per second.
         let last = self.rows.keys().next_back().copied();
         if let Some(last) = last {
@@ -364,9 +375,6 @@ impl Recorder {
             }
         }
         self.result.timeline = self.rows.into_values().collect();
-        if let Some(tracker) = self.episodes.take() {
-            self.result.episodes = tracker.finish();
-        }
         (self.result, self.sink_errors)
     }
 }
@@ -385,6 +393,7 @@ fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
         class: s.class,
         ok: s.outcome == Outcome::Ok,
         retried: s.attempts.len() > 1 || s.gateway_failed_over,
+        failed_over: s.failed_over(),
         upstream,
     };
     tracker.ended(s.request, Some(observation));

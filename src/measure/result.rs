@@ -168,7 +168,9 @@ pub struct OutageStats {
     pub user_errors: u64,
     /// From the window's start to the first failover attempt being sent.
     pub first_failover_after_s: Option<f64>,
-    /// From the first to the last user-visible failure due in the window (0: none or one).
+    /// From the first to the last user-visible failure due in the window (0: none or one). Not an episode's
+    /// error burst (every request failing), hence its name in summary.json (before schema 3: `error_burst_s`).
+    #[serde(rename = "user_errors_span_s", alias = "error_burst_s")]
     pub error_burst_s: f64,
     /// From the window's end to the first request the tier served again.
     pub back_to_tier_after_s: Option<f64>,
@@ -207,8 +209,11 @@ impl OutageStats {
 pub struct FailoverStats {
     /// Logical requests that needed more than one attempt.
     pub retried: u64,
-    /// Logical requests that tried more than one tier.
+    /// Logical requests that tried more than one tier, or that the gateway said (or was seen) to fail over.
     pub failed_over: u64,
+    /// …of which were inferred: served by another upstream than their class's primary, with nothing to say so.
+    #[serde(default)]
+    pub inferred: u64,
     /// …of which ended successfully.
     pub rescued: u64,
     /// Requests that failed on their first attempt and succeeded on a retry of the same tier.
@@ -267,6 +272,7 @@ impl Default for FailoverStats {
         FailoverStats {
             retried: 0,
             failed_over: 0,
+            inferred: 0,
             rescued: 0,
             retry_rescued: 0,
             reasons: BTreeMap::new(),
@@ -473,6 +479,7 @@ impl FailoverStats {
     fn merge(&mut self, o: &FailoverStats) -> Result<(), ResultMergeError> {
         self.retried += o.retried;
         self.failed_over += o.failed_over;
+        self.inferred += o.inferred;
         self.rescued += o.rescued;
         self.retry_rescued += o.retry_rescued;
         add_map(&mut self.reasons, &o.reasons);

@@ -35,7 +35,9 @@ pub fn need(specs: &[PromptSpec], weights: &[f64], fields: &[String], inputs: &P
     let mut need = Need { shared: 0.0, shared_by: None, per_request: 0.0, per_request_by: None };
     let total_weight: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     for (i, spec) in specs.iter().enumerate() {
-        let per_token = Tokenizer::get(spec.tokenizer).synthetic_bytes_per_token();
+        // Built only for a class that makes text (building a tokenizer takes a fraction of a second).
+        let makes_text = traced.is_some() || spec.input_tokens.is_some() || spec.prefix_tokens.is_some();
+        let per_token = if makes_text { Tokenizer::get(spec.tokenizer).synthetic_bytes_per_token() } else { 0.0 };
         let dataset = inputs.datasets.get(i).cloned().flatten().map_or(0, |d| d.bytes()) as f64;
         let prefixes = spec
             .prefix_tokens

@@ -60,11 +60,17 @@ impl GoodputSummary {
 }
 
 /// Tokens delivered: of answered requests, slacheck's count of the content it sent (else `usage.prompt_tokens`)
-/// and the answer's `usage.completion_tokens` (else the tokens counted in the stream).
+/// and the answer's `usage.completion_tokens` (else the tokens counted in the stream). Apart, those of the
+/// requests sent that got no successful answer: the prompts slacheck made for them, and the answer tokens that
+/// came before they failed (a stream cut short by a timeout).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct TokensSummary {
     pub input: u64,
     pub output: u64,
+    #[serde(default)]
+    pub input_unanswered: u64,
+    #[serde(default)]
+    pub output_unanswered: u64,
     pub input_per_s: f64,
     pub output_per_s: f64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -94,6 +100,8 @@ impl TokensSummary {
         TokensSummary {
             input: overall.input,
             output: overall.output,
+            input_unanswered: g.unanswered.input_tokens,
+            output_unanswered: g.unanswered.output_tokens,
             input_per_s: overall.input_per_s,
             output_per_s: overall.output_per_s,
             classes: result.classes.iter().zip(&g.classes).map(|((n, _), d)| (n.clone(), slice(d))).collect(),

@@ -85,7 +85,7 @@ pub(super) fn streams(out: &mut String, summary: &Summary) {
         ("tokens/s while decoding", R),
     ];
     table(out, &heads, &rows);
-    let _ = writeln!(out, "{} streamed answers, {} tokens.\n", st.requests, st.tokens);
+    let _ = writeln!(out, "{} streamed answers, {} tokens.\n", st.requests, st.tokens_received);
 }
 
 /// Goodput, when `[sla] goodput` set objectives: good requests of all, by class and by serving tier (of the

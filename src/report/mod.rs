@@ -4,6 +4,7 @@
 //! - [`goodput`] — summary.json's goodput and token throughput;
 //! - [`sessions`] — summary.json's conversations: sessions, and latency by turn number;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
+//! - [`failover`] — how scheduled outages, observed episodes and isolated errors read (one vocabulary);
 //! - [`terminal`] — the terminal summary;
 //! - [`markdown`] — summary.md, with `measured`'s tables of streams, goodput and tokens;
 //! - [`junit`] — junit.xml;
@@ -12,6 +13,7 @@
 //!
 //! Plots are drawn by `plot`, the interval log by `hlog`; atomic writes come from `outdir`.
 
+pub mod failover;
 pub mod goodput;
 pub mod html;
 pub mod junit;
@@ -23,11 +25,13 @@ pub mod summary;
 pub mod terminal;
 pub mod text;
 
+#[allow(unused_imports)]
+use failover::*;
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
 pub use summary::*;
-pub use terminal::terminal;
+pub use terminal::{terminal, Detail};
 pub(crate) use text::fmt_ms;
 pub use text::verdict_text;
 #[allow(unused_imports)]
@@ -175,6 +179,9 @@ pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod terminal_tests;
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,11 @@
 
 use super::*;
 
-/// 2: tiers, classes, upstreams, failover and cost; 3: `outcome`, the exit-code table's word for the run.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 2: tiers, classes, upstreams, failover and cost; 3: `outcome`, the exit-code table's word for the run;
+/// 4: `streaming.tokens` is `streaming.tokens_received`; `tokens.input_unanswered` and `output_unanswered`;
+/// `failover.source` and `failover.inferred`; `availability_before_failover` with inferred failovers;
+/// 5: `counts.cancelled` (clients that hung up), `cancellations` and `conversations`.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -137,9 +140,16 @@ pub struct TierSummary {
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailoverSummary {
-    /// Logical requests with more than one attempt, and with more than one tier.
+    /// Logical requests with more than one attempt, and that failed over (to another tier, or in the gateway).
     pub retried: u64,
     pub failed_over: u64,
+    /// How `failed_over` was counted: "reported" (slacheck's tiers, the gateway's marker or its list of the
+    /// upstreams it tried said so of each request), or "inferred" (a gateway without a marker: a request served
+    /// by another upstream than its class's primary failed over), `inferred` of them.
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub inferred: u64,
     /// Failed-over requests that ended successfully.
     pub rescued: u64,
     /// Requests saved by a retry on the same tier (not counted in `rescued`).
@@ -180,7 +190,10 @@ pub struct StreamSummary {
     pub ttft_from_send_ms: Percentiles,
     pub headers_ms: Percentiles,
     pub inter_token_ms: Percentiles,
-    pub tokens: u64,
+    /// Every token the streams delivered, answered or not (a stream cut short keeps those it sent): `tokens`'
+    /// `output` and `output_unanswered` of the streamed requests.
+    #[serde(alias = "tokens")]
+    pub tokens_received: u64,
     /// Tokens after each answer's first chunk over the time between its first and last token.
     pub tokens_per_s: f64,
     /// Failed streams by kind (before or after the first token).
@@ -216,6 +229,23 @@ pub struct RunFacts {
     /// What the generator's machine did, for the overload verdict and its hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<crate::machine::Usage>,
+}
+
+#[cfg(test)]
+impl RunFacts {
+    /// A complete run of one tier, offered over `offered_s` seconds, for unit tests.
+    pub(crate) fn example(offered_s: f64) -> Self {
+        RunFacts {
+            started_at: "2026-11-26T00:00:00Z".into(),
+            complete: true,
+            lag_limit_ms: 10.0,
+            prices: vec![(0.0, 0.0)],
+            mean_rate: 1.0,
+            shard: None,
+            offered_s,
+            machine: None,
+        }
+    }
 }
 
 /// A run's cost projected to 30 days at `mean_rate` requests per second.
@@ -281,6 +311,10 @@ pub struct Summary {
     /// were judged against. Empty for a merge of shards.
     #[serde(default)]
     pub failover_episodes: crate::measure::Episodes,
+    /// Whether anything could fail over: several tiers, a served-by value, or answers from several upstreams.
+    /// When false, `failover_episodes` holds error episodes and isolated errors only: nothing failed over.
+    #[serde(default = "yes")]
+    pub failover_possible: bool,
     /// Where the tail came from, read back from requests.parquet (absent without that file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<crate::requests::Tail>,
@@ -372,19 +406,19 @@ impl Summary {
             generator,
             lag_ms: lag,
             errors: result.errors.clone(),
-            // A gateway that fails over internally hides its first attempts: unknown, never 1.0 by default, unless
-            // its own marker tells which requests it failed over.
-            availability_before_failover: (c.total > 0 && !hides_first_attempts(scenario))
-                .then(|| f.first_attempt_ok as f64 / c.total as f64),
+            // A gateway that fails over internally without a marker: its failovers are inferred from who served,
+            // and requests served by another upstream than the primary are not first-attempt successes.
+            availability_before_failover: (c.total > 0).then(|| f.first_attempt_ok as f64 / c.total as f64),
             tiers,
             classes: result.classes.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams: result.upstreams.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
             upstreams_beyond_cap: result.upstreams_beyond_cap,
             served_by_missing: result.served_by_missing,
             regions: result.regions.iter().map(|(n, g)| GroupSummary::of(n, g)).collect(),
-            failover: FailoverSummary::of(f, sent),
+            failover: FailoverSummary::of(f, sent, scenario.infers_failover()),
             outages: result.outages.clone(),
             failover_episodes: result.episodes.clone(),
+            failover_possible: scenario.tiers.len() > 1 || scenario.served_by.is_some() || result.upstreams.len() > 1,
             tail: None,
             error_budget: scenario
                 .sla
@@ -442,10 +476,12 @@ impl TierSummary {
 }
 
 impl FailoverSummary {
-    fn of(f: &crate::measure::FailoverStats, sent: u64) -> Self {
+    fn of(f: &crate::measure::FailoverStats, sent: u64, inferred: bool) -> Self {
         FailoverSummary {
             retried: f.retried,
             failed_over: f.failed_over,
+            source: if inferred { "inferred" } else { "reported" }.into(),
+            inferred: f.inferred,
             rescued: f.rescued,
             retry_rescued: f.retry_rescued,
             rate: if sent > 0 { f.failed_over as f64 / sent as f64 } else { 0.0 },
@@ -484,7 +520,7 @@ impl StreamSummary {
             ttft_from_send_ms: Percentiles::of(&st.ttft_from_send),
             headers_ms: Percentiles::of(&st.headers),
             inter_token_ms: Percentiles::of(&st.inter_token),
-            tokens: st.tokens,
+            tokens_received: st.tokens,
             tokens_per_s: st.decode_tokens / st.decode_time.as_secs_f64().max(1e-9),
             failures: result
                 .errors
@@ -496,15 +532,13 @@ impl StreamSummary {
     }
 }
 
-/// A gateway (served-by, no tiers of slacheck's own) without a failover marker: its internal first attempts
-/// cannot be seen.
-fn hides_first_attempts(scenario: &Scenario) -> bool {
-    scenario.tiers.is_empty() && scenario.served_by.as_ref().is_some_and(|s| s.failed_over.is_none())
-}
-
 pub fn write_summary_json(dir: &Path, summary: &Summary) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
     write_atomic(&dir.join("summary.json"), &json)
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub(super) fn is_zero(n: &u64) -> bool {

@@ -1,6 +1,24 @@
-//! The terminal summary.
+//! The terminal summary: by default what a person reads in ten seconds (the run, its counts, latency, service
+//! time and lag, streams, routing in a line, what explains a miss or needs attention, the SLA table, the
+//! verdict); with `--verbose` also the detail (connection phases, tier tables, every episode, the tail, the
+//! error budget, cost and the machine). summary.json holds everything either way.
 
 use super::*;
+
+/// How much the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// What a person reads in ten seconds.
+    #[default]
+    Brief,
+    /// Everything the terminal can say (`--verbose`).
+    Verbose,
+}
+
+/// Observed episodes shown one by one by default; `--verbose` shows up to [`MAX_EPISODE_LINES`].
+const BRIEF_EPISODES: usize = 3;
+/// Tail findings shown by default, when a target was missed or undecided.
+const BRIEF_TAIL: usize = 2;
 
 pub(super) fn percentile_line(label: &str, p: &Percentiles) -> String {
     format!(
@@ -14,29 +32,41 @@ pub(super) fn percentile_line(label: &str, p: &Percentiles) -> String {
 }
 
 /// The human-readable summary printed at the end of a run.
-pub fn terminal(summary: &Summary, results_dir: &Path) -> String {
+pub fn terminal(summary: &Summary, results_dir: &Path, detail: Detail) -> String {
+    let verbose = detail == Detail::Verbose;
     let mut out = String::new();
     headline(&mut out, summary);
-    streams(&mut out, summary);
-    conversations(&mut out, summary);
+    if verbose {
+        phases(&mut out, summary);
+    }
+    streams(&mut out, summary, verbose);
+    conversations(&mut out, summary, verbose);
     cancellations(&mut out, summary);
-    for line in [goodput_line(summary), tokens_line(summary)].into_iter().flatten() {
+    let tokens = tokens_line(summary).filter(|_| verbose);
+    for line in [goodput_line(summary), tokens].into_iter().flatten() {
         let _ = writeln!(out, "  {line}");
     }
-    out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
-    routing(&mut out, summary);
-    notes(&mut out, summary);
+    if verbose {
+        out.push_str("  (latency counts from each request's intended send time; service time from the actual send)\n");
+        routing(&mut out, summary);
+    } else {
+        routing_in_a_line(&mut out, summary);
+    }
+    let lines = if verbose { notes(summary) } else { attention(summary) };
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
     targets(&mut out, summary);
     let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
     out
 }
 
-/// The run in a line, its counts, errors, and latency, service time and lag.
+/// The run in a line, why achieved fell short of offered, its counts, errors, and latency, service time and lag.
 fn headline(out: &mut String, summary: &Summary) {
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "\nslacheck: {} — {} requests in {:.1}s (offered {:.1}/s, achieved {:.1}/s){}{}",
+        "slacheck: {} — {} requests in {:.1}s (offered {:.1}/s, achieved {:.1}/s){}{}",
         summary.scenario.name,
         c.total,
         summary.duration_s,
@@ -49,6 +79,9 @@ fn headline(out: &mut String, summary: &Summary) {
         },
         if summary.complete { "" } else { "  [INCOMPLETE: interrupted]" }
     );
+    if let Some(why) = achieved_below_offered(summary) {
+        let _ = writeln!(out, "  {why}");
+    }
     let cancelled = if c.cancelled > 0 { format!("  cancelled {}", c.cancelled) } else { String::new() };
     let _ = writeln!(
         out,
@@ -66,6 +99,37 @@ fn headline(out: &mut String, summary: &Summary) {
     out.push_str(&percentile_line("latency", &summary.latency_ms));
     out.push_str(&percentile_line("service", &summary.service_time_ms));
     out.push_str(&percentile_line("lag", &summary.lag_ms));
+}
+
+/// Why the achieved rate (requests sent over the whole run) is below the offered one (requests over the
+/// schedule): requests not sent, and the time the run went on after its schedule (the last answers, or sends
+/// that ran late). None when the two read the same.
+pub(super) fn achieved_below_offered(summary: &Summary) -> Option<String> {
+    let (offered, achieved) = (summary.offered_rate_per_s, summary.achieved_rate_per_s);
+    if format!("{achieved:.1}") == format!("{offered:.1}") || achieved > offered || offered <= 0.0 {
+        return None;
+    }
+    let scheduled_s = summary.counts.total as f64 / offered;
+    let after_s = summary.duration_s - scheduled_s;
+    let mut why = Vec::new();
+    if summary.counts.not_sent > 0 {
+        why.push(format!("{} requests were not sent", summary.counts.not_sent));
+    }
+    if after_s > 0.0 {
+        why.push(format!(
+            "the run went on {} after its {} schedule, until the last answers came",
+            fmt_seconds(after_s),
+            fmt_seconds(scheduled_s)
+        ));
+    }
+    if summary.generator.overloaded {
+        why.push("the generator fell behind (the warning below)".into());
+    }
+    (!why.is_empty()).then(|| format!("achieved is below offered: {}", why.join("; ")))
+}
+
+/// How attempts began: connect, TLS and headers, and the connections opened.
+fn phases(out: &mut String, summary: &Summary) {
     if let Some(p) = &summary.headers_ms {
         out.push_str(&percentile_line("headers", p));
     }
@@ -83,33 +147,35 @@ fn headline(out: &mut String, summary: &Summary) {
     }
 }
 
-/// Streamed answers: time to first token, between tokens, decode rate; per tier when several stream.
-fn streams(out: &mut String, summary: &Summary) {
-    if let Some(st) = &summary.streaming {
-        out.push_str(&percentile_line("ttft", &st.ttft_ms));
+/// Streamed answers: time to first token, between tokens, decode rate; with `verbose`, time to first token from
+/// the actual send, and each tier's own figures when several stream.
+fn streams(out: &mut String, summary: &Summary, verbose: bool) {
+    let Some(st) = &summary.streaming else { return };
+    out.push_str(&percentile_line("ttft", &st.ttft_ms));
+    if verbose {
         out.push_str(&percentile_line("ttft/send", &st.ttft_from_send_ms));
-        out.push_str(&percentile_line("inter-tok", &st.inter_token_ms));
-        let _ = writeln!(
-            out,
-            "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
-            st.requests, st.tokens, st.tokens_per_s
-        );
-        // With several tiers streaming, each one's own figures: providers differ most in these.
-        let streaming: Vec<&TierSummary> = summary.tiers.iter().filter(|t| t.ttft_ms.is_some()).collect();
-        if streaming.len() > 1 {
-            for t in streaming {
-                let p = |x: &Option<Percentiles>| {
-                    x.as_ref().map_or("-".into(), |p| format!("{} / {}", fmt_ms(p.p50), fmt_ms(p.p99)))
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<9} ttft p50/p99 {}, inter-token p50/p99 {}, {} tokens/s",
-                    t.name,
-                    p(&t.ttft_ms),
-                    p(&t.inter_token_ms),
-                    t.tokens_per_s.map_or("-".into(), |r| format!("{r:.0}"))
-                );
-            }
+    }
+    out.push_str(&percentile_line("inter-tok", &st.inter_token_ms));
+    let _ = writeln!(
+        out,
+        "  streams   {} answers, {} tokens, {:.0} tokens/s while decoding",
+        st.requests, st.tokens_received, st.tokens_per_s
+    );
+    // With several tiers streaming, each one's own figures: providers differ most in these.
+    let streaming: Vec<&TierSummary> = summary.tiers.iter().filter(|t| t.ttft_ms.is_some()).collect();
+    if verbose && streaming.len() > 1 {
+        for t in streaming {
+            let p = |x: &Option<Percentiles>| {
+                x.as_ref().map_or("-".into(), |p| format!("{} / {}", fmt_ms(p.p50), fmt_ms(p.p99)))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<9} ttft p50/p99 {}, inter-token p50/p99 {}, {} tokens/s",
+                t.name,
+                p(&t.ttft_ms),
+                p(&t.inter_token_ms),
+                t.tokens_per_s.map_or("-".into(), |r| format!("{r:.0}"))
+            );
         }
     }
 }
@@ -131,8 +197,8 @@ fn cancellations(out: &mut String, summary: &Summary) {
 /// The most turn numbers shown as columns; summary.json has them all.
 const TURN_COLUMNS: usize = 8;
 
-/// Sessions, and by turn number their requests, latency, first token and input tokens.
-fn conversations(out: &mut String, summary: &Summary) {
+/// Sessions, and with `verbose` by turn number their requests, latency, first token and input tokens.
+fn conversations(out: &mut String, summary: &Summary, verbose: bool) {
     let Some(c) = &summary.conversations else { return };
     let s = &c.sessions;
     let _ = writeln!(
@@ -140,6 +206,9 @@ fn conversations(out: &mut String, summary: &Summary) {
         "  sessions  {} started: {} completed, {} broken (a turn failed), {} cut (not sent, or stopped)",
         s.started, s.completed, s.broken, s.cut
     );
+    if !verbose {
+        return;
+    }
     let turns = &c.turns[..c.turns.len().min(TURN_COLUMNS)];
     let row = |label: &str, cell: &dyn Fn(&super::sessions::TurnSummary) -> String| {
         let cells: String = turns.iter().map(|t| format!("{:>9}", cell(t))).collect();
@@ -159,7 +228,36 @@ fn conversations(out: &mut String, summary: &Summary) {
     }
 }
 
-/// The tier table, failover, regions, hedges and retry reasons, when the run routed.
+/// Failover and who served, in one line, when the run routed or says who served.
+fn routing_in_a_line(out: &mut String, summary: &Summary) {
+    let served = served_by_shares(summary);
+    if shows_routing(summary) {
+        let f = &summary.failover;
+        let rescued = if f.rescued == f.failed_over { "all".to_string() } else { f.rescued.to_string() };
+        let served = served.map(|s| format!("; {s}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  failover  {} requests ({:.2}%) went to another tier, {rescued} rescued{served}",
+            f.failed_over,
+            f.rate * 100.0
+        );
+    } else if let Some(line) = served {
+        let _ = writeln!(out, "  {line}");
+    }
+}
+
+/// Who served, most first, as shares: "served by default 78.3%, fallback 11.4%".
+fn served_by_shares(summary: &Summary) -> Option<String> {
+    served_by_line(summary)?;
+    let total = summary.counts.total.max(1) as f64;
+    let mut groups: Vec<&GroupSummary> = summary.upstreams.iter().collect();
+    groups.sort_by(|a, b| b.counts.total.cmp(&a.counts.total).then(a.name.cmp(&b.name)));
+    let list: Vec<String> =
+        groups.iter().map(|g| format!("{} {:.1}%", g.name, g.counts.total as f64 * 100.0 / total)).collect();
+    Some(format!("served by {}", list.join(", ")))
+}
+
+/// The tier table, failover, who served, regions, hedges and retry reasons, when the run routed.
 fn routing(out: &mut String, summary: &Summary) {
     if shows_routing(summary) {
         out.push('\n');
@@ -174,8 +272,8 @@ fn routing(out: &mut String, summary: &Summary) {
         let f = &summary.failover;
         let _ = writeln!(
             out,
-            "  failover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; added latency p50 {} \
-             p99 {}; availability before failover {}",
+            "  failover: {} requests ({:.2}%) went to another tier, {} rescued, {} saved by a retry on the same \
+             tier; added latency p50 {} p99 {}; availability before failover {}",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,
@@ -203,52 +301,110 @@ fn routing(out: &mut String, summary: &Summary) {
             let _ = writeln!(out, "  retried because: {}", list.join(", "));
         }
     }
-}
-
-/// Outages, the error budget, cost, and what the reader should know about the generator.
-fn notes(out: &mut String, summary: &Summary) {
     if let Some(line) = served_by_line(summary) {
         let _ = writeln!(out, "  {line}");
     }
-    if let Some(line) = served_by_missing_line(summary) {
-        let _ = writeln!(out, "  WARNING: {line}");
+}
+
+/// What explains a miss or needs attention, one line each: a served-by value missing, scheduled outages and
+/// observed episodes, where the tail came from when a target was missed or undecided, names beyond the cap, and
+/// a generator that fell behind.
+fn attention(summary: &Summary) -> Vec<String> {
+    let mut lines: Vec<String> = served_by_missing_line(summary).map(|l| format!("WARNING: {l}")).into_iter().collect();
+    lines.extend(summary.outages.iter().map(outage_line));
+    let episodes: Vec<&crate::measure::Episode> =
+        summary.failover_episodes.list.iter().filter(|e| !e.isolated).collect();
+    lines.extend(episodes.iter().take(BRIEF_EPISODES).map(|e| episode_line(e, summary.failover_possible)));
+    if episodes.len() > BRIEF_EPISODES {
+        lines.push(format!("…and {} more observed episodes (--verbose lists them)", episodes.len() - BRIEF_EPISODES));
     }
-    for o in &summary.outages {
-        let _ = writeln!(out, "  {}", outage_line(o));
+    // Isolated anomalies next to an episode say how noisy the rest was; alone, the errors line counts them.
+    if !episodes.is_empty() {
+        lines.extend(isolated_line(summary, 3));
     }
-    for line in episode_lines(summary).into_iter().chain(tail_lines(summary)) {
-        let _ = writeln!(out, "  {line}");
-    }
-    if let Some(b) = &summary.error_budget {
-        let _ = writeln!(out, "  {}", error_budget_line(b));
-    }
+    lines.extend(tail_explaining(summary).into_iter().take(BRIEF_TAIL));
+    lines.extend(beyond_cap_line(summary));
+    lines.extend(warnings(summary));
+    lines
+}
+
+/// Where the tail came from, for the targets that were not met: the whole run's findings among the slow
+/// requests when a latency target was missed or undecided, and among the failed ones when a share was.
+fn tail_explaining(summary: &Summary) -> Vec<String> {
+    let Some(tail) = &summary.tail else { return Vec::new() };
+    let unmet: Vec<_> = summary.verdict.targets.iter().filter(|t| t.judgement != crate::sla::Judgement::Pass).collect();
+    let slow = unmet.iter().any(|t| t.measured_ms.is_some());
+    let failed = unmet.iter().any(|t| t.measured_ratio.is_some());
+    let run = &tail.run;
+    run.findings
+        .iter()
+        .filter(|f| (f.among == "slow" && slow) || (f.among == "failed" && failed))
+        .map(|f| format!("tail, whole run: {}", finding_sentence(f, run, tail)))
+        .collect()
+}
+
+/// Everything the terminal can say after the routing (`--verbose`).
+fn notes(summary: &Summary) -> Vec<String> {
+    let mut lines: Vec<String> = served_by_missing_line(summary).map(|l| format!("WARNING: {l}")).into_iter().collect();
+    lines.extend(summary.outages.iter().map(outage_line));
+    lines.extend(episode_lines(summary));
+    lines.extend(tail_lines(summary));
+    lines.extend(summary.error_budget.as_ref().map(error_budget_line));
     if summary.cost.total_usd > 0.0 {
-        let _ = writeln!(
-            out,
-            "  cost: ${:.4} for this run, ${:.4} per 1,000 requests, ${:.2} a month at the profile's mean rate",
+        lines.push(format!(
+            "cost: ${:.4} for this run, ${:.4} per 1,000 requests, ${:.2} a month at the profile's mean rate",
             summary.cost.total_usd, summary.cost.per_1000_requests_usd, summary.cost.monthly_usd
+        ));
+    }
+    lines.extend(beyond_cap_line(summary));
+    lines.extend(machine_line(summary));
+    lines.extend(warnings(summary));
+    lines
+}
+
+/// A generator that fell behind, and certificates that were not verified.
+fn warnings(summary: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
+    if summary.generator.overloaded {
+        lines.push(format!("WARNING: {}", generator_warning(summary)));
+    }
+    if !summary.scenario.target.tls_verify {
+        lines.push(
+            "WARNING: TLS certificates were not verified ([target] tls_verify = false): any server could have \
+             answered for the target"
+                .into(),
         );
     }
-    if summary.upstreams_beyond_cap > 0 {
-        let _ = writeln!(
-            out,
-            "  note: the served-by value had more than {} distinct names; {} requests of later names are counted \
+    lines
+}
+
+/// Served-by names past the cap, counted together.
+fn beyond_cap_line(summary: &Summary) -> Option<String> {
+    (summary.upstreams_beyond_cap > 0).then(|| {
+        format!(
+            "note: the served-by value had more than {} distinct names; {} requests of later names are counted \
              under \"{}\"",
             crate::measure::MAX_UPSTREAMS,
             summary.upstreams_beyond_cap,
             crate::measure::OTHER_UPSTREAMS
-        );
-    }
-    if summary.generator.overloaded {
-        let _ = writeln!(out, "  WARNING: {}", generator_warning(summary));
-    }
-    if !summary.scenario.target.tls_verify {
-        let _ = writeln!(
-            out,
-            "  WARNING: TLS certificates were not verified ([target] tls_verify = false): any server could have \
-             answered for the target"
-        );
-    }
+        )
+    })
+}
+
+/// The generator's machine: CPU used, load, the open-files limit, and the lag limit.
+fn machine_line(summary: &Summary) -> Option<String> {
+    let g = &summary.generator;
+    let m = g.machine.as_ref()?;
+    let load = m.load_average.map(|l| format!(", load average {l:.1}")).unwrap_or_default();
+    let files = m.open_files.map(|f| format!(", open-files limit {} (hard {})", f.soft, f.hard)).unwrap_or_default();
+    Some(format!(
+        "machine: the generator used {:.1} of {} CPU cores over {}{load}{files}; {} requests sent more than {} late",
+        m.cores_used(),
+        m.cores,
+        fmt_seconds(m.wall_s),
+        g.lagging,
+        fmt_ms(g.lag_limit_ms)
+    ))
 }
 
 /// The SLA targets, each with its limit, measurement and interval.

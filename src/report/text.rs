@@ -47,54 +47,6 @@ pub(super) fn served_by_missing_line(summary: &Summary) -> Option<String> {
     })
 }
 
-/// Failover episodes, one line each (the first [`MAX_EPISODE_LINES`]), after a line on the primary they were
-/// judged against.
-pub(super) fn episode_lines(summary: &Summary) -> Vec<String> {
-    let found = &summary.failover_episodes;
-    let Some(primary) = &found.primary else { return Vec::new() };
-    if found.list.is_empty() {
-        return Vec::new();
-    }
-    let names: Vec<&str> = primary.names.iter().map(|n| n.as_deref().unwrap_or("none")).collect();
-    let total = found.list.len() as u64 + found.beyond_cap;
-    let isolated = found.list.iter().filter(|e| e.isolated).count();
-    let mut lines = vec![format!(
-        "failover episodes: {total} ({isolated} isolated), against primary {} ({})",
-        names.join("/"),
-        primary.chosen_by
-    )];
-    let opt = |v: Option<f64>, none: &str| v.map(|ms| format!("{ms:.0}ms")).unwrap_or_else(|| none.into());
-    // Outages first: a run with scattered single errors would otherwise bury them.
-    let outages: Vec<&crate::measure::Episode> = found.list.iter().filter(|e| !e.isolated).collect();
-    for e in outages.iter().take(MAX_EPISODE_LINES) {
-        let by: Vec<String> = e.served_by.iter().map(|(n, c)| format!("{n} {c}")).collect();
-        lines.push(format!(
-            "episode {}..{}: {} requests, {} failed, served by {}; failover after {}, errors for {:.0}ms, {}",
-            fmt_seconds(e.start_ms / 1000.0),
-            fmt_seconds(e.end_ms / 1000.0),
-            e.requests,
-            e.failed,
-            by.join(", "),
-            opt(e.time_to_failover_ms, "none"),
-            e.error_burst_ms,
-            match e.time_to_recover_ms {
-                Some(ms) => format!("primary back {ms:.0}ms after the last anomaly"),
-                None => "not recovered by the end of the run".into(),
-            }
-        ));
-    }
-    if outages.len() > MAX_EPISODE_LINES {
-        lines.push(format!("…and {} more episodes (summary.json lists them)", outages.len() - MAX_EPISODE_LINES));
-    }
-    if isolated > 0 {
-        let at: Vec<String> =
-            found.list.iter().filter(|e| e.isolated).take(5).map(|e| fmt_seconds(e.start_ms / 1000.0)).collect();
-        let more = if isolated > 5 { ", …" } else { "" };
-        lines.push(format!("isolated anomalies (one request each): {isolated}, at {}{more}", at.join(", ")));
-    }
-    lines
-}
-
 /// Where the tail came from: the values over-represented among the slow and the failed requests, for the run
 /// and its worst window, one sentence each; or that nothing stood out.
 pub(super) fn tail_lines(summary: &Summary) -> Vec<String> {
@@ -125,7 +77,7 @@ pub(super) fn tail_lines(summary: &Summary) -> Vec<String> {
 }
 
 /// "94% of the 120 requests over 800 ms (the p99 limit) were served by `mid`, which served 11% of all traffic".
-fn finding_sentence(
+pub(super) fn finding_sentence(
     f: &crate::requests::Finding,
     scope: &crate::requests::Scope,
     tail: &crate::requests::Tail,
@@ -149,32 +101,10 @@ fn finding_sentence(
     )
 }
 
-/// Episodes listed one by one in the terminal and summary.md.
-const MAX_EPISODE_LINES: usize = 10;
-
-/// One watched outage, from the failover it caused to the tier's return.
-pub(super) fn outage_line(o: &OutageStats) -> String {
-    let opt = |v: Option<f64>| v.map(|s| format!("{:.0}ms", s * 1000.0)).unwrap_or_else(|| "never".into());
-    format!(
-        "outage of {} {}..{}: {} requests due, {} failed over (first after {}), {} user-visible errors over {:.2}s, \
-         back on {} {} after it ended",
-        o.tier,
-        fmt_seconds(o.start_s),
-        fmt_seconds(o.end_s),
-        o.requests_due,
-        o.failed_over,
-        opt(o.first_failover_after_s),
-        o.user_errors,
-        o.error_burst_s,
-        o.tier,
-        opt(o.back_to_tier_after_s)
-    )
-}
-
 /// The availability target's error budget: how much of it the run used, and how fast.
 pub(super) fn error_budget_line(b: &ErrorBudget) -> String {
     format!(
-        "error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}",
+        "error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
         b.failures,
         b.allowed_failures,
         b.consumed * 100.0,
@@ -308,7 +238,7 @@ pub(super) fn goodput_line(summary: &Summary) -> Option<String> {
         .filter_map(|(name, limit)| limit.map(|l| format!("{name} ≤ {l}")))
         .collect();
     Some(format!(
-        "goodput {} of {} requests ({:.1}/s) succeeded with {}",
+        "goodput {} of {} requests ({:.1} good requests/s) succeeded with {}",
         fmt_ratio(g.ratio),
         g.total,
         g.per_s,
@@ -319,8 +249,12 @@ pub(super) fn goodput_line(summary: &Summary) -> Option<String> {
 /// Tokens in a line, when any were counted.
 pub(super) fn tokens_line(summary: &Summary) -> Option<String> {
     let t = &summary.tokens;
-    (t.input + t.output > 0)
-        .then(|| format!("tokens in {} ({:.0}/s), out {} ({:.0}/s)", t.input, t.input_per_s, t.output, t.output_per_s))
+    (t.input + t.output > 0).then(|| {
+        format!(
+            "tokens in {} ({:.0} tokens/s), out {} ({:.0} tokens/s)",
+            t.input, t.input_per_s, t.output, t.output_per_s
+        )
+    })
 }
 
 /// `line` with its first letter in capitals, for a sentence.

@@ -72,17 +72,29 @@ pub(super) fn copy_columns<W: std::io::Write + Send>(
     metadata: &ParquetMetaData,
     g: usize,
 ) -> Result<(), ParquetError> {
-    let (group, page_index) = (metadata.row_group(g), metadata.page_index());
-    for (c, column) in group.columns().iter().enumerate() {
-        let close = ColumnCloseResult {
-            bytes_written: column.compressed_size() as u64,
-            rows_written: group.num_rows() as u64,
-            metadata: column.clone(),
-            bloom_filter: None,
-            column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
-            offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
-        };
-        out.append_column(file, close)?;
+    for c in 0..metadata.row_group(g).num_columns() {
+        copy_column(out, file, metadata, g, c)?;
     }
     Ok(())
+}
+
+/// Appends column `c` of row group `g` of `file` to `out`, as encoded.
+pub(super) fn copy_column<W: std::io::Write + Send>(
+    out: &mut SerializedRowGroupWriter<'_, W>,
+    file: &File,
+    metadata: &ParquetMetaData,
+    g: usize,
+    c: usize,
+) -> Result<(), ParquetError> {
+    let (group, page_index) = (metadata.row_group(g), metadata.page_index());
+    let column = group.column(c);
+    let close = ColumnCloseResult {
+        bytes_written: column.compressed_size() as u64,
+        rows_written: group.num_rows() as u64,
+        metadata: column.clone(),
+        bloom_filter: None,
+        column_index: page_index.and_then(|p| p.column_index(g, c)).cloned(),
+        offset_index: page_index.and_then(|p| p.offset_index(g, c)).cloned(),
+    };
+    out.append_column(file, close)
 }

@@ -1,16 +1,18 @@
 //! The `episode` column: which failover episode each request belongs to. An episode is known only once its
 //! primary has recovered, after its rows may be on disk, so the column is added when the run ends: every
 //! row group's columns are copied as they are (not decoded), and the new column is computed from each row's
-//! intended time.
+//! intended time. So is a failover inferred from who served (a gateway without a failover marker): the
+//! primary is known only once enough requests came back, and then `failed_over` is written again.
 
 use super::{properties, Buffered, Column};
-use parquet::data_type::Int32Type;
+use parquet::data_type::{BoolType, Int32Type};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::record::Field;
 use parquet::schema::types::Type;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -29,9 +31,14 @@ pub fn episode_of(spans: &[Span], intended_ms: f64) -> Option<i32> {
     spans.iter().position(inside).map(|i| i as i32)
 }
 
-/// Adds the `episode` column to the requests' file at `path` (rewritten under a temporary name, then renamed).
-/// Requests the episodes leave out (not sent, cut short by the run's stop) get none.
-pub fn label(path: &Path, spans: &[Span]) -> Result<(), ParquetError> {
+/// Each class's primary upstream, by class name, when failovers are inferred from who served; empty otherwise.
+pub type Primaries = BTreeMap<String, String>;
+
+/// Adds the `episode` column to the requests' file at `path` (rewritten under a temporary name, then renamed),
+/// and with `primaries`, marks `failed_over` the rows served by another named upstream than their class's
+/// primary, as the episodes counted them. Requests the episodes leave out (not sent, cut short by the run's stop)
+/// get neither.
+pub fn label(path: &Path, spans: &[Span], primaries: &Primaries) -> Result<(), ParquetError> {
     let file = File::open(path)?;
     let metadata =
         ParquetMetaDataReader::new().with_page_index_policy(PageIndexPolicy::Optional).parse_and_finish(&file)?;
@@ -40,29 +47,41 @@ pub fn label(path: &Path, spans: &[Span]) -> Result<(), ParquetError> {
         return Ok(());
     }
     let mut episode = Column::<Int32Type>::optional("episode");
+    let mut failed_over = Column::<BoolType>::required("failed_over");
     let mut fields = old.clone();
     fields.push(episode.field()?);
     let schema = Arc::new(Type::group_type_builder("request").with_fields(fields).build()?);
-    let wanted: Vec<_> =
-        old.iter().filter(|f| matches!(f.name(), "intended_ms" | "latency_ms" | "outcome")).cloned().collect();
+    let read = ["intended_ms", "latency_ms", "outcome", "class", "upstream", "failed_over"];
+    let wanted: Vec<_> = old.iter().filter(|f| read.contains(&f.name())).cloned().collect();
     let projection = Type::group_type_builder("request").with_fields(wanted).build()?;
+    let rewritten = old.iter().position(|f| f.name() == "failed_over").filter(|_| !primaries.is_empty());
     let reader = SerializedFileReader::new(File::open(path)?)?;
     let tmp = crate::outdir::temporary_name(path);
     let written = (|| -> Result<(), ParquetError> {
         let mut writer = SerializedFileWriter::new(BufWriter::new(File::create(&tmp)?), schema, properties())?;
         for g in 0..metadata.num_row_groups() {
-            if spans.is_empty() {
-                // No episode: nothing to read, every row gets none.
+            if spans.is_empty() && rewritten.is_none() {
+                // No episode and nothing inferred: nothing to read, every row gets none.
                 (0..metadata.row_group(g).num_rows()).for_each(|_| episode.push(None));
             } else {
                 for row in reader.get_row_group(g)?.get_row_iter(Some(projection.clone()))? {
-                    episode.push(episode_in(row?.get_column_iter(), spans));
+                    let row = Row::of(row?.get_column_iter());
+                    episode.push(row.sent.then(|| episode_of(spans, row.intended)).flatten());
+                    if rewritten.is_some() {
+                        failed_over.push(Some(row.failed_over || row.sent && row.served_elsewhere(primaries)));
+                    }
                 }
             }
             let mut out = writer.next_row_group()?;
-            super::concat::copy_columns(&mut out, &file, &metadata, g)?;
-            let Some(w) = out.next_column()? else { return Err(ParquetError::General("no episode column".into())) };
-            episode.write(w)?;
+            let missing = |what: &str| ParquetError::General(format!("no {what} column"));
+            for c in 0..metadata.row_group(g).num_columns() {
+                if rewritten == Some(c) {
+                    failed_over.write(out.next_column()?.ok_or_else(|| missing("failed_over"))?)?;
+                } else {
+                    super::concat::copy_column(&mut out, &file, &metadata, g, c)?;
+                }
+            }
+            episode.write(out.next_column()?.ok_or_else(|| missing("episode"))?)?;
             out.close()?;
         }
         writer.close()?;
@@ -77,19 +96,38 @@ pub fn label(path: &Path, spans: &[Span]) -> Result<(), ParquetError> {
     }
 }
 
-/// The episode of one row: none when it was not sent (no latency) or was cut short by the run's stop, as the
-/// episodes themselves leave those out.
-fn episode_in<'a>(fields: impl Iterator<Item = (&'a String, &'a Field)>, spans: &[Span]) -> Option<i32> {
-    let (mut intended, mut sent, mut interrupted) = (None, false, false);
-    for (name, field) in fields {
-        match (name.as_str(), field) {
-            ("intended_ms", Field::Double(v)) => intended = Some(*v),
-            ("latency_ms", Field::Double(_)) => sent = true,
-            ("outcome", Field::Str(s)) => interrupted = s == "interrupted",
-            _ => {}
+/// What a row says about the episodes.
+#[derive(Default)]
+struct Row {
+    intended: f64,
+    /// It was sent, and not cut short by the run's stop: the episodes saw it.
+    sent: bool,
+    class: String,
+    upstream: String,
+    failed_over: bool,
+}
+
+impl Row {
+    fn of<'a>(fields: impl Iterator<Item = (&'a String, &'a Field)>) -> Self {
+        let (mut row, mut latency, mut interrupted) = (Row::default(), false, false);
+        for (name, field) in fields {
+            match (name.as_str(), field) {
+                ("intended_ms", Field::Double(v)) => row.intended = *v,
+                ("latency_ms", Field::Double(_)) => latency = true,
+                ("outcome", Field::Str(s)) => interrupted = s == "interrupted",
+                ("class", Field::Str(s)) => row.class = s.clone(),
+                ("upstream", Field::Str(s)) => row.upstream = s.clone(),
+                ("failed_over", Field::Bool(b)) => row.failed_over = *b,
+                _ => {}
+            }
         }
+        row.sent = latency && !interrupted;
+        row
     }
-    intended.filter(|_| sent && !interrupted).and_then(|t| episode_of(spans, t))
+
+    fn served_elsewhere(&self, primaries: &Primaries) -> bool {
+        crate::measure::served_elsewhere(primaries.get(&self.class).map(String::as_str), &self.upstream)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod episodes;
 mod tail;
 
 pub use concat::{concat, ConcatError};
-pub use episodes::{episode_of, label as label_episodes, Span};
+pub use episodes::{episode_of, label as label_episodes, Primaries, Span};
 pub use tail::{attribute, Finding, Scope, SlowRequest, Tail, TailSettings, SLOWEST};
 
 use crate::measure::{cost_usd, ms, RequestSink};
@@ -143,8 +143,10 @@ impl RequestLog {
         r.failed_over.push(Some(s.failed_over()));
         r.hedged.push(Some(s.hedge.is_some()));
         r.ttft_ms.push(s.stream.and_then(|t| t.first_token).map(|t| ms_of(t.saturating_sub(s.intended))));
+        r.inter_token_ms.push(s.inter_token().map(ms_of));
+        r.inter_token_max_ms.push(s.stream.and_then(|t| t.largest_gap).map(ms_of));
         r.tokens_in.push(s.tokens.map(|(i, _)| i as i64));
-        r.tokens_out.push(s.tokens.map(|(_, o)| o as i64));
+        r.tokens_out.push(s.output_tokens().map(|o| o as i64));
         r.input_tokens.push(s.input_tokens.map(i64::from));
         r.cost_usd.push(cost);
         r.request_id.push(id);
@@ -240,6 +242,8 @@ struct Rows {
     failed_over: Column<BoolType>,
     hedged: Column<BoolType>,
     ttft_ms: Column<DoubleType>,
+    inter_token_ms: Column<DoubleType>,
+    inter_token_max_ms: Column<DoubleType>,
     tokens_in: Column<Int64Type>,
     tokens_out: Column<Int64Type>,
     input_tokens: Column<Int64Type>,
@@ -271,6 +275,8 @@ impl Rows {
             failed_over: C::required("failed_over"),
             hedged: C::required("hedged"),
             ttft_ms: C::optional("ttft_ms"),
+            inter_token_ms: C::optional("inter_token_ms"),
+            inter_token_max_ms: C::optional("inter_token_max_ms"),
             tokens_in: C::optional("tokens_in"),
             tokens_out: C::optional("tokens_out"),
             input_tokens: C::optional("input_tokens"),
@@ -301,6 +307,8 @@ impl Rows {
             &mut self.failed_over,
             &mut self.hedged,
             &mut self.ttft_ms,
+            &mut self.inter_token_ms,
+            &mut self.inter_token_max_ms,
             &mut self.tokens_in,
             &mut self.tokens_out,
             &mut self.input_tokens,

@@ -546,6 +546,7 @@ impl Router {
             last_token: r.last_token.map(at),
             tokens: r.tokens(),
             tokens_after_first: r.tokens_after_first(),
+            largest_gap: r.largest_gap,
         });
         let mut e = self.exchange_of(result, over_budget, &mut sse, asked.answer);
         if hang_up.is_some() && e.outcome == Outcome::Timeout {

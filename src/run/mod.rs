@@ -239,11 +239,12 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // Enough for the result files (a temporary file and its folder at a time), whatever the sockets took.
     let reserve = crate::machine::Reserve::hold(8);
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
+    check_start_at(opts.start_at)?;
     let (bound, mut router) = prepare_target(plan, api_key.as_deref(), body).await?;
     // The clock starts once the slow set-up is done (a tokenizer, prompts, TLS roots took up to 0.5 s, and the
     // first requests were due before the pacer began). Outage windows of mock providers count from the moment
     // the first request is due.
-    let (start, started_at) = clock_start(opts.start_at)?;
+    let (start, started_at) = clock_start(opts.start_at);
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
     router.turn_numbers = opts.shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
     let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
@@ -307,7 +308,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
 
     let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
     let mut summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
-    sink_paths.label_episodes(&result.episodes);
+    sink_paths.label_episodes(&result.episodes, &router, scenario.infers_failover());
     summary.tail = sink_paths.tail(&scenario.sla, &result);
     reserve.release();
     write_errors.extend(write_results(&dir, &summary, result, facts, opts).err());
@@ -491,26 +492,34 @@ fn open_files_for(loaded: &LoadedScenario) -> Option<crate::machine::OpenFiles> 
     Some(limits)
 }
 
-/// When the first request is due: shortly from now, or at `--start-at`. A start already more than a second
-/// past is refused: the shard would open with a burst of late requests that the others do not have.
-fn clock_start(at: Option<StartAt>) -> Result<(Instant, time::OffsetDateTime), RunError> {
-    let now = time::OffsetDateTime::now_utc();
-    let Some(StartAt(at)) = at else {
-        let lead = Duration::from_millis(100);
-        let started_at = (now + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        return Ok((Instant::now() + lead, started_at));
-    };
-    let ahead = at - now;
+/// Refuses a `--start-at` already more than a second past, before anything is set up: the shard would open with
+/// a burst of late requests that the others do not have.
+fn check_start_at(at: Option<StartAt>) -> Result<(), RunError> {
+    let Some(StartAt(at)) = at else { return Ok(()) };
+    let ahead = at - time::OffsetDateTime::now_utc();
     if ahead < -time::Duration::SECOND {
         let text = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         return Err(RunError::StartPassed { at: text, late: -ahead.as_seconds_f64() });
     }
+    Ok(())
+}
+
+/// When the first request is due: shortly from now, or at `--start-at` (a start that the set-up made pass is
+/// kept: the requests due before now go out at once, late, and their lag says so).
+fn clock_start(at: Option<StartAt>) -> (Instant, time::OffsetDateTime) {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(StartAt(at)) = at else {
+        let lead = Duration::from_millis(100);
+        let started_at = (now + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        return (Instant::now() + lead, started_at);
+    };
+    let ahead = at - now;
     let start = if ahead.is_negative() {
         Instant::now().checked_sub(ahead.unsigned_abs()).unwrap_or_else(Instant::now)
     } else {
         Instant::now() + ahead.unsigned_abs()
     };
-    Ok((start, at))
+    (start, at)
 }
 
 /// A UTC timestamp for folder names, e.g. `20261125T141305Z`.

@@ -36,15 +36,25 @@ impl SinkPaths {
 }
 
 impl SinkPaths {
-    /// Adds each request's failover episode to requests.parquet, now that the episodes are known. A file that
-    /// cannot be rewritten keeps its rows without the column, with a note: the verdict does not depend on it.
-    pub(super) fn label_episodes(&self, episodes: &crate::measure::Episodes) {
+    /// Adds each request's failover episode to requests.parquet, now that the episodes are known, and when the
+    /// run infers failovers (`infer`), marks those served by another upstream than their class's primary. A file
+    /// that cannot be rewritten keeps its rows without the column, with a note: the verdict does not depend on it.
+    pub(super) fn label_episodes(&self, episodes: &crate::measure::Episodes, router: &Router, infer: bool) {
         if !self.requests.exists() {
             return;
         }
         let spans: Vec<crate::requests::Span> =
             episodes.list.iter().map(|e| (e.start_ms, e.end_ms, e.recovered)).collect();
-        if let Err(e) = crate::requests::label_episodes(&self.requests, &spans) {
+        let primaries = match (&episodes.primary, infer) {
+            (Some(primary), true) => router
+                .classes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| primary.of_class(i).map(|p| (c.name.clone(), p.to_string())))
+                .collect(),
+            _ => Default::default(),
+        };
+        if let Err(e) = crate::requests::label_episodes(&self.requests, &spans, &primaries) {
             eprintln!("note: requests.parquet has no episode column: {e}");
         }
     }
@@ -141,6 +151,7 @@ impl Watch {
                 class_primary: class_primaries(loaded, router),
                 recover_after: loaded.scenario.failover.recover_after,
                 numbers: shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count))),
+                infer_failover: loaded.scenario.infers_failover(),
             },
         }
     }

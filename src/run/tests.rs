@@ -26,16 +26,7 @@ fn outcome(judgement: Option<Judgement>, insufficient_data: &str) -> RunOutcome 
         unmatched_scopes: Vec::new(),
         targets,
     };
-    let facts = crate::report::RunFacts {
-        started_at: "2026-11-26T00:00:00Z".into(),
-        complete: true,
-        lag_limit_ms: 10.0,
-        prices: vec![(0.0, 0.0)],
-        mean_rate: 1.0,
-        shard: None,
-        offered_s: 1.0,
-        machine: None,
-    };
+    let facts = crate::report::RunFacts::example(1.0);
     RunOutcome {
         summary: Summary::new(&scenario, &result, verdict, facts),
         dir: PathBuf::from("out"),

@@ -70,6 +70,14 @@ pub struct Scenario {
     pub mock: Option<MockSection>,
 }
 
+impl Scenario {
+    /// A gateway (served-by, no tiers of slacheck's own) without a failover marker: its internal first attempts
+    /// cannot be seen, so a failover is inferred from who served (another upstream than the class's primary).
+    pub fn infers_failover(&self) -> bool {
+        self.tiers.is_empty() && self.served_by.as_ref().is_some_and(|s| s.failed_over.is_none())
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MockSection {

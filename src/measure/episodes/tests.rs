@@ -11,6 +11,7 @@ fn steady(from_ms: u64, n: u64, upstream: &str, ok: bool) -> Vec<Observation> {
             class: 0,
             ok,
             retried: false,
+            failed_over: false,
             upstream: NAMES.iter().position(|n| *n == upstream).unwrap() as u16,
         })
         .collect()
@@ -32,6 +33,7 @@ fn rules(primary: Option<&str>) -> EpisodeRules {
         class_primary: primary.map(|p| (vec![p.to_string()], "the class's first tier")),
         recover_after: 20,
         numbers: (0, 1),
+        infer_failover: false,
     }
 }
 
@@ -49,7 +51,7 @@ fn track_numbered(
     for (number, o) in requests {
         t.ended(number, Some(o));
     }
-    let found = t.finish();
+    let found = t.finish().0;
     (found.primary, found.list)
 }
 
@@ -77,6 +79,44 @@ fn an_outage_is_one_episode_timed_from_the_requests() {
     assert_eq!(e.error_burst_ms, 12.0);
     // The last anomaly (b) was due at 1,995 ms; a served again from 2,000 ms.
     assert_eq!(e.time_to_recover_ms, Some(5.0));
+}
+
+/// The failovers inferred from `requests` (in intended order) with a primary chosen by majority.
+fn inferred(requests: Vec<Observation>) -> InferredFailovers {
+    let mut t = tracker(EpisodeRules { infer_failover: true, ..rules(None) });
+    for (i, o) in requests.into_iter().enumerate() {
+        t.ended(i as u64, Some(o));
+    }
+    t.finish().1
+}
+
+#[test]
+fn requests_served_by_another_upstream_than_the_primary_failed_over_unless_already_said() {
+    // The outage: 197 requests served by b (due from 1,015 to 1,995 ms), 3 that no one named.
+    let mut requests = outage();
+    // Two of b's were retried by slacheck first (the second, done ok, is a rescue on a retry), and one was
+    // already marked by the gateway: it is counted where the gateway said so, not here.
+    requests[210].retried = true;
+    requests[211].retried = true;
+    requests[211].ok = false;
+    requests[212].failed_over = true;
+    let found = inferred(requests);
+    assert_eq!((found.failed_over, found.rescued), (196, 195));
+    assert_eq!((found.rescued_first_attempt, found.rescued_on_retry), (194, 1));
+    assert_eq!(
+        (found.first_at, found.last_at),
+        (Some(Duration::from_millis(1_015)), Some(Duration::from_millis(1_995)))
+    );
+    assert_eq!(found.by_second, BTreeMap::from([(1, 196)]));
+    // Without the rule, nothing is inferred.
+    let mut t = tracker(rules(None));
+    for (i, o) in outage().into_iter().enumerate() {
+        t.ended(i as u64, Some(o));
+    }
+    assert_eq!(t.finish().1, InferredFailovers::default());
+    // Neither `unknown` nor the upstreams past the cap name who served; with no primary, no one is elsewhere.
+    assert!(!served_elsewhere(Some("a"), "unknown") && !served_elsewhere(Some("a"), "(other)"));
+    assert!(served_elsewhere(Some("a"), "b") && !served_elsewhere(Some("a"), "a") && !served_elsewhere(None, "b"));
 }
 
 #[test]
@@ -110,7 +150,7 @@ fn a_request_is_held_only_until_every_one_scheduled_before_it_has_ended() {
     // episode.
     t.ended(1, Some(o(1, false)));
     assert_eq!(t.held(), 0);
-    let found = t.finish();
+    let found = t.finish().0;
     assert_eq!(found.list.len(), 2);
     assert_eq!((found.list[0].start_ms, found.list[0].requests, found.list[0].failed), (5.0, 1, 1));
     assert_eq!((found.list[1].requests, found.list[1].failed), (1, 1));
@@ -198,7 +238,7 @@ fn past_the_cap_episodes_are_only_counted() {
     for (i, o) in all.into_iter().enumerate() {
         t.ended(i as u64, Some(o));
     }
-    let found = t.finish();
+    let found = t.finish().0;
     assert_eq!((found.list.len(), found.beyond_cap), (MAX_EPISODES, 5));
     assert!(found.list.iter().all(|e| e.isolated && e.requests == 1));
 }
@@ -211,6 +251,7 @@ fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
         class_primary: Some((vec!["a".into(), "b".into()], "the class's first tier")),
         recover_after: 20,
         numbers: (0, 1),
+        infer_failover: false,
     };
     let mut all = steady(0, 10, "a", true);
     all.extend(steady(50, 1, "unknown", false));

@@ -1,0 +1,119 @@
+//! The terminal summary: what the brief view keeps and leaves to `--verbose`, why achieved fell short of offered,
+//! and the failover vocabulary (no "failover episode" where nothing could fail over).
+
+use super::terminal::achieved_below_offered;
+use super::*;
+use crate::measure::{Episode, Primary};
+
+/// A summary of an empty run of this scenario, with `total` requests offered over 10 s.
+fn summary(extra: &str, total: u64) -> Summary {
+    let text = format!(
+        "name = \"t\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"1/s\"\n\
+         duration = \"10s\"\n{extra}"
+    );
+    let scenario: Scenario = toml::from_str(&text).unwrap();
+    let result = crate::measure::Recorder::new(Default::default(), &["t".into()], &["c".into()], &[], None).finish().0;
+    let verdict = Verdict { passed: true, insufficient_data: false, unmatched_scopes: Vec::new(), targets: Vec::new() };
+    let facts = RunFacts::example(10.0);
+    let mut s = Summary::new(&scenario, &result, verdict, facts);
+    s.counts = Counts { total, ok: total, error: 0, timeout: 0, not_sent: 0, cancelled: 0 };
+    s.offered_rate_per_s = total as f64 / 10.0;
+    s.achieved_rate_per_s = total as f64 / 10.0;
+    s.duration_s = 10.0;
+    s
+}
+
+fn episode(start_ms: f64, requests: u64, isolated: bool) -> Episode {
+    Episode {
+        start_ms,
+        end_ms: start_ms + 1000.0,
+        recovered: true,
+        requests,
+        failed: if isolated { 1 } else { 0 },
+        served_by: [("fallback".to_string(), requests)].into_iter().collect(),
+        time_to_failover_ms: Some(12.0),
+        error_burst_ms: 0.0,
+        time_to_recover_ms: Some(5.0),
+        isolated,
+    }
+}
+
+fn with_episodes(mut s: Summary, list: Vec<Episode>) -> Summary {
+    s.failover_episodes.primary =
+        Some(Primary { names: vec![Some("primary".into())], chosen_by: "the class's first tier".into() });
+    s.failover_episodes.list = list;
+    s
+}
+
+fn text(s: &Summary, detail: Detail) -> String {
+    terminal(s, Path::new("out"), detail)
+}
+
+#[test]
+fn achieved_below_offered_says_why() {
+    // 1,000 requests over a 10 s schedule, the last answer 0.5 s later: 100/s offered, 95.2/s achieved.
+    let mut s = summary("", 1_000);
+    s.duration_s = 10.5;
+    s.achieved_rate_per_s = 1_000.0 / 10.5;
+    let line = achieved_below_offered(&s).unwrap();
+    assert_eq!(
+        line,
+        "achieved is below offered: the run went on 0.5s after its 10s schedule, until the last answers came"
+    );
+    assert!(text(&s, Detail::Brief).contains(&line));
+    // 40 of them not sent as well: both reasons.
+    s.counts.not_sent = 40;
+    s.counts.ok = 960;
+    s.achieved_rate_per_s = 960.0 / 10.5;
+    assert!(achieved_below_offered(&s)
+        .unwrap()
+        .starts_with("achieved is below offered: 40 requests were not sent; the run went on 0.5s"));
+    // The same rate, as printed: nothing to explain.
+    assert_eq!(achieved_below_offered(&summary("", 1_000)), None);
+}
+
+#[test]
+fn the_brief_view_keeps_what_needs_attention_and_verbose_adds_the_detail() {
+    let tiers =
+        "[[tiers]]\nname = \"primary\"\nmock = \"default\"\nmodel = \"m\"\n[[tiers]]\nname = \"fallback\"\nmock = \"default\"\nmodel = \"m\"\n\
+                 [failover]\nchain = [\"primary\", \"fallback\"]\n";
+    let mut s = with_episodes(
+        summary(tiers, 1_000),
+        vec![episode(1_000.0, 1, true), episode(4_000.0, 200, false), episode(8_000.0, 1, true)],
+    );
+    s.error_budget = Some(ErrorBudget { failures: 2, allowed_failures: 10.0, consumed: 0.2, burn_rate: 0.2 });
+    assert!(s.failover_possible);
+    let brief = text(&s, Detail::Brief);
+    let episode_line =
+        "observed episode 4s..5s: 200 requests, 0 failed, served by fallback 200; time to failover 12.0ms, \
+                        error burst 0ms, time to recover 5.00ms";
+    assert!(brief.contains(episode_line), "{brief}");
+    assert!(brief.contains("isolated anomalies (one request each): 2, at 1s, 8s"), "{brief}");
+    for detail in ["error budget", "tier ", "judged against the primary", "(latency counts from"] {
+        assert!(!brief.contains(detail), "{detail} in the brief view: {brief}");
+    }
+    let verbose = text(&s, Detail::Verbose);
+    assert!(
+        verbose.contains(episode_line) && verbose.contains("error budget: 2 failures of 10.0 allowed"),
+        "{verbose}"
+    );
+    assert!(verbose.contains(
+        "observed failover episodes: 3, 2 of them isolated anomalies; judged against the primary upstream primary"
+    ));
+    // The note on intended send time, the episodes' count and primary, the error budget.
+    assert_eq!(verbose.lines().count(), brief.lines().count() + 3, "{verbose}");
+}
+
+#[test]
+fn isolated_errors_where_nothing_can_fail_over_are_never_failover_episodes() {
+    let s = with_episodes(summary("", 1_000), vec![episode(1_000.0, 1, true), episode(2_000.0, 1, true)]);
+    assert!(!s.failover_possible, "one tier and no served-by");
+    let brief = text(&s, Detail::Brief);
+    assert!(!brief.contains("episode") && !brief.contains("isolated"), "the errors line counts them: {brief}");
+    let verbose = text(&s, Detail::Verbose);
+    assert!(verbose.contains("isolated errors (one request each): 2, at 1s, 2s"), "{verbose}");
+    assert!(verbose.contains("observed error episodes: 2, 2 of them isolated errors"), "{verbose}");
+    assert!(!verbose.contains("failover episode") && !verbose.contains("time to failover"), "{verbose}");
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["failover_possible"], false);
+}
