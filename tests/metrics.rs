@@ -166,6 +166,62 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The sum of `metric`'s samples whose labels include `outcome=<outcome>` (over every other label).
+fn sum_of(m: &BTreeMap<(String, String), f64>, metric: &str, outcome: &str) -> f64 {
+    let wanted = format!("outcome={outcome}");
+    m.iter()
+        .filter(|((name, labels), _)| name == metric && labels.split(',').any(|l| l == wanted))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn every_scrape_is_one_snapshot() {
+    let ws = Workspace::new();
+    let file = ws.write("snap.toml", SCENARIO);
+    let out = ws.path().join("out-snap");
+    let (mut child, addr, first) = live_run(&file, &out);
+    // Scrape as fast as the run answers until its summary is written: each scrape's counters must hold every
+    // request at the same point. Before, a snapshot was taken while one request was half counted (in the
+    // total, not yet in its class or tier), and every mid-run scrape read one more than its parts.
+    let mut scrapes = vec![first];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !out.join("summary.json").exists() {
+        assert!(Instant::now() < deadline, "the run did not end within 60 s");
+        if let Some((200, body)) = scrape(addr, "/metrics") {
+            scrapes.push(parse(&body));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut totals: Vec<f64> = Vec::new();
+    for m in &scrapes {
+        let get = |metric: &str, labels: &str| m.get(&(metric.to_string(), labels.to_string())).copied();
+        let mut total = 0.0;
+        for outcome in ["ok", "error", "timeout", "not_sent"] {
+            let overall = get("slacheck_requests_total", &format!("outcome={outcome}")).expect("requests_total");
+            total += overall;
+            for parts in ["slacheck_class_requests_total", "slacheck_upstream_requests_total"] {
+                assert_eq!(sum_of(m, parts, outcome), overall, "{parts} {outcome} in one scrape");
+            }
+        }
+        // Two tiers in a chain, no hedging: each answered request has exactly one successful attempt.
+        assert_eq!(
+            sum_of(m, "slacheck_tier_attempts_total", "ok"),
+            get("slacheck_requests_total", "outcome=ok").unwrap(),
+            "successful attempts against answered requests in one scrape"
+        );
+        let errors: f64 = m.iter().filter(|((n, _), _)| n == "slacheck_errors_total").map(|(_, v)| v).sum();
+        assert_eq!(errors, get("slacheck_requests_total", "outcome=error").unwrap());
+        let sent = total - get("slacheck_requests_total", "outcome=not_sent").unwrap();
+        assert_eq!(get("slacheck_latency_seconds_count", ""), Some(sent), "latency observations in one scrape");
+        totals.push(total);
+    }
+    totals.dedup();
+    assert!(totals.len() >= 2, "at least two distinct mid-run snapshots were checked: {totals:?}");
+}
+
 #[test]
 fn an_address_in_use_is_refused_before_sending() {
     let ws = Workspace::new();

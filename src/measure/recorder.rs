@@ -192,6 +192,12 @@ impl Recorder {
             self.live.finished.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // The second closes before this request is counted anywhere: the live view it shows (one Prometheus
+        // scrape) then holds every counter at the same request, its total equal to its tiers' and classes' sums.
+        if s.sent.is_some() && s.done.as_secs() > self.interval_second {
+            self.close_interval();
+            self.interval_second = s.done.as_secs();
+        }
         let r = &mut self.result;
         r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
@@ -242,11 +248,6 @@ impl Recorder {
         r.latency.saturating_record(latency);
         r.service_time.saturating_record(micros(s.done.saturating_sub(sent)));
         r.lag.saturating_record(micros(sent.saturating_sub(s.intended)));
-        let done_second = s.done.as_secs();
-        if done_second > self.interval_second {
-            self.close_interval();
-            self.interval_second = done_second;
-        }
         let service = micros(s.done.saturating_sub(sent));
         let lag = micros(sent.saturating_sub(s.intended));
         let tiers = self.result.tiers.len();
