@@ -10,15 +10,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// 200/s for 3 s through two tiers: the first fails 10% with 503 and fails over to the second.
+/// 200/s for 3 s through two tiers: the first fails 10% with 503 and fails over to the second, which refuses
+/// 20% with 429 (about 12 requests fail on both).
 const SCENARIO: &str = "name = \"live\"\n\
     [target]\ntimeout = \"2s\"\n\
     [[tiers]]\nname = \"main\"\nmock = \"flaky\"\nmodel = \"m\"\n\
-    [[tiers]]\nname = \"backup\"\nmock = \"steady\"\nmodel = \"m\"\n\
+    [[tiers]]\nname = \"backup\"\nmock = \"busy\"\nmodel = \"m\"\n\
     [failover]\nchain = [\"main\", \"backup\"]\n\
     [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
     [[mock.providers]]\nname = \"flaky\"\nerrors = { rate = \"10%\", statuses = [503] }\n\
-    [[mock.providers]]\nname = \"steady\"\n";
+    [[mock.providers]]\nname = \"busy\"\nerrors = { rate = \"20%\", statuses = [429] }\n";
 
 fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
@@ -152,6 +153,16 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     }
     assert!(get("slacheck_tier_attempts_total", "outcome=error,tier=main") > 0.0, "the flaky tier failed some");
     assert_eq!(get("slacheck_failovers_total", ""), f(&summary, &["failover", "failed_over"]));
+    // Each error kind is a series; an HTTP status is also its own label, the code as summary.json's key has it.
+    let errors = summary["errors"].as_object().unwrap();
+    assert!(errors.get("status 429").is_some_and(|n| n.as_f64() > Some(0.0)), "{errors:?}");
+    for (kind, n) in errors {
+        let labels = match kind.strip_prefix("status ") {
+            Some(code) => format!("kind={kind},status={code}"),
+            None => format!("kind={kind}"),
+        };
+        assert_eq!(get("slacheck_errors_total", &labels), n.as_f64().unwrap(), "{labels}");
+    }
     let sent = f(&summary, &["counts", "total"]) - f(&summary, &["counts", "not_sent"]);
     assert_eq!(get("slacheck_latency_seconds_count", ""), sent);
     assert_eq!(get("slacheck_latency_seconds_bucket", "le=inf"), sent);

@@ -17,9 +17,11 @@ pub fn exposition(result: &RunResult) -> String {
     outcomes(&mut out, "slacheck_requests_total", &[], &result.counts);
     family(&mut out, "slacheck_not_sent_total", "counter", "Requests due but never sent (the generator's limit).");
     let _ = writeln!(out, "slacheck_not_sent_total {}", result.counts.not_sent);
-    family(&mut out, "slacheck_errors_total", "counter", "Failed requests by kind, as summary.json's errors.");
+    let errors = "Failed requests by kind, as summary.json's errors; an HTTP status also as status.";
+    family(&mut out, "slacheck_errors_total", "counter", errors);
     for (kind, n) in &result.errors {
-        let _ = writeln!(out, "slacheck_errors_total{{kind=\"{}\"}} {n}", escape(kind));
+        let status = status_of(kind).map(|code| format!(",status=\"{code}\"")).unwrap_or_default();
+        let _ = writeln!(out, "slacheck_errors_total{{kind=\"{}\"{status}}} {n}", escape(kind));
     }
     family(&mut out, "slacheck_tier_attempts_total", "counter", "Attempts on each tier, by outcome.");
     for (name, tier) in &result.tiers {
@@ -95,6 +97,13 @@ fn summary(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
     }
     let _ = writeln!(out, "{name}_sum {}", h.mean() * h.len() as f64 / 1e6);
     let _ = writeln!(out, "{name}_count {}", h.len());
+}
+
+/// The HTTP status of an error kind `status 429` (the label [`crate::sample::ErrorKind::label`] gives it), so
+/// that a dashboard can select `status=~"5.."` without parsing `kind`. Other kinds have none: an absent label
+/// and an empty one are the same series to Prometheus.
+fn status_of(kind: &str) -> Option<u16> {
+    kind.strip_prefix("status ")?.parse().ok()
 }
 
 /// A label value as the text format wants it: backslash, double quote and line feed escaped.
