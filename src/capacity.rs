@@ -4,9 +4,10 @@
 //! rate per step, with the scenario's arrival process (uniform or Poisson), open loop. The search doubles the rate
 //! from `min` until a step misses a target, then bisects between the last rate that held and the first that did
 //! not until they are within `precision` of each other. Each step is a normal run with its own results folder;
-//! requests due in its warm-up are counted but not judged. A step the generator itself could not keep (dispatcher
-//! lag past `lag_limit`, or requests not sent because `max_in_flight` was reached) is "generator-bound": it says
-//! nothing about the target, so the search stops there and says so.
+//! requests due in its warm-up are counted but not judged. A step is judged by the rule `run` uses: it is
+//! "generator-bound" only when every target it missed holds without what the generator caused (on service time,
+//! or without the requests not sent); such a step says nothing about the target, so the search stops there and
+//! says so. A first step left undecided while the generator fell behind is run again at the same rate, once.
 
 use crate::report::{fmt_ms, write_atomic, Formats};
 use crate::run::{self, Overrides, RunError, RunOptions};
@@ -67,6 +68,16 @@ pub struct Step {
     #[serde(default)]
     pub settled_s: f64,
     pub lag_p99_ms: f64,
+    /// The generator fell behind in this step (requests not sent, or dispatched later than `lag_limit`): its
+    /// figures may understate the target, though only a miss the generator explains makes it generator-bound.
+    #[serde(default)]
+    pub generator_fell_behind: bool,
+    /// Why the generator fell behind and what to do, the run's own hint (`generator.hint` in its summary.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_hint: Option<String>,
+    /// This step repeats the first one, which was left undecided while the generator fell behind.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
     /// The targets missed or undecided, with what was measured.
     pub missed: Vec<String>,
     /// The step's own results folder.
@@ -158,6 +169,7 @@ pub async fn search(
         };
         let (mut step, interrupted) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
         step.settled_s = settled_s;
+        step.again = report.steps.len() == 1 && judge_again(&report.steps);
         on_step(&step);
         let outcome = step.outcome;
         if matches!(outcome, StepOutcome::Missed | StepOutcome::Undecided) {
@@ -167,6 +179,9 @@ pub async fn search(
         if interrupted {
             report.interrupted = true;
             break;
+        }
+        if judge_again(&report.steps) {
+            continue; // the same rate again, once; the search goes on from its outcome
         }
         match outcome {
             StepOutcome::GeneratorBound => {
@@ -206,6 +221,26 @@ pub fn requests_to_decide(loaded: &LoadedScenario) -> u64 {
     shares.filter(|q| *q < 1.0).map(|q| (1.5 * 1.96f64.powi(2) * q / (1.0 - q)).ceil() as u64).max().unwrap_or(0)
 }
 
+/// A step's outcome under the rule `run` uses ([`crate::sla::Verdict::outcome`]): generator-bound only when every
+/// missed target holds without what the generator caused (on service time, or without the requests not sent). A
+/// generator that fell behind while the target missed on its own, or held anyway, does not hide that.
+fn step_outcome(v: &crate::sla::Verdict) -> StepOutcome {
+    use crate::sla::Outcome;
+    match v.outcome(false) {
+        Outcome::Pass => StepOutcome::Held,
+        Outcome::GeneratorBound => StepOutcome::GeneratorBound,
+        Outcome::Undecided => StepOutcome::Undecided,
+        // A target missed, or a scoped target no request reached.
+        Outcome::Fail | Outcome::Usage | Outcome::NoVerdict | Outcome::Interrupted => StepOutcome::Missed,
+    }
+}
+
+/// The first step, undecided while the generator fell behind (a stalled machine), is judged again at the same
+/// rate, once: a stall says nothing about the target, and the search cannot start without a first step.
+fn judge_again(steps: &[Step]) -> bool {
+    matches!(steps, [first] if first.outcome == StepOutcome::Undecided && first.generator_fell_behind)
+}
+
 /// One step: the scenario at a constant `rate` for warm-up + step duration, into `out/step-NN-<rate>`.
 async fn run_step(
     loaded: &LoadedScenario,
@@ -223,16 +258,7 @@ async fn run_step(
     let outcome = run::run(&plan, &opts).await?;
     let s = &outcome.summary;
     let v = &s.verdict;
-    let generator_bound = s.counts.not_sent > 0 || s.generator.overloaded;
-    let stepped = if generator_bound {
-        StepOutcome::GeneratorBound
-    } else if v.failed().next().is_some() || !v.unmatched_scopes.is_empty() {
-        StepOutcome::Missed
-    } else if v.insufficient_data {
-        StepOutcome::Undecided
-    } else {
-        StepOutcome::Held
-    };
+    let stepped = step_outcome(v);
     let measured = |t: &crate::sla::TargetResult| match (t.measured_ms, t.measured_ratio) {
         (Some(ms), _) => format!("{} {} (limit {})", t.name, fmt_ms(ms), t.limit),
         (None, Some(r)) => format!("{} {:.3}% (target {})", t.name, r * 100.0, t.limit),
@@ -241,7 +267,7 @@ async fn run_step(
     let mut missed: Vec<String> = v.failed().map(measured).collect();
     missed.extend(v.undecided().map(|t| format!("{} undecided", measured(t))));
     missed.extend(v.unmatched_scopes.iter().map(|u| format!("{u}: no request reached it")));
-    if generator_bound {
+    if stepped == StepOutcome::GeneratorBound || s.generator.overloaded {
         missed.push(format!(
             "generator: {} not sent, dispatcher lag p99 {} (limit {})",
             s.counts.not_sent,
@@ -263,6 +289,9 @@ async fn run_step(
         not_sent: s.counts.not_sent,
         settled_s: 0.0,
         lag_p99_ms: s.lag_ms.p99,
+        generator_fell_behind: s.generator.overloaded,
+        generator_hint: s.generator.hint.clone(),
+        again: false,
         missed,
         dir,
     };
@@ -314,7 +343,7 @@ fn fmt_rate(per_s: f64) -> String {
 
 /// One line per step, as the search goes.
 pub fn step_line(step: &Step) -> String {
-    format!(
+    let mut line = format!(
         "  {:>12}  {:<15}  availability {:>9}  p99 {:>9}  errors {}  timeouts {}{}{}",
         format!("{:.1}/s", step.rate_per_s),
         step.outcome.label(),
@@ -328,7 +357,13 @@ pub fn step_line(step: &Step) -> String {
         } else {
             String::new()
         }
-    )
+    );
+    if step.again {
+        line.push_str("  (again: the first step was undecided while the generator fell behind)");
+    } else if step.generator_fell_behind && step.outcome != StepOutcome::GeneratorBound {
+        line.push_str("  (the generator fell behind; the outcome is the target's)");
+    }
+    line
 }
 
 /// The verdict of the search in a sentence or two.
@@ -353,12 +388,13 @@ pub fn conclusion(r: &CapacityReport) -> String {
         (None, None) => out.push_str("no step held every target"),
     }
     if let Some(g) = r.generator_bound_per_s {
-        let why = r.steps.last().map(|s| s.missed.last().cloned().unwrap_or_default()).unwrap_or_default();
+        let last = r.steps.last();
+        let why = last.and_then(|s| s.missed.last().cloned()).unwrap_or_default();
+        let hint = last.and_then(|s| s.generator_hint.clone()).unwrap_or_else(|| "shard the load (--shard)".into());
         let _ = write!(
             out,
             "\nGENERATOR-BOUND at {}: slacheck could not keep this rate ({why}); the target's capacity is not \
-             known above the last rate that held. Raise load.max_in_flight or lag_limit, or shard the load \
-             (--shard).",
+             known above the last rate that held: {hint}.",
             fmt_rate(g)
         );
     }
