@@ -11,12 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// 200/s for 3 s through two tiers: the first fails 10% with 503 and fails over to the second, which refuses
-/// 20% with 429 (about 12 requests fail on both).
+/// 20% with 429 (about 12 requests fail on both, 2%: availability misses its 99.9%).
 const SCENARIO: &str = "name = \"live\"\n\
     [target]\ntimeout = \"2s\"\n\
     [[tiers]]\nname = \"main\"\nmock = \"flaky\"\nmodel = \"m\"\n\
     [[tiers]]\nname = \"backup\"\nmock = \"busy\"\nmodel = \"m\"\n\
     [failover]\nchain = [\"main\", \"backup\"]\n\
+    [sla]\navailability = \"99.9%\"\n\
     [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
     [[mock.providers]]\nname = \"flaky\"\nerrors = { rate = \"10%\", statuses = [503] }\n\
     [[mock.providers]]\nname = \"busy\"\nerrors = { rate = \"20%\", statuses = [429] }\n";
@@ -77,7 +78,11 @@ fn wait_for(path: &Path, deadline: Instant) {
 /// Starts the run with live metrics on a free port and waits for a scrape that counts a success. The port is
 /// free when chosen, but another process (a mock, an outgoing connection) may take it before slacheck binds it:
 /// then slacheck exits with "cannot listen", and the run starts again on another port.
-fn live_run(file: &Path, out: &Path) -> (std::process::Child, SocketAddr, BTreeMap<(String, String), f64>) {
+fn live_run(
+    file: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (std::process::Child, SocketAddr, BTreeMap<(String, String), f64>) {
     for _ in 0..5 {
         let addr = free_addr();
         let mut child = Command::new(bin())
@@ -86,6 +91,7 @@ fn live_run(file: &Path, out: &Path) -> (std::process::Child, SocketAddr, BTreeM
             .args(["--quiet", "--out"])
             .arg(out)
             .args(["--metrics-addr", &addr.to_string(), "--metrics-linger", "30s"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -117,7 +123,7 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     let file = ws.write("live.toml", SCENARIO);
     let out = ws.path().join("out");
     let started = Instant::now();
-    let (child, addr, during) = live_run(&file, &out);
+    let (child, addr, during) = live_run(&file, &out, &[]);
     assert!(during.contains_key(&("slacheck_in_flight".into(), String::new())), "{during:?}");
     assert_eq!(scrape(addr, "/other").map(|(code, _)| code), Some(404));
 
@@ -169,12 +175,32 @@ fn the_live_exposition_parses_and_ends_equal_to_the_summary() {
     let p99_s = f(&summary, &["lag_ms", "p99"]) / 1000.0;
     assert!((get("slacheck_dispatcher_lag_seconds", "quantile=0.99") - p99_s).abs() < 1e-5);
 
+    // The run's labels, and the verdict as summary.json's outcome: availability missed (about 2% failed).
+    assert_eq!(get("slacheck_run_info", "scenario=live,shard="), 1.0);
+    assert_eq!(summary["outcome"], "fail");
+    assert_verdict(&m, "fail");
+    assert_eq!(get("slacheck_failover_episode_open", ""), 0.0, "every episode is closed at the end");
+
     // Ctrl-C ends the linger at once.
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(28), "the linger ended early");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "the verdict's exit code: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The verdict state set has one series per verdict, `expected` at 1 and every other at 0.
+fn assert_verdict(m: &BTreeMap<(String, String), f64>, expected: &str) {
+    let states: BTreeMap<&str, f64> = m
+        .iter()
+        .filter(|((name, _), _)| name == "slacheck_verdict")
+        .map(|((_, labels), v)| (labels.strip_prefix("verdict=").unwrap(), *v))
+        .collect();
+    let words = ["fail", "generator-bound", "interrupted", "pass", "undecided", "usage"];
+    assert_eq!(states.keys().copied().collect::<Vec<_>>(), words, "{states:?}");
+    for (word, v) in &states {
+        assert_eq!(*v, f64::from(u8::from(*word == expected)), "verdict {word} (expected {expected}): {states:?}");
+    }
 }
 
 /// The sum of `metric`'s samples whose labels include `outcome=<outcome>` (over every other label).
@@ -191,7 +217,7 @@ fn every_scrape_is_one_snapshot() {
     let ws = Workspace::new();
     let file = ws.write("snap.toml", SCENARIO);
     let out = ws.path().join("out-snap");
-    let (mut child, addr, first) = live_run(&file, &out);
+    let (mut child, addr, first) = live_run(&file, &out, &["--shard", "1/2"]);
     // Scrape as fast as the run answers until its summary is written: each scrape's counters must hold every
     // request at the same point. Before, a snapshot was taken while one request was half counted (in the
     // total, not yet in its class or tier), and every mid-run scrape read one more than its parts.
@@ -227,10 +253,49 @@ fn every_scrape_is_one_snapshot() {
         assert_eq!(errors, get("slacheck_requests_total", "outcome=error").unwrap());
         let sent = total - get("slacheck_requests_total", "outcome=not_sent").unwrap();
         assert_eq!(get("slacheck_latency_seconds_count", ""), Some(sent), "latency observations in one scrape");
+        assert_eq!(get("slacheck_run_info", "scenario=live,shard=1/2"), Some(1.0), "the run's labels");
+        let current: Vec<_> = m.iter().filter(|((n, _), v)| n == "slacheck_verdict" && **v == 1.0).collect();
+        assert_eq!(current.len(), 1, "one verdict at a time: {current:?}");
         totals.push(total);
     }
     totals.dedup();
     assert!(totals.len() >= 2, "at least two distinct mid-run snapshots were checked: {totals:?}");
+}
+
+/// The primary is down from 1 s to 3 s of a 4 s run: every request due then fails over to the fallback.
+#[test]
+fn an_outage_shows_as_an_open_episode_while_it_lasts() {
+    let ws = Workspace::new();
+    let text = "name = \"outage\"\n[target]\ntimeout = \"2s\"\n\
+                [[tiers]]\nname = \"primary\"\nmock = \"primary\"\nmodel = \"m\"\n\
+                [[tiers]]\nname = \"fallback\"\nmock = \"fallback\"\nmodel = \"m\"\n\
+                [failover]\nchain = [\"primary\", \"fallback\"]\n\
+                [load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"4s\"\n\
+                [[mock.providers]]\nname = \"primary\"\noutages = [{ window = \"1s..3s\", mode = \"status\", status = 503 }]\n\
+                [[mock.providers]]\nname = \"fallback\"\n";
+    let file = ws.write("outage.toml", text);
+    let out = ws.path().join("out-outage");
+    let (mut child, addr, _) = live_run(&file, &out, &[]);
+    let mut open = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !out.join("summary.json").exists() {
+        assert!(Instant::now() < deadline, "the run did not end within 60 s");
+        if let Some((200, body)) = scrape(addr, "/metrics") {
+            open.extend(parse(&body).get(&("slacheck_failover_episode_open".into(), String::new())).copied());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let last = scrape(addr, "/metrics").map(|(_, body)| parse(&body));
+    let _ = child.kill();
+    let _ = child.wait();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["failover_episodes"]["list"].as_array().map(Vec::len), Some(1), "one episode: the outage");
+    // The recorder shows a snapshot as each second closes: those of seconds 2 and 3 fall inside the outage.
+    assert!(open.contains(&1.0), "no scrape saw the episode open: {open:?}");
+    let last = last.expect("the final metrics are served while they linger");
+    assert_eq!(last.get(&("slacheck_failover_episode_open".into(), String::new())), Some(&0.0), "closed at the end");
+    assert_verdict(&last, "pass");
 }
 
 #[test]
@@ -249,7 +314,7 @@ fn an_address_in_use_is_refused_before_sending() {
 fn idle_connections_do_not_keep_a_scrape_out() {
     let ws = Workspace::new();
     let file = ws.write("idle.toml", SCENARIO);
-    let (mut child, addr, _) = live_run(&file, &ws.path().join("out-idle"));
+    let (mut child, addr, _) = live_run(&file, &ws.path().join("out-idle"), &[]);
     // More connections that say nothing than there are scrape slots (16), all kept open: without room for a
     // scrape, it would wait behind them (5 s each, 16 at a time) past its own read timeout of 5 s.
     let idle: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();

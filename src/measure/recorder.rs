@@ -40,9 +40,9 @@ pub enum SinkError {
     Requests(std::io::Error),
 }
 
-/// Called with the result so far once a second (as each interval closes): a live view of the run, such as the
-/// Prometheus exposition.
-pub type Snapshot = Box<dyn FnMut(&RunResult) + Send>;
+/// Called with the result so far once a second (as each interval closes), and whether a failover episode is
+/// open: a live view of the run, such as the Prometheus exposition.
+pub type Snapshot = Box<dyn FnMut(&RunResult, bool) + Send>;
 
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
@@ -315,7 +315,7 @@ impl Recorder {
             return;
         }
         if let Some(show) = &mut self.snapshot {
-            show(&self.result);
+            show(&self.result, self.episodes.as_ref().is_some_and(|e| e.open()));
         }
         let t = self.interval_second;
         let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });

@@ -4,15 +4,33 @@
 //! counters are summary.json's.
 
 use crate::measure::{Counts, Group, RunResult};
+use crate::profile::Shard;
+use crate::sla::Outcome;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
+
+/// What the exposition says of the run itself, beside its measurements.
+pub struct RunState<'a> {
+    /// The scenario's name and the shard (`--shard I/N`), as labels of `slacheck_run_info`.
+    pub scenario: &'a str,
+    pub shard: Option<Shard>,
+    /// The verdict on the requests so far (at the end, summary.json's `outcome`).
+    pub verdict: Outcome,
+    /// A failover episode is open.
+    pub episode_open: bool,
+}
+
+/// Every verdict, in the order the state set lists them.
+const VERDICTS: [Outcome; 6] =
+    [Outcome::Pass, Outcome::Fail, Outcome::Undecided, Outcome::GeneratorBound, Outcome::Usage, Outcome::Interrupted];
 
 /// Histogram bucket bounds, in seconds: from a fast gateway's milliseconds to an LLM answer's tens of seconds.
 const LATENCY_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 /// The exposition of `result` (without the in-flight gauge, which [`in_flight`] adds when scraped).
-pub fn exposition(result: &RunResult) -> String {
+pub fn exposition(result: &RunResult, run: &RunState) -> String {
     let mut out = String::new();
+    run_state(&mut out, run);
     family(&mut out, "slacheck_requests_total", "counter", "Scheduled requests that ended, by outcome.");
     outcomes(&mut out, "slacheck_requests_total", &[], &result.counts);
     family(&mut out, "slacheck_not_sent_total", "counter", "Requests due but never sent (the generator's limit).");
@@ -45,6 +63,21 @@ pub fn exposition(result: &RunResult) -> String {
     histogram(&mut out, "slacheck_service_time_seconds", "From the actual send to the end.", &result.service_time);
     summary(&mut out, "slacheck_dispatcher_lag_seconds", "How late requests were sent.", &result.lag);
     out
+}
+
+/// The run's labels as an info metric (the convention for a target's constant metadata: one series of value 1,
+/// joined where needed with `* on(instance) group_left(scenario, shard)`, rather than two more labels on every
+/// series), the verdict so far as a state set (one series per verdict, the current one 1), and the open episode.
+fn run_state(out: &mut String, run: &RunState) {
+    family(out, "slacheck_run_info", "gauge", "The run: its scenario and shard (I/N; empty when not sharded).");
+    let shard = run.shard.map(|s| s.to_string()).unwrap_or_default();
+    let _ = writeln!(out, "slacheck_run_info{{scenario=\"{}\",shard=\"{shard}\"}} 1", escape(run.scenario));
+    family(out, "slacheck_verdict", "gauge", "The verdict on the requests so far: 1 for the current one.");
+    for v in VERDICTS {
+        let _ = writeln!(out, "slacheck_verdict{{verdict=\"{}\"}} {}", v.word(), u8::from(v == run.verdict));
+    }
+    family(out, "slacheck_failover_episode_open", "gauge", "1 while a failover episode is open.");
+    let _ = writeln!(out, "slacheck_failover_episode_open {}", u8::from(run.episode_open));
 }
 
 /// The gauge of requests in flight, appended at scrape time.

@@ -247,7 +247,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
     let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
-    let metrics = LiveMetrics::start(opts, &controls).await?;
+    let metrics = LiveMetrics::start(opts, scenario, &controls).await?;
     let folder = match &opts.out {
         Some(d) => ResultsDir::take(d)?,
         None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
@@ -290,7 +290,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let mut write_errors: Vec<RunError> = sink_errors.into_iter().map(|e| sink_paths.error(e)).collect();
     result.phases.preopened = preopened;
     if let Some(m) = &metrics {
-        m.last(&result);
+        m.last(&result, interrupted.is_none());
     }
     let usage = crate::machine::Usage {
         cpu_s: crate::machine::cpu_seconds() - cpu_before,
