@@ -26,6 +26,10 @@ const VERDICTS: [Outcome; 6] =
 
 /// Histogram bucket bounds, in seconds: from a fast gateway's milliseconds to an LLM answer's tens of seconds.
 const LATENCY_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+/// Dispatcher lag's bounds, in seconds: a punctual generator's 0.1 ms to a stalled one's seconds, with the default
+/// `load.lag_limit` (10 ms) among them.
+const LAG_BUCKETS: [f64; 16] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The exposition of `result` (without the in-flight gauge, which [`in_flight`] adds when scraped).
 pub fn exposition(result: &RunResult, run: &RunState) -> String {
@@ -59,9 +63,12 @@ pub fn exposition(result: &RunResult, run: &RunState) -> String {
     );
     let _ = writeln!(out, "slacheck_failovers_total {}", result.failover.failed_over);
     let latency = "End-to-end latency from the intended send time (no coordinated omission).";
-    histogram(&mut out, "slacheck_latency_seconds", latency, &result.latency);
-    histogram(&mut out, "slacheck_service_time_seconds", "From the actual send to the end.", &result.service_time);
-    summary(&mut out, "slacheck_dispatcher_lag_seconds", "How late requests were sent.", &result.lag);
+    histogram(&mut out, "slacheck_latency_seconds", latency, &result.latency, &LATENCY_BUCKETS);
+    let service = "From the actual send to the end.";
+    histogram(&mut out, "slacheck_service_time_seconds", service, &result.service_time, &LATENCY_BUCKETS);
+    // A histogram, not a summary: shards' buckets add up, their quantiles do not.
+    let lag = "How late requests were sent, from their intended time.";
+    histogram(&mut out, "slacheck_dispatcher_lag_seconds", lag, &result.lag, &LAG_BUCKETS);
     out
 }
 
@@ -110,24 +117,13 @@ fn outcomes(out: &mut String, metric: &str, labels: &[(&str, &String)], counts: 
 
 /// A Prometheus histogram from an HdrHistogram in µs: each bucket counts the values up to its bound (to the
 /// HdrHistogram's precision, 3 significant digits).
-fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
+fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>, bounds: &[f64]) {
     family(out, name, "histogram", help);
-    for le in LATENCY_BUCKETS {
+    for &le in bounds {
         let n = h.count_between(0, (le * 1e6) as u64);
         let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
     }
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.len());
-    let _ = writeln!(out, "{name}_sum {}", h.mean() * h.len() as f64 / 1e6);
-    let _ = writeln!(out, "{name}_count {}", h.len());
-}
-
-/// A Prometheus summary (p50, p99, p99.9) from an HdrHistogram in µs.
-fn summary(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
-    family(out, name, "summary", help);
-    for q in [0.5, 0.99, 0.999] {
-        let v = if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1e6 };
-        let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
-    }
     let _ = writeln!(out, "{name}_sum {}", h.mean() * h.len() as f64 / 1e6);
     let _ = writeln!(out, "{name}_count {}", h.len());
 }
@@ -156,7 +152,7 @@ mod tests {
             h.record(us).unwrap();
         }
         let mut out = String::new();
-        histogram(&mut out, "x", "help", &h);
+        histogram(&mut out, "x", "help", &h, &LATENCY_BUCKETS);
         let bucket = |le: &str| {
             let line = out.lines().find(|l| l.starts_with(&format!("x_bucket{{le=\"{le}\"}} "))).unwrap();
             line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
