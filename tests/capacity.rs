@@ -7,6 +7,7 @@ use std::process::Command;
 struct Search {
     code: i32,
     stdout: String,
+    stderr: String,
     report: serde_json::Value,
 }
 
@@ -27,7 +28,7 @@ fn capacity(ws: &Workspace, name: &str, scenario: &str, args: &[&str]) -> Search
     for file in ["capacity.md", "capacity.svg", "capacity.png"] {
         assert!(out.join(file).exists(), "{file} is written");
     }
-    Search { code: r.code, stdout: r.stdout, report: serde_json::from_str(&text).unwrap() }
+    Search { code: r.code, stdout: r.stdout, stderr: r.stderr, report: serde_json::from_str(&text).unwrap() }
 }
 
 fn num(v: &serde_json::Value, key: &str) -> f64 {
@@ -68,16 +69,20 @@ fn the_knee_of_a_token_bucket_is_its_rate() {
     let per_min = num(r, "knee_per_min");
     assert!((per_min - 18_000.0).abs() / 18_000.0 <= 0.05, "knee {per_min}/min, the bucket allows 18,000/min");
     assert!(r["first_failing_missed"][0].as_str().unwrap().starts_with("availability"), "{r}");
+    // 98% needs 1.5 × 1.96² × 0.98 / 0.02 = 282.4, so 283 requests: 5.66 s at --min 50/s, more than the 3 s
+    // step; the search starts where 3 s hold them, 283 / 3 = 94.3/s, and says so before the first step.
+    assert!((num(&r["steps"][0], "rate_per_s") - 283.0 / 3.0).abs() < 1e-9, "{r}");
+    assert!(s.stderr.contains("a step needs about 283 requests to decide availability 98%: 5.7 s at --min 50.0/s"));
+    assert!(s.stderr.contains("the search starts at 94.3/s"), "{}", s.stderr);
     // Every step is in the table, and each step kept its rate: the target, not the generator, was the limit.
     let steps = r["steps"].as_array().unwrap();
     assert!(steps.len() >= 5, "growth then bisection: {}", steps.len());
     for step in steps {
         assert_ne!(step["outcome"], "generator-bound");
         assert_eq!(step["not_sent"], 0);
-        // Judged: what was due after the warm-up, for 3 s, or longer where 3 s give too few requests to decide
-        // 98% availability (about 280).
+        // Judged: what was due after the warm-up, for 3 s (no step is below the start, so none runs longer).
         let duration = num(step, "duration_s");
-        assert!(duration >= 3.0 && (duration == 3.0 || (num(step, "rate_per_s") * duration - 283.0).abs() < 1.0));
+        assert_eq!(duration, 3.0, "{step}");
         let judged = num(step, "requests");
         assert!((judged - num(step, "rate_per_s") * duration).abs() <= 2.0, "{judged} requests in {duration} s");
         assert!(std::path::Path::new(step["dir"].as_str().unwrap()).join("summary.json").exists());
@@ -102,7 +107,8 @@ fn the_knee_of_a_queue_is_where_p99_crosses_its_limit() {
         &ws,
         "queue",
         &scenario("p99 = \"100ms\"", "latency = { dist = \"fixed\", value = \"20ms\" }\nconcurrency = 4"),
-        &[],
+        // p99 needs 571 requests: 6 s steps judge them from 95/s, well below the knee.
+        &["--step-duration", "6s"],
     );
     assert_eq!(s.code, 0, "{}", s.stdout);
     let r = &s.report;
@@ -202,7 +208,7 @@ fn a_step_after_an_overloaded_one_waits_for_the_target_to_recover() {
     let url = one_at_a_time();
     let text = format!(
         "name = \"queue\"\n[target]\nurl = \"{url}\"\ntimeout = \"1s\"\nbody = '{{}}'\n\
-         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n[sla]\np99 = \"100ms\"\n\
+         [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\n[sla]\np90 = \"100ms\"\n\
          [capacity]\nmin = \"100/s\"\nmax = \"200/s\"\nstep_duration = \"2s\"\nwarmup = \"500ms\"\nprecision = \"60%\"\n"
     );
     let s = capacity(&ws, "queue", &text, &[]);
@@ -248,7 +254,7 @@ fn a_miss_of_the_target_is_the_targets_even_while_the_generator_falls_behind() {
 
     // The same stall beside a target that holds: the step held.
     let fast = "latency = { dist = \"fixed\", value = \"2ms\" }";
-    let args = ["--min", "50/s", "--max", "50/s", "--step-duration", "2s"];
+    let args = ["--min", "150/s", "--max", "150/s", "--step-duration", "2s"];
     let s = capacity(&ws, "fast-stalled", &stalled("availability = \"98%\"", fast), &args);
     assert_eq!(s.code, 0, "{}", s.stdout);
     assert_eq!(s.report["steps"][0]["outcome"], "held", "{}", s.report);
@@ -271,7 +277,7 @@ fn a_first_step_undecided_while_the_generator_stalls_is_judged_again_once() {
         "name = \"edge\"\n[target]\nurl = \"{url}\"\ntimeout = \"1s\"\nbody = '{{}}'\n\
          [load]\nprofile = \"constant\"\nrate = \"10/s\"\nduration = \"1s\"\nlag_limit = \"1us\"\n\
          [sla]\navailability = \"99%\"\n\
-         [capacity]\nmin = \"200/s\"\nmax = \"400/s\"\nstep_duration = \"1s\"\nwarmup = \"200ms\"\nprecision = \"5%\"\n"
+         [capacity]\nmin = \"200/s\"\nmax = \"400/s\"\nstep_duration = \"3s\"\nwarmup = \"200ms\"\nprecision = \"5%\"\n"
     );
     let s = capacity(&ws, "edge", &text, &[]);
     let steps = s.report["steps"].as_array().unwrap();
@@ -284,4 +290,80 @@ fn a_first_step_undecided_while_the_generator_stalls_is_judged_again_once() {
     assert!(steps[0]["dir"] != steps[1]["dir"], "each run has its own folder");
     assert_eq!(s.code, 1, "{}", s.stdout);
     assert!(s.stdout.contains("(again: the first step was undecided while the generator fell behind)"), "{}", s.stdout);
+}
+
+#[test]
+fn a_search_whose_steps_cannot_decide_is_refused_with_the_numbers() {
+    // The issue's search: 99.9% availability and p99 500 ms, from 10/s to 400/s in 6 s steps. 99.9% needs
+    // 1.5 × 1.96² × 999 = 5,756.6, so 5,757 requests: 575.7 s at 10/s, and still 14.4 s at 400/s.
+    let ws = Workspace::new();
+    let text = scenario("availability = \"99.9%\"\np99 = \"500ms\"", "");
+    let file = ws.write("strict.toml", &text);
+    let out = ws.path().join("strict");
+    let args = ["--min", "10/s", "--max", "400/s", "--step-duration", "6s"];
+    let o = Command::new(common::bin()).arg("capacity").arg(&file).arg("--out").arg(&out).args(args).output();
+    let r = ran(o.unwrap(), out.clone());
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    for figure in ["5757 requests to decide availability 99.9%", "575.7 s at --min 10.0/s", "14.4 s at --max 400.0/s"] {
+        assert!(r.stderr.contains(figure), "{figure}: {}", r.stderr);
+    }
+    assert!(r.stderr.contains("--step-duration to at least 15 s, or raise --max to at least 959.5/s"), "{}", r.stderr);
+    assert!(!out.join("capacity.json").exists(), "no step ran");
+}
+
+#[test]
+fn an_interrupted_search_reports_what_held_so_far_and_a_long_step_shows_progress() {
+    use std::io::{BufRead, BufReader};
+    // 90% needs 52 requests; 11 s steps from 20/s: the first step (11.5 s with its warm-up) says how far it is
+    // after 10 s; SIGINT 3 s into the second step stops the search.
+    let ws = Workspace::new();
+    let text = scenario("availability = \"90%\"", "latency = { dist = \"fixed\", value = \"2ms\" }");
+    let file = ws.write("long.toml", &text);
+    let out = ws.path().join("long");
+    let mut child = Command::new(common::bin())
+        .arg("capacity")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--min", "20/s", "--step-duration", "11s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.by_ref().map(Result::unwrap).find(|l| l.contains("20.0/s")).expect("the first step's line");
+    assert!(first.contains("held"), "{first}");
+    let second_began = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let stopped_after = second_began.elapsed().as_secs_f64();
+    let code = child.wait().unwrap().code();
+    let stderr = errors.join().unwrap();
+    assert_eq!(code, Some(130), "{rest:?}\n{stderr}");
+    assert!(stderr.contains("capacity: step 1 at 20.0/s: 10 s of 12 s (0.5 s warm-up, then 11 s judged)"), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("capacity.json")).unwrap()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{r}");
+    assert_eq!((num(&steps[0], "duration_s"), steps[0]["outcome"].as_str()), (11.0, Some("held")));
+    // The second step (40/s) ran about 3 s, its warm-up included: it is judged for what it ran, not 11 s.
+    let judged = num(&steps[1], "duration_s");
+    assert!(judged > 0.0 && judged <= stopped_after, "judged {judged} s of a step stopped after {stopped_after} s");
+    assert!((num(&steps[1], "requests") - 40.0 * judged).abs() <= 1.0, "{}", steps[1]);
+    // The stopped step is not judged; the knee is at least the highest rate that held, 20/s, and the table
+    // and the line under it agree.
+    assert_eq!(steps[1]["outcome"], "interrupted", "{r}");
+    let knee = num(&r, "knee_per_s");
+    assert_eq!(knee, 20.0, "{r}");
+    let all = rest.join("\n");
+    assert!(all.contains(&format!("capacity: at least {knee:.1}/s")), "{all}");
+    assert!(all.contains(&format!("the knee is at least {knee:.1}/s")), "{all}");
+    assert!(!all.contains("no step held"), "{all}");
+    let table: Vec<&str> = all.lines().skip_while(|l| !l.contains("offered per minute")).skip(1).take(2).collect();
+    assert!(table[0].contains("20.0/s") && table[0].contains("held"), "{all}");
+    assert!(table[1].contains("40.0/s") && table[1].contains("interrupted"), "{all}");
 }

@@ -9,14 +9,19 @@
 //! or without the requests not sent); such a step says nothing about the target, so the search stops there and
 //! says so. A first step left undecided while the generator fell behind is run again at the same rate, once.
 
-use crate::report::{fmt_ms, write_atomic, Formats};
+mod plan;
+mod report;
+
+pub use plan::{requests_to_decide, start, start_line, Start};
+pub use report::{conclusion, markdown, step_line, terminal};
+
+use crate::report::{fmt_ms, Formats};
 use crate::run::{self, Overrides, RunError, RunOptions};
 use crate::scenario::LoadedScenario;
 use crate::units::Rate;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use crate::scenario::CapacitySettings as Settings;
 
@@ -32,6 +37,8 @@ pub enum StepOutcome {
     Undecided,
     /// The generator could not keep the rate: this step says nothing about the target.
     GeneratorBound,
+    /// A signal stopped the step: it is not judged (its first seconds say nothing of the whole step).
+    Interrupted,
 }
 
 impl StepOutcome {
@@ -41,6 +48,7 @@ impl StepOutcome {
             StepOutcome::Missed => "MISSED",
             StepOutcome::Undecided => "undecided",
             StepOutcome::GeneratorBound => "GENERATOR-BOUND",
+            StepOutcome::Interrupted => "interrupted",
         }
     }
 }
@@ -49,7 +57,7 @@ impl StepOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub rate_per_s: f64,
-    /// How long it was judged (after the warm-up): `step_duration`, or longer at low rates.
+    /// How long it was judged (after the warm-up): `step_duration`, or until a signal stopped it.
     pub duration_s: f64,
     pub outcome: StepOutcome,
     /// Requests judged (after the warm-up).
@@ -104,19 +112,25 @@ pub struct CapacityReport {
     pub generator_bound_per_s: Option<f64>,
     /// Every step up to `max` held: the capacity is above it.
     pub held_at_max: bool,
-    /// Ctrl-C stopped the search.
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the search: `knee_per_s` is then a lower bound on the knee.
     pub interrupted: bool,
+    /// The exit code of the signal that stopped it (130, 143, 129).
+    #[serde(skip)]
+    pub signal_exit_code: Option<u8>,
+    /// Where the search started, and why there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Start>,
     pub p99_limit_ms: Option<f64>,
     pub availability_target: Option<f64>,
     pub steps: Vec<Step>,
 }
 
 impl CapacityReport {
-    /// 0 a knee was found (or every rate up to `max` held); 1 even `min` missed a target; 3 the generator was the
-    /// limit; 130 interrupted.
+    /// 0 a knee was found (or every rate up to `max` held); 1 even the first rate missed a target; 3 the generator
+    /// was the limit; 130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP.
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
-            130
+            self.signal_exit_code.unwrap_or(130)
         } else if self.generator_bound_per_s.is_some() {
             3
         } else if self.knee_per_s.is_none() {
@@ -127,11 +141,13 @@ impl CapacityReport {
     }
 }
 
-/// Runs the search, writing each step's results under `out` and `capacity.json`, `capacity.md` and the plot into
-/// it. `on_step` sees each step as it finishes.
+/// Runs the search from `begin` (see [`start`], which refuses a search whose steps cannot decide), writing each step's
+/// results under `out` and `capacity.json`, `capacity.md` and the plot into it. `on_step` sees each step as it
+/// finishes; a step longer than [`PROGRESS_EVERY`] says how far it is on stderr.
 pub async fn search(
     loaded: &LoadedScenario,
     settings: &Settings,
+    begin: &Start,
     out: &Path,
     on_step: &(dyn Fn(&Step) + Sync),
 ) -> Result<CapacityReport, RunError> {
@@ -152,12 +168,14 @@ pub async fn search(
         generator_bound_per_s: None,
         held_at_max: false,
         interrupted: false,
+        signal_exit_code: None,
+        start: Some(begin.clone()),
         p99_limit_ms: limits.latency().into_iter().find(|l| l.0 == "p99").map(|l| l.2.as_secs_f64() * 1000.0),
         availability_target: limits.availability.map(|a| a.0),
         steps: Vec::new(),
     };
     let (mut held, mut failed): (Option<f64>, Option<f64>) = (None, None);
-    let mut rate = settings.min;
+    let mut rate = begin.rate_per_s;
     // Growth, then bisection; each step either narrows the interval or ends the search.
     loop {
         // A step after one that missed starts only once the target has drained the queue that step left.
@@ -165,10 +183,15 @@ pub async fn search(
             (Some(first), Some(last)) if last.outcome != StepOutcome::Held => {
                 settle(loaded, settings, out, report.steps.len() + 1, first.p50_ms).await?
             }
-            _ => 0.0,
+            _ => (0.0, None),
         };
-        let (mut step, interrupted) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
-        step.settled_s = settled_s;
+        if let (_, Some(signal)) = settled_s {
+            report.interrupted = true;
+            report.signal_exit_code = Some(signal);
+            break;
+        }
+        let (mut step, signal) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
+        step.settled_s = settled_s.0;
         step.again = report.steps.len() == 1 && judge_again(&report.steps);
         on_step(&step);
         let outcome = step.outcome;
@@ -176,8 +199,9 @@ pub async fn search(
             report.first_failing_missed = step.missed.clone();
         }
         report.steps.push(step);
-        if interrupted {
+        if signal.is_some() {
             report.interrupted = true;
+            report.signal_exit_code = signal;
             break;
         }
         if judge_again(&report.steps) {
@@ -190,6 +214,7 @@ pub async fn search(
             }
             StepOutcome::Held => held = Some(rate),
             StepOutcome::Missed | StepOutcome::Undecided => failed = Some(rate),
+            StepOutcome::Interrupted => unreachable!("only a stopped step is interrupted"),
         }
         rate = match (held, failed) {
             (Some(lo), None) if lo >= settings.max => {
@@ -197,7 +222,7 @@ pub async fn search(
                 break;
             }
             (Some(lo), None) => (lo * 2.0).min(settings.max),
-            (None, Some(_)) => break, // even `min` did not hold
+            (None, Some(_)) => break, // even the first rate did not hold
             (Some(lo), Some(hi)) if (hi - lo) / lo <= settings.precision => break,
             (Some(lo), Some(hi)) => (lo + hi) / 2.0,
             (None, None) => unreachable!("a step either held or not"),
@@ -206,19 +231,8 @@ pub async fn search(
     report.knee_per_s = held;
     report.knee_per_min = held.map(|r| r * 60.0);
     report.first_failing_per_s = failed;
-    write_files(&report, out)?;
+    report::write_files(&report, out)?;
     Ok(report)
-}
-
-/// About how many requests a step needs for its run-wide targets to be decided when they hold with some margin:
-/// with none over the limit, "a share q within the limit" is shown at 95% confidence after about
-/// 1.96² · q / (1 − q) requests (the Wilson bound); half as many again leave room for a few misses. A step at a
-/// low rate runs longer than `step_duration` to get them (a p99 target needs about 570 requests, a 99.9% one
-/// about 5,800): otherwise every low step would be "undecided", and the search could not start.
-pub fn requests_to_decide(loaded: &LoadedScenario) -> u64 {
-    let limits = loaded.scenario.sla.overall();
-    let shares = limits.latency().into_iter().map(|(_, q, _)| q).chain(limits.availability.map(|a| a.0));
-    shares.filter(|q| *q < 1.0).map(|q| (1.5 * 1.96f64.powi(2) * q / (1.0 - q)).ceil() as u64).max().unwrap_or(0)
 }
 
 /// A step's outcome under the rule `run` uses ([`crate::sla::Verdict::outcome`]): generator-bound only when every
@@ -241,24 +255,49 @@ fn judge_again(steps: &[Step]) -> bool {
     matches!(steps, [first] if first.outcome == StepOutcome::Undecided && first.generator_fell_behind)
 }
 
-/// One step: the scenario at a constant `rate` for warm-up + step duration, into `out/step-NN-<rate>`.
+/// How often a step says how far it is, on stderr.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// One step: the scenario at a constant `rate` for warm-up + step duration, into `out/step-NN-<rate>`. Returns
+/// the step and the exit code of the signal that stopped it, if one did.
 async fn run_step(
     loaded: &LoadedScenario,
     settings: &Settings,
     out: &Path,
     number: usize,
     rate: f64,
-) -> Result<(Step, bool), RunError> {
+) -> Result<(Step, Option<u8>), RunError> {
+    // A rate below the start's needs longer to decide; the search never goes there, but a step is never judged
+    // on fewer requests than that.
     let judged = settings.step_duration.max(Duration::from_secs_f64(requests_to_decide(loaded) as f64 / rate));
     let overrides = Overrides { rate: Some(Rate::per_second(rate)), duration: Some(settings.warmup + judged) };
     let plan = loaded.clone().with_overrides(&overrides)?;
     let dir = out.join(format!("step-{number:02}-{rate:.0}-per-s"));
     let formats = Formats { hlog: true, parquet: false, svg: false, png: false, junit: false, md: false, html: false };
     let opts = RunOptions { out: Some(dir.clone()), formats, warmup: settings.warmup, ..RunOptions::default() };
-    let outcome = run::run(&plan, &opts).await?;
+    let (planned, warmup_s) = (settings.warmup + judged, settings.warmup.as_secs_f64());
+    let progress = tokio::spawn(async move {
+        let began = Instant::now();
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        loop {
+            every.tick().await;
+            eprintln!(
+                "capacity: step {number} at {rate:.1}/s: {:.0} s of {:.0} s ({} s warm-up, then {:.0} s judged)",
+                began.elapsed().as_secs_f64(),
+                planned.as_secs_f64(),
+                report::round(warmup_s),
+                judged.as_secs_f64()
+            );
+        }
+    });
+    let outcome = run::run(&plan, &opts).await;
+    progress.abort();
+    let outcome = outcome?;
+    let signal = outcome.interrupted.map(|stop| stop.exit_code());
     let s = &outcome.summary;
     let v = &s.verdict;
-    let stepped = step_outcome(v);
+    // A stopped step is not judged: its first seconds could hold where the whole step would not (a queue builds).
+    let stepped = if signal.is_some() { StepOutcome::Interrupted } else { step_outcome(v) };
     let measured = |t: &crate::sla::TargetResult| match (t.measured_ms, t.measured_ratio) {
         (Some(ms), _) => format!("{} {} (limit {})", t.name, fmt_ms(ms), t.limit),
         (None, Some(r)) => format!("{} {:.3}% (target {})", t.name, r * 100.0, t.limit),
@@ -277,7 +316,9 @@ async fn run_step(
     }
     let step = Step {
         rate_per_s: rate,
-        duration_s: judged.as_secs_f64(),
+        // What was really judged: every request due after the warm-up was, at `rate`, until the schedule ended or
+        // a signal stopped it.
+        duration_s: if signal.is_some() { s.counts.total as f64 / rate } else { judged.as_secs_f64() },
         outcome: stepped,
         requests: s.counts.total,
         availability: s.availability,
@@ -295,7 +336,7 @@ async fn run_step(
         missed,
         dir,
     };
-    Ok((step, outcome.interrupted.is_some()))
+    Ok((step, signal))
 }
 
 /// The longest wait for a target to recover between steps.
@@ -305,15 +346,15 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 /// rate of the search, until their p50 is within 1.5 times the first step's (plus a millisecond) with nothing
 /// failed, or [`SETTLE_LIMIT`] passes. A target whose queue is still full after an overloaded step would
 /// otherwise start the next step behind, and the knee would move with the warm-up alone. Returns the seconds
-/// waited; the probes' results stay in `out/settle-NN-K`.
+/// waited, and the exit code of a signal that stopped a probe; the probes' results stay in `out/settle-NN-K`.
 async fn settle(
     loaded: &LoadedScenario,
     settings: &Settings,
     out: &Path,
     number: usize,
     first_p50_ms: f64,
-) -> Result<f64, RunError> {
-    let began = std::time::Instant::now();
+) -> Result<(f64, Option<u8>), RunError> {
+    let began = Instant::now();
     let probe_rate = settings.min.min(10.0);
     let overrides = Overrides { rate: Some(Rate::per_second(probe_rate)), duration: Some(Duration::from_secs(1)) };
     let plan = loaded.clone().with_overrides(&overrides)?;
@@ -324,198 +365,12 @@ async fn settle(
         let outcome = run::run(&plan, &opts).await?;
         let s = &outcome.summary;
         let recovered = s.counts.ok == s.counts.total && s.latency_ms.p50 <= 1.5 * first_p50_ms + 1.0;
-        if recovered || outcome.interrupted.is_some() || began.elapsed() >= SETTLE_LIMIT {
+        if let Some(stop) = outcome.interrupted {
+            return Ok((began.elapsed().as_secs_f64(), Some(stop.exit_code())));
+        }
+        if recovered || began.elapsed() >= SETTLE_LIMIT {
             break;
         }
     }
-    Ok(began.elapsed().as_secs_f64())
-}
-
-/// Up to two decimals, without trailing zeros.
-fn round(x: f64) -> String {
-    let t = format!("{x:.2}");
-    t.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-fn fmt_rate(per_s: f64) -> String {
-    format!("{per_s:.1}/s ({:.0}/min)", per_s * 60.0)
-}
-
-/// One line per step, as the search goes.
-pub fn step_line(step: &Step) -> String {
-    let mut line = format!(
-        "  {:>12}  {:<15}  availability {:>9}  p99 {:>9}  errors {}  timeouts {}{}{}",
-        format!("{:.1}/s", step.rate_per_s),
-        step.outcome.label(),
-        step.availability.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
-        fmt_ms(step.p99_ms),
-        step.errors,
-        step.timeouts,
-        if step.not_sent > 0 { format!("  not sent {}", step.not_sent) } else { String::new() },
-        if step.settled_s > 0.0 {
-            format!("  (after {:.1} s for the target to recover)", step.settled_s)
-        } else {
-            String::new()
-        }
-    );
-    if step.again {
-        line.push_str("  (again: the first step was undecided while the generator fell behind)");
-    } else if step.generator_fell_behind && step.outcome != StepOutcome::GeneratorBound {
-        line.push_str("  (the generator fell behind; the outcome is the target's)");
-    }
-    line
-}
-
-/// The verdict of the search in a sentence or two.
-pub fn conclusion(r: &CapacityReport) -> String {
-    let mut out = String::new();
-    match (r.knee_per_s, r.first_failing_per_s) {
-        (Some(k), Some(f)) => {
-            let _ = write!(out, "capacity: {} held every SLA target; {} did not", fmt_rate(k), fmt_rate(f));
-            if !r.first_failing_missed.is_empty() {
-                let _ = write!(out, " ({})", r.first_failing_missed.join("; "));
-            }
-        }
-        (Some(k), None) if r.held_at_max => {
-            let _ = write!(out, "capacity: at least {}: every step up to --max held", fmt_rate(k));
-        }
-        (Some(k), None) => {
-            let _ = write!(out, "capacity: at least {} held every SLA target", fmt_rate(k));
-        }
-        (None, Some(f)) => {
-            let _ = write!(out, "even --min {} missed: {}", fmt_rate(f), r.first_failing_missed.join("; "));
-        }
-        (None, None) => out.push_str("no step held every target"),
-    }
-    if let Some(g) = r.generator_bound_per_s {
-        let last = r.steps.last();
-        let why = last.and_then(|s| s.missed.last().cloned()).unwrap_or_default();
-        let hint = last.and_then(|s| s.generator_hint.clone()).unwrap_or_else(|| "shard the load (--shard)".into());
-        let _ = write!(
-            out,
-            "\nGENERATOR-BOUND at {}: slacheck could not keep this rate ({why}); the target's capacity is not \
-             known above the last rate that held: {hint}.",
-            fmt_rate(g)
-        );
-    }
-    if r.interrupted {
-        out.push_str("\nINTERRUPTED: the search stopped early");
-    }
-    out
-}
-
-/// The table of steps and the conclusion, for the terminal and `capacity.md`.
-pub fn markdown(r: &CapacityReport) -> String {
-    let mut out = format!(
-        "# Capacity: {}\n\nSteps of at least {} s after a {} s warm-up, from {} up to {}, precision {}%.\n\n",
-        r.scenario,
-        round(r.step_duration_s),
-        round(r.warmup_s),
-        fmt_rate(r.min_per_s),
-        fmt_rate(r.max_per_s),
-        round(r.precision * 100.0)
-    );
-    out.push_str(
-        "| offered req/s | req/min | outcome | judged for | requests | availability | p50 | p99 | p99.9 | errors | timeouts | not sent | recovery wait |\n",
-    );
-    out.push_str("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    let mut steps = r.steps.clone();
-    steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
-    for s in &steps {
-        let _ = writeln!(
-            out,
-            "| {:.1} | {:.0} | {} | {} s | {} | {} | {} | {} | {} | {} | {} | {} | {} s |",
-            s.rate_per_s,
-            s.rate_per_s * 60.0,
-            s.outcome.label(),
-            round(s.duration_s),
-            s.requests,
-            s.availability.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
-            fmt_ms(s.p50_ms),
-            fmt_ms(s.p99_ms),
-            fmt_ms(s.p99_9_ms),
-            s.errors,
-            s.timeouts,
-            s.not_sent,
-            round(s.settled_s)
-        );
-    }
-    let _ = writeln!(out, "\n{}", conclusion(r));
-    out
-}
-
-/// The steps by rate as a terminal table, and the conclusion (capacity.md has the Markdown).
-pub fn terminal(r: &CapacityReport) -> String {
-    let mut steps = r.steps.clone();
-    steps.sort_by(|a, b| a.rate_per_s.total_cmp(&b.rate_per_s));
-    let mut out = format!(
-        "  {:>12} {:>10}  {:<15} {:>12} {:>9} {:>9} {:>7} {:>8} {:>8}\n",
-        "offered", "per minute", "outcome", "availability", "p50", "p99", "errors", "timeouts", "not sent"
-    );
-    for s in &steps {
-        let _ = writeln!(
-            out,
-            "  {:>12} {:>10}  {:<15} {:>12} {:>9} {:>9} {:>7} {:>8} {:>8}",
-            format!("{:.1}/s", s.rate_per_s),
-            format!("{:.0}/min", s.rate_per_s * 60.0),
-            s.outcome.label(),
-            s.availability.map_or("-".into(), |a| format!("{:.3}%", a * 100.0)),
-            fmt_ms(s.p50_ms),
-            fmt_ms(s.p99_ms),
-            s.errors,
-            s.timeouts,
-            s.not_sent
-        );
-    }
-    let _ = writeln!(out, "\n  {}", conclusion(r).replace('\n', "\n  "));
-    out
-}
-
-fn write_files(r: &CapacityReport, out: &Path) -> Result<(), RunError> {
-    let io = |path: PathBuf| move |source| RunError::Io { path, source };
-    let json = serde_json::to_vec_pretty(r)?;
-    write_atomic(&out.join("capacity.json"), &json).map_err(io(out.join("capacity.json")))?;
-    write_atomic(&out.join("capacity.md"), markdown(r).as_bytes()).map_err(io(out.join("capacity.md")))?;
-    let chart = crate::plot::Chart::Capacity {
-        title: r.scenario.clone(),
-        steps: r
-            .steps
-            .iter()
-            .filter(|s| s.outcome != StepOutcome::GeneratorBound)
-            .map(|s| (s.rate_per_s, s.p99_ms, s.availability, s.outcome == StepOutcome::Held))
-            .collect(),
-        p99_limit_ms: r.p99_limit_ms,
-        availability_target: r.availability_target,
-        knee: r.knee_per_s,
-    };
-    crate::plot::render(out, "capacity", &chart, true, true)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn loaded(sla: &str) -> LoadedScenario {
-        let source = format!(
-            "name = \"c\"\n[target]\nmock = \"default\"\n[load]\nprofile = \"constant\"\nrate = \"1/s\"\nduration = \"1s\"\n[sla]\n{sla}\n"
-        );
-        LoadedScenario { scenario: toml::from_str(&source).unwrap(), path: "c.toml".into(), source }
-    }
-
-    #[test]
-    fn a_step_runs_long_enough_to_decide_its_strictest_share() {
-        // 1.5 × 1.96² × q / (1 − q): p99 → 1.5 × 3.8416 × 99 = 570.5, so 571; 99.9% → × 999 = 5,756.6, so 5,757.
-        assert_eq!(requests_to_decide(&loaded("p99 = \"1s\"")), 571);
-        assert_eq!(requests_to_decide(&loaded("p99 = \"1s\"\navailability = \"99.9%\"")), 5_757);
-        // p50: 1.5 × 3.8416 × 1 = 5.76, so 6. A max, or a 100% target, is decided by its first miss: none needed.
-        assert_eq!(requests_to_decide(&loaded("p50 = \"1s\"\nmax = \"2s\"")), 6);
-        assert_eq!(requests_to_decide(&loaded("availability = \"100%\"")), 0);
-    }
-
-    #[test]
-    fn rates_read_in_both_units_and_rounding_drops_trailing_zeros() {
-        assert_eq!(fmt_rate(300.0), "300.0/s (18000/min)");
-        assert_eq!([round(2.0), round(2.5), round(2.346), round(0.004)], ["2", "2.5", "2.35", "0"]);
-    }
+    Ok((began.elapsed().as_secs_f64(), None))
 }
