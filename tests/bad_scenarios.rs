@@ -60,6 +60,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
         ("4096 prefixes of a million tokens", format!("{LLM_HEAD}prefix_tokens = 1048576\nprefixes = 4096\n{GOOD_LOAD}"), 11, "classes[0].prefix_tokens", "past load.max_request_memory (1GiB)"),
         ("million-token prompts at max_in_flight", format!("{LLM_HEAD}input_tokens = 1048576\n{GOOD_LOAD}"), 12, "load.max_in_flight", "10000 requests in flight would hold about"),
+        ("no connections at all", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = 0\n"), 8, "load.max_connections", "at least 1"),
+        ("a negative connection cap", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = -4\n"), 8, "load.max_connections", "invalid value"),
+        ("a connection cap on a closed loop", format!("{GOOD_HEAD}{GOOD_LOAD}connections = 4\nmax_connections = 4\n"), 9, "load.max_connections", "closed loop"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

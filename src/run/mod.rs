@@ -245,7 +245,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     // the first request is due.
     let (start, started_at) = clock_start(opts.start_at);
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
-    let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
+    let preopened = preconnect(&router, preconnect_count(profile, opts.shard, &scenario.load), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
     let metrics = LiveMetrics::start(opts, scenario, &controls).await?;
     let folder = match &opts.out {
@@ -366,11 +366,13 @@ async fn prepare_target(
 /// Connections opened before the run per endpoint: as many as requests are due in this long at the starting rate.
 const PRECONNECT_FOR: Duration = Duration::from_millis(5);
 
-/// Connections to open per endpoint: the requests due in [`PRECONNECT_FOR`] at this process's starting rate, and
-/// in a closed loop no more than its connections (it never has more requests out).
-fn preconnect_count(profile: &Profile, shard: Option<Shard>, connections: Option<usize>) -> usize {
+/// Connections to open per endpoint: all of `load.max_connections` (as oha opens its `-c` connections), else
+/// the requests due in [`PRECONNECT_FOR`] at this process's starting rate; in a closed loop no more than its
+/// connections (it never has more requests out).
+fn preconnect_count(profile: &Profile, shard: Option<Shard>, load: &crate::scenario::Load) -> usize {
     let due = profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / shard.map_or(1.0, |s| f64::from(s.count));
-    (due.ceil() as usize).min(connections.unwrap_or(usize::MAX))
+    let count = load.max_connections.unwrap_or(due.ceil() as usize);
+    count.min(load.connections.unwrap_or(usize::MAX))
 }
 
 /// Opens `count` connections to each lean endpoint of the tiers that classes try first, until shortly before
