@@ -314,6 +314,84 @@ fn an_outage_shows_as_an_open_episode_while_it_lasts() {
     assert_verdict(&last, "pass");
 }
 
+/// A histogram's finite buckets from a scrape: (upper bound in seconds, cumulative count), ascending, and the
+/// `+Inf` bucket's count.
+fn buckets(m: &BTreeMap<(String, String), f64>, metric: &str) -> (Vec<(f64, f64)>, f64) {
+    let name = format!("{metric}_bucket");
+    let mut finite: Vec<(f64, f64)> = m
+        .iter()
+        .filter(|((n, labels), _)| *n == name && labels != "le=inf")
+        .map(|((_, labels), v)| (labels.strip_prefix("le=").unwrap().parse::<f64>().unwrap(), *v))
+        .collect();
+    finite.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (finite, m[&(name, "le=inf".to_string())])
+}
+
+/// Prometheus's `histogram_quantile`, written out: the bucket where the rank `q × count` falls, interpolated
+/// linearly between its lower bound (0 for the first) and its upper bound. Returns the estimate and that
+/// bucket's (lower, upper) bounds.
+fn histogram_quantile(q: f64, finite: &[(f64, f64)], total: f64) -> (f64, f64, f64) {
+    let rank = q * total;
+    let i = finite.iter().position(|(_, n)| *n >= rank).expect("the quantile falls in a finite bucket");
+    let (lower, below) = if i == 0 { (0.0, 0.0) } else { finite[i - 1] };
+    let (upper, count) = finite[i];
+    (lower + (upper - lower) * (rank - below) / (count - below), lower, upper)
+}
+
+/// Streams whose latency (about 40..80 ms: a first token at 20..60 ms, then 7 gaps of 3 ms) lies around the
+/// limits 60 ms (p50) and 90 ms (p99), and whose TTFT lies below its limit of 70 ms.
+#[test]
+fn buckets_have_a_bound_at_each_limit_and_the_quantile_agrees_with_the_summary() {
+    let ws = Workspace::new();
+    let text = "name = \"limits\"\n[target]\ntimeout = \"5s\"\n\
+                [load]\nprofile = \"constant\"\nrate = \"200/s\"\nduration = \"3s\"\n\
+                [sla]\np50 = \"60ms\"\np99 = \"90ms\"\nttft_p99 = \"70ms\"\n\
+                [[tiers]]\nname = \"llm\"\nmock = \"p\"\nmodel = \"m\"\n\
+                [[classes]]\nname = \"chat\"\nweight = 1\ntier = \"llm\"\nmax_tokens = 8\nstream = true\n\
+                [[mock.providers]]\nname = \"p\"\n\
+                stream = { ttft = { dist = \"uniform\", min = \"20ms\", max = \"60ms\" }, \
+                inter_token = { dist = \"fixed\", value = \"3ms\" } }\n";
+    let file = ws.write("limits.toml", text);
+    let out = ws.path().join("out-limits");
+    let (mut child, addr, _) = live_run(&file, &out, &[]);
+    wait_for(&out.join("summary.json"), Instant::now() + Duration::from_secs(60));
+    let scraped = scrape(addr, "/metrics");
+    let _ = child.kill();
+    let _ = child.wait();
+    let (_, body) = scraped.expect("the final metrics are served while they linger");
+    let m = parse(&body);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let rows = common::parquet_rows(&out.join("requests.parquet"));
+    for (metric, limits, p99_ms, column) in [
+        ("slacheck_latency_seconds", vec![0.06, 0.09], f(&summary, &["latency_ms", "p99"]), "latency_ms"),
+        ("slacheck_ttft_seconds", vec![0.07], f(&summary, &["streaming", "ttft_ms", "p99"]), "ttft_ms"),
+    ] {
+        let (finite, total) = buckets(&m, metric);
+        assert!(finite.len() <= 40, "{metric}: {} buckets", finite.len());
+        assert!(total > 500.0, "{metric}: {total} observations");
+        // Each limit is a bound, and the share within it is read there: requests.parquet's rows at most the
+        // limit, to HdrHistogram's precision (3 significant digits).
+        let values: Vec<f64> = rows.iter().filter_map(|r| r[column].as_f64()).collect();
+        assert_eq!(values.len() as f64, total, "{metric}");
+        let up_to = |ms: f64| values.iter().filter(|v| **v <= ms).count() as f64;
+        for limit in &limits {
+            let (_, n) = *finite.iter().find(|(le, _)| le == limit).unwrap_or_else(|| panic!("{metric}: {limit} s"));
+            let ms = limit * 1000.0;
+            assert!(up_to(ms * 0.999) <= n && n <= up_to(ms * 1.001), "{metric} within {limit} s: {n}");
+        }
+        // A dashboard's p99 is summary.json's within the width of the bucket it falls in; and near the limits
+        // (from a third of the lowest to three times the highest), a bucket is at most 10% wide.
+        let (estimate, lower, upper) = histogram_quantile(0.99, &finite, total);
+        let p99 = p99_ms / 1000.0;
+        assert!((estimate - p99).abs() <= upper - lower, "{metric}: {estimate} against {p99} in ({lower}, {upper}]");
+        if p99 > limits[0] / 3.0 && p99 < limits[limits.len() - 1] * 3.0 {
+            assert!(upper / lower <= 1.1 + 1e-3, "{metric}: the p99 {p99} s fell in ({lower}, {upper}]");
+        }
+        eprintln!("{metric}: p99 {p99} s, histogram_quantile {estimate} s in ({lower}, {upper}]");
+    }
+}
+
 #[test]
 fn an_address_in_use_is_refused_before_sending() {
     let ws = Workspace::new();

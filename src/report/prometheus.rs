@@ -18,14 +18,14 @@ pub struct RunState<'a> {
     pub verdict: Outcome,
     /// A failover episode is open.
     pub episode_open: bool,
+    /// The histograms' bounds, from the scenario's limits.
+    pub buckets: &'a super::buckets::Buckets,
 }
 
 /// Every verdict, in the order the state set lists them.
 const VERDICTS: [Outcome; 6] =
     [Outcome::Pass, Outcome::Fail, Outcome::Undecided, Outcome::GeneratorBound, Outcome::Usage, Outcome::Interrupted];
 
-/// Histogram bucket bounds, in seconds: from a fast gateway's milliseconds to an LLM answer's tens of seconds.
-const LATENCY_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 /// Dispatcher lag's bounds, in seconds: a punctual generator's 0.1 ms to a stalled one's seconds, with the default
 /// `load.lag_limit` (10 ms) among them.
 const LAG_BUCKETS: [f64; 16] =
@@ -63,9 +63,12 @@ pub fn exposition(result: &RunResult, run: &RunState) -> String {
     );
     let _ = writeln!(out, "slacheck_failovers_total {}", result.failover.failed_over);
     let latency = "End-to-end latency from the intended send time (no coordinated omission).";
-    histogram(&mut out, "slacheck_latency_seconds", latency, &result.latency, &LATENCY_BUCKETS);
+    let bounds = &run.buckets.latency;
+    histogram(&mut out, "slacheck_latency_seconds", latency, &result.latency, bounds);
     let service = "From the actual send to the end.";
-    histogram(&mut out, "slacheck_service_time_seconds", service, &result.service_time, &LATENCY_BUCKETS);
+    histogram(&mut out, "slacheck_service_time_seconds", service, &result.service_time, bounds);
+    let ttft = "Time to first token of streamed answers, from the intended send time.";
+    histogram(&mut out, "slacheck_ttft_seconds", ttft, &result.stream.ttft, &run.buckets.ttft);
     // A histogram, not a summary: shards' buckets add up, their quantiles do not.
     let lag = "How late requests were sent, from their intended time.";
     histogram(&mut out, "slacheck_dispatcher_lag_seconds", lag, &result.lag, &LAG_BUCKETS);
@@ -120,7 +123,7 @@ fn outcomes(out: &mut String, metric: &str, labels: &[(&str, &String)], counts: 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>, bounds: &[f64]) {
     family(out, name, "histogram", help);
     for &le in bounds {
-        let n = h.count_between(0, (le * 1e6) as u64);
+        let n = h.count_between(0, (le * 1e6).round() as u64);
         let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
     }
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.len());
@@ -152,7 +155,7 @@ mod tests {
             h.record(us).unwrap();
         }
         let mut out = String::new();
-        histogram(&mut out, "x", "help", &h, &LATENCY_BUCKETS);
+        histogram(&mut out, "x", "help", &h, &crate::report::buckets::COARSE);
         let bucket = |le: &str| {
             let line = out.lines().find(|l| l.starts_with(&format!("x_bucket{{le=\"{le}\"}} "))).unwrap();
             line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()

@@ -148,6 +148,7 @@ impl LiveMetrics {
             shard: opts.shard,
             sla: scenario.sla.clone(),
             undecided_passes: scenario.sla.insufficient_data == crate::scenario::InsufficientData::Pass,
+            buckets: crate::report::buckets::Buckets::of(&scenario.sla),
         };
         Ok(Some(LiveMetrics { addr, exposition, judge, server, linger: opts.metrics_linger, signals }))
     }
@@ -184,6 +185,7 @@ struct Judge {
     shard: Option<crate::profile::Shard>,
     sla: crate::scenario::Sla,
     undecided_passes: bool,
+    buckets: crate::report::buckets::Buckets,
 }
 
 impl Judge {
@@ -192,8 +194,13 @@ impl Judge {
             true => crate::sla::evaluate(&self.sla, result).outcome(self.undecided_passes),
             false => crate::sla::Outcome::Interrupted,
         };
-        let run =
-            crate::report::prometheus::RunState { scenario: &self.scenario, shard: self.shard, verdict, episode_open };
+        let run = crate::report::prometheus::RunState {
+            scenario: &self.scenario,
+            shard: self.shard,
+            verdict,
+            episode_open,
+            buckets: &self.buckets,
+        };
         crate::report::prometheus::exposition(result, &run)
     }
 }
