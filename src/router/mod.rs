@@ -58,6 +58,20 @@ impl Tier {
     }
 }
 
+/// A served-by header that lists the upstreams a gateway tried, as nginx's `$upstream_addr` does after a retry
+/// (`"A, B"`; `" : "` separates internal redirects): the last item served, and how many were tried before it
+/// (each a failed attempt, so more than none is a failover). A single name comes back as it is.
+pub(crate) fn served_list(value: &str) -> (Option<String>, usize) {
+    let items = value.split(" : ").flat_map(|group| group.split(',')).map(str::trim).filter(|i| !i.is_empty());
+    let mut last = None;
+    let mut before = 0;
+    for item in items {
+        before += usize::from(last.is_some());
+        last = Some(item);
+    }
+    (last.map(str::to_string), before)
+}
+
 /// A failover marker's value: a count above 0 (LiteLLM's attempted fallbacks), or `true`.
 fn marks_failover(value: &[u8]) -> bool {
     let text = String::from_utf8_lossy(value);
@@ -477,12 +491,13 @@ impl Router {
         sse: &mut Option<(SseReader, Instant)>,
     ) -> Result<Read, client::SendError> {
         let status = response.status;
-        let upstream = match &self.served_by {
-            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string),
+        let listed = match &self.served_by {
+            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(served_list),
             _ => None,
         };
+        let (upstream, tried_before) = listed.unwrap_or((None, 0));
         let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
-        let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
+        let failed_over = tried_before > 0 || failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
         let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         let json = content_type.starts_with(b"application/json");
         if content_type.starts_with(b"text/event-stream") {
