@@ -29,12 +29,14 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     let s = r.summary();
     assert_counts_add_up(&s);
     assert_eq!(f(&s, &["availability"]), 1.0);
-    // 200 requests are due in the 1 s window. The mock judges by arrival, so a request sent a few
-    // milliseconds late can cross the window's edge: allow that, and hold every other count to it exactly.
+    // 200 requests are due in the 1 s window. The mock judges by arrival, so a request sent late can cross the
+    // window's edge: at 200/s, one for every 5 ms of the worst lag this run measured (and 3 for the network
+    // between the generator and the mock); every other count is held to it exactly.
     let o = &s["outages"][0];
     assert_eq!(f(o, &["requests_due"]), 200.0);
     let hit = f(&s, &["failover", "failed_over"]);
-    assert!((hit - 200.0).abs() <= 3.0, "{hit} requests met the outage");
+    let crossed = 3.0 + (f(&s, &["lag_ms", "max"]) / 5.0).ceil();
+    assert!((hit - 200.0).abs() <= crossed, "{hit} requests met the outage (allowed 200 ± {crossed})");
     assert_eq!(f(o, &["user_errors"]), 0.0);
     assert_eq!(f(&s, &["failover", "rescued"]), hit);
     assert_eq!(s["failover"]["reasons"]["status 503"].as_f64(), Some(hit));

@@ -8,6 +8,7 @@ mod body;
 mod build;
 pub mod client;
 pub mod reach;
+mod served_by;
 pub mod tls;
 
 use crate::prompt::RequestBody;
@@ -19,6 +20,8 @@ pub use build::{build_router, BuildError};
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
+use served_by::marks_failover;
+pub(crate) use served_by::served_list;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -56,27 +59,6 @@ impl Tier {
     pub fn endpoint(&self, index: u64) -> &Endpoint {
         &self.endpoints[weighted_index(self.endpoints.iter().map(|e| e.weight), unit(mix(index ^ 0xE9D0)))]
     }
-}
-
-/// A served-by header that lists the upstreams a gateway tried, as nginx's `$upstream_addr` does after a retry
-/// (`"A, B"`; `" : "` separates internal redirects): the last item served, and how many were tried before it
-/// (each a failed attempt, so more than none is a failover). A single name comes back as it is.
-pub(crate) fn served_list(value: &str) -> (Option<String>, usize) {
-    let items = value.split(" : ").flat_map(|group| group.split(',')).map(str::trim).filter(|i| !i.is_empty());
-    let mut last = None;
-    let mut before = 0;
-    for item in items {
-        before += usize::from(last.is_some());
-        last = Some(item);
-    }
-    (last.map(str::to_string), before)
-}
-
-/// A failover marker's value: a count above 0 (LiteLLM's attempted fallbacks), or `true`.
-fn marks_failover(value: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(value);
-    let text = text.trim();
-    text.eq_ignore_ascii_case("true") || text.parse::<u64>().is_ok_and(|n| n > 0)
 }
 
 /// Whether an outcome means that an answer arrived (a status line at least), so that it could have named its
