@@ -424,6 +424,15 @@ fn capacity_search(
     let dir = out.unwrap_or_else(|| {
         run::default_results_root().join(format!("{}-capacity-{}", loaded.scenario.name, run::utc_stamp()))
     });
+    let begin = match capacity::start(loaded, settings) {
+        Ok(begin) => begin,
+        Err(refused) => {
+            eprintln!("error: {refused}");
+            return Ok(2);
+        }
+    };
+    // Said even with --quiet, on stderr: a search that starts above --min, or whose steps are long, says why.
+    eprintln!("capacity: {}", capacity::start_line(&begin, settings));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(run::RunError::Runtime)?;
     if !quiet {
         outln!("capacity search: {} (results: {})", loaded.scenario.name, dir.display());
@@ -433,7 +442,7 @@ fn capacity_search(
             outln!("{}", capacity::step_line(step));
         }
     };
-    let report = runtime.block_on(capacity::search(loaded, settings, &dir, &show))?;
+    let report = runtime.block_on(capacity::search(loaded, settings, &begin, &dir, &show))?;
     if quiet {
         outln!("{}; results: {}", capacity::conclusion(&report), dir.display());
     } else {

@@ -223,6 +223,9 @@ pub struct Attempt {
 /// status line and headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {
+    /// Waiting for one of `load.max_connections`' connections to be free, before sending; none without that
+    /// cap.
+    pub wait: Option<Duration>,
     pub connect: Option<Duration>,
     pub tls: Option<Duration>,
     pub headers: Duration,

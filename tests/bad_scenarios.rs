@@ -65,6 +65,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a conversation in a closed loop", format!("{LLM_HEAD}conversation = {{ turns = 3 }}\n{GOOD_LOAD}connections = 2\n"), 11, "classes[0].conversation", "closed loop"),
         ("a hang-up without its moment", format!("{LLM_HEAD}cancel = {{ share = \"5%\" }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after", "after_tokens"),
         ("a hang-up after tokens of an answer that is not streamed", format!("{LLM_HEAD}cancel = {{ share = \"5%\", after_tokens = 3 }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after_tokens", "stream = true"),
+        ("no connections at all", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = 0\n"), 8, "load.max_connections", "at least 1"),
+        ("a negative connection cap", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = -4\n"), 8, "load.max_connections", "invalid value"),
+        ("a connection cap on a closed loop", format!("{GOOD_HEAD}{GOOD_LOAD}connections = 4\nmax_connections = 4\n"), 9, "load.max_connections", "closed loop"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

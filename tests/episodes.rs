@@ -39,6 +39,16 @@ impl Respond for FailingOverGateway {
     }
 }
 
+/// `slacheck run FILE --verbose` off the async runtime (the stand-in answers on it meanwhile).
+async fn run_verbose(ws: Workspace, file: std::path::PathBuf) -> (Workspace, common::Ran) {
+    tokio::task::spawn_blocking(move || {
+        let r = ws.run(&file, &["--verbose"]);
+        (ws, r)
+    })
+    .await
+    .unwrap()
+}
+
 /// Runs 3 s at 200/s against a fresh stand-in, with this `served_by`; returns the stand-in and the run.
 async fn run_against_gateway(served_by: &str) -> (FailingOverGateway, common::Ran, Workspace) {
     let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
@@ -52,12 +62,7 @@ async fn run_against_gateway(served_by: &str) -> (FailingOverGateway, common::Ra
         server.uri()
     );
     let file = ws.write("gw.toml", &text);
-    let (ws, r) = tokio::task::spawn_blocking(move || {
-        let r = ws.run(&file, &["--verbose"]);
-        (ws, r)
-    })
-    .await
-    .unwrap();
+    let (ws, r) = run_verbose(ws, file).await;
     (gateway, r, ws)
 }
 
@@ -195,4 +200,53 @@ fn against_the_mock_the_episode_agrees_with_its_outage_schedule() {
     assert_eq!(f(e, &["failed"]), 0.0);
     assert_eq!(f(e, &["served_by", "fallback"]), f(e, &["requests"]));
     assert!((f(e, &["requests"]) - 100.0).abs() <= 1.0 + tolerance / 10.0, "{e}");
+}
+
+/// nginx with a `backup` server, as its `$upstream_addr` says it: every 5th request was refused by the primary
+/// and retried on the backup (`"A, B"`), the rest served by the primary. It counts the retried ones.
+#[derive(Clone, Default)]
+struct RetryingNginx {
+    seen: Arc<AtomicU64>,
+    retried: Arc<AtomicU64>,
+}
+
+impl Respond for RetryingNginx {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let upstream = if self.seen.fetch_add(1, Ordering::Relaxed) % 5 == 4 {
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            "127.0.0.1:19201, 127.0.0.1:19202"
+        } else {
+            "127.0.0.1:19201"
+        };
+        ResponseTemplate::new(200).insert_header("x-upstream", upstream).set_body_string("{}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listed_served_by_counts_the_last_upstream_and_a_failover() {
+    let server = MockServer::builder().listener(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).start().await;
+    let nginx = RetryingNginx::default();
+    Mock::given(method("POST")).respond_with(nginx.clone()).mount(&server).await;
+    let ws = Workspace::new();
+    let text = format!(
+        "name = \"nginx\"\nserved_by = {{ header = \"x-upstream\" }}\n[target]\nurl = \"{}/v1/chat/completions\"\n\
+         body = '{{}}'\n[load]\nprofile = \"constant\"\nrate = \"100/s\"\nduration = \"2s\"\n[sla]\navailability = \"90%\"\n",
+        server.uri()
+    );
+    let file = ws.write("nginx.toml", &text);
+    let (_ws, r) = run_verbose(ws, file).await;
+    let s = r.summary();
+    let (seen, retried) = (nginx.seen.load(Ordering::Relaxed), nginx.retried.load(Ordering::Relaxed));
+    assert_eq!(f(&s, &["counts", "total"]), seen as f64, "every request reached the stand-in once");
+    let served = |name: &str| {
+        let rows = s["upstreams"].as_array().unwrap();
+        rows.iter().find(|u| u["name"] == name).map_or(0.0, |u| f(u, &["counts", "total"]))
+    };
+    // The backup is an upstream of its own, with exactly the retried requests; no name is a list.
+    assert_eq!(served("127.0.0.1:19202"), retried as f64, "{}", s["upstreams"]);
+    assert_eq!(served("127.0.0.1:19201"), (seen - retried) as f64, "{}", s["upstreams"]);
+    assert!(s["upstreams"].as_array().unwrap().iter().all(|u| !u["name"].as_str().unwrap().contains(',')));
+    // A list longer than one is a failover, as the gateway reported it.
+    assert_eq!(f(&s, &["failover", "failed_over"]), retried as f64, "{}", s["failover"]);
+    assert!(!r.stdout.contains("19201, 127.0.0.1"), "the terminal never prints a list as a name:\n{}", r.stdout);
 }

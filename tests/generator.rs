@@ -3,6 +3,7 @@
 
 mod common;
 use common::{assert_counts_add_up, f, parquet_rows, Workspace};
+use std::time::Duration;
 
 /// A mock provider that answers every request in `latency`.
 fn slow_mock(latency: &str) -> String {
@@ -132,4 +133,89 @@ fn the_first_request_is_as_punctual_as_the_rest() {
     // A machine busy enough to delay request 0 delays the others too: twice their p99, plus a millisecond for the
     // timer's step, is room for that and far below a start that is late.
     assert!(first <= 2.0 * p99 + 1.0, "request 0 went out {first:.3} ms late; the last 2 s's p99 is {p99:.3} ms");
+}
+
+/// The stall test's rate: `SLACHECK_STALL_RATE` (bench/stall.sh runs the issue's 2,000/s in release), else 500/s,
+/// which a debug build keeps on a busy 2-core machine.
+fn stall_rate() -> f64 {
+    std::env::var("SLACHECK_STALL_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(500.0)
+}
+
+#[test]
+fn against_a_server_that_stalls_latency_is_the_truth_and_with_a_connection_cap_within_3_percent_of_it() {
+    // 1 s of nothing every 20 s, run for one whole period: 5% of the requests wait for a stall's end, uniformly
+    // 0..1 s, so the truth is p99 800 ms and p99.9 980 ms (1 - q = 5% × (1 - x / 1 s)); computed below from the
+    // schedule's own requests, and checked against that closed form.
+    let stalls = common::stall::Stalls { period: Duration::from_secs(20), stall: Duration::from_secs(1) };
+    let (rate, duration) = (stall_rate(), Duration::from_secs(20));
+    let truth = [0.99, 0.999].map(|q| stalls.truth(rate, duration, q).as_secs_f64() * 1000.0);
+    assert!((truth[0] - 800.0).abs() <= 2000.0 / rate && (truth[1] - 980.0).abs() <= 2000.0 / rate, "{truth:?}");
+    // A cap well below the requests that arrive in one stall (as oha's -c 256 at 2,000/s): most of them wait for a
+    // connection, the earliest on the cap's connections, the rest in turn.
+    let cap = (rate / 8.0).round() as u64;
+    let ws = Workspace::new();
+    for max_connections in [Some(cap), None] {
+        let server = common::stall::serve(stalls);
+        let name = if max_connections.is_some() { "capped" } else { "uncapped" };
+        let s = ws.write(
+            &format!("{name}.toml"),
+            &format!(
+                "name = \"{name}\"\n[target]\nurl = \"http://127.0.0.1:{}/v1/chat/completions\"\nbody = '{{}}'\n\
+                 [load]\nprofile = \"constant\"\nrate = \"{rate}/s\"\nduration = \"20s\"\n{}",
+                server.port,
+                max_connections.map(|n| format!("max_connections = {n}\n")).unwrap_or_default()
+            ),
+        );
+        let r = ws.run(&s, &["--format", "md"]);
+        let summary = r.summary();
+        assert_counts_add_up(&summary);
+        assert_eq!(f(&summary, &["counts", "ok"]), rate * 20.0, "{name}: {}", summary["errors"]);
+        let measured = [f(&summary, &["latency_ms", "p99"]), f(&summary, &["latency_ms", "p99.9"])];
+        let (opened, preopened) = (f(&summary, &["connections_opened"]), f(&summary, &["connections_preopened"]));
+        // What this machine added, measured in this run: the generator's own lateness, and under the cap, how long
+        // after the stall's end the first connections came free (the server's timer waking late, and the answers'
+        // way back): the request due just after the cap's connections filled in the stall waited that much more
+        // than the stall's rest. Each later round of waiting requests takes about as long again.
+        let lag = f(&summary, &["lag_ms", "p99.9"]);
+        let late = server.late().as_secs_f64() * 1000.0;
+        let filled = max_connections.map_or(0.0, |cap| cap as f64 / rate * 1000.0);
+        let waited = summary.get("connection_wait_ms").map(|_| f(&summary, &["connection_wait_ms", "max"]));
+        let round = waited.map_or(late, |w| (w - (1000.0 - filled)).max(late));
+        eprintln!(
+            "{name} at {rate}/s: p99 {:.1} ms, p99.9 {:.1} ms (truth {:.1}, {:.1}); lag p99.9 {lag:.2} ms, server late \
+             {late:.2} ms, first connection free {round:.2} ms after the stall; connections {opened} + {preopened} \
+             before the run, {} accepted",
+            measured[0],
+            measured[1],
+            truth[0],
+            truth[1],
+            server.accepted()
+        );
+        for (m, t) in measured.iter().zip(truth) {
+            // No coordinated omission: the waits of the requests due in a stall count from when they were due.
+            assert!(*m >= 0.97 * t, "{name}: {m:.1} ms measured, the truth is {t:.1} ms");
+            let Some(cap) = max_connections else { continue };
+            // The request with this truth came (1 s - t) into the stall: it went out in this round after its end.
+            let rounds = (((1000.0 - t) / 1000.0 * rate) / cap as f64).floor() + 1.0;
+            let limit = 1.03 * t + lag + rounds * round;
+            assert!(
+                *m <= limit,
+                "{name}: {m:.1} ms, truth {t:.1} ms: over {limit:.1} (lag {lag:.2}, {rounds} × {round:.2})"
+            );
+        }
+        let markdown = std::fs::read_to_string(r.out.join("summary.md")).unwrap();
+        let note = "connections (wait p99";
+        let Some(cap) = max_connections else {
+            assert!(waited.is_none() && !markdown.contains(note), "{name}: no cap, no wait");
+            continue;
+        };
+        assert_eq!(summary["scenario"]["load"]["max_connections"], cap, "summary.json shows the cap");
+        assert!(markdown.contains(&format!("load.max_connections' {cap} {note}")), "{markdown}");
+        // The server also accepted the reach check's connection, closed before the run.
+        assert!(opened + preopened <= cap as f64, "{opened} + {preopened} connections > {cap}");
+        assert!(server.accepted() <= cap + 1, "the server accepted {} connections, over {cap} + 1", server.accepted());
+        // The request due just after the cap's connections filled in a stall waits for one until the stall ends.
+        let waited = waited.unwrap_or_default();
+        assert!(waited >= 0.9 * (1000.0 - filled), "longest wait for a connection {waited:.1} ms");
+    }
 }

@@ -275,6 +275,12 @@ impl EpisodeTracker {
         }
     }
 
+    /// An episode is open: two failures or failovers or more, not yet followed by `recover_after` clean
+    /// requests (a lone one, which closes as an isolated failure, is not counted).
+    pub fn open(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| o.anomalies > 1)
+    }
+
     /// Requests waiting for an earlier one.
     #[cfg(test)]
     fn held(&self) -> usize {

@@ -22,11 +22,15 @@ pub struct PhaseStats {
     /// From an attempt's send to its answer's status line and headers (a new connection's time included).
     #[serde(with = "super::as_text")]
     pub headers: Histogram<u64>,
+    /// Under `load.max_connections`: each attempt's wait for a free connection before its send.
+    #[serde(with = "super::as_text", default = "new_histogram")]
+    pub wait: Histogram<u64>,
 }
 
 impl Default for PhaseStats {
     fn default() -> Self {
-        PhaseStats { opened: 0, preopened: 0, connect: new_histogram(), tls: new_histogram(), headers: new_histogram() }
+        let h = new_histogram;
+        PhaseStats { opened: 0, preopened: 0, connect: h(), tls: h(), headers: h(), wait: h() }
     }
 }
 
@@ -42,6 +46,9 @@ impl PhaseStats {
             if let Some(tls) = p.tls {
                 self.tls.saturating_record(micros(tls));
             }
+            if let Some(wait) = p.wait {
+                self.wait.saturating_record(micros(wait));
+            }
         }
     }
 
@@ -50,6 +57,7 @@ impl PhaseStats {
         self.preopened += other.preopened;
         self.connect.add(&other.connect)?;
         self.tls.add(&other.tls)?;
+        self.wait.add(&other.wait)?;
         self.headers.add(&other.headers)
     }
 }
@@ -73,21 +81,29 @@ mod tests {
         let mut s = Sample::not_sent(Duration::ZERO, Duration::ZERO);
         s.attempts = vec![
             attempt(Some(Phases {
+                wait: None,
                 connect: Some(Duration::from_micros(300)),
                 tls: Some(Duration::from_micros(900)),
                 headers: Duration::from_millis(5),
             })),
-            attempt(Some(Phases { connect: None, tls: None, headers: Duration::from_millis(7) })),
+            attempt(Some(Phases {
+                wait: Some(Duration::from_micros(2500)),
+                connect: None,
+                tls: None,
+                headers: Duration::from_millis(7),
+            })),
             attempt(None),
         ];
         let mut p = PhaseStats::default();
         p.observe(&s);
         assert_eq!((p.opened, p.connect.len(), p.headers.len()), (1, 1, 2));
         assert_eq!((p.connect.max(), p.tls.len(), p.tls.max()), (300, 1, 900));
+        assert_eq!(p.wait.len(), 1, "only an attempt under the connection cap waited");
+        assert!(p.wait.equivalent(p.wait.max(), 2500));
         assert!(p.headers.equivalent(p.headers.max(), 7000) && p.headers.equivalent(p.headers.min(), 5000));
         let mut merged = PhaseStats::default();
         merged.merge(&p).unwrap();
         merged.merge(&p).unwrap();
-        assert_eq!((merged.opened, merged.headers.len(), merged.tls.len()), (2, 4, 2));
+        assert_eq!((merged.opened, merged.headers.len(), merged.tls.len(), merged.wait.len()), (2, 4, 2, 2));
     }
 }

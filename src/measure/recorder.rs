@@ -40,9 +40,9 @@ pub enum SinkError {
     Requests(std::io::Error),
 }
 
-/// Called with the result so far once a second (as each interval closes): a live view of the run, such as the
-/// Prometheus exposition.
-pub type Snapshot = Box<dyn FnMut(&RunResult) + Send>;
+/// Called with the result so far once a second (as each interval closes), and whether a failover episode is
+/// open: a live view of the run, such as the Prometheus exposition.
+pub type Snapshot = Box<dyn FnMut(&RunResult, bool) + Send>;
 
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
@@ -194,6 +194,12 @@ impl Recorder {
             self.live.finished.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // The second closes before this request is counted anywhere: the live view it shows (one Prometheus
+        // scrape) then holds every counter at the same request, its total equal to its tiers' and classes' sums.
+        if s.sent.is_some() && s.done.as_secs() > self.interval_second {
+            self.close_interval();
+            self.interval_second = s.done.as_secs();
+        }
         let r = &mut self.result;
         r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
@@ -252,11 +258,6 @@ impl Recorder {
             r.service_time.saturating_record(service);
         }
         r.lag.saturating_record(lag);
-        let done_second = s.done.as_secs();
-        if done_second > self.interval_second {
-            self.close_interval();
-            self.interval_second = done_second;
-        }
         let tiers = self.result.tiers.len();
         let series = [Some(0), Some(1), Some(2), s.served.map(|t| 3 + t as usize), Some(3 + tiers + s.class as usize)];
         for ((i, value), is_latency) in
@@ -327,7 +328,7 @@ impl Recorder {
             return;
         }
         if let Some(show) = &mut self.snapshot {
-            show(&self.result);
+            show(&self.result, self.episodes.as_ref().is_some_and(|e| e.open()));
         }
         let t = self.interval_second;
         let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });

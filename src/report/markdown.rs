@@ -38,6 +38,9 @@ fn warnings(out: &mut String, summary: &Summary) {
     if summary.generator.overloaded {
         let _ = writeln!(out, "> ⚠️ {}\n", generator_warning(summary));
     }
+    if let Some(note) = connection_cap_note(summary) {
+        let _ = writeln!(out, "> {note}\n");
+    }
 }
 
 /// The SLA targets: limit, measurement, interval, judgement, and what more to know.
@@ -61,6 +64,7 @@ fn targets(out: &mut String, summary: &Summary) {
 fn latency(out: &mut String, summary: &Summary) {
     let phases = [
         ("headers (send to answer head)", &summary.headers_ms),
+        ("wait for a connection (max_connections)", &summary.connection_wait_ms),
         ("TCP connect", &summary.connect_ms),
         ("TLS handshake", &summary.tls_ms),
     ];

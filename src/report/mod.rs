@@ -13,6 +13,7 @@
 //!
 //! Plots are drawn by `plot`, the interval log by `hlog`; atomic writes come from `outdir`.
 
+pub mod buckets;
 pub mod failover;
 pub mod goodput;
 pub mod html;

@@ -349,6 +349,10 @@ pub struct Summary {
     pub connections_preopened: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers_ms: Option<Percentiles>,
+    /// Under `load.max_connections`: each attempt's wait for a free connection before it was sent, part of its
+    /// latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_wait_ms: Option<Percentiles>,
     pub cost: CostSummary,
     pub generator: Generator,
     pub verdict: Verdict,
@@ -435,6 +439,7 @@ impl Summary {
             connections_opened: result.phases.opened,
             connections_preopened: result.phases.preopened,
             headers_ms: (!result.phases.headers.is_empty()).then(|| Percentiles::of(&result.phases.headers)),
+            connection_wait_ms: (!result.phases.wait.is_empty()).then(|| Percentiles::of(&result.phases.wait)),
             cost: CostSummary {
                 total_usd,
                 per_1000_requests_usd: per_request * 1000.0,

@@ -133,6 +133,10 @@ fn phases(out: &mut String, summary: &Summary) {
     if let Some(p) = &summary.headers_ms {
         out.push_str(&percentile_line("headers", p));
     }
+    if let Some(p) = &summary.connection_wait_ms {
+        out.push_str(&percentile_line("conn wait", p));
+        let _ = writeln!(out, "  (conn wait: for one of load.max_connections' connections before the send)");
+    }
     if let Some(p) = &summary.connect_ms {
         out.push_str(&percentile_line("connect", p));
         if let Some(tls) = &summary.tls_ms {
@@ -368,6 +372,7 @@ fn warnings(summary: &Summary) -> Vec<String> {
     if summary.generator.overloaded {
         lines.push(format!("WARNING: {}", generator_warning(summary)));
     }
+    lines.extend(connection_cap_note(summary).map(|n| format!("note: {n}")));
     if !summary.scenario.target.tls_verify {
         lines.push(
             "WARNING: TLS certificates were not verified ([target] tls_verify = false): any server could have \

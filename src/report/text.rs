@@ -165,6 +165,19 @@ pub(super) fn generator_warning(summary: &Summary) -> String {
     )
 }
 
+/// Requests waited for one of `load.max_connections`' connections: that wait is in their latency, and it is the
+/// cap's (the generator's), not the target's. None when nothing waited a millisecond at p99.
+pub(super) fn connection_cap_note(summary: &Summary) -> Option<String> {
+    let wait = summary.connection_wait_ms.as_ref().filter(|w| w.p99 >= 1.0)?;
+    let cap = summary.scenario.load.max_connections?;
+    Some(format!(
+        "requests waited for one of load.max_connections' {cap} connections (wait p99 {}, max {}): that wait is \
+         in their latency, and comes from the cap, not from the target",
+        fmt_ms(wait.p99),
+        fmt_ms(wait.max)
+    ))
+}
+
 /// ✓/✗/? for a terminal, ✅/❌/⚠️ for Markdown.
 pub(super) fn judgement_mark(j: crate::sla::Judgement) -> (&'static str, &'static str) {
     match j {

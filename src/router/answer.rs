@@ -2,6 +2,7 @@
 //! size cap and the deadline (a stream event by event), and what the attempt came to.
 
 use super::body::{self, json_pointer, BodyRead, Read, ReadEnd, WithUsage};
+use super::served_by::{marks_failover, served_list};
 use super::{client, Asked, Exchange, Router, MAX_CAPTURED};
 use crate::sample::{ErrorKind, Outcome};
 use crate::scenario::ServedBy;
@@ -23,12 +24,13 @@ impl Router {
     ) -> Result<Read, client::SendError> {
         let answer = asked.answer;
         let status = response.status;
-        let upstream = match &self.served_by {
-            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string),
+        let listed = match &self.served_by {
+            Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(served_list),
             _ => None,
         };
+        let (upstream, tried_before) = listed.unwrap_or((None, 0));
         let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
-        let failed_over = failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
+        let failed_over = tried_before > 0 || failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
         let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         let json = content_type.starts_with(b"application/json");
         if content_type.starts_with(b"text/event-stream") {
@@ -147,11 +149,4 @@ impl Router {
             }
         }
     }
-}
-
-/// A failover marker's value: a count above 0 (LiteLLM's attempted fallbacks), or `true`.
-fn marks_failover(value: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(value);
-    let text = text.trim();
-    text.eq_ignore_ascii_case("true") || text.parse::<u64>().is_ok_and(|n| n > 0)
 }

@@ -139,8 +139,10 @@ pub fn build_router(
 impl Endpoint {
     /// An endpoint, with the lean HTTP/1.1 path when its URL and the scenario's HTTP version allow one.
     fn new(url: reqwest::Url, region: Option<u16>, weight: f64, spec: &RoutingSpec, tls: Option<&TlsConfig>) -> Self {
-        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, spec.max_in_flight, tls);
-        Endpoint { url, lean, region, weight }
+        let max_idle = spec.max_connections.unwrap_or(usize::MAX).min(spec.max_in_flight);
+        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, max_idle, tls);
+        let slots = spec.max_connections.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
+        Endpoint { url, lean, slots, region, weight }
     }
 }
 

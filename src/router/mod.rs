@@ -9,6 +9,7 @@ mod body;
 mod build;
 pub mod client;
 pub mod reach;
+mod served_by;
 pub mod tls;
 
 use crate::prompt::RequestBody;
@@ -41,6 +42,10 @@ pub struct Endpoint {
     pub url: Url,
     /// The lean HTTP/1.1 path to it, for a plain `http://` URL (see [`client`]).
     pub lean: Option<std::sync::Arc<client::LeanTarget>>,
+    /// Under `load.max_connections`: one permit per connection to it. An attempt holds one from before its send
+    /// to the end of its answer, and waits for one in turn (the semaphore is fair), so no more requests are out
+    /// to the endpoint than it has connections.
+    pub slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// Index into [`Router::regions`].
     pub region: Option<u16>,
     pub weight: f64,
@@ -530,11 +535,18 @@ impl Router {
         let mut head: Option<(u16, Vec<Option<String>>)> = None;
         let mut phases = None;
         let exchange = async {
+            // Held to the end of the answer, whatever ends it; a wait counts against the attempt's deadline.
+            let waiting = Instant::now();
+            let slot = match &endpoint.slots {
+                Some(slots) => Some(slots.acquire().await.map_err(|_| client::SendError::Transport("closed".into()))?),
+                None => None,
+            };
+            let wait = slot.as_ref().map(|_| waiting.elapsed());
             let sending = Instant::now();
             let mut response =
                 client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body).await?;
             let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
-            phases = Some(crate::sample::Phases { connect, tls, headers: sending.elapsed() });
+            phases = Some(crate::sample::Phases { wait, connect, tls, headers: sending.elapsed() });
             head = Some((response.status, self.captured(response.headers())));
             self.read(&mut response, deadline, &mut sse, asked).await
         };

@@ -64,3 +64,15 @@ fn the_mix_spreads_classes_by_weight() {
     // sd at n = 100,000, p = 0.1 is 95; allow four of them.
     assert!((analysis as i64 - 10_000).abs() < 380, "{analysis}");
 }
+
+#[test]
+fn a_listed_served_by_is_the_last_upstream_and_the_earlier_ones_were_tried_before() {
+    use super::served_by::served_list;
+    let one = |s: &str| (Some(s.to_string()), 0);
+    assert_eq!(served_list("127.0.0.1:19201"), one("127.0.0.1:19201"));
+    assert_eq!(served_list("primary"), one("primary"));
+    // nginx after a retry, and after a retry and an internal redirect.
+    assert_eq!(served_list("127.0.0.1:19201, 127.0.0.1:19202"), (Some("127.0.0.1:19202".into()), 1));
+    assert_eq!(served_list("a:1, b:2 : c:3"), (Some("c:3".into()), 2));
+    assert_eq!(served_list(" , "), (None, 0));
+}

@@ -125,6 +125,7 @@ async fn answer(
 pub struct LiveMetrics {
     addr: SocketAddr,
     exposition: Exposition,
+    judge: Judge,
     server: tokio::task::JoinHandle<()>,
     linger: Duration,
     /// Caught from the start, so that a signal that comes before the linger begins still ends it.
@@ -133,23 +134,34 @@ pub struct LiveMetrics {
 
 impl LiveMetrics {
     /// Listens when `--metrics-addr` asks for it.
-    pub(super) async fn start(opts: &super::RunOptions, controls: &Controls) -> Result<Option<Self>, RunError> {
+    pub(super) async fn start(
+        opts: &super::RunOptions,
+        scenario: &crate::scenario::Scenario,
+        controls: &Controls,
+    ) -> Result<Option<Self>, RunError> {
         let Some(addr) = opts.metrics_addr else { return Ok(None) };
         let exposition = Exposition::default();
         let server = serve(addr, exposition.clone(), controls.clone()).await?;
         let signals = crate::signals::Signals::catch().map_err(RunError::Signals)?;
-        Ok(Some(LiveMetrics { addr, exposition, server, linger: opts.metrics_linger, signals }))
+        let judge = Judge {
+            scenario: scenario.name.clone(),
+            shard: opts.shard,
+            sla: scenario.sla.clone(),
+            undecided_passes: scenario.sla.insufficient_data == crate::scenario::InsufficientData::Pass,
+            buckets: crate::report::buckets::Buckets::of(&scenario.sla),
+        };
+        Ok(Some(LiveMetrics { addr, exposition, judge, server, linger: opts.metrics_linger, signals }))
     }
 
     /// What the recorder calls once a second.
     pub(super) fn snapshot(&self) -> crate::measure::Snapshot {
-        let exposition = self.exposition.clone();
-        Box::new(move |result| exposition.set(crate::report::prometheus::exposition(result)))
+        let (exposition, judge) = (self.exposition.clone(), self.judge.clone());
+        Box::new(move |result, episode_open| exposition.set(judge.exposition(result, episode_open, true)))
     }
 
-    /// The finished run's numbers: those of summary.json.
-    pub(super) fn last(&self, result: &crate::measure::RunResult) {
-        self.exposition.set(crate::report::prometheus::exposition(result));
+    /// The finished run's numbers: those of summary.json (its verdict `interrupted` when it is not `complete`).
+    pub(super) fn last(&self, result: &crate::measure::RunResult, complete: bool) {
+        self.exposition.set(self.judge.exposition(result, false, complete));
     }
 
     /// Serves the final numbers for `--metrics-linger` (SIGINT, SIGTERM or SIGHUP ends it early, as does one
@@ -163,5 +175,32 @@ impl LiveMetrics {
             }
         }
         self.server.abort();
+    }
+}
+
+/// The run's labels, and how its verdict is judged (as summary.json's `outcome`).
+#[derive(Clone)]
+struct Judge {
+    scenario: String,
+    shard: Option<crate::profile::Shard>,
+    sla: crate::scenario::Sla,
+    undecided_passes: bool,
+    buckets: crate::report::buckets::Buckets,
+}
+
+impl Judge {
+    fn exposition(&self, result: &crate::measure::RunResult, episode_open: bool, complete: bool) -> String {
+        let verdict = match complete {
+            true => crate::sla::evaluate(&self.sla, result).outcome(self.undecided_passes),
+            false => crate::sla::Outcome::Interrupted,
+        };
+        let run = crate::report::prometheus::RunState {
+            scenario: &self.scenario,
+            shard: self.shard,
+            verdict,
+            episode_open,
+            buckets: &self.buckets,
+        };
+        crate::report::prometheus::exposition(result, &run)
     }
 }

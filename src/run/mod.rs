@@ -247,9 +247,9 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let (start, started_at) = clock_start(opts.start_at);
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
     router.turn_numbers = opts.shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
-    let preopened = preconnect(&router, preconnect_count(profile, opts.shard, scenario.load.connections), start).await;
+    let preopened = preconnect(&router, preconnect_count(profile, opts.shard, &scenario.load), start).await;
     let controls = Controls::new(scenario.load.max_in_flight);
-    let metrics = LiveMetrics::start(opts, &controls).await?;
+    let metrics = LiveMetrics::start(opts, scenario, &controls).await?;
     let folder = match &opts.out {
         Some(d) => ResultsDir::take(d)?,
         None => ResultsDir::create_unique(&opts.results_root, &scenario.name, &utc_stamp_of(started_at))?,
@@ -292,7 +292,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let mut write_errors: Vec<RunError> = sink_errors.into_iter().map(|e| sink_paths.error(e)).collect();
     result.phases.preopened = preopened;
     if let Some(m) = &metrics {
-        m.last(&result);
+        m.last(&result, interrupted.is_none());
     }
     let usage = crate::machine::Usage {
         cpu_s: crate::machine::cpu_seconds() - cpu_before,
@@ -369,11 +369,13 @@ async fn prepare_target(
 /// Connections opened before the run per endpoint: as many as requests are due in this long at the starting rate.
 const PRECONNECT_FOR: Duration = Duration::from_millis(5);
 
-/// Connections to open per endpoint: the requests due in [`PRECONNECT_FOR`] at this process's starting rate, and
-/// in a closed loop no more than its connections (it never has more requests out).
-fn preconnect_count(profile: &Profile, shard: Option<Shard>, connections: Option<usize>) -> usize {
+/// Connections to open per endpoint: all of `load.max_connections` (as oha opens its `-c` connections), else
+/// the requests due in [`PRECONNECT_FOR`] at this process's starting rate; in a closed loop no more than its
+/// connections (it never has more requests out).
+fn preconnect_count(profile: &Profile, shard: Option<Shard>, load: &crate::scenario::Load) -> usize {
     let due = profile.rate_at(0.0) * PRECONNECT_FOR.as_secs_f64() / shard.map_or(1.0, |s| f64::from(s.count));
-    (due.ceil() as usize).min(connections.unwrap_or(usize::MAX))
+    let count = load.max_connections.unwrap_or(due.ceil() as usize);
+    count.min(load.connections.unwrap_or(usize::MAX))
 }
 
 /// Opens `count` connections to each lean endpoint of the tiers that classes try first, until shortly before

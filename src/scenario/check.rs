@@ -346,6 +346,15 @@ impl LoadedScenario {
             }
             _ => {}
         }
+        if load.max_connections == Some(0) {
+            return Err(self.error("load.max_connections", "must be at least 1"));
+        }
+        if load.max_connections.is_some() && load.connections.is_some() {
+            return Err(self.error(
+                "load.max_connections",
+                "caps an open loop's connections; a closed loop (`connections`) already has that many",
+            ));
+        }
         Ok(())
     }
 

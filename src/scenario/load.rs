@@ -75,6 +75,13 @@ pub struct Load {
     /// service time is what a closed-loop tool without correction would report. Absent: open loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
+    /// Open loop over at most this many connections to each endpoint (as oha's `-c`), opened before the run. A
+    /// request due while every one is busy waits for one, first come first served, and its latency still counts
+    /// from its intended time; requests waiting past `max_in_flight` are not sent. Over HTTP/2 (which multiplexes
+    /// requests on one connection) it is the most requests at once to each endpoint. Absent: a connection per
+    /// request in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// The most memory the prompts may hold: shared prefixes and datasets for the whole run, and the request
     /// bodies in flight. A scenario whose prompts need more at `max_in_flight` is refused before it runs; while
     /// it runs, a request whose body would pass it is not sent.

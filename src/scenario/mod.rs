@@ -209,6 +209,7 @@ impl LoadedScenario {
             served_by: s.served_by.as_ref(),
             success_statuses: &s.sla.success_statuses,
             max_in_flight: s.load.max_in_flight,
+            max_connections: s.load.max_connections,
             seed: s.load.seed,
             prompts,
             tls: self.tls(),

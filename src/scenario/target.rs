@@ -275,6 +275,8 @@ pub struct RoutingSpec<'a> {
     pub served_by: Option<&'a ServedBySpec>,
     pub success_statuses: &'a [StatusPattern],
     pub max_in_flight: usize,
+    /// `load.max_connections`: the most requests at once to each endpoint.
+    pub max_connections: Option<usize>,
     pub seed: u64,
     /// Each class's prompt settings, in the order of `classes`.
     pub prompts: Vec<PromptSpec>,

@@ -267,3 +267,21 @@ fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
     assert_eq!(e.served_by, BTreeMap::from([("unknown".to_string(), 1)]));
     assert_eq!((e.start_ms, e.end_ms), (50.0, 55.0));
 }
+
+/// `open()`, as the live gauge reads it: a lone failure is not an open episode, a second one before the primary
+/// recovers is, and `recover_after` (20) successes of the primary close it.
+#[test]
+fn an_episode_is_open_from_its_second_anomaly_until_the_primary_recovers() {
+    let mut t = tracker(rules(Some("a")));
+    let mut seen = Vec::new();
+    let sequence = [steady(0, 5, "a", true), steady(25, 1, "a", false), steady(30, 1, "a", false)];
+    let recovery = steady(35, 20, "a", true);
+    for (i, o) in sequence.into_iter().flatten().chain(recovery).enumerate() {
+        t.ended(i as u64, Some(o));
+        seen.push(t.open());
+    }
+    // By hand: closed for the 5 successes and the first failure (request 5), open from the second failure
+    // (request 6) through the 19th success after it, closed at the 20th (request 26).
+    let expected: Vec<bool> = (0..27).map(|i| (6..26).contains(&i)).collect();
+    assert_eq!(seen, expected);
+}
