@@ -86,6 +86,8 @@ pub struct Generation {
     pub(crate) provider: std::sync::Arc<crate::Provider>,
     pub(crate) id: Option<String>,
     pub(crate) complete: bool,
+    /// Tokens generated for this answer so far.
+    pub(crate) tokens: u64,
 }
 
 impl Generation {
@@ -94,7 +96,8 @@ impl Generation {
         self.complete = true;
     }
 
-    pub fn produced(&self, tokens: u64) {
+    pub fn produced(&mut self, tokens: u64) {
+        self.tokens += tokens;
         if let Some(id) = &self.id {
             self.provider.ledger.produced(id, tokens);
         }
@@ -105,7 +108,7 @@ impl Generation {
 impl Drop for Generation {
     fn drop(&mut self) {
         if !self.complete {
-            self.provider.count_hang_up();
+            self.provider.count_hang_up(self.tokens);
         }
         if let Some(id) = &self.id {
             self.provider.ledger.ended(id, !self.complete);

@@ -4,6 +4,7 @@
 //! - [`provider`]: the fault logic as plain code: one decision per request, stats, run-time control.
 //! - [`tokens`]: answers whose time follows their tokens: prefill per prompt token, decode per answer token.
 //! - [`ledger`]: the tokens produced for each request id, and whether its client went away first.
+//! - [`metrics`]: `GET /metrics`: a provider's counters in the Prometheus text format, for scrapers.
 //! - [`server`]: a hyper server over a provider (streams SSE token by token; flat memory).
 //! - `wiremock_support` (feature `wiremock`): the same fault logic as a wiremock responder, for tests.
 //! - [`openai`]: the OpenAI chat-completions shapes the providers answer with.
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod ledger;
+pub mod metrics;
 pub mod openai;
 pub mod provider;
 pub mod server;

@@ -68,6 +68,9 @@ pub struct Stats {
     /// Answers whose client went away before they ended (generation stopped then).
     #[serde(default)]
     pub hung_up: u64,
+    /// The answer tokens of those answers: generated for a client that did not read them to the end.
+    #[serde(default)]
+    pub tokens_hung_up: u64,
 }
 
 struct State {
@@ -240,9 +243,11 @@ impl Provider {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.tokens_out += tokens;
     }
 
-    /// Counts an answer whose client went away before it ended.
-    pub fn count_hang_up(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.hung_up += 1;
+    /// Counts an answer whose client went away before it ended, after `tokens` of it were generated.
+    pub fn count_hang_up(&self, tokens: u64) {
+        let stats = &mut self.state.lock().unwrap_or_else(|p| p.into_inner()).stats;
+        stats.hung_up += 1;
+        stats.tokens_hung_up += tokens;
     }
 
     pub fn stats(&self) -> Stats {

@@ -175,6 +175,9 @@ async fn handle(
         (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
         (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
         (Method::GET, "/__stats") => json(p, 200, serde_json::to_string(&p.stats()).unwrap_or_default()),
+        (Method::GET, crate::metrics::PATH) => {
+            respond(p, 200, crate::metrics::CONTENT_TYPE, full(crate::metrics::exposition(&p.stats())))
+        }
         (Method::POST, "/__control") => match serde_json::from_slice::<Control>(&body) {
             Ok(c) => match p.control(&c) {
                 Ok(change) => {
@@ -202,7 +205,7 @@ async fn chat(
         provider.ledger.began(r);
     }
     // Ends the id's generation when dropped: when the answer is complete, or when its client went away first.
-    let mut generation = Generation { provider: provider.clone(), id: request_id, complete: false };
+    let mut generation = Generation { provider: provider.clone(), id: request_id, complete: false, tokens: 0 };
     let request = ChatRequest::parse(&body);
     let model = request.model().to_string();
     let decision = provider.decide(began, &model, request.stream);

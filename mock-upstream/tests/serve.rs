@@ -252,6 +252,19 @@ async fn control_starts_and_stops_an_outage_and_stats_count_it() {
     assert_eq!((stats.by_status["503"], stats.by_status["200"]), (1, 1));
     assert_eq!((stats.by_model["a"], stats.by_model["b"]), (1, 1));
     assert_eq!(stats.faults["outage"], 1);
+    // The same counters in the Prometheus text format, beside the provider's own paths.
+    let r = c.get(format!("{}/metrics", p.base_url())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    for line in [
+        r#"mock_upstream_requests_total{provider="c",status="200"} 1"#,
+        r#"mock_upstream_requests_total{provider="c",status="503"} 1"#,
+        r#"mock_upstream_faults_total{provider="c",kind="outage"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+    }
+    assert_eq!(chat(&c, &p.chat_url(), r#"{"model": "a"}"#).await.status(), 200, "chat still answers");
 }
 
 #[tokio::test(flavor = "multi_thread")]
