@@ -34,6 +34,17 @@ pub fn fmt_seconds(s: f64) -> String {
     format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
+/// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
+pub fn fmt_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
 /// A rate of events per second, written `"<count>/<unit>"`: `"50000/min"`, `"833/s"`, `"10/ms"`, `"3600/h"`.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Rate {

@@ -31,9 +31,9 @@ use failover::*;
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
+pub(crate) use slacheck_common::units::fmt_ms;
 pub use summary::*;
 pub use terminal::{terminal, Detail};
-pub(crate) use text::fmt_ms;
 pub use text::verdict_text;
 #[allow(unused_imports)]
 use text::*;

@@ -27,7 +27,19 @@ pub(super) fn served_by_line(summary: &Summary) -> Option<String> {
         .iter()
         .map(|g| format!("{} {} ({:.1}%)", g.name, g.counts.total, g.counts.total as f64 * 100.0 / total))
         .collect();
-    Some(format!("served by: {}", list.join(", ")))
+    Some(format!("served by: {}{}", list.join(", "), failed_attempts_note(summary).unwrap_or_default()))
+}
+
+/// The attempts a gateway's served-by list reported failing on each upstream before another served, as a
+/// sentence's end: "; failed attempts before another upstream served: A 200".
+pub(super) fn failed_attempts_note(summary: &Summary) -> Option<String> {
+    let failed: Vec<String> = summary
+        .upstreams
+        .iter()
+        .filter(|g| g.failed_attempts > 0)
+        .map(|g| format!("{} {}", g.name, g.failed_attempts))
+        .collect();
+    (!failed.is_empty()).then(|| format!("; failed attempts before another upstream served: {}", failed.join(", ")))
 }
 
 /// Answers that came without the served-by value: said, never hidden under the target's name.
@@ -110,17 +122,6 @@ pub(super) fn error_budget_line(b: &ErrorBudget) -> String {
         b.consumed * 100.0,
         b.burn_rate
     )
-}
-
-/// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
-pub(crate) fn fmt_ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.1}ms")
-    } else {
-        format!("{v:.2}ms")
-    }
 }
 
 /// A ratio as a percentage with three decimals, or "n/a".

@@ -8,6 +8,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::Type;
 use serde::{Deserialize, Serialize};
+use slacheck_common::units::fmt_ms;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -128,7 +129,7 @@ impl TailSettings {
         let slowest = windows.iter().enumerate().filter_map(|(i, w)| w.3.map(|p| (i, p))).fold(None, first_max);
         let window = match (most_failed, slowest) {
             (Some((i, n)), _) => Some((windows[i].0, windows[i].1, format!("the most failures: {n}"))),
-            (None, Some((i, p))) => Some((windows[i].0, windows[i].1, format!("the highest p99: {p:.1} ms"))),
+            (None, Some((i, p))) => Some((windows[i].0, windows[i].1, format!("the highest p99: {}", fmt_ms(p)))),
             (None, None) => None,
         };
         Some(TailSettings {
