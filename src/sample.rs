@@ -98,6 +98,9 @@ pub struct Sample {
     pub served_by_missing: bool,
     /// The gateway's own marker (`served_by.failed_over`) says it failed over internally.
     pub gateway_failed_over: bool,
+    /// The upstreams a gateway's served-by list names before the one that served (nginx's `"A, B"`): each an
+    /// attempt that failed there. Empty without a list.
+    pub gateway_tried: Vec<String>,
     /// The HTTP status of the last answer, when a status line came.
     pub status: Option<u16>,
     /// The last answer's values of `target.capture_headers`, in their order (empty when none are named).
@@ -172,6 +175,7 @@ impl Sample {
             upstream: None,
             served_by_missing: false,
             gateway_failed_over: false,
+            gateway_tried: Vec::new(),
             status: None,
             captured: Vec::new(),
             tokens: None,

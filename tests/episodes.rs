@@ -249,4 +249,15 @@ async fn a_listed_served_by_counts_the_last_upstream_and_a_failover() {
     // A list longer than one is a failover, as the gateway reported it.
     assert_eq!(f(&s, &["failover", "failed_over"]), retried as f64, "{}", s["failover"]);
     assert!(!r.stdout.contains("19201, 127.0.0.1"), "the terminal never prints a list as a name:\n{}", r.stdout);
+    // Each earlier item is a failed attempt on that upstream: the primary refused every retried request, so its
+    // availability is its successes over its successes and refusals, and the backup failed none.
+    let row = |name: &str| s["upstreams"].as_array().unwrap().iter().find(|u| u["name"] == name).unwrap().clone();
+    let (primary, backup) = (row("127.0.0.1:19201"), row("127.0.0.1:19202"));
+    assert_eq!(f(&primary, &["failed_attempts"]), retried as f64, "{primary}");
+    assert_eq!(f(&backup, &["failed_attempts"]), 0.0, "{backup}");
+    let expected = (seen - retried) as f64 / seen as f64;
+    assert!((f(&primary, &["availability"]) - expected).abs() < 1e-9, "{primary} against {expected}");
+    assert_eq!(f(&backup, &["availability"]), 1.0, "{backup}");
+    let said = format!("failed attempts before another upstream served: 127.0.0.1:19201 {retried}");
+    assert!(r.stdout.contains(&said), "the terminal names the refusals ({said}):\n{}", r.stdout);
 }

@@ -409,20 +409,29 @@ pub const UPSTREAM_TAG: &str = "upstream.";
 
 /// Returns the name it was counted under, for the request's timeline row.
 fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> &'a str {
+    for tried in &s.gateway_tried {
+        upstream_row(r, tried).failed_attempts += 1;
+    }
     let latency = s.sent.filter(|_| s.outcome != Outcome::Cancelled).map(|_| s.done.saturating_sub(s.intended));
     r.served_by_missing += s.served_by_missing as u64;
     let u = s.upstream.as_deref().unwrap_or(UNKNOWN_UPSTREAM);
-    let full = r.upstreams.len() >= MAX_UPSTREAMS;
-    match r.upstreams.get_mut(u) {
-        Some(g) => g.add(&s.outcome, latency),
-        None if !full => r.upstreams.entry(u.to_string()).or_default().add(&s.outcome, latency),
-        None => {
-            r.upstreams_beyond_cap += 1;
-            r.upstreams.entry(OTHER_UPSTREAMS.into()).or_default().add(&s.outcome, latency);
-            return OTHER_UPSTREAMS;
-        }
+    let beyond_cap = !r.upstreams.contains_key(u) && r.upstreams.len() >= MAX_UPSTREAMS;
+    r.upstreams_beyond_cap += u64::from(beyond_cap);
+    upstream_row(r, u).add(&s.outcome, latency);
+    if beyond_cap {
+        OTHER_UPSTREAMS
+    } else {
+        u
     }
-    u
+}
+
+/// The row of an upstream by name, made on first sight, or `(other)` once [`MAX_UPSTREAMS`] are named.
+fn upstream_row<'r>(r: &'r mut RunResult, name: &str) -> &'r mut Group {
+    if !r.upstreams.contains_key(name) {
+        let name = if r.upstreams.len() >= MAX_UPSTREAMS { OTHER_UPSTREAMS } else { name };
+        return r.upstreams.entry(name.to_string()).or_default();
+    }
+    r.upstreams.get_mut(name).expect("just checked")
 }
 
 #[cfg(test)]

@@ -17,11 +17,15 @@ pub struct Group {
     pub errors: BTreeMap<String, u64>,
     #[serde(with = "super::as_text")]
     pub latency: Histogram<u64>,
+    /// An upstream's attempts that failed before another upstream served the request, as a gateway's served-by
+    /// list reports them (nginx's `"A, B"`: A failed). Not requests: they are outside `counts`.
+    #[serde(default)]
+    pub failed_attempts: u64,
 }
 
 impl Default for Group {
     fn default() -> Self {
-        Group { counts: Counts::default(), errors: BTreeMap::new(), latency: new_histogram() }
+        Group { counts: Counts::default(), errors: BTreeMap::new(), latency: new_histogram(), failed_attempts: 0 }
     }
 }
 
@@ -36,8 +40,11 @@ impl Group {
         }
     }
 
+    /// Successes among its requests and its failed attempts: without a served-by list (no failed attempts
+    /// reported), `ok / judged` of its requests.
     pub fn availability(&self) -> Option<f64> {
-        self.counts.availability()
+        let tries = self.counts.judged() + self.failed_attempts;
+        (tries > 0).then(|| self.counts.ok as f64 / tries as f64)
     }
 }
 
@@ -471,6 +478,7 @@ impl Group {
     fn merge(&mut self, other: &Group) -> Result<(), ResultMergeError> {
         add_counts(&mut self.counts, &other.counts);
         add_map(&mut self.errors, &other.errors);
+        self.failed_attempts += other.failed_attempts;
         add_histogram(&mut self.latency, &other.latency)
     }
 }

@@ -55,6 +55,16 @@ pub fn exposition(result: &RunResult, run: &RunState) -> String {
     for (name, g) in &result.upstreams {
         outcomes(&mut out, "slacheck_upstream_requests_total", &[("upstream", name)], &g.counts);
     }
+    let failed = "Attempts that failed on an upstream before another served (a gateway's served-by list).";
+    family(&mut out, "slacheck_upstream_failed_attempts_total", "counter", failed);
+    for (name, g) in result.upstreams.iter().filter(|(_, g)| g.failed_attempts > 0) {
+        let _ = writeln!(
+            out,
+            "slacheck_upstream_failed_attempts_total{{upstream=\"{}\"}} {}",
+            escape(name),
+            g.failed_attempts
+        );
+    }
     family(
         &mut out,
         "slacheck_failovers_total",

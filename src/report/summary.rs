@@ -5,8 +5,9 @@ use super::*;
 /// 2: tiers, classes, upstreams, failover and cost; 3: `outcome`, the exit-code table's word for the run;
 /// 4: `streaming.tokens` is `streaming.tokens_received`; `tokens.input_unanswered` and `output_unanswered`;
 /// `failover.source` and `failover.inferred`; `availability_before_failover` with inferred failovers;
-/// 5: `counts.cancelled` (clients that hung up), `cancellations` and `conversations`.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 5: `counts.cancelled` (clients that hung up), `cancellations` and `conversations`; 6: `failed_attempts` of
+/// each class and upstream (a served-by list's earlier items), which an upstream's `availability` counts.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -89,6 +90,10 @@ impl Generator {
 pub struct GroupSummary {
     pub name: String,
     pub counts: Counts,
+    /// An upstream's attempts that failed before another upstream served (a gateway's served-by list, nginx's
+    /// `"A, B"`), outside `counts`; `availability` counts them as failures.
+    #[serde(default)]
+    pub failed_attempts: u64,
     pub availability: Option<f64>,
     pub latency_ms: Percentiles,
     pub errors: BTreeMap<String, u64>,
@@ -99,6 +104,7 @@ impl GroupSummary {
         GroupSummary {
             name: name.to_string(),
             counts: g.counts,
+            failed_attempts: g.failed_attempts,
             availability: g.availability(),
             latency_ms: Percentiles::of(&g.latency),
             errors: g.errors.clone(),

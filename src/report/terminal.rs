@@ -258,7 +258,7 @@ fn served_by_shares(summary: &Summary) -> Option<String> {
     groups.sort_by(|a, b| b.counts.total.cmp(&a.counts.total).then(a.name.cmp(&b.name)));
     let list: Vec<String> =
         groups.iter().map(|g| format!("{} {:.1}%", g.name, g.counts.total as f64 * 100.0 / total)).collect();
-    Some(format!("served by {}", list.join(", ")))
+    Some(format!("served by {}{}", list.join(", "), failed_attempts_note(summary).unwrap_or_default()))
 }
 
 /// The tier table, failover, who served, regions, hedges and retry reasons, when the run routed.

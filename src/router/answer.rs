@@ -2,7 +2,7 @@
 //! size cap and the deadline (a stream event by event), and what the attempt came to.
 
 use super::body::{self, json_pointer, BodyRead, Read, ReadEnd, WithUsage};
-use super::served_by::{marks_failover, served_list};
+use super::served_by::{marks_failover, served_list, ServedList};
 use super::{client, Asked, Exchange, Router, MAX_CAPTURED};
 use crate::sample::{ErrorKind, Outcome};
 use crate::scenario::ServedBy;
@@ -28,9 +28,10 @@ impl Router {
             Some(ServedBy::Header(h)) => response.headers().get(h).and_then(|v| v.to_str().ok()).map(served_list),
             _ => None,
         };
-        let (upstream, tried_before) = listed.unwrap_or((None, 0));
+        let listed_failover = listed.as_ref().is_some_and(ServedList::failed_over);
+        let ServedList { served: upstream, tried, .. } = listed.unwrap_or_default();
         let failed_over = self.failed_over_marker.as_ref().and_then(|h| response.headers().get(h));
-        let failed_over = tried_before > 0 || failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
+        let failed_over = listed_failover || failed_over.is_some_and(|v| marks_failover(v.as_bytes()));
         let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         let json = content_type.starts_with(b"application/json");
         if content_type.starts_with(b"text/event-stream") {
@@ -49,7 +50,7 @@ impl Router {
                     return Ok(Read::Ended(status, ReadEnd::HungUp));
                 }
             }
-            return Ok(Read::Whole { status, upstream, failed_over, body: Bytes::new(), json: false });
+            return Ok(Read::Whole { status, upstream, tried, failed_over, body: Bytes::new(), json: false });
         }
         // Read the whole body (a response counts only when it has fully arrived), but keep only what is
         // parsed later: a JSON body (usage, served-by field) of a success.
@@ -62,7 +63,7 @@ impl Router {
             }
         }
         let body = reading.kept.map(BytesMut::freeze).unwrap_or_default();
-        Ok(Read::Whole { status, upstream, failed_over, body, json })
+        Ok(Read::Whole { status, upstream, tried, failed_over, body, json })
     }
 
     /// The values of `target.capture_headers` in an answer, each cut to [`MAX_CAPTURED`] bytes.
@@ -107,7 +108,7 @@ impl Router {
                 };
                 Exchange::failed(outcome)
             }
-            Ok(Ok(Read::Whole { status, upstream, failed_over, body, json })) => {
+            Ok(Ok(Read::Whole { status, upstream, tried, failed_over, body, json })) => {
                 let ok = self.success.iter().any(|p| p.matches(status));
                 let upstream = match &self.served_by {
                     Some(ServedBy::Json(pointer)) => json_pointer(&body, pointer),
@@ -140,6 +141,7 @@ impl Router {
                     captured: Vec::new(),
                     upstream,
                     gateway_failed_over: failed_over,
+                    gateway_tried: tried,
                     tokens,
                     over_budget: false,
                     stream: None,

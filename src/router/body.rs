@@ -6,7 +6,15 @@ use bytes::{Bytes, BytesMut};
 /// How reading a response ended.
 pub(super) enum Read {
     /// The whole body arrived (`body` holds it only when it is parsed later).
-    Whole { status: u16, upstream: Option<String>, failed_over: bool, body: Bytes, json: bool },
+    Whole {
+        status: u16,
+        upstream: Option<String>,
+        /// Upstreams a served-by list names before the one that served: each a failed attempt.
+        tried: Vec<String>,
+        failed_over: bool,
+        body: Bytes,
+        json: bool,
+    },
     /// Reading stopped early, with the response's status.
     Ended(u16, ReadEnd),
 }

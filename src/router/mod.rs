@@ -207,6 +207,8 @@ struct Exchange {
     upstream: Option<String>,
     /// The gateway's own marker says it failed over internally.
     gateway_failed_over: bool,
+    /// The upstreams a served-by list names before the one that served.
+    gateway_tried: Vec<String>,
     tokens: Option<(u64, u64)>,
     over_budget: bool,
     stream: Option<StreamTiming>,
@@ -223,6 +225,7 @@ impl Exchange {
             captured: Vec::new(),
             upstream: None,
             gateway_failed_over: false,
+            gateway_tried: Vec::new(),
             tokens: None,
             over_budget: false,
             stream: None,
@@ -381,6 +384,7 @@ impl Router {
             upstream,
             served_by_missing,
             gateway_failed_over: last.gateway_failed_over,
+            gateway_tried: std::mem::take(&mut last.gateway_tried),
             status: last.status,
             captured: last.captured,
             tokens: last.tokens,

@@ -67,12 +67,22 @@ fn the_mix_spreads_classes_by_weight() {
 
 #[test]
 fn a_listed_served_by_is_the_last_upstream_and_the_earlier_ones_were_tried_before() {
-    use super::served_by::served_list;
-    let one = |s: &str| (Some(s.to_string()), 0);
-    assert_eq!(served_list("127.0.0.1:19201"), one("127.0.0.1:19201"));
-    assert_eq!(served_list("primary"), one("primary"));
+    use super::served_by::{served_list, ServedList, MAX_TRIED};
+    let list = |served: Option<&str>, tried: &[&str], tried_beyond| ServedList {
+        served: served.map(str::to_string),
+        tried: tried.iter().map(|t| t.to_string()).collect(),
+        tried_beyond,
+    };
+    assert_eq!(served_list("127.0.0.1:19201"), list(Some("127.0.0.1:19201"), &[], 0));
+    assert!(!served_list("primary").failed_over());
     // nginx after a retry, and after a retry and an internal redirect.
-    assert_eq!(served_list("127.0.0.1:19201, 127.0.0.1:19202"), (Some("127.0.0.1:19202".into()), 1));
-    assert_eq!(served_list("a:1, b:2 : c:3"), (Some("c:3".into()), 2));
-    assert_eq!(served_list(" , "), (None, 0));
+    let retried = served_list("127.0.0.1:19201, 127.0.0.1:19202");
+    assert_eq!(retried, list(Some("127.0.0.1:19202"), &["127.0.0.1:19201"], 0));
+    assert!(retried.failed_over());
+    assert_eq!(served_list("a:1, b:2 : c:3"), list(Some("c:3"), &["a:1", "b:2"], 0));
+    assert_eq!(served_list(" , "), list(None, &[], 0));
+    // A list longer than the names kept: 12 earlier items, the first 8 named and the other 4 counted.
+    let long: Vec<String> = (0..13).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = long[..MAX_TRIED].iter().map(String::as_str).collect();
+    assert_eq!(served_list(&long.join(", ")), list(Some("u12"), &names, 4));
 }
