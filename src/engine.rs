@@ -204,7 +204,7 @@ impl Session {
             if let Some(p) = plan.as_mut() {
                 prompts.answered(p, answer.as_deref().unwrap_or_default());
             }
-            due = done + conversation.as_ref().map_or(Duration::ZERO, |c| c.think_time);
+            due = done + conversation.as_ref().map_or(Duration::ZERO, |c| c.think_time(number, turn + 1));
         }
         drop(permit);
     }

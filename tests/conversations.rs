@@ -335,3 +335,41 @@ fn shards_of_a_conversational_run_add_up_to_the_unsharded_run() {
     numbers.dedup();
     assert_eq!(numbers.len(), n);
 }
+
+/// A think time drawn per turn, uniform between 100 and 300 ms: every gap between a turn's end and the next turn's
+/// due time lies in that range, and the gaps differ (a fixed think time would give one value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drawn_think_time_puts_each_turn_due_within_its_range() {
+    let ws = Arc::new(Workspace::new());
+    let scenario = "name = \"thinking\"\n[target]\ntimeout = \"10s\"\n\
+        [[tiers]]\nname = \"default\"\nmock = \"m\"\nmodel = \"m\"\n\
+        [[classes]]\nname = \"chat\"\nweight = 1\ntier = \"default\"\ninput_tokens = 10\noutput_tokens = 5\n\
+        conversation = { turns = 3, think_time = { dist = \"uniform\", min = \"100ms\", max = \"300ms\" } }\n\
+        [load]\nprofile = \"constant\"\nrate = \"20/s\"\nduration = \"1s\"\n\
+        [[mock.providers]]\nname = \"m\"\nlatency = { dist = \"fixed\", value = \"1ms\" }\n";
+    let r = run(&ws, "thinking.toml", scenario.to_string()).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = parquet_rows(&r.out.join("requests.parquet"));
+    let mut by_session: BTreeMap<i64, Vec<&Row>> = BTreeMap::new();
+    for row in &rows {
+        by_session.entry(row["session"].as_i64().unwrap()).or_default().push(row);
+    }
+    let mut gaps = Vec::new();
+    for turns in by_session.values_mut() {
+        turns.sort_by_key(|r| r["turn"].as_i64());
+        for pair in turns.windows(2) {
+            gaps.push(pair[1]["intended_ms"].as_f64().unwrap() - pair[0]["done_ms"].as_f64().unwrap());
+        }
+    }
+    // 20 sessions of 3 turns: 40 gaps.
+    assert_eq!(gaps.len(), 2 * by_session.len(), "{gaps:?}");
+    assert!(gaps.len() >= 30, "{} gaps", gaps.len());
+    // The file keeps times to the microsecond: 0.01 ms of rounding either side.
+    assert!(gaps.iter().all(|g| (99.99..=300.01).contains(g)), "{gaps:?}");
+    // Uniform on 100..300 ms: mean 200 ms, standard deviation 57.7 ms; the mean of 40 gaps has a standard
+    // deviation of 9.1 ms, so 40 ms is over four of them.
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    assert!((mean - 200.0).abs() < 40.0, "mean gap {mean} ms of {gaps:?}");
+    let spread = gaps.iter().cloned().fold(f64::MIN, f64::max) - gaps.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 50.0, "drawn think times differ: {gaps:?}");
+}

@@ -231,7 +231,8 @@ fn classes_of(spec: &RoutingSpec, inputs: &PromptInputs) -> Vec<Class> {
                 inputs.shapes.is_some(),
             ),
             conversation: prompt.conversation.as_ref().map(|c| super::Conversation {
-                think_time: c.think_time.0,
+                think_time: c.think_time.clone(),
+                seed: spec.seed,
                 session_header: HeaderName::from_bytes(c.session_header.as_bytes()).ok(),
             }),
         })

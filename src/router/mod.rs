@@ -119,9 +119,19 @@ pub struct Cancel {
 #[derive(Debug, Clone)]
 pub struct Conversation {
     /// From the end of an answer to the next turn's send.
-    pub think_time: Duration,
+    pub think_time: crate::scenario::conversation::ThinkTime,
+    /// The run's seed, from which a drawn think time is drawn.
+    pub seed: u64,
     /// The header that carries the session's id (none: not sent).
     pub session_header: Option<HeaderName>,
+}
+
+impl Conversation {
+    /// The think time before turn `turn` (from 1) of session `session`: the same for the same seed, session and
+    /// turn, whatever else the run did, and at most [`crate::scenario::conversation::MAX_THINK_TIME`].
+    pub fn think_time(&self, session: u64, turn: u32) -> Duration {
+        self.think_time.draw(self.seed, session, turn)
+    }
 }
 
 /// When to try again, and where.
