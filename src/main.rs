@@ -484,6 +484,9 @@ fn print_outcome(outcome: &run::RunOutcome, shown: Printed) {
         Printed::Verdict => {
             let verdict = slacheck::report::verdict_text(&summary.verdict);
             outln!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
+            for warning in slacheck::report::warnings(summary) {
+                eprintln!("{warning}");
+            }
         }
         Printed::Summary(detail) => out!("{}", slacheck::report::terminal(summary, &outcome.dir, detail)),
     }

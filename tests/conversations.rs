@@ -372,4 +372,11 @@ async fn a_drawn_think_time_puts_each_turn_due_within_its_range() {
     assert!((mean - 200.0).abs() < 40.0, "mean gap {mean} ms of {gaps:?}");
     let spread = gaps.iter().cloned().fold(f64::MIN, f64::max) - gaps.iter().cloned().fold(f64::MAX, f64::min);
     assert!(spread > 50.0, "drawn think times differ: {gaps:?}");
+    // The later turns were due after the 1 s schedule: the offered rate is over the time until the last was due.
+    let s = r.summary();
+    let last_due_s = rows.iter().map(|r| r["intended_ms"].as_f64().unwrap()).fold(0.0, f64::max) / 1000.0;
+    assert!(last_due_s > 1.1, "the last turn was due at {last_due_s} s");
+    let offered = rows.len() as f64 / last_due_s;
+    let reported = f(&s, &["offered_rate_per_s"]);
+    assert!((reported - offered).abs() < 0.01 * offered, "offered {reported}/s, expected {offered}/s");
 }

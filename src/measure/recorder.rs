@@ -99,6 +99,7 @@ impl Recorder {
                 errors: BTreeMap::new(),
                 timeline: Vec::new(),
                 elapsed: Duration::ZERO,
+                last_due: Duration::ZERO,
                 tiers: tiers.iter().map(|t| (t.clone(), TierStats::default())).collect(),
                 classes: classes.iter().map(|c| (c.clone(), Group::default())).collect(),
                 upstreams: BTreeMap::new(),
@@ -203,6 +204,7 @@ impl Recorder {
         let r = &mut self.result;
         r.counts.add(&s.outcome);
         r.elapsed = r.elapsed.max(s.done);
+        r.last_due = r.last_due.max(s.intended);
         r.sessions.observe(s);
         r.cancellations.observe(s);
         if let Outcome::Error(kind) = &s.outcome {

@@ -307,6 +307,10 @@ pub struct RunResult {
     pub timeline: Vec<TimelineRow>,
     /// Time from the start of the run to the last sample.
     pub elapsed: Duration,
+    /// The latest intended send time of any request: past the schedule's end when a conversation's later turns
+    /// were due after it (each is due when the previous answer ended, plus the think time).
+    #[serde(default)]
+    pub last_due: Duration,
     /// By tier name, in the scenario's order.
     pub tiers: Vec<(String, TierStats)>,
     /// By class name (end-to-end latency of sent requests).
@@ -380,6 +384,7 @@ impl RunResult {
         self.sessions.merge(&other.sessions).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))?;
         self.cancellations.merge(&other.cancellations);
         self.elapsed = self.elapsed.max(other.elapsed);
+        self.last_due = self.last_due.max(other.last_due);
         let mut rows: BTreeMap<u64, TimelineRow> =
             std::mem::take(&mut self.timeline).into_iter().map(|r| (r.t_s, r)).collect();
         for r in &other.timeline {

@@ -33,7 +33,7 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub(crate) use slacheck_common::units::fmt_ms;
 pub use summary::*;
-pub use terminal::{terminal, Detail};
+pub use terminal::{terminal, warnings, Detail};
 pub use text::verdict_text;
 #[allow(unused_imports)]
 use text::*;

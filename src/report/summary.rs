@@ -373,14 +373,16 @@ impl Summary {
         let sent = c.total - c.not_sent;
         let lag = Percentiles::of(&result.lag);
         // Offered: what the schedule asked for, over the time it was offered (the profile's length, or until a
-        // stop). The run lasted that long, or longer when answers came after it (closed loop, a slow target);
-        // achieved is what was sent over that actual time.
+        // stop, or until the last turn of a conversation was due when that came later). The run lasted that
+        // long, or longer when answers came after it (closed loop, a slow target); achieved is what was sent
+        // over that actual time.
         let planned_s = scenario.load.duration.map(|d| d.0.as_secs_f64() - warmup_s);
         let offered_s = match (facts.offered_s > 0.0, planned_s) {
             (true, _) => facts.offered_s,
             (false, Some(p)) => p,
             (false, None) => result.elapsed.as_secs_f64() - warmup_s,
         }
+        .max(result.last_due.as_secs_f64() - warmup_s)
         .max(1e-9);
         let duration_s = (result.elapsed.as_secs_f64() - warmup_s).max(offered_s);
         let generator = Generator::of(result, &facts, scenario.load.connections.is_some(), scenario.load.max_in_flight);

@@ -117,3 +117,18 @@ fn isolated_errors_where_nothing_can_fail_over_are_never_failover_episodes() {
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["failover_possible"], false);
 }
+
+#[test]
+fn a_run_of_tiers_where_nothing_went_to_another_tier_says_so_rather_than_all_rescued() {
+    // Two tiers, so the run routed: the failover line is shown.
+    let mut s = summary("", 100);
+    s.tiers.push(s.tiers[0].clone());
+    let brief = text(&s, Detail::Brief);
+    assert!(brief.contains("failover  no request went to another tier"), "{brief}");
+    assert!(!brief.contains("rescued"), "{brief}");
+    s.failover.failed_over = 4;
+    s.failover.rescued = 3;
+    s.failover.rate = 0.04;
+    let brief = text(&s, Detail::Brief);
+    assert!(brief.contains("failover  4 requests (4.00%) went to another tier, 3 rescued"), "{brief}");
+}

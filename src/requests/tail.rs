@@ -112,7 +112,9 @@ impl TailSettings {
         let windows: Vec<(f64, f64, u64, Option<f64>)> = if result.windows.is_empty() {
             let row =
                 |r: &crate::measure::TimelineRow| (r.t_s as f64, r.t_s as f64 + 1.0, r.error + r.timeout, r.p99_ms);
-            result.timeline.iter().map(row).collect()
+            // A second in which no request was due (the drain after the schedule) has answers but no traffic of
+            // its own to attribute: it is never the worst window.
+            result.timeline.iter().filter(|r| r.offered > 0).map(row).collect()
         } else {
             let p99 = |h: &hdrhistogram::Histogram<u64>| {
                 (!h.is_empty()).then(|| crate::measure::ms(h.value_at_quantile(0.99)))
@@ -389,6 +391,23 @@ mod tests {
             r.record(&Sample { sent: Some(intended), outcome, ..Sample::not_sent(intended, done) });
         }
         r.finish().0
+    }
+
+    #[test]
+    fn a_second_with_no_request_due_is_never_the_worst_window() {
+        use crate::sample::{Outcome, Sample};
+        use std::time::Duration;
+        // 100 requests due in second 0; the last 10 take 900 ms and end in second 1, when nothing was due.
+        let mut r = crate::measure::Recorder::new(Default::default(), &[], &[], &[], None);
+        for i in 0..100u64 {
+            let intended = Duration::from_millis(i * 10);
+            let done = intended + Duration::from_millis(if i >= 90 { 900 } else { 5 });
+            r.record(&Sample { sent: Some(intended), outcome: Outcome::Ok, ..Sample::not_sent(intended, done) });
+        }
+        let result = r.finish().0;
+        assert!(result.timeline.iter().any(|row| row.t_s == 1 && row.offered == 0 && row.p99_ms > Some(800.0)));
+        let (start, end, _) = TailSettings::of(&sla(""), &result).unwrap().window.unwrap();
+        assert_eq!((start, end), (0.0, 1_000.0));
     }
 
     fn sla(text: &str) -> crate::scenario::Sla {
