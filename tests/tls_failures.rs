@@ -115,6 +115,11 @@ fn tls_verify_false_accepts_any_certificate_and_says_so() {
         assert_eq!(s["scenario"]["target"]["tls_verify"], false, "{client}: recorded in summary.json");
         assert!(r.stdout.contains("WARNING: TLS certificates were not verified"), "{client}: {}", r.stdout);
     }
+    // --quiet keeps its one line on stdout and still says it on stderr.
+    let file = ws.write("insecure-quiet.toml", &scenario(port, "tls_verify = false"));
+    let r = ws.run(&file, &["--quiet"]);
+    assert_eq!((r.code, r.stdout.lines().count()), (0, 1), "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("WARNING: TLS certificates were not verified"), "{}", r.stderr);
     // Verified (the default), the same server is refused, and the summary does not mention the switch.
     let file = ws.write("verified.toml", &scenario(port, ""));
     assert_eq!(ws.run(&file, &["--quiet"]).code, 3);
