@@ -76,7 +76,8 @@ pub enum Command {
     /// when its change is past the tolerance and the interval excludes zero. Writes compare.md and
     /// compare.json into --out (default results/compare-<UTC timestamp>/).
     ///
-    /// A run that was interrupted ("complete": false) is not judged (exit 3) unless --allow-incomplete. Two
+    /// A run that was interrupted ("complete": false) is not judged (exit 3) unless --allow-incomplete, nor is
+    /// a pair in which a side's generator fell behind (exit 3: a busy machine makes its own change). Two
     /// runs that are not the same test (scenario name, profile and rate, target or SLA targets differ) are
     /// judged with a warning that names what differs, and compare.json says "comparable": false.
     Compare {
