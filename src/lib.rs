@@ -19,6 +19,7 @@
 //! - [`measure`]: samples folded into histograms, counts and the per-second timeline; closed intervals to a sink.
 //! - [`hlog`]: the HdrHistogram interval log: a sink for the recorder, and a reader.
 //! - [`requests`]: requests.parquet, every request's record: a sink for the recorder, and the shards' concatenation.
+//! - [`scrape`]: the target's own Prometheus metrics, scraped during the run: server_metrics.parquet, increases.
 //! - [`sla`]: the verdict on every target, with its uncertainty, and the exit code it calls for.
 //! - [`plot`]: SVG and PNG charts.
 //! - [`report`]: summary.json, the terminal, Markdown, JUnit, HTML and the Prometheus exposition.
@@ -48,6 +49,7 @@ pub mod router;
 pub mod run;
 pub mod sample;
 pub mod scenario;
+pub mod scrape;
 pub mod shard;
 pub mod signals;
 pub mod sla;

@@ -22,12 +22,35 @@ pub fn markdown(summary: &Summary) -> String {
     latency(&mut out, summary);
     routing(&mut out, summary);
     notes(&mut out, summary);
+    reconciliation(&mut out, summary);
     slowest(&mut out, summary);
     // Each part ends with an empty line, or starts with one: one is enough.
     while out.contains("\n\n\n") {
         out = out.replace("\n\n\n", "\n\n");
     }
     out
+}
+
+/// The scrapes, and the gateway's counters against slacheck's counts.
+fn reconciliation(out: &mut String, summary: &Summary) {
+    let scrapes = super::reconcile::scrape_lines(summary);
+    let rows = super::reconcile::rows(summary);
+    if scrapes.is_empty() && rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n#### The gateway's metrics\n");
+    for line in scrapes {
+        let _ = writeln!(out, "- {line}");
+    }
+    if !rows.is_empty() {
+        let _ = writeln!(out, "\n| counted | gateway | slacheck | difference | selector |\n|---|---:|---:|---:|---|");
+        for [name, gateway, slacheck, difference, selector] in rows {
+            let _ = writeln!(out, "| {name} | {gateway} | {slacheck} | {difference} | `{selector}` |");
+        }
+    }
+    for line in super::reconcile::findings(summary) {
+        let _ = writeln!(out, "\n**{line}**");
+    }
 }
 
 /// An interrupted run, and a generator that fell behind.

@@ -3,6 +3,7 @@
 //! - [`summary`] — summary.json, the schema every other output reads from;
 //! - [`goodput`] — summary.json's goodput and token throughput;
 //! - [`sessions`] — summary.json's conversations: sessions, and latency by turn number;
+//! - [`reconcile`] — the gateway's own counters (`[[scrape]]`) against slacheck's counts;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
 //! - [`failover`] — how scheduled outages, observed episodes and isolated errors read (one vocabulary);
 //! - [`terminal`] — the terminal summary;
@@ -21,6 +22,7 @@ pub mod junit;
 pub mod markdown;
 mod measured;
 pub mod prometheus;
+pub mod reconcile;
 pub mod sessions;
 pub mod summary;
 pub mod terminal;

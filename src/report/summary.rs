@@ -6,8 +6,9 @@ use super::*;
 /// 4: `streaming.tokens` is `streaming.tokens_received`; `tokens.input_unanswered` and `output_unanswered`;
 /// `failover.source` and `failover.inferred`; `availability_before_failover` with inferred failovers;
 /// 5: `counts.cancelled` (clients that hung up), `cancellations` and `conversations`; 6: `failed_attempts` of
-/// each class and upstream (a served-by list's earlier items), which an upstream's `availability` counts.
-pub const SCHEMA_VERSION: u32 = 6;
+/// each class and upstream (a served-by list's earlier items), which an upstream's `availability` counts;
+/// 7: `server_metrics` (the `[[scrape]]` endpoints' scrapes, counter increases and reconciliation).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -340,6 +341,9 @@ pub struct Summary {
     /// Requests whose client hung up on purpose, and the tokens generated for them after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellations: Option<crate::measure::Cancellations>,
+    /// The `[[scrape]]` endpoints: scrapes, counters' increases over the run, and the reconciliation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_metrics: Option<crate::scrape::ServerMetrics>,
     /// How attempts began: each new connection's TCP connect (the lean HTTP/1.1 path, http:// and https://;
     /// reqwest, for HTTP/2 or a proxy, does not tell), and from sending to the answer's head, connecting
     /// included.
@@ -442,6 +446,7 @@ impl Summary {
             tokens: super::goodput::TokensSummary::of(result, duration_s),
             conversations: super::sessions::ConversationSummary::of(result),
             cancellations: (result.cancellations.requests > 0).then(|| result.cancellations.clone()),
+            server_metrics: None,
             connect_ms: (!result.phases.connect.is_empty()).then(|| Percentiles::of(&result.phases.connect)),
             tls_ms: (!result.phases.tls.is_empty()).then(|| Percentiles::of(&result.phases.tls)),
             connections_opened: result.phases.opened,

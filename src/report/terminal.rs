@@ -52,6 +52,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path, detail: Detail) -> String
     } else {
         routing_in_a_line(&mut out, summary);
     }
+    server_metrics(&mut out, summary);
     let lines = if verbose { notes(summary) } else { attention(summary) };
     for line in lines {
         let _ = writeln!(out, "  {line}");
@@ -196,6 +197,24 @@ fn cancellations(out: &mut String, summary: &Summary) {
         "  hang-ups  {} ({} before a first token), {} tokens received; {after}",
         c.requests, c.before_first_token, c.tokens_received
     );
+}
+
+/// The scrapes, and the gateway's counters against slacheck's counts, with what does not agree.
+fn server_metrics(out: &mut String, summary: &Summary) {
+    for line in super::reconcile::scrape_lines(summary) {
+        let _ = writeln!(out, "  {line}");
+    }
+    let rows = super::reconcile::rows(summary);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {:<11}{:>12}{:>12}{:>12}  selector", "reconcile", "gateway", "slacheck", "difference");
+    for [name, gateway, slacheck, difference, selector] in rows {
+        let _ = writeln!(out, "  {name:<11}{gateway:>12}{slacheck:>12}{difference:>12}  {selector}");
+    }
+    for line in super::reconcile::findings(summary) {
+        let _ = writeln!(out, "  {line}");
+    }
 }
 
 /// The most turn numbers shown as columns; summary.json has them all.

@@ -3,6 +3,7 @@
 mod hang_ups;
 mod metrics;
 mod recording;
+mod scraping;
 
 use crate::engine::{self, Controls};
 use crate::measure::Live;
@@ -241,10 +242,11 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let (api_key, body) = (api_key(loaded)?, request_body(loaded)?);
     check_start_at(opts.start_at)?;
     let (bound, mut router) = prepare_target(plan, api_key.as_deref(), body).await?;
+    let scraper = scraping::prepare(loaded)?;
     // The clock starts once the slow set-up is done (a tokenizer, prompts, TLS roots took up to 0.5 s, and the
     // first requests were due before the pacer began). Outage windows of mock providers count from the moment
     // the first request is due.
-    let (start, started_at) = clock_start(opts.start_at);
+    let (start, started_at) = clock_start(opts.start_at, scraping::lead(loaded));
     let providers: Vec<_> = bound.into_iter().map(|p| p.serve(start)).collect();
     router.turn_numbers = opts.shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
     let preopened = preconnect(&router, preconnect_count(profile, opts.shard, &scenario.load), start).await;
@@ -256,6 +258,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     };
     let dir = folder.path.clone();
     let (sinks, sink_paths) = Sinks::open(&dir, started_at, &router, opts)?;
+    let scraping = scraping::start(scraper, &dir, start)?;
     let router = Arc::new(router);
     let live = Arc::new(Live::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -304,10 +307,12 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         not_sent_memory: router.not_sent_memory.load(Ordering::Relaxed),
     };
     hang_ups::count_after_hang_ups(&mut result.cancellations, &providers, &router).await;
+    let scraped = scraping::finish(scraping, &dir, &mut write_errors).await;
     drop(providers);
 
     let facts = run_facts(loaded, profile, &router, opts, started_at, interrupted.is_none(), offered_for, usage);
     let mut summary = Summary::new(scenario, &result, sla::evaluate(&scenario.sla, &result), facts.clone());
+    scraping::put(&mut summary, scraped);
     sink_paths.label_episodes(&result.episodes, &router, scenario.infers_failover());
     summary.tail = sink_paths.tail(&scenario.sla, &result);
     reserve.release();
@@ -506,12 +511,11 @@ fn check_start_at(at: Option<StartAt>) -> Result<(), RunError> {
     Ok(())
 }
 
-/// When the first request is due: shortly from now, or at `--start-at` (a start that the set-up made pass is
+/// When the first request is due: `lead` from now, or at `--start-at` (a start that the set-up made pass is
 /// kept: the requests due before now go out at once, late, and their lag says so).
-fn clock_start(at: Option<StartAt>) -> (Instant, time::OffsetDateTime) {
+fn clock_start(at: Option<StartAt>, lead: Duration) -> (Instant, time::OffsetDateTime) {
     let now = time::OffsetDateTime::now_utc();
     let Some(StartAt(at)) = at else {
-        let lead = Duration::from_millis(100);
         let started_at = (now + lead).replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         return (Instant::now() + lead, started_at);
     };

@@ -15,6 +15,7 @@ impl LoadedScenario {
         self.check_routing()?;
         self.check_policies()?;
         self.check_sla()?;
+        self.check_scrapes()?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 //! - [`load`]: the `[load]` table, from which `profile` builds the schedule.
 //! - [`sla`]: the `[sla]` table: limits, windows, success statuses.
 //! - [`commands`]: settings of the commands above `run` (capacity search, compare tolerances), as plain data.
+//! - [`scrape`]: `[[scrape]]`: a Prometheus endpoint scraped during the run, and what its counters reconcile with.
 //! - [`check`]: the checks made once a file is read, each error placed at its field.
 //! - [`overrides`]: `--set KEY=VALUE`.
 //! - [`starter`]: the commented starter scenario `slacheck init` writes.
@@ -22,6 +23,7 @@ pub mod load;
 mod overrides;
 pub mod prompts;
 pub mod schema;
+pub mod scrape;
 pub mod sla;
 pub mod starter;
 pub mod target;
@@ -68,6 +70,9 @@ pub struct Scenario {
     /// Fake providers started in-process (`[[mock.providers]]`), for `target.mock` or a tier's `mock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockSection>,
+    /// Prometheus endpoints scraped before, during and after the run (`[[scrape]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape: Vec<scrape::ScrapeSpec>,
 }
 
 impl Scenario {
