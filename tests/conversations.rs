@@ -379,4 +379,12 @@ async fn a_drawn_think_time_puts_each_turn_due_within_its_range() {
     let offered = rows.len() as f64 / last_due_s;
     let reported = f(&s, &["offered_rate_per_s"]);
     assert!((reported - offered).abs() < 0.01 * offered, "offered {reported}/s, expected {offered}/s");
+    // summary.md carries the sessions and a row per turn number, as summary.json counts them.
+    let md = std::fs::read_to_string(r.out.join("summary.md")).unwrap();
+    let started = by_session.len();
+    assert!(md.contains(&format!("Sessions: {started} started; {started} completed")), "{md}");
+    for turn in 1..=3 {
+        let n = rows.iter().filter(|r| r["turn"].as_i64() == Some(turn)).count();
+        assert!(md.contains(&format!("\n| {turn} | {n} | {n} | ")), "turn {turn}, {n} requests:\n{md}");
+    }
 }

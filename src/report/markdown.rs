@@ -128,6 +128,8 @@ Errors: {}.",
     super::measured::streams(out, summary);
     super::measured::goodput(out, summary);
     super::measured::tokens(out, summary);
+    super::measured::conversations(out, summary);
+    super::measured::hang_ups(out, summary);
 }
 
 /// The tier table and failover, when the run routed.

@@ -136,6 +136,63 @@ pub(super) fn tokens(out: &mut String, summary: &Summary) {
     table(out, &heads, &rows);
 }
 
+/// Conversations: how the sessions ended, and by turn number the requests, latency, first token and input
+/// tokens (a prefix cache shows as turns 2+ answering sooner while their input grows).
+pub(super) fn conversations(out: &mut String, summary: &Summary) {
+    let Some(c) = &summary.conversations else { return };
+    let s = &c.sessions;
+    let _ = writeln!(
+        out,
+        "Sessions: {} started; {} completed, {} broken (a turn failed), {} cut (not sent, or stopped), {} ended by \
+         a hang-up.\n",
+        s.started, s.completed, s.broken, s.cut, s.cancelled
+    );
+    let p = |x: Option<&Percentiles>, f: fn(&Percentiles) -> f64| x.map_or("-".into(), |p| fmt_ms(f(p)));
+    let rows: Vec<Vec<String>> = c
+        .turns
+        .iter()
+        .map(|t| {
+            vec![
+                format!("{}{}", t.turn, if t.and_later { " and later" } else { "" }),
+                t.requests.to_string(),
+                t.ok.to_string(),
+                fmt_ms(t.latency_ms.p50),
+                fmt_ms(t.latency_ms.p99),
+                p(t.ttft_ms.as_ref(), |p| p.p50),
+                p(t.ttft_ms.as_ref(), |p| p.p99),
+                t.input_tokens_mean.map_or("-".into(), |n| format!("{n:.0}")),
+            ]
+        })
+        .collect();
+    let heads = [
+        ("turn", L),
+        ("requests", R),
+        ("ok", R),
+        ("latency p50", R),
+        ("latency p99", R),
+        ("time to first token p50", R),
+        ("p99", R),
+        ("input tokens (mean)", R),
+    ];
+    table(out, &heads, &rows);
+}
+
+/// Requests whose client hung up on purpose, and the tokens generated for them that no client received.
+pub(super) fn hang_ups(out: &mut String, summary: &Summary) {
+    let Some(c) = &summary.cancellations else { return };
+    let after = match c.tokens_after {
+        Some(n) => {
+            format!("{n} tokens were generated for them that no client received ({} requests counted)", c.measured)
+        }
+        None => "the tokens generated after them are unknown (no provider's count)".into(),
+    };
+    let _ = writeln!(
+        out,
+        "Hang-ups: {} requests ({} before a first token), {} tokens received; {after}.\n",
+        c.requests, c.before_first_token, c.tokens_received
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
