@@ -195,6 +195,8 @@ pub struct StreamSummary {
     pub requests: u64,
     pub ttft_ms: Percentiles,
     pub ttft_from_send_ms: Percentiles,
+    /// From the intended send time to the answer's head, as `ttft_ms` counts (the top-level `headers_ms` counts
+    /// each attempt from its actual send).
     pub headers_ms: Percentiles,
     pub inter_token_ms: Percentiles,
     /// Every token the streams delivered, answered or not (a stream cut short keeps those it sent): `tokens`'
