@@ -4,7 +4,8 @@
 //! estimated by a bootstrap over those intervals: resample each run's seconds with replacement, recompute the
 //! percentile from the merged resample, and take the 2.5% and 97.5% points of the relative change. A metric
 //! has "regressed" only when its change is past the tolerance *and* the interval excludes no change;
-//! "improved" is the mirror; anything else is "no significant change". Availability compares the summaries'
+//! "improved" is the mirror; a change the interval separates from none but within the tolerance is "within
+//! tolerance"; anything else is "no significant change". Availability compares the summaries'
 //! counts with Newcombe's interval for a difference of two proportions.
 
 mod bootstrap;
@@ -92,6 +93,8 @@ pub enum Change {
     Regressed,
     Improved,
     NoSignificantChange,
+    /// A real change (the interval excludes none), within the tolerance: not a regression, nor noise.
+    WithinTolerance,
     /// Too few intervals to estimate the noise.
     InsufficientData,
 }
@@ -102,6 +105,7 @@ impl Change {
             Change::Regressed => "regressed",
             Change::Improved => "improved",
             Change::NoSignificantChange => "no significant change",
+            Change::WithinTolerance => "within tolerance",
             Change::InsufficientData => "insufficient data",
         }
     }
@@ -303,6 +307,8 @@ fn latency_row(name: &str, before: f64, after: f64, ci: Option<(f64, f64)>, tole
                 Change::Regressed
             } else if r < -t && hi < 0.0 {
                 Change::Improved
+            } else if lo > 0.0 || hi < 0.0 {
+                Change::WithinTolerance
             } else {
                 Change::NoSignificantChange
             }
@@ -329,6 +335,8 @@ fn availability_row((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64), tolerance_
         Change::Regressed
     } else if delta_pp > tolerance_pp && ci.0 > 0.0 {
         Change::Improved
+    } else if ci.0 > 0.0 || ci.1 < 0.0 {
+        Change::WithinTolerance
     } else {
         Change::NoSignificantChange
     };

@@ -247,15 +247,17 @@ fn five_whole_intervals_a_side_are_the_least_that_is_judged_on_either_side() {
 fn latency_rows_are_judged_on_the_tolerance_and_the_interval_both() {
     // A tolerance of 25% (a power-of-two fraction, so that 125 / 100 − 1 is exactly 0.25).
     let judge = |after: f64, ci: (f64, f64)| latency_row("p99", 100.0, after, Some(ci), Some(0.25)).change;
-    // +50% with an interval clear of zero: regressed. Exactly +25% (the tolerance), or an interval from zero:
-    // no significant change.
+    // +50% with an interval clear of zero: regressed. Exactly +25% (the tolerance) with the interval clear of
+    // zero: a real change within tolerance. An interval from zero: no significant change.
     assert_eq!(judge(150.0, (0.05, 0.6)), Change::Regressed);
-    assert_eq!(judge(125.0, (0.05, 0.6)), Change::NoSignificantChange);
+    assert_eq!(judge(125.0, (0.05, 0.6)), Change::WithinTolerance);
+    assert_eq!(judge(110.0, (0.0, 0.2)), Change::NoSignificantChange);
     assert_eq!(judge(150.0, (0.0, 0.6)), Change::NoSignificantChange);
     assert_eq!(judge(150.0, (-0.05, 0.6)), Change::NoSignificantChange);
     // The mirror: −50% with an interval below zero is an improvement; −25%, or an interval up to zero, is not.
     assert_eq!(judge(50.0, (-0.6, -0.05)), Change::Improved);
-    assert_eq!(judge(75.0, (-0.6, -0.05)), Change::NoSignificantChange);
+    assert_eq!(judge(75.0, (-0.6, -0.05)), Change::WithinTolerance);
+    assert_eq!(judge(90.0, (-0.2, 0.0)), Change::NoSignificantChange);
     assert_eq!(judge(50.0, (-0.6, 0.0)), Change::NoSignificantChange);
     // A large change the noise cannot separate from none.
     assert_eq!(judge(50.0, (-0.6, 0.2)), Change::NoSignificantChange);
@@ -293,11 +295,12 @@ fn availability_uses_newcombes_interval_of_the_difference() {
 
 #[test]
 fn a_significant_availability_drop_within_the_tolerance_is_no_regression() {
-    // −0.9 pp, clearly beyond the noise, against a 1 pp tolerance: not a regression, and +0.9 not an improvement.
+    // −0.9 pp, clearly beyond the noise, against a 1 pp tolerance: not a regression, and +0.9 not an improvement;
+    // each a real change within tolerance.
     let r = availability_row((99_900.0, 100_000.0), (99_000.0, 100_000.0), 1.0);
-    assert_eq!(r.change, Change::NoSignificantChange);
+    assert_eq!(r.change, Change::WithinTolerance);
     let r = availability_row((99_000.0, 100_000.0), (99_900.0, 100_000.0), 1.0);
-    assert_eq!(r.change, Change::NoSignificantChange);
+    assert_eq!(r.change, Change::WithinTolerance);
     assert_eq!(r.tolerance, Some(1.0));
 }
 
@@ -403,9 +406,15 @@ fn the_tables_show_each_row_in_its_own_units() {
 
 #[test]
 fn every_change_has_its_words() {
-    let words =
-        [Change::Regressed, Change::Improved, Change::NoSignificantChange, Change::InsufficientData].map(|c| c.text());
-    assert_eq!(words, ["regressed", "improved", "no significant change", "insufficient data"]);
+    let words = [
+        Change::Regressed,
+        Change::Improved,
+        Change::NoSignificantChange,
+        Change::WithinTolerance,
+        Change::InsufficientData,
+    ]
+    .map(|c| c.text());
+    assert_eq!(words, ["regressed", "improved", "no significant change", "within tolerance", "insufficient data"]);
 }
 
 #[test]
@@ -440,8 +449,8 @@ fn tiers_are_compared_on_p99() {
 #[test]
 fn the_tolerance_is_exclusive_and_one_request_a_side_is_judged() {
     // 100% → 50%: −50 pp exactly, against a 50 pp tolerance: not beyond it. The mirror is not an improvement.
-    assert_eq!(availability_row((1_000.0, 1_000.0), (500.0, 1_000.0), 50.0).change, Change::NoSignificantChange);
-    assert_eq!(availability_row((500.0, 1_000.0), (1_000.0, 1_000.0), 50.0).change, Change::NoSignificantChange);
+    assert_eq!(availability_row((1_000.0, 1_000.0), (500.0, 1_000.0), 50.0).change, Change::WithinTolerance);
+    assert_eq!(availability_row((500.0, 1_000.0), (1_000.0, 1_000.0), 50.0).change, Change::WithinTolerance);
     // Just past it, both are decided.
     assert_eq!(availability_row((1_000.0, 1_000.0), (500.0, 1_000.0), 49.0).change, Change::Regressed);
     assert_eq!(availability_row((500.0, 1_000.0), (1_000.0, 1_000.0), 49.0).change, Change::Improved);
