@@ -129,4 +129,11 @@ fn validate_applies_set_as_run_does() {
     let (code, _, err) = slacheck(&["validate", path, "--set", "load.rate=-5/s"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("rate"), "{err}");
+    // Of several settings, the one that fails is named, with its whole key.
+    let (code, _, err) = slacheck(&["validate", path, "--set", "load.rate=9/s", "--set", "load.durration=5s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("field `load.durration`: unknown field `durration`"), "{err}");
+    let (code, _, err) = slacheck(&["validate", path, "--set", "load.duration=5x", "--set", "load.rate=9/s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("field `load.duration`: invalid duration \"5x\""), "{err}");
 }
