@@ -8,10 +8,12 @@
 //! - [`server`]: a hyper server over a provider (streams SSE token by token; flat memory).
 //! - `wiremock_support` (feature `wiremock`): the same fault logic as a wiremock responder, for tests.
 //! - [`openai`]: the OpenAI chat-completions shapes the providers answer with.
+//! - [`apis`]: legacy completions, embeddings and the Responses API, answered beside chat.
 //! - [`cli`]: the `mock-upstream` command line (its binary is built by the `slacheck` package).
 //!
 //! This crate depends on nothing of slacheck but the shared leaf `slacheck-common` (units, TOML files); slacheck starts its providers in-process.
 
+pub mod apis;
 pub mod cli;
 pub mod config;
 pub mod ledger;

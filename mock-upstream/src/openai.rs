@@ -1,4 +1,5 @@
-//! The OpenAI chat-completions wire format: what a request may ask for and the bodies a provider sends back.
+//! The OpenAI chat-completions wire format: what a request may ask for and the bodies a provider sends back (the
+//! other APIs' bodies are in [`crate::apis`]).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +16,9 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     #[serde(default)]
     pub max_completion_tokens: Option<u32>,
+    /// The Responses API's answer length.
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
 }
 
 impl ChatRequest {
@@ -28,7 +32,12 @@ impl ChatRequest {
     }
 
     pub fn completion_tokens(&self, default: u32) -> u32 {
-        self.max_completion_tokens.or(self.max_tokens).map(|m| m.min(default)).unwrap_or(default).max(1)
+        self.asked().map(|m| m.min(default)).unwrap_or(default).max(1)
+    }
+
+    /// The answer length asked for, by whichever key the API uses.
+    pub fn asked(&self) -> Option<u32> {
+        self.max_completion_tokens.or(self.max_tokens).or(self.max_output_tokens)
     }
 }
 
@@ -42,7 +51,7 @@ pub fn prompt_tokens(body: &[u8]) -> u32 {
 }
 
 /// The word the mock answers with, token after token.
-const TOKEN: &str = "ok ";
+pub const TOKEN: &str = "ok ";
 
 /// The whole text of an answer of `tokens` tokens, as a client gathers it (the chunks' contents in order).
 pub fn answer_text(tokens: u32) -> String {

@@ -71,6 +71,13 @@ pub struct Stats {
     /// The answer tokens of those answers: generated for a client that did not read them to the end.
     #[serde(default)]
     pub tokens_hung_up: u64,
+    /// Prompt tokens of the requests answered (each answer's usage reports them: `prompt_tokens`, or a
+    /// response's `input_tokens`).
+    #[serde(default)]
+    pub tokens_in: u64,
+    /// Requests answered, by API: `chat`, `completions`, `embeddings`, `responses`.
+    #[serde(default)]
+    pub by_endpoint: BTreeMap<String, u64>,
 }
 
 struct State {
@@ -241,6 +248,13 @@ impl Provider {
     /// Counts answer tokens generated.
     pub fn count_tokens(&self, tokens: u64) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.tokens_out += tokens;
+    }
+
+    /// Counts an answer of `api` to a prompt of `tokens` tokens.
+    pub fn count_prompt(&self, api: crate::apis::Api, tokens: u32) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.stats.tokens_in += u64::from(tokens);
+        *st.stats.by_endpoint.entry(format!("{api:?}").to_lowercase()).or_default() += 1;
     }
 
     /// Counts an answer whose client went away before it ended, after `tokens` of it were generated.

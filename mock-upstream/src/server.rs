@@ -4,6 +4,7 @@
 //! so it cannot stream tokens or run for an hour at 50,000 RPM with flat memory. This server shares the same
 //! fault logic, streams SSE token by token and keeps no per-request state after answering.
 
+use crate::apis::{self, Api};
 use crate::config::{ProviderConfig, StreamFaultKind};
 use crate::ledger::Generation;
 use crate::openai::{self, ChatRequest};
@@ -87,6 +88,10 @@ impl BoundProvider {
     pub fn name(&self) -> &str {
         &self.config.name
     }
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
     /// The chat-completions endpoint.
     pub fn chat_url(&self) -> String {
         format!("http://{}/v1/chat/completions", self.addr)
@@ -164,13 +169,14 @@ async fn handle(
         Err(_) => return Err(ResetOnPurpose),
     };
     Ok(match (method, path.as_str()) {
-        (Method::POST, "/v1/chat/completions") => {
+        (Method::POST, path) if Api::of_path(path).is_some() => {
             // Waits its turn before the provider even looks at it, as a saturated server's queue does.
             let _turn = match &queue {
                 Some(q) => Some(q.clone().acquire_owned().await.map_err(|_| ResetOnPurpose)?),
                 None => None,
             };
-            return chat(provider.clone(), ids, body, id).await;
+            let api = Api::of_path(path).unwrap_or(Api::Chat);
+            return generate(provider.clone(), ids, body, id, api).await;
         }
         (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
         (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
@@ -192,11 +198,13 @@ async fn handle(
     })
 }
 
-async fn chat(
+/// Answers one request of `api` (chat, completions, embeddings or responses), whole or streamed.
+async fn generate(
     provider: Arc<Provider>,
     ids: Arc<AtomicU64>,
     body: Bytes,
     request_id: Option<String>,
+    api: Api,
 ) -> Result<Response<Body>, ResetOnPurpose> {
     // Every wait of this answer is a deadline counted from here, so the timer's granularity is paid once, not
     // once a chunk.
@@ -208,10 +216,11 @@ async fn chat(
     let mut generation = Generation { provider: provider.clone(), id: request_id, complete: false, tokens: 0 };
     let request = ChatRequest::parse(&body);
     let model = request.model().to_string();
-    let decision = provider.decide(began, &model, request.stream);
+    let stream = request.stream && api.streams();
+    let decision = provider.decide(began, &model, stream);
     let id = ids.fetch_add(1, Ordering::Relaxed);
     let shaped = provider.tokens.as_ref().map(|t| t.shape(&body, &request, provider.config.completion_tokens));
-    let (prompt_tokens, completion_tokens, prefill, decode) = match shaped {
+    let (prompt_tokens, mut completion_tokens, prefill, decode) = match shaped {
         Some(s) => (s.prompt_tokens, s.completion_tokens, s.prefill, s.decode_per_token),
         None => (
             openai::prompt_tokens(&body),
@@ -220,6 +229,9 @@ async fn chat(
             Duration::ZERO,
         ),
     };
+    if !api.generates() {
+        completion_tokens = 0;
+    }
     if !matches!(decision, Decision::Answer { .. }) {
         generation.complete();
     }
@@ -238,10 +250,11 @@ async fn chat(
             Ok(r)
         }
         Decision::Answer { delay, malformed, stream_fault } => {
-            if request.stream {
+            provider.count_prompt(api, prompt_tokens);
+            if stream {
                 let tokens = Tokens { prompt: prompt_tokens, completion: completion_tokens, decode };
                 let first_due = began + delay + prefill;
-                let body = sse_body(generation, id, model, first_due, tokens, stream_fault);
+                let body = sse_body(generation, Answer { api, id, model }, first_due, tokens, stream_fault);
                 let mut r = respond(&provider, 200, "text/event-stream", body);
                 r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
                 return Ok(r);
@@ -249,12 +262,48 @@ async fn chat(
             tokio::time::sleep_until((began + delay + prefill + decode.saturating_mul(completion_tokens)).into()).await;
             generation.produced(u64::from(completion_tokens));
             generation.complete();
-            let text = if malformed {
-                openai::MALFORMED_BODY.to_string()
-            } else {
-                openai::completion(id, &model, prompt_tokens, completion_tokens)
+            let text = match (malformed, api) {
+                (true, _) => openai::MALFORMED_BODY.to_string(),
+                (false, Api::Chat) => openai::completion(id, &model, prompt_tokens, completion_tokens),
+                (false, Api::Completions) => apis::completion(id, &model, prompt_tokens, completion_tokens),
+                (false, Api::Embeddings) => apis::embeddings(&body, &model, prompt_tokens),
+                (false, Api::Responses) => apis::response_whole(id, &model, prompt_tokens, completion_tokens),
             };
             Ok(json(&provider, 200, text))
+        }
+    }
+}
+
+/// Which answer a stream carries: its API, id and model.
+struct Answer {
+    api: Api,
+    id: u64,
+    model: String,
+}
+
+impl Answer {
+    /// The events before the first token (a response's opening events; none for the others).
+    fn opening(&self) -> Option<String> {
+        (self.api == Api::Responses).then(|| apis::response_opening(self.id, &self.model))
+    }
+
+    /// Chunk `index` (from 0), carrying `tokens` tokens.
+    fn chunk(&self, index: u32, tokens: u32) -> String {
+        match self.api {
+            Api::Completions => apis::completion_chunk(self.id, &self.model, tokens),
+            Api::Responses => apis::response_delta(self.id, index, tokens),
+            Api::Chat | Api::Embeddings => openai::chunk_event(self.id, &self.model, index, tokens),
+        }
+    }
+
+    /// The events after the last of `chunks` chunks, with the usage (a chat or completions stream's only when
+    /// the provider sends usage).
+    fn end(&self, chunks: u32, tokens: &Tokens, usage: bool) -> String {
+        let (id, model) = (self.id, self.model.as_str());
+        match self.api {
+            Api::Completions => apis::completion_end(id, model, tokens.prompt, tokens.completion, usage),
+            Api::Responses => apis::response_end(id, model, chunks, tokens.prompt, tokens.completion),
+            Api::Chat | Api::Embeddings => openai::stream_end(id, model, tokens.prompt, tokens.completion, usage),
         }
     }
 }
@@ -273,20 +322,21 @@ struct Tokens {
 /// the body (the client went away) ends the generation there.
 fn sse_body(
     generation: Generation,
-    id: u64,
-    model: String,
+    answer: Answer,
     first_due: Instant,
     tokens: Tokens,
     fault: Option<StreamFaultKind>,
 ) -> Body {
-    let Tokens { prompt: prompt_tokens, completion: completion_tokens, decode } = tokens;
+    let (completion_tokens, decode) = (tokens.completion, tokens.decode);
+    let opening = answer.opening().map(|text| Ok::<_, Infallible>(Frame::data(Bytes::from(text))));
+    let (answer, tokens) = (Arc::new(answer), Arc::new(tokens));
     // The first chunk may carry several tokens; the others one each.
     let first = generation.provider.config.stream.first_chunk_tokens.clamp(1, completion_tokens.max(1));
     let chunks = completion_tokens - first + 1;
     let halfway = chunks / 2;
     let frames = futures_util::stream::unfold((0u32, first_due, generation), move |(index, due, mut generation)| {
         let provider = generation.provider.clone();
-        let model = model.clone();
+        let (answer, counts) = (answer.clone(), tokens.clone());
         async move {
             if index > chunks {
                 return None;
@@ -296,7 +346,7 @@ fn sse_body(
             let tokens = if index == 0 { first } else { 1 };
             let text = if index == chunks {
                 generation.complete();
-                openai::stream_end(id, &model, prompt_tokens, completion_tokens, provider.config.stream.usage)
+                answer.end(chunks, &counts, provider.config.stream.usage)
             } else {
                 // A truncated stream and an error event end the answer on the provider's side (complete, not a
                 // client that went away); a malformed chunk carries no token.
@@ -319,16 +369,16 @@ fn sse_body(
                         due += stall;
                         tokio::time::sleep_until(due.into()).await;
                         generation.produced(u64::from(tokens));
-                        openai::chunk_event(id, &model, index, tokens)
+                        answer.chunk(index, tokens)
                     }
                     _ => {
                         generation.produced(u64::from(tokens));
-                        openai::chunk_event(id, &model, index, tokens)
+                        answer.chunk(index, tokens)
                     }
                 }
             };
             Some((Ok::<_, Infallible>(Frame::data(Bytes::from(text))), (index + 1, due, generation)))
         }
     });
-    BodyExt::boxed(StreamBody::new(frames))
+    BodyExt::boxed(StreamBody::new(futures_util::StreamExt::chain(futures_util::stream::iter(opening), frames)))
 }

@@ -68,10 +68,36 @@ pub struct Shaped {
     pub cached_tokens: u32,
 }
 
+/// A prompt as any API carries it: chat's `messages`, a legacy completion's `prompt`, or an embeddings or
+/// Responses API `input` (a text, a list of texts, or, for responses, message items).
 #[derive(Deserialize)]
 struct Messages {
     #[serde(default)]
     messages: Vec<Message>,
+    #[serde(default)]
+    prompt: serde_json::Value,
+    #[serde(default)]
+    input: serde_json::Value,
+}
+
+impl Messages {
+    /// Every message, the texts of `prompt` and `input` as user messages.
+    fn all(self) -> Vec<Message> {
+        let mut all = self.messages;
+        for value in [self.prompt, self.input] {
+            let user = |content: serde_json::Value| Message { role: "user".into(), content };
+            match value {
+                serde_json::Value::String(_) => all.push(user(value)),
+                serde_json::Value::Array(items) => all.extend(items.into_iter().filter_map(|item| match item {
+                    serde_json::Value::String(_) => Some(user(item)),
+                    serde_json::Value::Object(_) => serde_json::from_value(item).ok(),
+                    _ => None,
+                })),
+                _ => {}
+            }
+        }
+        all
+    }
 }
 
 #[derive(Deserialize)]
@@ -98,8 +124,8 @@ impl TokenModel {
 
     /// The tokens and times of the answer to `body`; `default_answer` when it asks for no length.
     pub fn shape(&self, body: &[u8], request: &ChatRequest, default_answer: u32) -> Shaped {
-        let messages = serde_json::from_slice::<Messages>(body).map(|m| m.messages).unwrap_or_default();
-        let asked = request.max_completion_tokens.or(request.max_tokens).unwrap_or(default_answer);
+        let messages = serde_json::from_slice::<Messages>(body).map(Messages::all).unwrap_or_default();
+        let asked = request.asked().unwrap_or(default_answer);
         let completion_tokens = asked.clamp(1, MAX_ANSWER_TOKENS);
         let mut prefill = Duration::ZERO;
         let (mut prompt_tokens, mut cached_tokens) = (0u32, 0u32);
