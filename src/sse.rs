@@ -1,16 +1,21 @@
 //! Reading an OpenAI-style Server-Sent Events stream as it arrives: when the first token came, how many
 //! tokens, and whether the stream ended properly.
 //!
-//! A stream counts as failed when it carries an error event (`event: error`, or an `error` object in a
-//! chunk), a chunk that is not JSON, or ends without `data: [DONE]`. Content and reasoning deltas are tokens;
-//! the number of tokens is taken from the final `usage` when the stream sends one, because one chunk may
-//! carry several tokens.
+//! Chat and legacy completions streams send chunks (`choices[].delta.content`, `choices[].text`) and end with
+//! `data: [DONE]`; a Responses API stream sends typed events and ends with `response.completed` (or
+//! `response.incomplete`, an answer cut at `max_output_tokens`), whose `response.usage` counts its tokens.
+//!
+//! A stream counts as failed when it carries an error event (`event: error`, an `error` object in a chunk,
+//! `response.failed`), a chunk that is not JSON, or ends before its end. Content and reasoning deltas are
+//! tokens; the number of tokens is taken from the final `usage` when the stream sends one, because one chunk
+//! may carry several tokens.
 //!
 //! Parsing is linear in the body's length: each byte is scanned for an event separator once, and consumed
 //! events leave the buffer in one move per piece. One event is capped at [`MAX_EVENT`] bytes: a body that
 //! never separates its events would otherwise grow the buffer without bound.
 
 pub use crate::sample::StreamFault;
+use crate::scenario::Api;
 use std::time::Instant;
 
 /// The largest event (bytes between two blank lines) a stream may send; past it the stream is malformed.
@@ -36,6 +41,8 @@ pub struct SseReader {
     first_chars: u64,
     /// The answer's content, gathered when it is `Some` at the start (a conversation's turn needs it).
     pub text: Option<String>,
+    /// The API whose events these are.
+    pub api: Api,
 }
 
 #[derive(serde::Deserialize)]
@@ -51,6 +58,9 @@ struct Chunk {
 struct Choice {
     #[serde(default)]
     delta: Option<Delta>,
+    /// A legacy completion's text.
+    #[serde(default)]
+    text: Option<String>,
 }
 #[derive(serde::Deserialize)]
 struct Delta {
@@ -61,13 +71,53 @@ struct Delta {
     #[serde(default)]
     reasoning: Option<String>,
 }
+/// Usage as the APIs report it: chat, completions and embeddings count `prompt_tokens` (and
+/// `completion_tokens`), the Responses API `input_tokens` and `output_tokens`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// (input, output) tokens as `api` reports them (embeddings have no output); none when its keys are missing.
+    pub fn tokens(&self, api: Api) -> Option<(u64, u64)> {
+        match api {
+            Api::Chat | Api::Completions => Some((self.prompt_tokens?, self.completion_tokens?)),
+            Api::Embeddings => Some((self.prompt_tokens?, 0)),
+            Api::Responses => Some((self.input_tokens?, self.output_tokens?)),
+        }
+    }
+}
+
+/// One Responses API event: its type, a text delta, and the response it closes.
 #[derive(serde::Deserialize)]
-struct Usage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
+struct ResponseEvent {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    delta: Option<String>,
+    #[serde(default)]
+    response: Option<ClosedResponse>,
+}
+#[derive(serde::Deserialize)]
+struct ClosedResponse {
+    #[serde(default)]
+    usage: Option<Usage>,
 }
 
 impl SseReader {
+    /// A reader of `api`'s events.
+    pub fn of(api: Api) -> Self {
+        SseReader { api, ..SseReader::default() }
+    }
+
     /// Takes the next piece of the body, received at `at`.
     pub fn feed(&mut self, bytes: &[u8], at: Instant) {
         if self.overflowed {
@@ -104,7 +154,12 @@ impl SseReader {
             }
             let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
             if data == "[DONE]" {
-                self.done = true;
+                // A Responses API stream ends with its `response.completed` event (a gateway may add this).
+                self.done |= self.api != Api::Responses;
+                continue;
+            }
+            if self.api == Api::Responses {
+                self.response_event(data, at);
                 continue;
             }
             match serde_json::from_str::<Chunk>(data) {
@@ -115,36 +170,77 @@ impl SseReader {
                     if chunk.error.is_some() {
                         self.fault.get_or_insert(StreamFault::ErrorEvent);
                     }
-                    if let Some(u) = chunk.usage {
-                        self.usage = Some((u.prompt_tokens, u.completion_tokens));
+                    if let Some(u) = chunk.usage.as_ref().and_then(|u| u.tokens(self.api)) {
+                        self.usage = Some(u);
                     }
+                    let content = |c: &Choice| c.delta.as_ref().and_then(|d| d.content.clone()).or(c.text.clone());
                     if let Some(text) = &mut self.text {
-                        let content = chunk.choices.iter().filter_map(|c| c.delta.as_ref()?.content.as_deref());
-                        content.for_each(|c| text.push_str(c));
+                        chunk.choices.iter().filter_map(content).for_each(|c| text.push_str(&c));
                     }
+                    let count = |t: &Option<String>| t.as_deref().map_or(0, |s| s.chars().count());
                     let chars: usize = chunk
                         .choices
                         .iter()
-                        .filter_map(|c| c.delta.as_ref())
-                        .flat_map(|d| [&d.content, &d.reasoning_content, &d.reasoning])
-                        .map(|t| t.as_deref().map_or(0, |s| s.chars().count()))
+                        .map(|c| {
+                            let delta = c.delta.as_ref();
+                            count(&c.text)
+                                + delta.map_or(0, |d| {
+                                    count(&d.content) + count(&d.reasoning_content) + count(&d.reasoning)
+                                })
+                        })
                         .sum();
-                    if chars > 0 {
-                        if self.first_token.is_none() {
-                            self.first_chars = chars as u64;
-                        }
-                        self.chars += chars as u64;
-                        if let Some(last) = self.last_token {
-                            let gap = at.saturating_duration_since(last);
-                            self.largest_gap = Some(self.largest_gap.map_or(gap, |g| g.max(gap)));
-                        }
-                        self.first_token.get_or_insert(at);
-                        self.last_token = Some(at);
-                        self.token_events += 1;
-                    }
+                    self.arrived(chars, at);
                 }
             }
         }
+    }
+
+    /// One event of a Responses API stream: a text delta (of the answer, its reasoning or a refusal), its end
+    /// with usage, or its failure.
+    fn response_event(&mut self, data: &str, at: Instant) {
+        let Ok(event) = serde_json::from_str::<ResponseEvent>(data) else {
+            self.fault.get_or_insert(StreamFault::Malformed);
+            return;
+        };
+        match event.kind.as_str() {
+            "response.output_text.delta" => {
+                let delta = event.delta.unwrap_or_default();
+                if let Some(text) = &mut self.text {
+                    text.push_str(&delta);
+                }
+                self.arrived(delta.chars().count(), at);
+            }
+            "response.reasoning_text.delta" | "response.reasoning_summary_text.delta" | "response.refusal.delta" => {
+                self.arrived(event.delta.map_or(0, |d| d.chars().count()), at);
+            }
+            "response.completed" | "response.incomplete" => {
+                self.done = true;
+                let usage = event.response.and_then(|r| r.usage).and_then(|u| u.tokens(Api::Responses));
+                self.usage = usage.or(self.usage);
+            }
+            "response.failed" | "error" => {
+                self.fault.get_or_insert(StreamFault::ErrorEvent);
+            }
+            _ => {}
+        }
+    }
+
+    /// Accounts an event that carried `chars` characters of tokens (none: not a token event), received at `at`.
+    fn arrived(&mut self, chars: usize, at: Instant) {
+        if chars == 0 {
+            return;
+        }
+        if self.first_token.is_none() {
+            self.first_chars = chars as u64;
+        }
+        self.chars += chars as u64;
+        if let Some(last) = self.last_token {
+            let gap = at.saturating_duration_since(last);
+            self.largest_gap = Some(self.largest_gap.map_or(gap, |g| g.max(gap)));
+        }
+        self.first_token.get_or_insert(at);
+        self.last_token = Some(at);
+        self.token_events += 1;
     }
 
     /// The stream's fault, once its body has ended.
@@ -228,6 +324,55 @@ mod tests {
         assert_eq!(r.first_token.unwrap() - t0, Duration::from_millis(20));
         assert_eq!(r.last_token.unwrap() - t0, Duration::from_millis(20));
         assert!(r.done);
+    }
+
+    #[test]
+    fn a_legacy_completions_stream_counts_its_texts() {
+        let mut r = SseReader { text: Some(String::new()), ..SseReader::of(Api::Completions) };
+        r.feed(
+            b"data: {\"choices\":[{\"text\":\"ok \",\"index\":0}]}\n\ndata: {\"choices\":[{\"text\":\"go\"}]}\n\n",
+            Instant::now(),
+        );
+        r.feed(
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n",
+            Instant::now(),
+        );
+        assert_eq!((r.finish(), r.token_events, r.usage, r.text.as_deref()), (None, 2, Some((4, 2)), Some("ok go")));
+    }
+
+    #[test]
+    fn a_responses_stream_counts_its_deltas_and_ends_with_its_completed_event() {
+        let t0 = Instant::now();
+        let event = |kind: &str, more: &str| format!("event: {kind}\ndata: {{\"type\":\"{kind}\"{more}}}\n\n");
+        let opening = event("response.created", ",\"response\":{\"usage\":null}");
+        let deltas = [
+            event("response.output_text.delta", ",\"delta\":\"Hel\""),
+            event("response.output_text.delta", ",\"delta\":\"lo\""),
+        ];
+        let usage = ",\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":3,\"total_tokens\":8}}";
+        let mut r = SseReader { text: Some(String::new()), ..SseReader::of(Api::Responses) };
+        r.feed(opening.as_bytes(), t0);
+        assert_eq!(r.first_token, None, "the opening events carry no token");
+        r.feed(deltas[0].as_bytes(), t0 + Duration::from_millis(10));
+        r.feed(deltas[1].as_bytes(), t0 + Duration::from_millis(30));
+        assert_eq!(r.finish(), Some(StreamFault::Truncated), "no response.completed yet");
+        let mut r = SseReader { text: Some(String::new()), ..SseReader::of(Api::Responses) };
+        for (i, piece) in [opening.clone(), deltas[0].clone(), deltas[1].clone(), event("response.completed", usage)]
+            .iter()
+            .enumerate()
+        {
+            r.feed(piece.as_bytes(), t0 + Duration::from_millis(10 * i as u64));
+        }
+        assert_eq!((r.finish(), r.token_events, r.tokens(), r.usage), (None, 2, 3, Some((5, 3))));
+        assert_eq!(r.text.as_deref(), Some("Hello"));
+        assert_eq!(
+            (r.first_token.unwrap() - t0, r.largest_gap),
+            (Duration::from_millis(10), Some(Duration::from_millis(10)))
+        );
+        // A failed response is an error event, whatever follows.
+        let mut failed = SseReader::of(Api::Responses);
+        failed.feed(format!("{}{}", deltas[0], event("response.failed", "")).as_bytes(), t0);
+        assert_eq!(failed.finish(), Some(StreamFault::ErrorEvent));
     }
 
     #[test]

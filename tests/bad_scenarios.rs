@@ -65,6 +65,17 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a conversation in a closed loop", format!("{LLM_HEAD}conversation = {{ turns = 3 }}\n{GOOD_LOAD}connections = 2\n"), 11, "classes[0].conversation", "closed loop"),
         ("a hang-up without its moment", format!("{LLM_HEAD}cancel = {{ share = \"5%\" }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after", "after_tokens"),
         ("a hang-up after tokens of an answer that is not streamed", format!("{LLM_HEAD}cancel = {{ share = \"5%\", after_tokens = 3 }}\n{GOOD_LOAD}"), 11, "classes[0].cancel.after_tokens", "stream = true"),
+        ("a stream of embeddings", format!("{EMBED_HEAD}stream = true\n{GOOD_LOAD}"), 12, "classes[0].stream", "never streams"),
+        ("an answer length of embeddings", format!("{EMBED_HEAD}output_tokens = 20\n{GOOD_LOAD}"), 12, "classes[0].output_tokens", "no output tokens"),
+        ("a conversation of legacy completions", format!("{}conversation = {{ turns = 3 }}\n{GOOD_LOAD}", EMBED_HEAD.replace("embeddings", "completions")), 12, "classes[0].conversation", "\"responses\""),
+        ("an endpoint OpenAI does not have", format!("{}{GOOD_LOAD}", EMBED_HEAD.replace("embeddings", "images")), 6, "tiers[0].endpoint", "chat"),
+        (
+            "a chat class failing over to embeddings",
+            format!("{LLM_HEAD}fallbacks = [\"e\"]\n{GOOD_LOAD}[[tiers]]\nname = \"e\"\nmock = \"default\"\nendpoint = \"embeddings\"\nmodel = \"e\"\n"),
+            11,
+            "classes[0].fallbacks",
+            "share one endpoint",
+        ),
         ("no connections at all", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = 0\n"), 8, "load.max_connections", "at least 1"),
         ("a negative connection cap", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = -4\n"), 8, "load.max_connections", "invalid value"),
         ("a connection cap on a closed loop", format!("{GOOD_HEAD}{GOOD_LOAD}connections = 4\nmax_connections = 4\n"), 9, "load.max_connections", "closed loop"),
@@ -80,6 +91,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
 /// A tier and a class whose prompt keys the cases above get wrong (the class's keys follow from line 11).
 const LLM_HEAD: &str =
     "name = \"bad\"\n[target]\n[[tiers]]\nname = \"t\"\nmock = \"default\"\nmodel = \"m\"\n[[classes]]\nname = \"c\"\nweight = 1\ntier = \"t\"\n";
+
+/// A tier of embeddings and a class on it (the class's keys follow from line 12).
+const EMBED_HEAD: &str = "name = \"bad\"\n[target]\n[[tiers]]\nname = \"t\"\nmock = \"default\"\nendpoint = \"embeddings\"\nmodel = \"m\"\n[[classes]]\nname = \"c\"\nweight = 1\ntier = \"t\"\n";
 
 #[test]
 fn each_bad_scenario_exits_2_naming_line_and_field() {

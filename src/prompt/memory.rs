@@ -196,6 +196,7 @@ mod tests {
             tokenizer: TokenizerName::O200kBase,
             stream: false,
             conversation: None,
+            api: crate::scenario::Api::Chat,
         }
     }
 

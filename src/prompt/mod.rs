@@ -1,4 +1,4 @@
-//! What each request says, and the chat-completions body it is sent as on each tier.
+//! What each request says, and the body it is sent as on each tier: chat completions, or another API ([`envelope`]).
 //!
 //! A class either sends its fixed `prompts` (bodies built once per tier, taken in turn by request number), or
 //! makes each request's messages from the seed and the request's number alone, so a run is reproducible whatever
@@ -17,12 +17,14 @@
 mod body;
 pub mod conversation;
 pub mod dataset;
+mod envelope;
 pub mod memory;
 
 pub use body::RequestBody;
 
 use crate::scenario::conversation::History;
 use crate::scenario::prompts::{PromptOrder, PromptSpec, TokenLength};
+use crate::scenario::Api;
 use crate::trace::{RequestShape, BLOCK_TOKENS};
 use bytes::Bytes;
 pub use conversation::Session;
@@ -120,6 +122,11 @@ struct Maker {
     order: PromptOrder,
     /// Each tier's body tail: the messages array's end, `"model"` and the stream keys, made once.
     tails: Vec<Bytes>,
+    /// The API of the class's tiers, and each tier's model and whether the class streams (for a text body,
+    /// made per attempt).
+    api: Api,
+    models: Vec<String>,
+    stream: bool,
     /// A conversational class's turns per session (none with a dataset of conversations) and history.
     turns: Option<TokenLength>,
     history: History,
@@ -181,7 +188,10 @@ impl Prompts {
             if let TokenLength::Fixed(n) = max_tokens {
                 let bodies = models
                     .iter()
-                    .map(|m| spec.prompts.iter().map(|p| fixed_body(m, p, n as u32, spec.stream)).collect())
+                    .map(|m| {
+                        let body = |p: &String| envelope::whole(spec.api, m, p, n as u32, spec.stream);
+                        spec.prompts.iter().map(body).collect()
+                    })
                     .collect();
                 return Prompts { kind: Kind::Fixed(bodies) };
             }
@@ -209,13 +219,7 @@ impl Prompts {
                 })
                 .collect(),
         };
-        let tails = models
-            .iter()
-            .map(|m| {
-                let stream = if spec.stream { r#","stream":true,"stream_options":{"include_usage":true}"# } else { "" };
-                Bytes::from(format!("],\"model\":{}{stream}}}", serde_json::Value::from(*m)))
-            })
-            .collect();
+        let tails = models.iter().map(|m| envelope::tail(spec.api, m, spec.stream)).collect();
         let maker = Maker {
             tokenizer,
             seed,
@@ -227,6 +231,9 @@ impl Prompts {
             dataset,
             order: spec.order,
             tails,
+            api: spec.api,
+            models: models.iter().map(|m| m.to_string()).collect(),
+            stream: spec.stream,
             turns: spec.conversation.as_ref().and_then(|c| c.turns),
             history: spec.conversation.as_ref().map_or_else(History::default, |c| c.history),
         };
@@ -268,16 +275,23 @@ impl Prompts {
     }
 
     /// The body of `prepared` for tier `tier`: `{"max_tokens":…,"messages":[…],"model":…}` and the stream keys,
-    /// in the order serde_json writes them, its prefix and messages shared, not copied.
+    /// in the order serde_json writes them, its prefix and messages shared, not copied (or another API's
+    /// envelope: see [`envelope`]).
     pub fn body(&self, prepared: &Prepared, tier: usize) -> RequestBody {
         match (&self.kind, prepared) {
             (Kind::Fixed(bodies), Prepared::Fixed(i)) => bodies[tier].get(*i).cloned().unwrap_or_default().into(),
-            (Kind::Made(maker), Prepared::Made { prefix, own, max_tokens, .. }) => RequestBody::of([
-                Bytes::from(format!("{{\"max_tokens\":{max_tokens},\"messages\":[")),
-                prefix.clone().unwrap_or_default(),
-                own.clone(),
-                maker.tails[tier].clone(),
-            ]),
+            (Kind::Made(maker), Prepared::Made { prefix, own, max_tokens, .. }) => match maker.api {
+                Api::Chat | Api::Responses => RequestBody::of([
+                    envelope::head(maker.api, *max_tokens),
+                    prefix.clone().unwrap_or_default(),
+                    own.clone(),
+                    maker.tails[tier].clone(),
+                ]),
+                Api::Completions | Api::Embeddings => {
+                    let messages = [prefix.as_deref().unwrap_or_default(), own];
+                    envelope::text(maker.api, &messages, &maker.models[tier], *max_tokens, maker.stream).into()
+                }
+            },
             _ => RequestBody::default(),
         }
     }
@@ -378,20 +392,6 @@ pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
-}
-
-/// An OpenAI chat-completions body for one fixed prompt on one tier.
-fn fixed_body(model: &str, prompt: &str, max_tokens: u32, stream: bool) -> Bytes {
-    let mut body = serde_json::json!({
-        "model": model,
-        "messages": [{ "role": "user", "content": prompt }],
-        "max_tokens": max_tokens,
-    });
-    if stream {
-        body["stream"] = true.into();
-        body["stream_options"] = serde_json::json!({ "include_usage": true });
-    }
-    Bytes::from(body.to_string())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub(super) fn spec() -> PromptSpec {
         tokenizer: TokenizerName::O200kBase,
         stream: false,
         conversation: None,
+        api: crate::scenario::Api::Chat,
     }
 }
 
@@ -196,4 +197,28 @@ fn a_hash_block_is_the_same_bytes_in_every_class() {
     let block = |t: &str| t.split(' ').take(400).collect::<Vec<_>>().join(" ");
     assert_eq!(block(&a), block(&b), "block 77 opens both");
     assert_ne!(a, b, "each class's own text after the block differs");
+}
+
+#[test]
+fn each_api_carries_the_same_drawn_prompt_in_its_own_envelope() {
+    let tokenized = PromptSpec { input_tokens: Some(TokenLength::Fixed(30.0)), prefix_tokens: Some(8), ..spec() };
+    let of = |api: crate::scenario::Api, stream: bool| {
+        let p = Prompts::new(&PromptSpec { api, stream, ..tokenized.clone() }, &["m"], 3, 0, None, false);
+        body_of(&p, 5, None, 0)
+    };
+    let chat = of(crate::scenario::Api::Chat, true);
+    let messages = chat["messages"].as_array().unwrap();
+    let (system, user) = (messages[0]["content"].as_str().unwrap(), messages[1]["content"].as_str().unwrap());
+    // Responses: the same items as `input`, its own length key, no stream_options.
+    let responses = of(crate::scenario::Api::Responses, true);
+    assert_eq!(responses["input"], chat["messages"]);
+    assert_eq!(responses["max_output_tokens"], chat["max_tokens"]);
+    assert_eq!((responses["stream"].as_bool(), responses.get("stream_options")), (Some(true), None));
+    // Completions: the contents joined by a blank line as `prompt`.
+    let completions = of(crate::scenario::Api::Completions, true);
+    assert_eq!(completions["prompt"].as_str().unwrap(), format!("{system}\n\n{user}"));
+    assert_eq!(completions["stream_options"]["include_usage"], true);
+    // Embeddings: the same text as `input`, and nothing about an answer.
+    let embeddings = of(crate::scenario::Api::Embeddings, false);
+    assert_eq!(embeddings, serde_json::json!({ "model": "m", "input": format!("{system}\n\n{user}") }));
 }

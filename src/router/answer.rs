@@ -5,7 +5,7 @@ use super::body::{self, json_pointer, BodyRead, Read, ReadEnd, WithUsage};
 use super::served_by::{marks_failover, served_list, ServedList};
 use super::{client, Asked, Exchange, Router, MAX_CAPTURED};
 use crate::sample::{ErrorKind, Outcome};
-use crate::scenario::ServedBy;
+use crate::scenario::{Api, ServedBy};
 use crate::sse::SseReader;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName};
@@ -21,6 +21,7 @@ impl Router {
         deadline: tokio::time::Instant,
         sse: &mut Option<(SseReader, Instant)>,
         asked: Asked<'_>,
+        api: Api,
     ) -> Result<Read, client::SendError> {
         let answer = asked.answer;
         let status = response.status;
@@ -35,7 +36,7 @@ impl Router {
         let content_type = response.headers().get("content-type").map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         let json = content_type.starts_with(b"application/json");
         if content_type.starts_with(b"text/event-stream") {
-            let (reader, _) = sse.insert((SseReader::default(), Instant::now()));
+            let (reader, _) = sse.insert((SseReader::of(api), Instant::now()));
             reader.text = answer.then(String::new);
             let mut reading = BodyRead { max: self.max_body, read: 0, kept: None, deadline };
             while let Some(chunk) = response.chunk().await? {
@@ -84,6 +85,7 @@ impl Router {
         over_budget: bool,
         sse: &mut Option<(SseReader, Instant)>,
         answer: bool,
+        api: Api,
     ) -> Exchange {
         match result {
             Err(_) | Ok(Ok(Read::Ended(_, ReadEnd::Deadline))) => {
@@ -115,25 +117,31 @@ impl Router {
                     _ => upstream,
                 };
                 let parsed = (ok && json).then(|| serde_json::from_slice::<WithUsage>(&body));
+                // A usage without the keys its API reports is as malformed as one that is not JSON.
+                let usage = match &parsed {
+                    Some(Ok(WithUsage { usage: Some(u) })) => Some(u.tokens(api).ok_or(())),
+                    _ => None,
+                };
                 let stream_fault =
                     sse.as_mut().filter(|_| ok).and_then(|(r, _)| r.finish().map(|f| (f, r.first_token.is_some())));
                 let outcome = match (ok, &parsed, stream_fault) {
                     (false, _, _) => Outcome::Error(ErrorKind::Status(status)),
                     (true, Some(Err(_)), _) => Outcome::Error(ErrorKind::MalformedBody),
+                    (true, _, _) if usage == Some(Err(())) => Outcome::Error(ErrorKind::MalformedBody),
                     (true, _, Some((fault, after_first_token))) => {
                         Outcome::Error(ErrorKind::Stream { fault, after_first_token })
                     }
                     _ => Outcome::Ok,
                 };
                 let tokens = match (&parsed, &sse) {
-                    (Some(Ok(w)), _) => w.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)),
+                    (Some(Ok(_)), _) => usage.and_then(Result::ok),
                     (_, Some((r, _))) => r.usage,
                     _ => None,
                 };
                 let answer = match sse.as_mut() {
                     _ if !answer || outcome != Outcome::Ok => None,
                     Some((r, _)) => r.text.take(),
-                    None => body::answer_text(&body),
+                    None => body::answer_text(&body, api),
                 };
                 Exchange {
                     outcome,

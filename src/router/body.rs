@@ -1,6 +1,7 @@
 //! Reading an answer's body: counted piece by piece under the size cap and the attempt's deadline, kept only
 //! when it is parsed later (usage, a served-by field).
 
+use crate::scenario::Api;
 use bytes::{Bytes, BytesMut};
 
 /// How reading a response ended.
@@ -67,29 +68,70 @@ pub(super) fn json_pointer(body: &[u8], pointer: &str) -> Option<String> {
 
 #[derive(serde::Deserialize)]
 pub(super) struct WithUsage {
-    pub(super) usage: Option<Usage>,
-}
-#[derive(serde::Deserialize)]
-pub(super) struct Usage {
-    pub(super) prompt_tokens: u64,
-    pub(super) completion_tokens: u64,
+    pub(super) usage: Option<crate::sse::Usage>,
 }
 
-/// The answer's text in a JSON body: a chat completion's `choices[0].message.content`.
-pub(super) fn answer_text(body: &[u8]) -> Option<String> {
+/// The answer's text in a JSON body: a chat completion's `choices[0].message.content`, a legacy completion's
+/// `choices[0].text`, or a response's `output_text` parts (what the SDKs call `output_text`); embeddings have
+/// none.
+pub(super) fn answer_text(body: &[u8], api: Api) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Answer {
+        #[serde(default)]
         choices: Vec<Choice>,
+        #[serde(default)]
+        output: Vec<Item>,
     }
     #[derive(serde::Deserialize)]
     struct Choice {
-        message: Message,
+        #[serde(default)]
+        message: Option<Message>,
+        #[serde(default)]
+        text: Option<String>,
     }
     #[derive(serde::Deserialize)]
     struct Message {
         #[serde(default)]
         content: Option<String>,
     }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        content: Vec<Part>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Part {
+        #[serde(default, rename = "type")]
+        kind: String,
+        #[serde(default)]
+        text: String,
+    }
     let answer: Answer = serde_json::from_slice(body).ok()?;
-    answer.choices.into_iter().next().map(|c| c.message.content.unwrap_or_default())
+    let first = answer.choices.into_iter().next();
+    match api {
+        Api::Chat => first.map(|c| c.message.and_then(|m| m.content).unwrap_or_default()),
+        Api::Completions => first.map(|c| c.text.unwrap_or_default()),
+        Api::Responses => {
+            let parts = answer.output.into_iter().flat_map(|i| i.content);
+            Some(parts.filter(|p| p.kind == "output_text").map(|p| p.text).collect())
+        }
+        Api::Embeddings => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_s_answer_text_is_found_where_it_puts_it() {
+        let chat = br#"{"choices":[{"message":{"role":"assistant","content":"hi"}}]}"#;
+        let completion = br#"{"choices":[{"text":"hello","index":0}]}"#;
+        let response = br#"{"output":[{"type":"reasoning","content":[]},{"type":"message","content":[
+            {"type":"output_text","text":"a"},{"type":"refusal","refusal":"no"},{"type":"output_text","text":"b"}]}]}"#;
+        assert_eq!(answer_text(chat, Api::Chat).as_deref(), Some("hi"));
+        assert_eq!(answer_text(completion, Api::Completions).as_deref(), Some("hello"));
+        assert_eq!(answer_text(response, Api::Responses).as_deref(), Some("ab"));
+        assert_eq!(answer_text(br#"{"data":[]}"#, Api::Embeddings), None);
+    }
 }

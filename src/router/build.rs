@@ -5,7 +5,7 @@
 use super::client::LeanTarget;
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
 use crate::prompt::{PromptInputs, Prompts};
-use crate::scenario::{HttpVersion, RoutingSpec};
+use crate::scenario::{Api, HttpVersion, RoutingSpec};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use std::time::Duration;
@@ -36,32 +36,34 @@ impl BuildError {
 }
 
 /// The router for a scenario's routing part: its tiers (or the one implicit target), classes and failover policy.
-/// The API key must be a valid header value (the caller checks it, to place the error in the scenario).
+/// `mock_base` gives a mock provider's base URL, to which each tier's endpoint adds its path. The API key must be
+/// a valid header value (the caller checks it, to place the error in the scenario).
 pub fn build_router(
     spec: &RoutingSpec,
-    chat_url: &dyn Fn(&str) -> Option<String>,
+    mock_base: &dyn Fn(&str) -> Option<String>,
     api_key: Option<&str>,
     body: Bytes,
     inputs: &PromptInputs,
 ) -> Result<Router, BuildError> {
     let target = spec.target;
-    let url_of = |url: &Option<String>, mock: &Option<String>| -> Result<reqwest::Url, BuildError> {
+    let url_of = |url: &Option<String>, mock: &Option<String>, api: Api| -> Result<reqwest::Url, BuildError> {
         let text = match (url, mock) {
             (Some(u), _) => Some(u.clone()),
-            (None, Some(m)) => chat_url(m),
+            (None, Some(m)) => mock_base(m).map(|base| format!("{base}{}", api.path())),
             (None, None) => None,
         };
         let text = text.ok_or_else(|| BuildError::Unreachable("no URL for the target".into()))?;
         reqwest::Url::parse(&text).map_err(|e| BuildError::Unreachable(format!("bad URL {text}: {e}")))
     };
-    let tls = tls_of(spec, chat_url)?;
+    let tls = tls_of(spec, mock_base)?;
     let tls = tls.as_ref();
     let mut regions: Vec<String> = Vec::new();
     let (tiers, classes) = if spec.tiers.is_empty() {
         let tier = Tier {
             name: spec.implicit_tier.clone(),
-            endpoints: vec![Endpoint::new(url_of(&target.url, &target.mock)?, None, 1.0, spec, tls)],
+            endpoints: vec![Endpoint::new(url_of(&target.url, &target.mock, target.endpoint)?, None, 1.0, spec, tls)],
             timeout: target.timeout.0,
+            api: target.endpoint,
             price_input: 0.0,
             price_output: 0.0,
         };
@@ -150,12 +152,12 @@ type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
 
 /// The run's TLS configuration, when an endpoint is https; with certificates verified, the CA variables are
 /// checked first.
-fn tls_of(spec: &RoutingSpec, chat_url: &dyn Fn(&str) -> Option<String>) -> Result<Option<TlsConfig>, BuildError> {
+fn tls_of(spec: &RoutingSpec, mock_base: &dyn Fn(&str) -> Option<String>) -> Result<Option<TlsConfig>, BuildError> {
     let urls = std::iter::once((&spec.target.url, &spec.target.mock))
         .chain(spec.tiers.iter().map(|t| (&t.url, &t.mock)))
         .chain(spec.tiers.iter().flat_map(|t| t.endpoints.iter().map(|e| (&e.url, &e.mock))));
     let https = urls
-        .filter_map(|(url, mock)| url.clone().or_else(|| mock.as_deref().and_then(chat_url)))
+        .filter_map(|(url, mock)| url.clone().or_else(|| mock.as_deref().and_then(mock_base)))
         .any(|u| u.trim_start().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")));
     if !https {
         return Ok(None);
@@ -166,8 +168,8 @@ fn tls_of(spec: &RoutingSpec, chat_url: &dyn Fn(&str) -> Option<String>) -> Resu
     super::tls::client_config(&spec.tls, spec.target.http == HttpVersion::Http2).map(Some)
 }
 
-/// The URL of a `url` or `mock` pair, as a scenario entry gives them.
-type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>) -> Result<reqwest::Url, BuildError> + 'a;
+/// The URL of a `url` or `mock` pair, as a scenario entry gives them, for a tier of endpoint `Api`.
+type UrlOf<'a> = dyn Fn(&Option<String>, &Option<String>, Api) -> Result<reqwest::Url, BuildError> + 'a;
 
 /// The scenario's `[[tiers]]`, each with its endpoints; a region is numbered the first time it is named.
 fn tiers_of(
@@ -179,7 +181,7 @@ fn tiers_of(
     let mut tiers = Vec::new();
     for t in spec.tiers {
         let endpoints = if t.endpoints.is_empty() {
-            vec![Endpoint::new(url_of(&t.url, &t.mock)?, None, 1.0, spec, tls)]
+            vec![Endpoint::new(url_of(&t.url, &t.mock, t.endpoint)?, None, 1.0, spec, tls)]
         } else {
             let mut list = Vec::new();
             for e in &t.endpoints {
@@ -190,7 +192,8 @@ fn tiers_of(
                         regions.len() - 1
                     }
                 };
-                list.push(Endpoint::new(url_of(&e.url, &e.mock)?, Some(region as u16), e.weight, spec, tls));
+                let url = url_of(&e.url, &e.mock, t.endpoint)?;
+                list.push(Endpoint::new(url, Some(region as u16), e.weight, spec, tls));
             }
             list
         };
@@ -198,6 +201,7 @@ fn tiers_of(
             name: t.name.clone(),
             endpoints,
             timeout: t.timeout.unwrap_or(spec.target.timeout).0,
+            api: t.endpoint,
             price_input: t.price_input,
             price_output: t.price_output,
         });

@@ -31,6 +31,8 @@ pub struct Tier {
     pub endpoints: Vec<Endpoint>,
     /// Per attempt.
     pub timeout: Duration,
+    /// The OpenAI API it speaks: how its answers' usage, text and stream are read.
+    pub api: crate::scenario::Api,
     /// US dollars per million input and output tokens.
     pub price_input: f64,
     pub price_output: f64,
@@ -562,7 +564,7 @@ impl Router {
             let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
             phases = Some(crate::sample::Phases { wait, connect, tls, headers: sending.elapsed() });
             head = Some((response.status, self.captured(response.headers())));
-            self.read(&mut response, deadline, &mut sse, asked).await
+            self.read(&mut response, deadline, &mut sse, asked, tier.api).await
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
@@ -574,7 +576,7 @@ impl Router {
             tokens_after_first: r.tokens_after_first(),
             largest_gap: r.largest_gap,
         });
-        let mut e = self.exchange_of(result, over_budget, &mut sse, asked.answer);
+        let mut e = self.exchange_of(result, over_budget, &mut sse, asked.answer, tier.api);
         if hang_up.is_some() && e.outcome == Outcome::Timeout {
             e = Exchange::failed(Outcome::Cancelled);
         }

@@ -358,8 +358,8 @@ async fn prepare_target(
     for config in loaded.mock_providers() {
         providers.push(mock_upstream::bind(config).await?);
     }
-    let chat_url = |mock: &str| providers.iter().find(|p| p.name() == mock).map(|p| p.chat_url());
-    let router = router::build_router(&loaded.routing(), &chat_url, api_key, body, &plan.prompt_inputs)?;
+    let mock_base = |mock: &str| providers.iter().find(|p| p.name() == mock).map(|p| p.base_url());
+    let router = router::build_router(&loaded.routing(), &mock_base, api_key, body, &plan.prompt_inputs)?;
     // A bound provider's listener accepts the connection into its backlog: the check holds before it serves.
     for tier in &router.tiers {
         for endpoint in &tier.endpoints {

@@ -86,6 +86,7 @@ impl LoadedScenario {
                     .error(&format!("failover.chain[{i}]"), format!("no tier named {name:?}; tiers: {tier_names:?}")));
             }
         }
+        let orders = self.class_orders();
         for (i, c) in s.classes.iter().enumerate() {
             if !tier_names.contains(&c.tier.as_str()) {
                 return Err(self.error(
@@ -105,6 +106,47 @@ impl LoadedScenario {
                 return Err(self.error(&format!("classes[{i}].prompts"), "list at least one prompt"));
             }
             self.check_class_prompts(i, c)?;
+            self.check_class_api(i, c, &orders[i])?;
+        }
+        Ok(())
+    }
+
+    /// A class's tiers speak one endpoint (`tiers[].endpoint`), and the class asks only what it can answer: a
+    /// stream where it streams, a conversation where answers come back as history, answer lengths where there
+    /// is an answer.
+    fn check_class_api(&self, i: usize, c: &ClassSpec, order: &[usize]) -> Result<(), FileError> {
+        let tiers = &self.scenario.tiers;
+        let at = |key: &str| format!("classes[{i}].{key}");
+        let first = &tiers[order[0]];
+        let api = first.endpoint;
+        if let Some(other) = order.iter().map(|t| &tiers[*t]).find(|t| t.endpoint != api) {
+            let key = if c.fallbacks.is_some() { "fallbacks" } else { "tier" };
+            let why = format!(
+                "tier {:?} has endpoint = {:?} and tier {:?} has {:?}: a class's tiers (`tier`, then its fallbacks) \
+                 must share one endpoint; set `fallbacks` to tiers of endpoint {:?}",
+                first.name,
+                api.name(),
+                other.name,
+                other.endpoint.name(),
+                api.name()
+            );
+            return Err(self.error(&at(key), why));
+        }
+        let on = |what: &str| format!("tier {:?} has endpoint = {:?}, {what}", first.name, api.name());
+        if c.stream && !api.streams() {
+            return Err(self.error(&at("stream"), on("which never streams: remove `stream = true`")));
+        }
+        if c.conversation.is_some() && !api.converses() {
+            let why = on("whose requests carry no history: a conversation needs \"chat\" or \"responses\"");
+            return Err(self.error(&at("conversation"), why));
+        }
+        if api == Api::Embeddings {
+            if let Some(key) = [("output_tokens", c.output_tokens.is_some()), ("max_tokens", c.max_tokens.is_some())]
+                .into_iter()
+                .find_map(|(key, set)| set.then_some(key))
+            {
+                return Err(self.error(&at(key), on("whose answers have no output tokens: remove it")));
+            }
         }
         Ok(())
     }

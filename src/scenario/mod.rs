@@ -16,6 +16,7 @@
 //! - [`starter`]: the commented starter scenario `slacheck init` writes.
 //! - [`schema`]: the format's JSON Schema, for editors.
 
+pub mod api;
 mod check;
 pub mod commands;
 pub mod conversation;
@@ -29,6 +30,7 @@ pub mod starter;
 pub mod target;
 pub mod tls;
 
+pub use api::Api;
 pub use commands::*;
 pub use load::*;
 pub use sla::*;
@@ -187,6 +189,15 @@ impl LoadedScenario {
         s.classes.iter().map(|c| order_from(index(&c.tier).unwrap_or(0), c.fallbacks.as_ref())).collect()
     }
 
+    /// The endpoint each class's requests speak: its first tier's (the check makes its other tiers agree), or
+    /// `[target]`'s without tiers.
+    pub fn class_apis(&self) -> Vec<Api> {
+        let s = &self.scenario;
+        let api =
+            |order: &Vec<usize>| order.first().and_then(|t| s.tiers.get(*t)).map_or(s.target.endpoint, |t| t.endpoint);
+        self.class_orders().iter().map(api).collect()
+    }
+
     /// The run's tiers as (name, mock provider): the `[[tiers]]`, or without them one implicit tier, named
     /// after the target's mock (or "target"). The one place where that rule is written.
     pub fn tiers(&self) -> Vec<(String, Option<&String>)> {
@@ -203,7 +214,8 @@ impl LoadedScenario {
         let s = &self.scenario;
         let classes = if s.classes.is_empty() { vec![ClassSpec::implicit()] } else { s.classes.clone() };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let prompts = classes.iter().map(|c| c.prompt_spec(dir)).collect();
+        let apis = self.class_apis();
+        let prompts = classes.iter().zip(apis).map(|(c, api)| c.prompt_spec(dir, api)).collect();
         RoutingSpec {
             target: &s.target,
             tiers: &s.tiers,

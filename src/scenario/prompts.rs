@@ -119,6 +119,8 @@ pub struct PromptSpec {
     pub stream: bool,
     /// Sessions of several turns, when the class is conversational.
     pub conversation: Option<super::conversation::ConversationSpec>,
+    /// The API of the class's tiers (they share one), which shapes the body.
+    pub api: super::Api,
 }
 
 impl PromptSpec {

@@ -1,7 +1,7 @@
 //! Where requests go: the target, model tiers and their endpoints, request classes, failover and served-by.
 
 use super::prompts::{PromptOrder, PromptSpec, TokenLength};
-use super::StatusPattern;
+use super::{Api, StatusPattern};
 use crate::units::{ByteSize, HumanDuration, Ratio};
 use serde::{Deserialize, Serialize};
 use slacheck_common::tokens::TokenizerName;
@@ -18,6 +18,10 @@ pub struct Target {
     /// The name of an in-process mock provider (`"default"`: a fault-free one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<String>,
+    /// The OpenAI API the body speaks: `"chat"` (default), `"completions"`, `"embeddings"` or `"responses"`; it
+    /// decides the usage read from answers and a mock's path.
+    #[serde(default, skip_serializing_if = "is_chat")]
+    pub endpoint: Api,
     #[serde(default = "default_method")]
     pub method: String,
     #[serde(default)]
@@ -74,6 +78,10 @@ pub const NOT_AN_ENV_NAME: &str = "not the name of an environment variable (lett
 /// The most response headers `capture_headers` may name: each is a column of requests.parquet.
 pub const MAX_CAPTURE_HEADERS: usize = 16;
 
+fn is_chat(api: &Api) -> bool {
+    *api == Api::Chat
+}
+
 fn default_request_id_header() -> String {
     "x-request-id".into()
 }
@@ -96,6 +104,11 @@ pub struct TierSpec {
     /// Several endpoints in regions, instead of one `url` or `mock`; requests are split by weight.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,
+    /// The OpenAI API its requests speak: `"chat"` (default), `"completions"`, `"embeddings"` or `"responses"`.
+    /// Its classes' bodies and the usage read follow it; a mock serves it on its own path, a `url` is used as
+    /// written.
+    #[serde(default, skip_serializing_if = "is_chat")]
+    pub endpoint: Api,
     pub model: String,
     /// Per attempt on this tier; default: `target.timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,8 +252,8 @@ impl ClassSpec {
         }
     }
 
-    /// What the `prompt` stage needs of this class; `dir` is the scenario's folder.
-    pub fn prompt_spec(&self, dir: &std::path::Path) -> PromptSpec {
+    /// What the `prompt` stage needs of this class; `dir` is the scenario's folder, `api` its tiers' endpoint.
+    pub fn prompt_spec(&self, dir: &std::path::Path, api: Api) -> PromptSpec {
         PromptSpec {
             prompts: self.prompts.clone(),
             input_tokens: self.input_tokens,
@@ -254,6 +267,7 @@ impl ClassSpec {
             tokenizer: self.tokenizer,
             stream: self.stream,
             conversation: self.conversation.clone(),
+            api,
         }
     }
 }
