@@ -55,6 +55,10 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("prefixes without their length", format!("{LLM_HEAD}prefixes = 3\n{GOOD_LOAD}"), 11, "classes[0].prefixes", "prefix_tokens"),
         ("a prompts file that does not exist", format!("{LLM_HEAD}prompts_file = \"no-such.jsonl\"\n{GOOD_LOAD}"), 11, "classes[0].prompts_file", "cannot read"),
         ("an unknown tokenizer", format!("{LLM_HEAD}tokenizer = \"gpt2\"\n{GOOD_LOAD}"), 11, "classes[0].tokenizer", "o200k_base"),
+        ("a tokenizer file that does not exist", format!("{LLM_HEAD}tokenizer = {{ file = \"no-such-tokenizer.json\" }}\n{GOOD_LOAD}"), 11, "classes[0].tokenizer", "no-such-tokenizer.json"),
+        ("a tokenizer file that is not one", format!("{LLM_HEAD}tokenizer = {{ file = \"not-a-tokenizer.json\" }}\n{GOOD_LOAD}"), 11, "classes[0].tokenizer", "not-a-tokenizer.json is not a Hugging Face tokenizer.json"),
+        ("a tokenizer table without its file", format!("{LLM_HEAD}tokenizer = {{ path = \"t.json\" }}\n{GOOD_LOAD}"), 11, "classes[0].tokenizer.path", "unknown field `path`, expected `file`"),
+        ("a mock's tokenizer file that does not exist", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\ntokenizer = {{ file = \"gone.json\" }}\n"), 10, "mock.providers[0].tokenizer", "gone.json"),
         ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
         ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),
@@ -105,6 +109,7 @@ fn each_bad_scenario_exits_2_naming_line_and_field() {
     );
     let mooncake = "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 2}\n";
     ws.write("mixed.jsonl", &format!("{mooncake}{mooncake}{{\"offset_ms\": 3}}\n"));
+    ws.write("not-a-tokenizer.json", "{\"model\": {\"type\": \"GPT\"}}");
     for (i, (what, text, line, field, word)) in cases().into_iter().enumerate() {
         let file = ws.write(&format!("bad{i}.toml"), &text);
         for command in ["validate", "run"] {

@@ -25,13 +25,16 @@ struct Cli {
 #[tokio::main]
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config: MockConfig = match tomlfile::read(&cli.config) {
-        Ok((c, source)) => match check(&cli.config, &source, &c) {
-            Ok(()) => c,
-            Err(e) => return usage_error(e),
-        },
+    let (mut config, source) = match tomlfile::read::<MockConfig>(&cli.config) {
+        Ok(read) => read,
         Err(e) => return usage_error(e),
     };
+    // A tokenizer file is relative to the config file.
+    let dir = cli.config.parent().unwrap_or(std::path::Path::new("."));
+    config.providers = config.providers.into_iter().map(|p| p.resolved(dir)).collect();
+    if let Err(e) = check(&cli.config, &source, &config) {
+        return usage_error(e);
+    }
     let started = Instant::now();
     let mut running = Vec::new();
     for p in config.providers {

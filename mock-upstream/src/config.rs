@@ -5,7 +5,7 @@
 
 use crate::units::{HumanDuration, Rate, Ratio, Window};
 use serde::{Deserialize, Serialize};
-use slacheck_common::tokens::TokenizerName;
+use slacheck_common::tokenizer_file::TokenizerChoice;
 use std::time::Duration;
 
 /// A standalone config file: `[[providers]]` tables, each bound on its own loopback port.
@@ -57,10 +57,11 @@ pub struct ProviderConfig {
     /// Completion tokens in each answer (a token-aware provider: when the request names no `max_tokens`).
     #[serde(default = "default_completion_tokens")]
     pub completion_tokens: u32,
-    /// Count prompt tokens with this tokenizer (`o200k_base` or `cl100k_base`) and answer with exactly
+    /// Count prompt tokens with this tokenizer (`o200k_base`, `cl100k_base`, or the served model's own
+    /// `{ file = "tokenizer.json" }`, relative to the file that declares the provider) and answer with exactly
     /// `max_tokens` tokens; implied by the per-token times below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokenizer: Option<TokenizerName>,
+    pub tokenizer: Option<TokenizerChoice>,
     /// Prefill time per prompt token, before the first token: time to first token grows with the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill_per_token: Option<HumanDuration>,
@@ -107,7 +108,15 @@ impl ProviderConfig {
         }
     }
 
-    /// Checks what serde cannot: relations between values. Returns (field path, message).
+    /// The same provider with its files (a tokenizer file) taken relative to `dir`, the folder of the file
+    /// that declares it.
+    pub fn resolved(mut self, dir: &std::path::Path) -> Self {
+        self.tokenizer = self.tokenizer.map(|t| t.resolved(dir));
+        self
+    }
+
+    /// Checks what serde cannot: relations between values, and that a tokenizer file loads (it is then kept for
+    /// the process's life, so the provider's requests never read it again). Returns (field path, message).
     pub fn check(&self) -> Result<(), (String, String)> {
         let at = |field: &str| format!("{}.{field}", self.name);
         self.latency.check().map_err(|m| (at("latency"), m))?;
@@ -133,6 +142,9 @@ impl ProviderConfig {
         }
         if self.name.trim().is_empty() {
             return Err(("name".into(), "a provider needs a name".into()));
+        }
+        if let Some(t) = &self.tokenizer {
+            t.load().map_err(|m| (at("tokenizer"), m))?;
         }
         Ok(())
     }

@@ -100,14 +100,15 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub fn new(config: ProviderConfig) -> Self {
+    /// A provider; the error names a tokenizer file that cannot be used.
+    pub fn new(config: ProviderConfig) -> Result<Self, String> {
         Self::starting_at(config, Instant::now())
     }
 
     /// A provider whose outage windows count from `started` (shared by every provider of one run).
-    pub fn starting_at(config: ProviderConfig, started: Instant) -> Self {
-        let tokens = crate::tokens::TokenModel::of(&config);
-        Self::assemble(config, tokens, started)
+    pub fn starting_at(config: ProviderConfig, started: Instant) -> Result<Self, String> {
+        let tokens = crate::tokens::TokenModel::of(&config)?;
+        Ok(Self::assemble(config, tokens, started))
     }
 
     /// As [`Provider::starting_at`], with its token model made beforehand (loading a tokenizer takes a while).
@@ -342,7 +343,7 @@ mod tests {
     fn error_rate_and_status_mix_follow_the_config() {
         let mut cfg = ProviderConfig::named("p");
         cfg.errors = Some(Errors { rate: Ratio(0.1), statuses: vec![500, 503] });
-        let p = Provider::new(cfg);
+        let p = Provider::new(cfg).unwrap();
         let now = Instant::now();
         let n = 50_000;
         let errors: Vec<u16> = (0..n)
@@ -363,7 +364,7 @@ mod tests {
         let mut cfg = ProviderConfig::named("p");
         cfg.errors = Some(Errors { rate: Ratio(0.3), statuses: vec![500, 502, 503, 429] });
         cfg.latency = Latency::Uniform { min: ms(1), max: ms(50) };
-        let (a, b) = (Provider::new(cfg.clone()), Provider::new(cfg));
+        let (a, b) = (Provider::new(cfg.clone()).unwrap(), Provider::new(cfg).unwrap());
         let now = Instant::now();
         for _ in 0..1000 {
             assert_eq!(a.decide(now, "m", false), b.decide(now, "m", false));
@@ -375,7 +376,7 @@ mod tests {
         let mut cfg = ProviderConfig::named("p");
         cfg.outages = vec![Outage { window: "1s..2s".parse().unwrap(), mode: OutageMode::Reset, status: 503 }];
         let start = Instant::now();
-        let p = Provider::starting_at(cfg, start);
+        let p = Provider::starting_at(cfg, start).unwrap();
         assert!(matches!(p.decide(start, "m", false), Decision::Answer { .. }));
         assert_eq!(p.decide(start + Duration::from_millis(1500), "m", false), Decision::Reset);
         assert!(matches!(p.decide(start + Duration::from_secs(2), "m", false), Decision::Answer { .. }));
@@ -387,7 +388,7 @@ mod tests {
         cfg.latency = Latency::Fixed { value: ms(5) };
         cfg.outages = vec![Outage { window: "1s..3s".parse().unwrap(), mode: OutageMode::Stall, status: 503 }];
         let start = Instant::now();
-        let p = Provider::starting_at(cfg, start);
+        let p = Provider::starting_at(cfg, start).unwrap();
         let at = |t: u64| p.decide(start + Duration::from_millis(t), "m", false);
         assert_eq!(at(500), Decision::Answer { delay: Duration::from_millis(5), malformed: false, stream_fault: None });
         assert_eq!(
@@ -401,7 +402,7 @@ mod tests {
         let mut cfg = ProviderConfig::named("p");
         cfg.rate_limit = Some(RateLimit { rate: Rate::per_second(100.0), burst: Some(10) });
         let start = Instant::now();
-        let p = Provider::starting_at(cfg, start);
+        let p = Provider::starting_at(cfg, start).unwrap();
         // 1,000 requests/s offered for 10 s against a 100/s bucket of 10: 10 + 100 × 10 admitted.
         let admitted = (0..10_000)
             .filter(|i| {
@@ -414,7 +415,7 @@ mod tests {
 
     #[test]
     fn control_starts_and_stops_an_outage() {
-        let p = Provider::new(ProviderConfig::named("p"));
+        let p = Provider::new(ProviderConfig::named("p")).unwrap();
         let c = Control { outage: Some("start".into()), status: Some(502), ..Control::default() };
         p.control(&c).unwrap();
         assert!(matches!(p.decide(Instant::now(), "m", false), Decision::Error { status: 502, .. }));

@@ -52,6 +52,8 @@ impl Drop for RunningProvider {
 pub enum ServeError {
     #[error("provider {name:?}: cannot listen on {addr}: {source}{hint}")]
     Bind { name: String, addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error("provider {name:?}: field `tokenizer`: {message}")]
+    Tokenizer { name: String, message: String },
 }
 
 /// Starts a provider on `127.0.0.1:<config.port>` (0: any free port). Outage windows count from `started`.
@@ -80,7 +82,8 @@ pub async fn bind(config: ProviderConfig) -> Result<BoundProvider, ServeError> {
         source,
     })?;
     let addr = listener.local_addr().expect("a bound listener has an address");
-    let tokens = crate::tokens::TokenModel::of(&config);
+    let tokens = crate::tokens::TokenModel::of(&config)
+        .map_err(|message| ServeError::Tokenizer { name: config.name.clone(), message })?;
     Ok(BoundProvider { listener, addr, config, tokens })
 }
 

@@ -109,17 +109,20 @@ struct Message {
 }
 
 impl TokenModel {
-    /// The model of a provider that asks for one.
-    pub fn of(config: &ProviderConfig) -> Option<Self> {
+    /// The model of a provider that asks for one; the error names a tokenizer file that cannot be used.
+    pub fn of(config: &ProviderConfig) -> Result<Option<Self>, String> {
         let wanted =
             config.tokenizer.is_some() || config.prefill_per_token.is_some() || config.decode_per_token.is_some();
-        wanted.then(|| TokenModel {
-            tokenizer: Tokenizer::get(config.tokenizer.unwrap_or_default()),
+        if !wanted {
+            return Ok(None);
+        }
+        Ok(Some(TokenModel {
+            tokenizer: config.tokenizer.clone().unwrap_or_default().load()?,
             prefill: config.prefill_per_token.map(|d| d.0).unwrap_or_default(),
             decode: config.decode_per_token.map(|d| d.0).unwrap_or_default(),
             cached_prefill: config.cached_prefill_per_token.map(|d| d.0),
             cache: Mutex::new(PrefixCache::default()),
-        })
+        }))
     }
 
     /// The tokens and times of the answer to `body`; `default_answer` when it asks for no length.
@@ -187,7 +190,7 @@ mod tests {
         config.prefill_per_token = Some(HumanDuration(Duration::from_micros(100)));
         config.decode_per_token = Some(HumanDuration(Duration::from_millis(2)));
         config.cached_prefill_per_token = cached.map(|us| HumanDuration(Duration::from_micros(us)));
-        TokenModel::of(&config).unwrap()
+        TokenModel::of(&config).unwrap().unwrap()
     }
 
     fn body(system: &str, user: &str, max_tokens: Option<u32>) -> Vec<u8> {
@@ -218,7 +221,7 @@ mod tests {
         let b = body("be brief", "hello world hello world", None);
         let s = m.shape(&b, &ChatRequest::parse(&b), 16);
         assert_eq!((s.prompt_tokens, s.completion_tokens, s.prefill), (6, 16, Duration::from_micros(600)));
-        assert!(TokenModel::of(&ProviderConfig::named("plain")).is_none(), "only when asked");
+        assert!(TokenModel::of(&ProviderConfig::named("plain")).unwrap().is_none(), "only when asked");
     }
 
     #[test]

@@ -276,7 +276,7 @@ async fn the_wiremock_responder_serves_the_same_faults() {
         .await;
     let mut cfg = ProviderConfig::named("wm");
     cfg.errors = Some(Errors { rate: Ratio(0.5), statuses: vec![500] });
-    let provider = Arc::new(Provider::new(cfg));
+    let provider = Arc::new(Provider::new(cfg).unwrap());
     mock_upstream::wiremock_support::mount(&server, provider.clone()).await;
     let c = client();
     let url = format!("{}/v1/chat/completions", server.uri());

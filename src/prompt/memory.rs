@@ -4,7 +4,6 @@
 
 use super::PromptInputs;
 use crate::scenario::prompts::{PromptSpec, TokenLength};
-use slacheck_common::tokens::Tokenizer;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The JSON around one message's content (`{"role":"user","content":""}` and a comma).
@@ -37,7 +36,7 @@ pub fn need(specs: &[PromptSpec], weights: &[f64], fields: &[String], inputs: &P
     for (i, spec) in specs.iter().enumerate() {
         // Built only for a class that makes text (building a tokenizer takes a fraction of a second).
         let makes_text = traced.is_some() || spec.input_tokens.is_some() || spec.prefix_tokens.is_some();
-        let per_token = if makes_text { Tokenizer::get(spec.tokenizer).synthetic_bytes_per_token() } else { 0.0 };
+        let per_token = if makes_text { super::tokenizer_of(spec).synthetic_bytes_per_token() } else { 0.0 };
         let dataset = inputs.datasets.get(i).cloned().flatten().map_or(0, |d| d.bytes()) as f64;
         let prefixes = spec
             .prefix_tokens
@@ -182,7 +181,8 @@ impl Drop for Reservation<'_> {
 mod tests {
     use super::*;
     use crate::scenario::prompts::{NormalLength, PromptOrder};
-    use slacheck_common::tokens::TokenizerName;
+    use slacheck_common::tokenizer_file::TokenizerChoice;
+    use slacheck_common::tokens::{Tokenizer, TokenizerName};
 
     fn spec(input: Option<TokenLength>, prefix: Option<(u32, u32)>) -> PromptSpec {
         PromptSpec {
@@ -193,7 +193,7 @@ mod tests {
             prefixes: prefix.map_or(1, |p| p.1),
             prompts_file: None,
             order: PromptOrder::Random,
-            tokenizer: TokenizerName::O200kBase,
+            tokenizer: TokenizerChoice::Named(TokenizerName::O200kBase),
             stream: false,
             conversation: None,
             api: crate::scenario::Api::Chat,

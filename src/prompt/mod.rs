@@ -32,7 +32,8 @@ use dataset::Dataset;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
-use slacheck_common::tokens::Tokenizer;
+use slacheck_common::tokenizer_file::TokenizerChoice;
+use slacheck_common::tokens::{Tokenizer, TokenizerName};
 use slacheck_common::tomlfile::FileError;
 use std::sync::Arc;
 
@@ -56,23 +57,25 @@ impl PromptInputs {
     ) -> Result<Self, FileError> {
         let mut datasets = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
+            if let TokenizerChoice::File(_) = spec.tokenizer {
+                spec.tokenizer.load().map_err(|m| place(&format!("classes[{i}].tokenizer"), m))?;
+            }
             let Some(path) = spec.prompts_file.as_deref() else {
                 datasets.push(None);
                 continue;
             };
             let field = format!("classes[{i}].prompts_file");
             let conversational = spec.conversation.is_some();
-            let read =
-                dataset::read(path, Tokenizer::get(spec.tokenizer), conversational).map_err(|e| match e.line {
-                    Some(line) => FileError {
-                        file: path.to_path_buf(),
-                        line: Some(line),
-                        column: Some(1),
-                        field: field.clone(),
-                        message: e.message,
-                    },
-                    None => place(&field, e.message),
-                })?;
+            let read = dataset::read(path, tokenizer_of(spec), conversational).map_err(|e| match e.line {
+                Some(line) => FileError {
+                    file: path.to_path_buf(),
+                    line: Some(line),
+                    column: Some(1),
+                    field: field.clone(),
+                    message: e.message,
+                },
+                None => place(&field, e.message),
+            })?;
             datasets.push(Some(Arc::new(read)));
         }
         let shapes = match trace {
@@ -196,7 +199,7 @@ impl Prompts {
                 return Prompts { kind: Kind::Fixed(bodies) };
             }
         }
-        let tokenizer = Tokenizer::get(spec.tokenizer);
+        let tokenizer = tokenizer_of(spec);
         let run_seed = seed;
         let seed = seed ^ salt.wrapping_mul(0xA076_1D64_78BD_642F);
         let fixed = spec
@@ -384,6 +387,13 @@ impl Maker {
         content.push_str(r#""}"#);
         (Bytes::from(content), shape.input_tokens)
     }
+}
+
+/// A class's tokenizer: an embedded encoding (built on first use), or its file's, read once for the process when
+/// [`PromptInputs::read`] checked it. A file that cannot be read (only a caller that skipped that check can meet
+/// one) counts as the default encoding.
+pub fn tokenizer_of(spec: &PromptSpec) -> &'static Tokenizer {
+    spec.tokenizer.load().unwrap_or_else(|_| Tokenizer::get(TokenizerName::default()))
 }
 
 /// A fast, well-mixed hash of request numbers (splitmix64), for choices that must not depend on timing.

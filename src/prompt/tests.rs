@@ -3,6 +3,7 @@
 use super::*;
 use crate::scenario::prompts::NormalLength;
 use serde_json::Value;
+use slacheck_common::tokenizer_file::TokenizerChoice;
 use slacheck_common::tokens::TokenizerName;
 
 pub(super) fn spec() -> PromptSpec {
@@ -14,7 +15,7 @@ pub(super) fn spec() -> PromptSpec {
         prefixes: 1,
         prompts_file: None,
         order: PromptOrder::Random,
-        tokenizer: TokenizerName::O200kBase,
+        tokenizer: TokenizerChoice::Named(TokenizerName::O200kBase),
         stream: false,
         conversation: None,
         api: crate::scenario::Api::Chat,

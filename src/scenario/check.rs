@@ -358,7 +358,11 @@ impl LoadedScenario {
                 self.error("mock", "[[mock.providers]] are only started for `target.mock`; remove them or set it")
             );
         }
-        for (i, p) in self.scenario.mock.iter().flat_map(|m| m.providers.iter()).enumerate() {
+        let declared = match &self.scenario.mock {
+            Some(m) if !m.providers.is_empty() => self.mock_providers(),
+            _ => Vec::new(),
+        };
+        for (i, p) in declared.iter().enumerate() {
             if let Err((field, message)) = p.check() {
                 let field = field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(field);
                 return Err(self.error(&format!("mock.providers[{i}].{field}"), message));

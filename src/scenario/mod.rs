@@ -154,12 +154,14 @@ impl LoadedScenario {
         }
     }
 
-    /// The mock providers to start for this scenario: every declared one (even when the targets are URLs, so that a
-    /// gateway or proxy on this machine can be pointed at one on its `port`), or "default" when a target names a
-    /// mock and none is declared.
+    /// The mock providers to start for this scenario, their files taken relative to the scenario: every declared
+    /// one (even when the targets are URLs, so that a gateway or proxy on this machine can be pointed at one on its
+    /// `port`), or "default" when a target names a mock and none is declared.
     pub fn mock_providers(&self) -> Vec<ProviderConfig> {
         let s = &self.scenario;
-        let declared = s.mock.as_ref().map(|m| m.providers.clone()).unwrap_or_default();
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let declared = s.mock.iter().flat_map(|m| m.providers.iter().map(|p| p.clone().resolved(dir)));
+        let declared: Vec<ProviderConfig> = declared.collect();
         if !declared.is_empty() {
             return declared;
         }

@@ -2,7 +2,7 @@
 //! and the tokenizer that counts them. `prompt` turns these into each request's messages.
 
 use serde::{Deserialize, Serialize};
-use slacheck_common::tokens::TokenizerName;
+use slacheck_common::tokenizer_file::TokenizerChoice;
 use std::path::PathBuf;
 
 /// The longest prompt or answer a scenario may ask for, in tokens: past any model's context today, and a bound on
@@ -115,7 +115,8 @@ pub struct PromptSpec {
     /// Resolved against the scenario's folder.
     pub prompts_file: Option<PathBuf>,
     pub order: PromptOrder,
-    pub tokenizer: TokenizerName,
+    /// Its file, if any, resolved against the scenario's folder.
+    pub tokenizer: TokenizerChoice,
     pub stream: bool,
     /// Sessions of several turns, when the class is conversational.
     pub conversation: Option<super::conversation::ConversationSpec>,

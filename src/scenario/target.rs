@@ -4,7 +4,7 @@ use super::prompts::{PromptOrder, PromptSpec, TokenLength};
 use super::{Api, StatusPattern};
 use crate::units::{ByteSize, HumanDuration, Ratio};
 use serde::{Deserialize, Serialize};
-use slacheck_common::tokens::TokenizerName;
+use slacheck_common::tokenizer_file::TokenizerChoice;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -179,9 +179,10 @@ pub struct ClassSpec {
     /// `random` (default: drawn from the seed) or `sequential` (request k takes line k).
     #[serde(default)]
     pub order: PromptOrder,
-    /// The tokenizer that counts and writes tokens: `o200k_base` (default) or `cl100k_base`.
+    /// The tokenizer that counts and writes tokens: `o200k_base` (default), `cl100k_base`, or the served model's
+    /// own `{ file = "tokenizer.json" }` (a Hugging Face tokenizer file, relative to the scenario).
     #[serde(default)]
-    pub tokenizer: TokenizerName,
+    pub tokenizer: TokenizerChoice,
     /// Sessions of several turns whose history grows (`{ turns, think_time, history, session_header }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<super::conversation::ConversationSpec>,
@@ -246,7 +247,7 @@ impl ClassSpec {
             prefixes: None,
             prompts_file: None,
             order: PromptOrder::Random,
-            tokenizer: TokenizerName::default(),
+            tokenizer: TokenizerChoice::default(),
             conversation: None,
             cancel: None,
         }
@@ -264,7 +265,7 @@ impl ClassSpec {
             prefixes: self.prefixes.unwrap_or(1),
             prompts_file: self.prompts_file.as_ref().map(|f| dir.join(f)),
             order: self.order,
-            tokenizer: self.tokenizer,
+            tokenizer: self.tokenizer.resolved(dir),
             stream: self.stream,
             conversation: self.conversation.clone(),
             api,
