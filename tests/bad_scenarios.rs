@@ -88,6 +88,9 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("scrapes every 0s", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nevery = \"0s\"\n"), 10, "scrape[0].every", "at least 100ms"),
         ("an unknown reconcile key", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nreconcile = {{ reqests = \"x_total\" }}\n"), 10, "scrape[0].reconcile.reqests", "unknown field"),
         ("a reconcile selector that does not read", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nreconcile = {{ errors = \"x_total{{code=500}}\" }}\n"), 10, "scrape[0].reconcile.errors", "double quotes"),
+        ("a show selector that does not read", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nshow = [\"x_total\", \"9lives\"]\n"), 10, "scrape[0].show[1]", "not a metric name"),
+        ("show as one string", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nshow = \"x_total\"\n"), 10, "scrape[0].show", "expected a sequence"),
+        ("nine series to show", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nshow = [{}]\n", (0..9).map(|i| format!("\"m{i}\"")).collect::<Vec<_>>().join(", ")), 10, "scrape[0].show", "at most 8 series"),
         ("a trace row without lengths after Mooncake rows", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"mixed.jsonl\"\n"), 6, "load.trace", "line 3: this row has no `timestamp`"),
     ]
 }

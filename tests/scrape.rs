@@ -41,7 +41,7 @@ fn the_mocks_counters_reconcile_with_what_the_clients_saw_and_a_gateway_hiding_e
     let r = ws.run(&path, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let s = r.summary();
-    assert_eq!(s["schema_version"], 7);
+    assert_eq!(s["schema_version"], 8);
 
     // What the clients saw, from requests.parquet: sent requests, failed ones, and the output tokens received.
     let rows = parquet_rows(&r.out.join("requests.parquet"));
@@ -163,4 +163,99 @@ fn a_hostile_metrics_endpoint_never_fails_the_run_and_its_failures_are_counted()
         r.stdout
     );
     assert_eq!(f(&reconciled(&s, &format!("http://127.0.0.1:{port}/metrics"), "requests")["gateway"], &[]), 0.0);
+}
+
+/// (time_s, summed value) of each scrape of `url` in server_metrics.parquet, for the samples of `metric` whose
+/// labels contain `label` ("" for all): a scrape without any counts 0 (a labelled counter before its first event).
+fn sums(samples: &[serde_json::Map<String, Value>], url: &str, metric: &str, label: &str) -> Vec<(f64, f64)> {
+    let mut by_time: Vec<(f64, f64)> = Vec::new();
+    for x in samples.iter().filter(|x| x["url"] == url) {
+        let t = x["time_s"].as_f64().unwrap();
+        if by_time.last().is_none_or(|(last, _)| *last != t) {
+            by_time.push((t, 0.0));
+        }
+        let ours = x["metric"] == metric && x["labels"].as_str().unwrap().contains(label);
+        if ours {
+            by_time.last_mut().unwrap().1 += x["value"].as_f64().unwrap();
+        }
+    }
+    by_time
+}
+
+#[test]
+fn shown_counters_are_drawn_as_their_rate_between_scrapes_and_an_unknown_metric_is_a_warning() {
+    let ws = Workspace::new();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = format!(
+        "name = \"show\"\n[target]\nmock = \"llm\"\ntimeout = \"5s\"\n\
+         body = '{{\"model\": \"m\", \"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}], \"max_tokens\": 7}}'\n\
+         [load]\nprofile = \"steps\"\nsteps = [{{ rate = \"20/s\", for = \"1s\" }}, {{ rate = \"60/s\", for = \"1s\" }}]\n\
+         [[mock.providers]]\nname = \"llm\"\nport = {port}\nerrors = {{ rate = 0.1, statuses = [500] }}\n\
+         [[scrape]]\nurl = \"{url}\"\nevery = \"200ms\"\n\
+         show = ['mock_upstream_requests_total{{status=\"200\"}}', \"mock_upstream_generation_tokens_total\", \
+         \"no_such_metric_total\"]\n"
+    );
+    let path = ws.write("show.toml", &text);
+    let r = ws.run(&path, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("WARNING: show `no_such_metric_total`: no scrape of {url} had a series of")),
+        "{}",
+        r.stdout
+    );
+    let s = r.summary();
+    let shown = s["server_metrics"]["shown"].as_array().unwrap();
+    assert_eq!(shown.len(), 3);
+    assert_eq!((&shown[2]["kind"], &shown[2]["series_matched"]), (&Value::Null, &Value::from(0)));
+
+    // What the clients saw, from requests.parquet: the answers that were 200, and the tokens they carried.
+    let rows = parquet_rows(&r.out.join("requests.parquet"));
+    let ok = rows.iter().filter(|row| row["outcome"] == "ok").count() as f64;
+    let tokens: f64 = rows.iter().filter_map(|row| row["tokens_out"].as_f64()).sum();
+    assert!(ok > 60.0 && ok < 80.0 && tokens == 7.0 * ok, "{ok} ok of 80, {tokens} tokens");
+
+    // Each line's rates, against the same sums read back from server_metrics.parquet: each scrape's time, and
+    // the rise since the scrape before over the time between; added up over the run, what the clients saw.
+    let samples = parquet_rows(&r.out.join("server_metrics.parquet"));
+    for (line, (metric, label), total) in [
+        (&shown[0], ("mock_upstream_requests_total", "status=\"200\""), ok),
+        (&shown[1], ("mock_upstream_generation_tokens_total", ""), tokens),
+    ] {
+        assert_eq!(line["kind"], "counter", "{line}");
+        let expected = sums(&samples, &url, metric, label);
+        let times: Vec<f64> = line["time_s"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+        let values = line["value"].as_array().unwrap();
+        let same = times.len() == expected.len() && times.iter().zip(&expected).all(|(a, (b, _))| (a - b).abs() < 1e-9);
+        assert!(same, "{metric}: the scrapes' times {times:?}, in the file {expected:?}");
+        assert!(times.len() >= 10 && times[0] < 0.0, "{metric}: every 200 ms over 2 s, one before: {times:?}");
+        assert_eq!(values[0], Value::Null, "no rate before the first scrape");
+        let mut drawn_total = 0.0;
+        for (i, w) in expected.windows(2).enumerate() {
+            let rate = (w[1].1 - w[0].1) / (w[1].0 - w[0].0);
+            let drawn = values[i + 1].as_f64().unwrap();
+            assert!((drawn - rate).abs() <= 1e-9 * rate.max(1.0), "{metric} at {} s: {drawn} drawn, {rate}", w[1].0);
+            drawn_total += drawn * (w[1].0 - w[0].0);
+        }
+        assert!((drawn_total - total).abs() < 1e-6, "{metric}: {drawn_total} over the run, the clients saw {total}");
+    }
+
+    // The timeline has a panel for each metric drawn, the unit on its axis, and no label crowded.
+    let svg = std::fs::read_to_string(r.out.join("timeline.svg")).unwrap();
+    for words in [
+        "mock_upstream_requests_total, per second between scrapes",
+        "mock_upstream_generation_tokens_total, per second between scrapes",
+        "requests/s",
+        "tokens/s",
+        "{status=&quot;200&quot;}",
+    ] {
+        assert!(svg.contains(words), "{words} is not drawn");
+    }
+    assert!(!svg.contains("no_such_metric"));
+    assert_eq!(slacheck::plot::crowding(&svg), Vec::<String>::new());
+    let png = std::fs::read(r.out.join("timeline.png")).unwrap();
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!(height, 980 + 2 * 260, "the timeline's three panels and two of scraped metrics");
+    let html = std::fs::read_to_string(r.out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"chart-scraped-1\"") && !html.contains("id=\"chart-scraped-2\""));
 }

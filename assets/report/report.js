@@ -176,6 +176,28 @@
         )
       );
     }
+    // The target's own metrics ([[scrape]] show): each panel on its scrapes' times, over the run's seconds; a
+    // counter's rate per second holds from the scrape before to its own (a step), a gauge is drawn through.
+    (data.scraped || []).forEach((panel, i) => {
+      const el = document.getElementById("chart-scraped-" + i);
+      const series = [{ label: "second", value: (u, v) => (v == null ? "–" : v.toFixed(2) + " s") }];
+      panel.names.forEach((name, j) => {
+        const line = { label: name, stroke: COLORS[j % COLORS.length], width: 1.5, value: (u, v) => fmtCount(v) };
+        if (panel.stepped) line.paths = uPlot.paths.stepped({ align: -1 });
+        series.push(line);
+      });
+      const opts = {
+        title: panel.title,
+        width: width(el),
+        height: 220,
+        cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
+        scales: { x: { time: false, range: [t.t[0], t.t[t.t.length - 1] + 1] } },
+        axes: [{ label: "seconds since start" }, { label: panel.y_label, size: 70 }],
+        series: series,
+        plugins: [shadePlugin()],
+      };
+      charts.push(new uPlot(opts, [panel.x].concat(panel.columns), el));
+    });
     if (data.served_by.names.length > 0) {
       charts.push(
         timelineChart(

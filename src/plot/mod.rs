@@ -10,9 +10,11 @@ mod axes;
 mod capacity;
 mod check;
 mod legend;
+mod scraped;
 mod timeline;
 
 pub use check::crowding;
+pub use scraped::{ScrapedLine, ScrapedPanel};
 
 use crate::measure::TimelineRow;
 use axes::{fmt_ms_axis, log_ticks};
@@ -51,6 +53,8 @@ pub enum Chart<'a> {
         outages: Vec<(f64, f64)>,
         /// Failover episodes inferred from the requests: (start s, end s).
         episodes: Vec<(f64, f64)>,
+        /// The target's own metrics that `[[scrape]] show` chose, a panel each below.
+        scraped: Vec<ScrapedPanel>,
     },
     /// A capacity search: each step's p99 (above) and availability (below) against its offered rate, with the
     /// SLA's limits and the knee marked.
@@ -92,7 +96,7 @@ pub fn render(dir: &Path, name: &str, chart: &Chart, write_svg: bool, write_png:
     register_font();
     let size = match chart {
         Chart::Spectrum { .. } => (1000, 600),
-        Chart::Timeline { rows, .. } => (1000, timeline::height(rows)),
+        Chart::Timeline { rows, scraped, .. } => (1000, timeline::height(rows, scraped)),
         Chart::Capacity { .. } => (1000, 720),
     };
     let mut svg = String::new();
@@ -133,7 +137,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
     root.fill(&WHITE).map_err(|e| format!("{e:?}"))?;
     match chart {
         Chart::Spectrum { title, series, limits } => spectrum(root, title, series, limits),
-        Chart::Timeline { rows, outages, episodes } => timeline::timeline(root, rows, &Shaded { outages, episodes }),
+        Chart::Timeline { rows, outages, episodes, scraped } => {
+            timeline::timeline(root, rows, &Shaded { outages, episodes }, scraped)
+        }
         Chart::Capacity { title, steps, p99_limit_ms, availability_target, knee } => {
             capacity::capacity(root, title, steps, *p99_limit_ms, *availability_target, *knee)
         }
@@ -351,14 +357,24 @@ mod tests {
             ..Default::default()
         };
         let two = [row(0, &[("primary", 100)]), row(1, &[("fallback", 100)]), row(2, &[("primary", 100)])];
-        let svg =
-            render(dir.path(), "t", &Chart::Timeline { rows: &two, outages: vec![], episodes: vec![] }, false, false)
-                .unwrap();
+        let svg = render(
+            dir.path(),
+            "t",
+            &Chart::Timeline { rows: &two, outages: vec![], episodes: vec![], scraped: vec![] },
+            false,
+            false,
+        )
+        .unwrap();
         assert!(svg.contains("served by primary") && svg.contains("served by fallback"));
         let one = [row(0, &[("primary", 100)]), row(1, &[("primary", 100)])];
-        let svg =
-            render(dir.path(), "t", &Chart::Timeline { rows: &one, outages: vec![], episodes: vec![] }, false, false)
-                .unwrap();
+        let svg = render(
+            dir.path(),
+            "t",
+            &Chart::Timeline { rows: &one, outages: vec![], episodes: vec![], scraped: vec![] },
+            false,
+            false,
+        )
+        .unwrap();
         assert!(!svg.contains("served by"), "one upstream adds nothing to the totals");
         assert!(!dir.path().join("t.svg").exists() && !dir.path().join("t.png").exists());
     }
@@ -371,7 +387,7 @@ mod tests {
         render(
             dir.path(),
             "timeline",
-            &Chart::Timeline { rows: &rows, outages: vec![(1.0, 2.0)], episodes: vec![(1.5, 2.5)] },
+            &Chart::Timeline { rows: &rows, outages: vec![(1.0, 2.0)], episodes: vec![(1.5, 2.5)], scraped: vec![] },
             false,
             true,
         )
@@ -381,7 +397,7 @@ mod tests {
         assert!(!dir.path().join("timeline.svg").exists());
         // With tokens, a third panel shows them per second.
         let rows: Vec<TimelineRow> = rows.into_iter().map(|r| TimelineRow { output_tokens: 900, ..r }).collect();
-        let chart = Chart::Timeline { rows: &rows, outages: Vec::new(), episodes: Vec::new() };
+        let chart = Chart::Timeline { rows: &rows, outages: Vec::new(), episodes: Vec::new(), scraped: Vec::new() };
         let svg = render(dir.path(), "timeline", &chart, false, true).unwrap();
         let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
         assert_eq!((be_of(&png, 16), be_of(&png, 20)), (1000, 980));
@@ -423,24 +439,30 @@ mod tests {
     fn no_label_of_a_timeline_is_crowded_whatever_its_latencies() {
         let rows = failover_minute();
         let (outages, episodes) = (vec![(20.0, 35.0)], vec![(20.004, 35.2)]);
-        let chart = Chart::Timeline { rows: &rows, outages: outages.clone(), episodes: episodes.clone() };
+        let chart =
+            Chart::Timeline { rows: &rows, outages: outages.clone(), episodes: episodes.clone(), scraped: vec![] };
         assert_eq!(crowded(&chart), Vec::<String>::new());
         // Latencies of every scale, a single flat value, and one second only.
         for (p50, p99) in [(0.2, 3.0), (1.0, 60_000.0), (35.0, 35.0), (900.0, 1100.0), (0.001, 0.002)] {
             let rows: Vec<TimelineRow> =
                 rows.iter().map(|r| TimelineRow { p50_ms: Some(p50), p99_ms: Some(p99), ..r.clone() }).collect();
-            let chart = Chart::Timeline { rows: &rows, outages: outages.clone(), episodes: episodes.clone() };
+            let chart =
+                Chart::Timeline { rows: &rows, outages: outages.clone(), episodes: episodes.clone(), scraped: vec![] };
             assert_eq!(crowded(&chart), Vec::<String>::new(), "p50 {p50} p99 {p99}");
         }
         let one = &rows[..1];
-        assert_eq!(crowded(&Chart::Timeline { rows: one, outages: vec![], episodes: vec![] }), Vec::<String>::new());
+        assert_eq!(
+            crowded(&Chart::Timeline { rows: one, outages: vec![], episodes: vec![], scraped: vec![] }),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn the_timeline_tells_a_scheduled_outage_from_an_observed_episode() {
         let rows = failover_minute();
         let dir = tempfile::tempdir().unwrap();
-        let both = Chart::Timeline { rows: &rows, outages: vec![(20.0, 35.0)], episodes: vec![(20.0, 35.0)] };
+        let both =
+            Chart::Timeline { rows: &rows, outages: vec![(20.0, 35.0)], episodes: vec![(20.0, 35.0)], scraped: vec![] };
         let svg = render(dir.path(), "t", &both, false, false).unwrap();
         assert!(svg.contains("scheduled outage") && svg.contains("observed failover episode"));
         // The outage is a filled box in its own colour; the episode is hatched: lines in another.
@@ -449,7 +471,7 @@ mod tests {
             format!("stroke=\"#{:02X}{:02X}{:02X}\"", legend::EPISODE.0, legend::EPISODE.1, legend::EPISODE.2);
         assert!(svg.matches(&outage).count() >= 3, "a box in each of the 3 panels, and the legend's");
         assert!(svg.matches(&episode).count() > 30, "hatching: {}", svg.matches(&episode).count());
-        let none = Chart::Timeline { rows: &rows, outages: vec![], episodes: vec![] };
+        let none = Chart::Timeline { rows: &rows, outages: vec![], episodes: vec![], scraped: vec![] };
         let svg = render(dir.path(), "t", &none, false, false).unwrap();
         assert!(!svg.contains("scheduled outage") && !svg.contains("observed failover episode"));
         assert!(!svg.contains(&outage) && !svg.contains(&episode));

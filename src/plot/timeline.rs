@@ -1,37 +1,48 @@
 //! timeline.png/svg: per second, the requests (offered, sent, failed, failed over, who served), their p50 and
 //! p99 latency on a log scale, and the tokens when answers carried them; scheduled outages and observed
-//! failover episodes shaded behind every panel, each kind its own way; legends beside the panels.
+//! failover episodes shaded behind every panel, each kind its own way; legends beside the panels; below, the
+//! target's own metrics that `[[scrape]] show` chose ([`scraped`](super::scraped)).
 
 use super::axes::{fmt_ms_axis, log_ticks};
 use super::legend::{self, Entry, Shaded};
+use super::scraped::{self, ScrapedPanel};
 use super::{DrawResult, Panel, COLORS};
 use crate::measure::TimelineRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-/// The picture's height: two panels, or three with tokens.
-pub(super) fn height(rows: &[TimelineRow]) -> u32 {
-    if has_tokens(rows) {
-        980
-    } else {
-        720
-    }
+/// The picture's height: two panels, or three with tokens, and a panel for each of `scraped`.
+pub(super) fn height(rows: &[TimelineRow], scraped: &[ScrapedPanel]) -> u32 {
+    let own = if has_tokens(rows) { 980 } else { 720 };
+    own + scraped::HEIGHT * scraped.len() as u32
 }
 
 pub(super) fn timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rows: &[TimelineRow],
     shaded: &Shaded,
+    scraped: &[ScrapedPanel],
 ) -> DrawResult<DB> {
+    let own = height(rows, &[]);
+    let (root, mut below) = root.split_vertically(own);
     let (top, rest) = root.split_vertically(400);
     rates(&top, rows, shaded)?;
-    if !has_tokens(rows) {
-        return latency(&rest, rows, shaded);
+    if has_tokens(rows) {
+        let (middle, bottom) = rest.split_vertically(320);
+        latency(&middle, rows, shaded)?;
+        tokens(&bottom, rows, shaded)?;
+    } else {
+        latency(&rest, rows, shaded)?;
     }
-    let (middle, bottom) = rest.split_vertically(320);
-    latency(&middle, rows, shaded)?;
-    tokens(&bottom, rows, shaded)
+    let mut color = 0;
+    for panel in scraped {
+        let (area, rest) = below.split_vertically(scraped::HEIGHT);
+        scraped::draw(&area, panel, color, rows.len(), shaded)?;
+        color += panel.lines.len();
+        below = rest;
+    }
+    Ok(())
 }
 
 /// Some answer in the run carried tokens (its usage, or slacheck's own count).

@@ -152,6 +152,9 @@ fn charts(body: &mut String, data: &Value) {
         if data["tokens"] == true {
             body.push_str("<div class=\"chart\" id=\"chart-tokens\"></div>\n");
         }
+        for i in 0..data["scraped"].as_array().map_or(0, Vec::len) {
+            let _ = writeln!(body, "<div class=\"chart\" id=\"chart-scraped-{i}\"></div>");
+        }
         if data["served_by"]["names"].as_array().is_some_and(|n| !n.is_empty()) {
             body.push_str("<h2>By upstream</h2>\n<div class=\"chart\" id=\"chart-served\"></div>\n");
         }
@@ -163,8 +166,8 @@ fn charts(body: &mut String, data: &Value) {
     }
 }
 
-/// What the charts draw, as JSON: the per-second timeline, who served each second, the shaded spans, and the
-/// latency spectra (overall, and per tier when there are tiers).
+/// What the charts draw, as JSON: the per-second timeline, who served each second, the shaded spans, the
+/// latency spectra (overall, and per tier when there are tiers), and the series `[[scrape]] show` chose.
 fn chart_data(summary: &Summary, plots: &PlotInputs) -> Value {
     let rows = &summary.timeline;
     let column = |f: &dyn Fn(&TimelineRow) -> Value| Value::Array(rows.iter().map(f).collect());
@@ -214,6 +217,7 @@ fn chart_data(summary: &Summary, plots: &PlotInputs) -> Value {
             "episodes": episodes.map(|e| [e.start_ms / 1000.0, e.end_ms / 1000.0]).collect::<Vec<_>>(),
         },
         "spectra": spectra,
+        "scraped": super::shown::chart_data(summary),
     })
 }
 

@@ -64,6 +64,9 @@ fn warnings(out: &mut String, summary: &Summary) {
     if let Some(note) = connection_cap_note(summary) {
         let _ = writeln!(out, "> {note}\n");
     }
+    for warning in super::shown::warnings(summary) {
+        let _ = writeln!(out, "> ⚠️ {warning}\n");
+    }
 }
 
 /// The SLA targets: limit, measurement, interval, judgement, and what more to know.

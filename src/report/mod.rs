@@ -4,6 +4,7 @@
 //! - [`goodput`] — summary.json's goodput and token throughput;
 //! - [`sessions`] — summary.json's conversations: sessions, and latency by turn number;
 //! - [`reconcile`] — the gateway's own counters (`[[scrape]]`) against slacheck's counts;
+//! - [`shown`] — the series `[[scrape]] show` chose: the timeline's panels and charts of them;
 //! - [`text`] — how numbers, targets and the verdict read, shared by the text outputs;
 //! - [`failover`] — how scheduled outages, observed episodes and isolated errors read (one vocabulary);
 //! - [`terminal`] — the terminal summary;
@@ -24,6 +25,7 @@ mod measured;
 pub mod prometheus;
 pub mod reconcile;
 pub mod sessions;
+pub mod shown;
 pub mod summary;
 pub mod terminal;
 pub mod text;
@@ -167,7 +169,8 @@ pub fn write_reports(dir: &Path, summary: &Summary, plots: &PlotInputs, formats:
         // Failover episodes found from the requests, outages only (an isolated anomaly is one request).
         let episodes = summary.failover_episodes.list.iter().filter(|e| !e.isolated);
         let episodes = episodes.map(|e| (e.start_ms / 1000.0, e.end_ms / 1000.0)).collect();
-        charts.push(("timeline", Chart::Timeline { rows: &summary.timeline, outages, episodes }));
+        let scraped = shown::panels(summary);
+        charts.push(("timeline", Chart::Timeline { rows: &summary.timeline, outages, episodes, scraped }));
         if plots.tiers.len() > 1 {
             let series = plots.tiers.iter().map(|(n, h)| (n.clone(), h)).collect();
             let title = format!("{}: latency by serving tier", scenario.name);

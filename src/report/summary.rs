@@ -7,8 +7,9 @@ use super::*;
 /// `failover.source` and `failover.inferred`; `availability_before_failover` with inferred failovers;
 /// 5: `counts.cancelled` (clients that hung up), `cancellations` and `conversations`; 6: `failed_attempts` of
 /// each class and upstream (a served-by list's earlier items), which an upstream's `availability` counts;
-/// 7: `server_metrics` (the `[[scrape]]` endpoints' scrapes, counter increases and reconciliation).
-pub const SCHEMA_VERSION: u32 = 7;
+/// 7: `server_metrics` (the `[[scrape]]` endpoints' scrapes, counter increases and reconciliation);
+/// 8: `server_metrics.shown`, the series `show` chose, scrape by scrape.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

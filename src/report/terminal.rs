@@ -389,8 +389,8 @@ fn notes(summary: &Summary) -> Vec<String> {
     lines
 }
 
-/// A generator that fell behind, and certificates that were not verified: said even under `--quiet`, whose one
-/// line would otherwise show a PASS that the run's own figures do not support.
+/// A generator that fell behind, certificates that were not verified, and `show` series that drew nothing: said
+/// even under `--quiet`, whose one line would otherwise show a PASS that the run's own figures do not support.
 pub fn warnings(summary: &Summary) -> Vec<String> {
     let mut lines = Vec::new();
     if summary.generator.overloaded {
@@ -404,6 +404,7 @@ pub fn warnings(summary: &Summary) -> Vec<String> {
                 .into(),
         );
     }
+    lines.extend(super::shown::warnings(summary).into_iter().map(|w| format!("WARNING: {w}")));
     lines
 }
 

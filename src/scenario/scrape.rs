@@ -13,6 +13,9 @@ pub const MIN_EVERY: Duration = Duration::from_millis(100);
 /// The longest `timeout`: a scrape that takes longer is counted as failed.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The most `show` selectors over every `[[scrape]]`: each is a line on the timeline, in a colour of its own.
+pub const MAX_SHOWN: usize = 8;
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeSpec {
@@ -27,6 +30,10 @@ pub struct ScrapeSpec {
     /// Counters of this endpoint to hold against slacheck's own counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconcile: Option<ReconcileSpec>,
+    /// Series drawn on the timeline, each a selector `metric{label="value",…}` whose series are added up: a
+    /// counter as its rate per second between two scrapes, a gauge as its value (at most 8 over every scrape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub show: Vec<String>,
 }
 
 fn default_every() -> HumanDuration {
@@ -148,6 +155,17 @@ impl LoadedScenario {
             for (name, selector) in s.reconcile.iter().flat_map(ReconcileSpec::entries) {
                 Selector::parse(selector).map_err(|e| self.error(&at(&format!("reconcile.{name}")), e))?;
             }
+            for (j, selector) in s.show.iter().enumerate() {
+                Selector::parse(selector).map_err(|e| self.error(&at(&format!("show[{j}]")), e))?;
+            }
+        }
+        let shown: Vec<usize> = self.scenario.scrape.iter().map(|s| s.show.len()).collect();
+        if shown.iter().sum::<usize>() > MAX_SHOWN {
+            let last = shown.iter().rposition(|n| *n > 0).unwrap_or_default();
+            return Err(self.error(
+                &format!("scrape[{last}].show"),
+                format!("show at most {MAX_SHOWN} series over every [[scrape]] (a line each, in a colour of its own)"),
+            ));
         }
         Ok(())
     }

@@ -9,12 +9,14 @@
 //! - [`fetch`]: one scrape, bounded in time and size.
 //! - [`parse`]: the text format, line by line.
 //! - [`series`]: series' increases, resets handled, at most [`series::MAX_SERIES`].
+//! - [`shown`]: the `show` selectors' lines for the timeline, scrape by scrape.
 //! - [`file`]: the samples, in server_metrics.parquet.
 
 pub mod fetch;
 pub mod file;
 pub mod parse;
 pub mod series;
+pub mod shown;
 
 use crate::scenario::scrape::{ScrapeSpec, Selector};
 pub use file::FILE_NAME;
@@ -44,6 +46,9 @@ pub struct ServerMetrics {
     /// The gateway's counters against slacheck's counts (`reconcile`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconcile: Vec<Reconciled>,
+    /// The series `show` chose, scrape by scrape, as the timeline draws them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<shown::Shown>,
 }
 
 /// One endpoint's scrapes.
@@ -201,6 +206,7 @@ fn collect(
     mut file: file::SampleFile,
 ) -> (ServerMetrics, Option<std::io::Error>) {
     let mut fold = series::Fold::default();
+    let mut lines = shown::Lines::new(specs);
     let urls: Vec<ByteArray> = specs.iter().map(|s| ByteArray::from(s.url.as_str())).collect();
     let mut counts: Vec<ScrapeCounts> = specs
         .iter()
@@ -220,6 +226,7 @@ fn collect(
                         error = written.err().map(std::io::Error::other);
                     }
                 });
+                lines.observe(scrape, time_s, &fold);
             }
             Err(why) => {
                 c.failed += 1;
@@ -230,7 +237,9 @@ fn collect(
     if error.is_none() {
         error = file.finish().err().map(std::io::Error::other);
     }
-    (summarize(specs, &fold, counts), error)
+    let mut metrics = summarize(specs, &fold, counts);
+    metrics.shown = lines.finish();
+    (metrics, error)
 }
 
 fn summarize(specs: &[ScrapeSpec], fold: &series::Fold, mut scrapes: Vec<ScrapeCounts>) -> ServerMetrics {
@@ -280,5 +289,6 @@ fn summarize(specs: &[ScrapeSpec], fold: &series::Fold, mut scrapes: Vec<ScrapeC
         counters,
         counters_not_listed,
         reconcile,
+        shown: Vec::new(),
     }
 }

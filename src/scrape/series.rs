@@ -23,6 +23,8 @@ pub struct Series {
     pub counter: bool,
     pub last: f64,
     pub increase: f64,
+    /// The endpoint's exposition it was last in (see [`Fold::expositions`]): a gauge that has gone is not summed.
+    pub seen: u64,
 }
 
 /// A sample as it is written to the file.
@@ -38,8 +40,8 @@ pub struct Fold {
     series: HashMap<(usize, String, String), Series>,
     /// Families typed `counter`, by endpoint (bounded as the series are).
     counters: HashSet<(usize, String)>,
-    /// Endpoints that have answered once.
-    answered: HashSet<usize>,
+    /// Expositions read, by endpoint.
+    answered: HashMap<usize, u64>,
     /// Samples of series beyond [`MAX_SERIES`], and lines that did not read.
     pub beyond_cap: u64,
     pub unread_lines: u64,
@@ -48,7 +50,9 @@ pub struct Fold {
 impl Fold {
     /// Folds one exposition of endpoint `scrape`, handing each kept sample to `row`.
     pub fn add(&mut self, scrape: usize, body: &str, mut row: impl FnMut(Row<'_>)) {
-        let first = self.answered.insert(scrape);
+        let exposition = self.answered.entry(scrape).or_default();
+        *exposition += 1;
+        let (first, seen) = (*exposition == 1, *exposition);
         for text in body.lines() {
             let sample = match parse::line(text) {
                 Line::Sample(s) => s,
@@ -79,6 +83,7 @@ impl Fold {
                         s.increase += if value >= s.last { value - s.last } else { value };
                     }
                     s.last = value;
+                    s.seen = seen;
                 }
                 None if full => {
                     self.beyond_cap += 1;
@@ -86,8 +91,8 @@ impl Fold {
                 }
                 None => {
                     let increase = if first || !value.is_finite() { 0.0 } else { value };
-                    let s =
-                        Series { scrape, metric: key.1.clone(), labels: sample.labels, counter, last: value, increase };
+                    let (metric, labels) = (key.1.clone(), sample.labels);
+                    let s = Series { scrape, metric, labels, counter, last: value, increase, seen };
                     self.series.insert(key.clone(), s);
                 }
             }
@@ -105,6 +110,11 @@ impl Fold {
     /// Every series kept, in no particular order.
     pub fn series(&self) -> impl Iterator<Item = &Series> {
         self.series.values()
+    }
+
+    /// How many expositions of endpoint `scrape` have been read (the latest one's number).
+    pub fn expositions(&self, scrape: usize) -> u64 {
+        self.answered.get(&scrape).copied().unwrap_or_default()
     }
 
     /// How many series are kept.
