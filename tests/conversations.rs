@@ -32,6 +32,27 @@ fn answer_text(p: &Passed) -> String {
     out
 }
 
+/// The requests the proxy passed, by the session id header each carried, in the order it saw them.
+fn by_session(passed: &[Passed]) -> BTreeMap<String, Vec<&Passed>> {
+    let mut sessions: BTreeMap<String, Vec<&Passed>> = BTreeMap::new();
+    for p in passed {
+        sessions.entry(p.header("x-session-id").expect("a session id").to_string()).or_default().push(p);
+    }
+    sessions
+}
+
+/// What a third turn should send: the first question, the first answer as received, the second question, the
+/// second answer, then its own question (each question as the turn that asked it sent it).
+fn history(first: &[Value], second: &[Value], third: &[Value], answers: &[String; 2]) -> Vec<Value> {
+    vec![
+        first[0].clone(),
+        serde_json::json!({ "role": "assistant", "content": answers[0] }),
+        second[2].clone(),
+        serde_json::json!({ "role": "assistant", "content": answers[1] }),
+        third[4].clone(),
+    ]
+}
+
 fn messages(p: &Passed) -> Vec<Value> {
     let body: Value = serde_json::from_slice(&p.body).unwrap();
     body["messages"].as_array().unwrap().clone()
@@ -75,10 +96,7 @@ async fn a_third_turn_carries_exactly_the_two_earlier_questions_and_answers() {
     let s = r.summary();
     let passed = proxy.passed();
     // Every turn went through the proxy, grouped by the session id header it carried.
-    let mut sessions: BTreeMap<String, Vec<&Passed>> = BTreeMap::new();
-    for p in &passed {
-        sessions.entry(p.header("x-session-id").expect("a session id").to_string()).or_default().push(p);
-    }
+    let sessions = by_session(&passed);
     assert_eq!(sessions.len() as f64, f(&s, &["conversations", "sessions", "started"]));
     assert_eq!(f(&s, &["conversations", "sessions", "completed"]), sessions.len() as f64);
     assert_eq!(passed.len() as f64, f(&s, &["counts", "total"]));
@@ -90,14 +108,7 @@ async fn a_third_turn_carries_exactly_the_two_earlier_questions_and_answers() {
         assert_eq!((first.len(), second.len(), third.len()), (1, 3, 5), "session {id}");
         let answers = [answer_text(turns[0]), answer_text(turns[1])];
         assert_ne!(answers[0], answers[1], "answers of drawn lengths tell the turns apart");
-        let expected = vec![
-            first[0].clone(),
-            serde_json::json!({ "role": "assistant", "content": answers[0] }),
-            second[2].clone(),
-            serde_json::json!({ "role": "assistant", "content": answers[1] }),
-            third[4].clone(),
-        ];
-        assert_eq!(third, expected, "session {id}");
+        assert_eq!(third, history(&first, &second, &third, &answers), "session {id}");
         assert_eq!(second[..2], third[..2]);
         assert_eq!(third[4]["role"], "user");
     }
@@ -387,4 +398,55 @@ async fn a_drawn_think_time_puts_each_turn_due_within_its_range() {
         let n = rows.iter().filter(|r| r["turn"].as_i64() == Some(turn)).count();
         assert!(md.contains(&format!("\n| {turn} | {n} | {n} | ")), "turn {turn}, {n} requests:\n{md}");
     }
+}
+
+/// A Responses API answer's text as the proxy read it: the `output_text` parts of its message items, or a
+/// stream's `response.output_text.delta` events.
+fn response_text(p: &Passed) -> String {
+    let text = String::from_utf8_lossy(&p.answer);
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        let items = v["output"].as_array().unwrap().iter().filter(|i| i["type"] == "message");
+        let parts = items.flat_map(|i| i["content"].as_array().unwrap().iter()).filter(|c| c["type"] == "output_text");
+        return parts.map(|c| c["text"].as_str().unwrap()).collect();
+    }
+    let events = text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|l| serde_json::from_str(l).ok());
+    let deltas = events.filter(|e: &Value| e["type"] == "response.output_text.delta");
+    deltas.map(|e| e["delta"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responses_api_third_turn_holds_exactly_the_two_earlier_answers_as_input_items() {
+    let upstream =
+        mock("name = \"m\"\ncompletion_tokens = 100\nlatency = { dist = \"fixed\", value = \"2ms\" }\n").await;
+    let proxy = Proxy::start(upstream.addr, false).await;
+    let url = format!("http://{}/v1/responses", proxy.addr);
+    let scenario = three_turns(&url).replace("model = \"m\"\n", "model = \"m\"\nendpoint = \"responses\"\n");
+    let ws = Arc::new(Workspace::new());
+    let r = run(&ws, "responses.toml", scenario).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
+    let passed = proxy.passed();
+    let sessions = by_session(&passed);
+    assert!(sessions.len() >= 8, "{} sessions", sessions.len());
+    assert_eq!(f(&s, &["conversations", "sessions", "completed"]), sessions.len() as f64);
+    let input = |p: &Passed| -> Vec<Value> {
+        let body: Value = serde_json::from_slice(&p.body).unwrap();
+        assert!(body.get("messages").is_none() && body["max_output_tokens"].is_u64(), "{body}");
+        body["input"].as_array().unwrap().clone()
+    };
+    let mut streamed = 0;
+    for (id, turns) in &sessions {
+        assert_eq!(turns.len(), 3, "session {id}");
+        streamed += usize::from(String::from_utf8_lossy(&turns[0].answer).starts_with("event:"));
+        let (first, second, third) = (input(turns[0]), input(turns[1]), input(turns[2]));
+        assert_eq!((first.len(), second.len(), third.len()), (1, 3, 5), "session {id}");
+        let answers = [response_text(turns[0]), response_text(turns[1])];
+        assert!(!answers[0].is_empty() && answers[0] != answers[1], "session {id}: {answers:?}");
+        assert_eq!(third, history(&first, &second, &third, &answers), "session {id}");
+        assert_eq!(
+            (&first[0]["role"], &second[2]["role"], &third[4]["role"]),
+            (&"user".into(), &"user".into(), &"user".into())
+        );
+    }
+    assert!(streamed > 0 && streamed < sessions.len(), "both classes: {streamed} of {} streamed", sessions.len());
 }
