@@ -117,9 +117,12 @@ pub enum Command {
         /// Where to write it.
         #[arg(default_value = "slacheck.toml")]
         file: PathBuf,
-        /// A gateway's chat-completions URL instead of the mock.
+        /// A gateway's URL instead of the mock: the full URL of the endpoint's API, e.g. …/v1/chat/completions.
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// The OpenAI API the requests speak: its body, the usage read from answers, the mock's path.
+        #[arg(long, value_name = "API", default_value = "chat", value_parser = ["chat", "completions", "embeddings", "responses"])]
+        endpoint: String,
         /// The environment variable that holds the gateway's API key.
         #[arg(long, value_name = "NAME", requires = "url")]
         api_key_env: Option<String>,

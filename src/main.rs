@@ -98,8 +98,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => ExitCode::from(run_command(args)),
-        Command::Init { file, url, api_key_env, failover, force } => {
-            let starter = slacheck::scenario::starter::Starter { url, api_key_env, failover };
+        Command::Init { file, url, api_key_env, failover, endpoint, force } => {
+            let endpoint = slacheck::scenario::api::Api::named(&endpoint).unwrap_or_default();
+            let starter = slacheck::scenario::starter::Starter { url, api_key_env, failover, endpoint };
             let written = starter.write(&file, force);
             print_or_usage_error(
                 written.map(|()| format!("wrote {0}; run it with: slacheck run {0}\n", file.display())),

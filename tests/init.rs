@@ -261,3 +261,54 @@ async fn the_gateway_starters_pass_on_a_healthy_upstream_and_fail_on_a_broken_on
         }
     }
 }
+
+#[test]
+fn a_starter_on_each_api_validates_and_on_embeddings_and_responses_passes_against_the_mock() {
+    let ws = Workspace::new();
+    let dir = ws.path().to_path_buf();
+    // Every API, on the mock and through a gateway, with and without failover: each validates as written.
+    for api in ["chat", "completions", "embeddings", "responses"] {
+        let url = format!("http://127.0.0.1:9/v1/{api}");
+        for extra in [&[][..], &["--failover"], &["--url", url.as_str()], &["--url", url.as_str(), "--failover"]] {
+            let mut args = vec!["init", "v.toml", "--force", "--endpoint", api];
+            args.extend(extra);
+            let (code, _, err) = slacheck(&dir, &args);
+            assert_eq!(code, 0, "{api} {extra:?}: {err}");
+            let text = std::fs::read_to_string(dir.join("v.toml")).unwrap();
+            let written = text.contains(&format!("\nendpoint = \"{api}\""));
+            assert_eq!(written, api != "chat", "{api} {extra:?}: chat is the default\n{text}");
+            let (code, _, err) = slacheck(&dir, &["validate", "v.toml"]);
+            assert_eq!(code, 0, "{api} {extra:?}: {err}");
+        }
+    }
+    let (code, _, err) = slacheck(&dir, &["init", "x.toml", "--endpoint", "images"]);
+    assert!(code == 2 && err.contains("embeddings"), "{err}");
+    assert!(!dir.join("x.toml").exists());
+
+    // The embeddings and the Responses API starters, run side by side as written (20 s each).
+    let runs: Vec<_> = ["embeddings", "responses"]
+        .into_iter()
+        .map(|api| {
+            let file = format!("{api}.toml");
+            assert_eq!(slacheck(&dir, &["init", &file, "--endpoint", api]).0, 0);
+            let dir = dir.clone();
+            (api, std::thread::spawn(move || slacheck(&dir, &["run", &file, "--quiet", "--out", &format!("o-{api}")])))
+        })
+        .collect();
+    for (api, run) in runs {
+        let (code, stdout, stderr) = run.join().unwrap();
+        assert_eq!(code, 0, "{api}: {stdout}{stderr}");
+        assert!(stdout.contains("PASS"), "{stdout}");
+        let text = std::fs::read_to_string(dir.join(format!("o-{api}")).join("summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let total = f(&summary, &["counts", "total"]);
+        assert_eq!((total, f(&summary, &["counts", "ok"])), (6000.0, 6000.0), "{api}");
+        // The usage read as each API gives it: embeddings' prompt_tokens alone, responses' input and output.
+        let (input, output) = (f(&summary, &["tokens", "input"]), f(&summary, &["tokens", "output"]));
+        assert!(input >= total, "{api}: {input} input tokens");
+        match api {
+            "embeddings" => assert_eq!(output, 0.0, "an embedding has no answer"),
+            _ => assert!(output >= total, "{api}: {output} output tokens"),
+        }
+    }
+}

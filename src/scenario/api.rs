@@ -45,6 +45,11 @@ impl Api {
         matches!(self, Api::Chat | Api::Responses)
     }
 
+    /// The API of a name as a scenario writes it.
+    pub fn named(name: &str) -> Option<Api> {
+        [Api::Chat, Api::Completions, Api::Embeddings, Api::Responses].into_iter().find(|a| a.name() == name)
+    }
+
     /// Its name in a scenario.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,7 +1,9 @@
 //! `slacheck init`: a commented starter scenario, for the built-in mock or a gateway, with or without tiers and
-//! failover. What it writes validates, and against a healthy target it passes on the first run: its load sends
-//! enough requests to decide each of its targets, and its comments say how many each one needs.
+//! failover, on any of OpenAI's APIs (`--endpoint`). What it writes validates, and against a healthy target it
+//! passes on the first run: its load sends enough requests to decide each of its targets, and its comments say
+//! how many each one needs.
 
+use super::api::Api;
 use std::fmt::Write as _;
 
 /// What the starter is for.
@@ -13,6 +15,8 @@ pub struct Starter {
     pub api_key_env: Option<String>,
     /// Client-side tiers, request classes and failover (and, on the mock, an outage to fail over from).
     pub failover: bool,
+    /// The OpenAI API the requests speak: their body, the usage read, the mock's path.
+    pub endpoint: Api,
 }
 
 /// Why the starter was not written.
@@ -93,21 +97,48 @@ impl Starter {
             (Some(_), false) => ("gateway", "Steady traffic through a gateway."),
             (Some(_), true) => ("gateway-failover", "Two tiers through a gateway, failing over client-side."),
         };
+        let what = match self.endpoint {
+            Api::Chat => what.to_string(),
+            api => format!("{}, on the {} API.", what.trim_end_matches('.'), api.name()),
+        };
         let _ = writeln!(out, "name = \"{name}\"\ndescription = \"{what}\"\n\n[target]");
+    }
+
+    /// The `endpoint` line of `[target]` or a tier: commented out for chat, the default.
+    fn endpoint_line(&self, out: &mut String) {
+        let setting = format!("endpoint = \"{}\"", self.endpoint.name());
+        match self.endpoint {
+            Api::Chat => line(out, &format!("# {setting}"), "or \"completions\", \"embeddings\", \"responses\""),
+            _ => line(out, &setting, "the OpenAI API of the requests: their body, the usage read"),
+        }
+    }
+
+    /// A gateway's body, of the endpoint's shape.
+    fn gateway_body(&self) -> String {
+        let body = match self.endpoint {
+            Api::Chat => {
+                r#"{"model": "your-model", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16}"#
+            }
+            Api::Completions => r#"{"model": "your-model", "prompt": "ping", "max_tokens": 16}"#,
+            Api::Embeddings => r#"{"model": "your-embedding-model", "input": "ping"}"#,
+            Api::Responses => r#"{"model": "your-model", "input": "ping", "max_output_tokens": 16}"#,
+        };
+        format!("body = '''{body}'''")
     }
 
     fn target(&self, out: &mut String) {
         match (&self.url, self.failover) {
             (None, false) => {
                 line(out, "mock = \"default\"", "the built-in fake provider: a few ms, no faults");
-                line(out, "# url = \"https://gateway.example.com/v1/chat/completions\"", "");
+                line(out, &format!("# url = \"https://gateway.example.com{}\"", self.endpoint.path()), "");
+                self.endpoint_line(out);
             }
             (None, true) => line(out, "# Each tier names its mock provider (below).", ""),
             (Some(url), false) => {
                 line(out, &format!("url = {}", toml_string(url)), "");
-                let body = r#"body = '''{"model": "your-model", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16}'''"#;
+                self.endpoint_line(out);
                 line(out, "# Sent as is: name your model.", "");
-                line(out, body, "");
+                line(out, &self.gateway_body(), "");
             }
             (Some(_), true) => line(out, "# Each tier names its URL and model (below).", ""),
         }
@@ -132,15 +163,25 @@ impl Starter {
         {
             let _ = writeln!(out, "[[tiers]]\nname = \"{name}\"\n{}", place(name));
             line(out, &format!("model = \"{model}\""), "the model its requests name");
+            if self.endpoint != Api::Chat {
+                self.endpoint_line(out);
+            }
             line(out, &format!("price_input = {}", prices.0), "US dollars per million tokens, for the cost report");
             let _ = writeln!(out, "price_output = {}\n", prices.1);
         }
-        out.push_str("[[classes]]\nname = \"chat\"\n");
+        // Embeddings have no answer, so no answer length.
+        let max_tokens = |n: u32| match self.endpoint {
+            Api::Embeddings => String::new(),
+            _ => format!("max_tokens = {n}\n"),
+        };
+        let _ = writeln!(out, "[[classes]]\nname = \"{}\"", self.endpoint.name());
         line(out, "weight = 90", "90% of the requests");
-        out.push_str(
-            "tier = \"primary\"\nprompts = [\"ping\", \"Summarise this sentence in five words.\"]\nmax_tokens = 32\n\n",
+        let _ = writeln!(
+            out,
+            "tier = \"primary\"\nprompts = [\"ping\", \"Summarise this sentence in five words.\"]\n{}",
+            max_tokens(32)
         );
-        out.push_str("[[classes]]\nname = \"analysis\"\nweight = 10\ntier = \"primary\"\nmax_tokens = 256\n\n");
+        let _ = writeln!(out, "[[classes]]\nname = \"analysis\"\nweight = 10\ntier = \"primary\"\n{}", max_tokens(256));
         out.push_str("[failover]\nchain = [\"primary\", \"fallback\"]\non_status = [429, 500, 502, 503, 504]\n");
         line(out, "latency_budget = \"2s\"", "an attempt slower than this moves on to the next tier");
     }
