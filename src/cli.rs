@@ -208,8 +208,8 @@ pub struct RunArgs {
     /// Change a scenario setting for this run, e.g. --set failover.enabled=false (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
-    /// No progress bar and only the verdict line (and on stderr the warnings: a generator that fell behind,
-    /// certificates not verified).
+    /// No progress (a bar on a terminal, otherwise a line on stderr every 10 s) and only the verdict line (and on
+    /// stderr the warnings: a generator that fell behind, certificates not verified).
     #[arg(long, short)]
     pub quiet: bool,
     /// Every detail in the terminal: connection phases, tier tables, every episode, the tail, the error budget,

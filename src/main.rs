@@ -158,7 +158,7 @@ fn run_command(args: RunArgs) -> u8 {
     let options = RunOptions {
         out,
         results_root: run::default_results_root().to_path_buf(),
-        show_progress: run::progress_wanted(quiet || json),
+        progress: run::Progress::wanted(quiet || json),
         formats: format,
         shard,
         start_at,

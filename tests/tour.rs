@@ -83,4 +83,24 @@ fn the_readme_tour_is_what_burst_prints() {
         assert!(stdout.lines().count() <= 16, "burst prints {} lines:\n{stdout}", stdout.lines().count());
     }
     assert_eq!(shaped(tour, busy), shaped(&stdout, busy), "README tour:\n{tour}\nthe run:\n{stdout}");
+    progress_lines_count_what_the_summary_counts(&String::from_utf8_lossy(&o.stderr), &summary);
+}
+
+/// stderr is a pipe here, not a terminal: a 30 s run prints a progress line at 10 s and 20 s (and perhaps at
+/// 30 s), whose counts only grow and never pass the summary's.
+fn progress_lines_count_what_the_summary_counts(stderr: &str, summary: &serde_json::Value) {
+    let number_before = |line: &str, words: &str| -> u64 {
+        let head = line.split(words).next().unwrap();
+        head.rsplit([' ', '(']).next().unwrap().parse().unwrap_or_else(|_| panic!("a count before {words:?}: {line}"))
+    };
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("slacheck: ") && l.contains(" s of 30 s")).collect();
+    assert!(lines.len() >= 2, "a progress line every 10 s:\n{stderr}");
+    let ended: Vec<u64> = lines.iter().map(|l| number_before(l, " requests ended")).collect();
+    let failed: Vec<u64> = lines.iter().map(|l| number_before(l, " errors or timeouts")).collect();
+    let requests = summary["counts"]["total"].as_u64().unwrap();
+    let target_failures = summary["counts"]["error"].as_u64().unwrap() + summary["counts"]["timeout"].as_u64().unwrap();
+    assert!(ended.windows(2).all(|w| w[0] <= w[1]) && ended[0] > 0, "{ended:?}");
+    assert!(*ended.last().unwrap() <= requests, "{ended:?} of {requests}");
+    assert!(failed.windows(2).all(|w| w[0] <= w[1]), "{failed:?}");
+    assert!(*failed.last().unwrap() <= target_failures, "{failed:?} of {target_failures}");
 }

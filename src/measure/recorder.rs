@@ -48,6 +48,7 @@ pub type Snapshot = Box<dyn FnMut(&RunResult, bool) + Send>;
 #[derive(Debug, Default)]
 pub struct Live {
     pub finished: AtomicU64,
+    /// Errors and timeouts: the target's failures (not a request not sent, nor a hang-up).
     pub failed: AtomicU64,
     pub last_p99_us: AtomicU64,
 }
@@ -220,7 +221,8 @@ impl Recorder {
         due_row.good += u64::from(good);
         due_row.input_tokens += input_tokens;
         due_row.output_tokens += output_tokens;
-        if s.outcome != Outcome::Ok {
+        // The target's failures only: a request not sent is the generator's, a hang-up the client's.
+        if matches!(s.outcome, Outcome::Error(_) | Outcome::Timeout) {
             self.live.failed.fetch_add(1, Ordering::Relaxed);
         }
         self.live.finished.fetch_add(1, Ordering::Relaxed);

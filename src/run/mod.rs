@@ -2,6 +2,7 @@
 
 mod hang_ups;
 mod metrics;
+mod progress;
 mod recording;
 mod scraping;
 
@@ -18,9 +19,9 @@ use crate::sla;
 use crate::units::Rate;
 use bytes::Bytes;
 pub use metrics::LiveMetrics;
+pub use progress::Progress;
 use recording::{spawn_recorder, Sinks, Watch};
 use slacheck_common::tomlfile::FileError;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -39,7 +40,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Where default result folders go (`results/`).
     pub results_root: PathBuf,
-    pub show_progress: bool,
+    /// A bar, lines or nothing while the run goes.
+    pub progress: Progress,
     /// Which report files to write.
     pub formats: report::Formats,
     /// Send only this shard's share of the schedule (`--shard I/N`).
@@ -268,7 +270,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let mut dispatched = dispatch_schedule(profile, loaded, opts.shard, dispatch);
     let share = opts.shard.map_or(1, |s| u64::from(s.count));
     let progress =
-        opts.show_progress.then(|| spawn_progress(live.clone(), profile.uniform_count() / share, profile.duration));
+        progress::Shown::start(opts.progress, live.clone(), profile.uniform_count() / share, profile.duration);
 
     let cpu_before = crate::machine::cpu_seconds();
     let interrupted = tokio::select! {
@@ -284,9 +286,8 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         signals.exit_on_next(stop);
         wind_down(&controls, dispatched).await;
     }
-    if let Some((bar, task)) = progress {
-        task.abort();
-        bar.finish_and_clear();
+    if let Some(shown) = progress {
+        shown.finish();
     }
     let (mut result, sink_errors) =
         tokio::task::spawn_blocking(move || recorder.join().expect("the recorder does not panic"))
@@ -538,44 +539,6 @@ pub fn utc_stamp_of(at: time::OffsetDateTime) -> String {
 /// Now, as [`utc_stamp_of`].
 pub fn utc_stamp() -> String {
     utc_stamp_of(time::OffsetDateTime::now_utc())
-}
-
-fn spawn_progress(
-    live: Arc<Live>,
-    expected: u64,
-    duration: Duration,
-) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
-    let bar = indicatif::ProgressBar::new(expected);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} req  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let task_bar = bar.clone();
-    let task = tokio::spawn(async move {
-        let began = Instant::now();
-        let mut last = (0u64, Instant::now());
-        loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let done = live.finished.load(Ordering::Relaxed);
-            let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64().max(1e-3);
-            last = (done, Instant::now());
-            let remaining = duration.saturating_sub(began.elapsed());
-            task_bar.set_position(done);
-            task_bar.set_message(format!(
-                "{rate:.0}/s  p99 {:.1}ms  failed {}  {}s left",
-                live.last_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
-                live.failed.load(Ordering::Relaxed),
-                remaining.as_secs()
-            ));
-        }
-    });
-    (bar, task)
-}
-
-/// Whether progress should be drawn: only on a terminal, and not when asked to be quiet.
-pub fn progress_wanted(quiet: bool) -> bool {
-    !quiet && std::io::stderr().is_terminal()
 }
 
 /// Where default result folders go, relative to the working directory.
