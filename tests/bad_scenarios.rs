@@ -59,6 +59,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a tokenizer file that is not one", format!("{LLM_HEAD}tokenizer = {{ file = \"not-a-tokenizer.json\" }}\n{GOOD_LOAD}"), 11, "classes[0].tokenizer", "not-a-tokenizer.json is not a Hugging Face tokenizer.json"),
         ("a tokenizer table without its file", format!("{LLM_HEAD}tokenizer = {{ path = \"t.json\" }}\n{GOOD_LOAD}"), 11, "classes[0].tokenizer.path", "unknown field `path`, expected `file`"),
         ("a mock's tokenizer file that does not exist", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\ntokenizer = {{ file = \"gone.json\" }}\n"), 10, "mock.providers[0].tokenizer", "gone.json"),
+        ("a misspelt key", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"10/s\"\ndurration = \"1s\"\n"), 7, "load.durration", "did you mean `duration`?"),
+        ("a misspelt profile", format!("{GOOD_HEAD}[load]\nprofile = \"constnat\"\nrate = \"10/s\"\nduration = \"1s\"\n"), 5, "load.profile", "did you mean `constant`?"),
         ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
         ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),
         ("a lengths row without its answer length", format!("{GOOD_HEAD}[load]\nprofile = \"trace\"\ntrace = \"lengths.jsonl\"\n"), 6, "load.trace", "output_length"),

@@ -132,7 +132,7 @@ fn validate_applies_set_as_run_does() {
     // Of several settings, the one that fails is named, with its whole key.
     let (code, _, err) = slacheck(&["validate", path, "--set", "load.rate=9/s", "--set", "load.durration=5s"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("field `load.durration`: unknown field `durration`"), "{err}");
+    assert!(err.contains("field `load.durration`: unknown field `durration`: did you mean `duration`?"), "{err}");
     let (code, _, err) = slacheck(&["validate", path, "--set", "load.duration=5x", "--set", "load.rate=9/s"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("field `load.duration`: invalid duration \"5x\""), "{err}");

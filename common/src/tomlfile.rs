@@ -98,7 +98,30 @@ pub fn error_at(file: &Path, source: &str, path: &str, message: impl Into<String
 }
 
 fn tidy(message: &str) -> String {
-    message.trim().replace('\n', " ")
+    with_suggestion(&message.trim().replace('\n', " "))
+}
+
+/// serde's "unknown field `durration`, expected one of `duration`, …" with the name that was probably meant
+/// named first: a misspelt key is a letter or two from it, and the list can be twenty names long.
+pub fn with_suggestion(message: &str) -> String {
+    let rest = ["unknown field `", "unknown variant `"].iter().find_map(|p| message.strip_prefix(p));
+    let Some((given, expected)) = rest.and_then(|rest| rest.split_once("`, expected ")) else {
+        return message.to_string();
+    };
+    // The names are between backquotes: "one of `a`, `b`" or "`a` or `b`".
+    let nearest = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| (strsim::damerau_levenshtein(given, name), name))
+        .min_by_key(|(distance, _)| *distance);
+    match nearest {
+        Some((distance, name)) if distance > 0 && distance <= (given.chars().count() / 3).max(1) => {
+            let kind = message.split('`').next().unwrap_or_default();
+            format!("{kind}`{given}`: did you mean `{name}`? (expected {expected})")
+        }
+        _ => message.to_string(),
+    }
 }
 
 fn line_col(source: &str, offset: usize) -> (usize, usize) {
@@ -256,6 +279,37 @@ mod tests {
         assert_eq!((e.line, e.column), (Some(3), Some(12)));
         assert_eq!(e.field, "load.duration");
         assert!(e.message.contains("expected"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_misspelt_name_is_suggested_and_a_foreign_one_is_not() {
+        let unknown = "unknown field `durration`, expected one of `profile`, `duration`, `rate`";
+        assert_eq!(
+            with_suggestion(unknown),
+            "unknown field `durration`: did you mean `duration`? (expected one of `profile`, `duration`, `rate`)"
+        );
+        // Two letters swapped are one edit (Damerau), a variant too.
+        assert_eq!(
+            with_suggestion("unknown variant `rmap`, expected `ramp` or `steps`"),
+            "unknown variant `rmap`: did you mean `ramp`? (expected `ramp` or `steps`)"
+        );
+        // Too far from every name: only the list (`path` is four edits from `file`).
+        assert_eq!(with_suggestion("unknown field `path`, expected `file`"), "unknown field `path`, expected `file`");
+        assert_eq!(with_suggestion("invalid type: string, expected u64"), "invalid type: string, expected u64");
+    }
+
+    #[test]
+    fn a_misspelt_key_in_a_file_is_suggested() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Load {
+            duration: String,
+            rate: String,
+        }
+        let e = parse::<Load>(Path::new("s.toml"), "rate = \"1/s\"\ndurration = \"1s\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "durration"));
+        assert!(e.message.contains("did you mean `duration`?"), "{}", e.message);
     }
 
     #[test]

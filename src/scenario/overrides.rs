@@ -22,7 +22,7 @@ impl LoadedScenario {
                     && toml::Value::Table(one).try_into::<Scenario>().is_err_and(|e2| e2.message() == e.message())
             };
             let key = settings.iter().find(alone).and_then(|s| s.split_once('=')).map_or("", |(k, _)| k.trim());
-            cli_error(key, e.message().to_string())
+            cli_error(key, slacheck_common::tomlfile::with_suggestion(e.message().trim()))
         })?;
         self.check()?;
         Ok(self)
