@@ -2,8 +2,8 @@
 //!
 //! A profile is a rate over time, r(t). Its integral Λ(t) is the expected number of requests by time t. The
 //! schedule inverts Λ: with uniform arrivals the k-th request is due at Λ⁻¹(k); with Poisson arrivals it is due
-//! at Λ⁻¹(E₁ + … + E_k) for unit exponential draws E (the time-rescaling theorem), so both follow the profile
-//! exactly and a trace replay fires its recorded offsets. Schedules are lazy: nothing is stored per request.
+//! at Λ⁻¹(E₁ + … + E_k) for unit exponential draws E (the time-rescaling theorem), and with gamma arrivals for
+//! gamma draws of mean 1, so all follow the profile exactly and a trace replay fires its recorded offsets. Schedules are lazy: nothing is stored per request.
 //! Each profile's keys are checked into its own typed shape first (`shape`).
 
 mod shape;
@@ -241,7 +241,7 @@ impl Profile {
     pub fn schedule(&self, arrivals: Arrivals, seed: u64) -> Schedule {
         Schedule {
             profile: self.clone(),
-            rng: (arrivals == Arrivals::Poisson).then(|| Pcg64Mcg::seed_from_u64(seed)),
+            gaps: RandomGaps::of(arrivals, seed),
             next_count: 0.0,
             segment: 0,
             before_segment: 0.0,
@@ -250,10 +250,40 @@ impl Profile {
     }
 }
 
+/// Random gaps between requests, in units of Λ (mean 1): the profile's rate is kept whatever their spread.
+enum RandomGaps {
+    Exponential(Pcg64Mcg),
+    /// Shape k and scale 1/k: mean 1, coefficient of variation 1/√k.
+    Gamma(Pcg64Mcg, rand_distr::Gamma<f64>),
+}
+
+impl RandomGaps {
+    fn of(arrivals: Arrivals, seed: u64) -> Option<Self> {
+        let rng = Pcg64Mcg::seed_from_u64(seed);
+        match arrivals {
+            Arrivals::Uniform => None,
+            Arrivals::Poisson => Some(RandomGaps::Exponential(rng)),
+            Arrivals::Gamma(b) => {
+                let shape = b.get();
+                // Burstiness is checked to be in (0, 1000] when the scenario is read: both parameters are valid.
+                let gamma = rand_distr::Gamma::new(shape, 1.0 / shape).expect("a checked burstiness");
+                Some(RandomGaps::Gamma(rng, gamma))
+            }
+        }
+    }
+
+    fn next(&mut self) -> f64 {
+        match self {
+            RandomGaps::Exponential(rng) => Exp1.sample(rng),
+            RandomGaps::Gamma(rng, gamma) => gamma.sample(rng),
+        }
+    }
+}
+
 /// Intended send times in order; see [`Profile::schedule`].
 pub struct Schedule {
     profile: Profile,
-    rng: Option<Pcg64Mcg>,
+    gaps: Option<RandomGaps>,
     /// The value of Λ at which the next request is due.
     next_count: f64,
     segment: usize,
@@ -274,12 +304,11 @@ impl Iterator for Schedule {
                 (at < duration).then_some(at)
             }
             Shape::Segments(segments) => {
-                if let Some(rng) = &mut self.rng {
-                    let gap: f64 = Exp1.sample(rng);
-                    self.next_count += gap;
+                if let Some(gaps) = &mut self.gaps {
+                    self.next_count += gaps.next();
                 }
                 let target = self.next_count;
-                if self.rng.is_none() {
+                if self.gaps.is_none() {
                     self.next_count += 1.0;
                 }
                 loop {

@@ -80,6 +80,32 @@ fn poisson_keeps_the_mean_rate_and_is_seeded() {
     assert!((sd / mean - 1.0).abs() < 0.05, "cv {}", sd / mean);
 }
 
+/// The coefficient of variation of the gaps between `times`.
+fn gaps_cv(times: &[Duration]) -> f64 {
+    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt() / mean
+}
+
+#[test]
+fn gamma_keeps_the_mean_rate_and_spreads_gaps_by_its_burstiness() {
+    use crate::scenario::Burstiness;
+    let p = profile("profile = \"constant\"\nrate = \"1000/s\"\nduration = \"20s\"");
+    let gamma = |b: f64| Arrivals::Gamma(Burstiness::try_from(b).unwrap());
+    assert_eq!(p.schedule(gamma(0.25), 7).collect::<Vec<_>>(), p.schedule(gamma(0.25), 7).collect::<Vec<_>>());
+    // Shape k, scale 1/k: gaps of mean 1 ms and coefficient of variation 1/√k (2 for k = 1/4, 0.5 for k = 4).
+    for (b, cv) in [(0.25, 2.0), (1.0, 1.0), (4.0, 0.5)] {
+        let times: Vec<_> = p.schedule(gamma(b), 7).collect();
+        // The count's sd is about cv·√20,000 (a renewal process): within 4 of them.
+        let tolerance = 4.0 * cv * 20_000f64.sqrt();
+        assert!((times.len() as f64 - 20_000.0).abs() < tolerance, "burstiness {b}: {} requests", times.len());
+        let measured = gaps_cv(&times);
+        assert!((measured / cv - 1.0).abs() < 0.1, "burstiness {b}: cv {measured}, expected {cv}");
+    }
+    assert!(Burstiness::try_from(0.0).is_err() && Burstiness::try_from(f64::NAN).is_err());
+    assert!(Burstiness::try_from(1000.5).is_err() && Burstiness::try_from(1000.0).is_ok());
+}
+
 fn shape_error(toml_load: &str) -> ShapeError {
     let load: Load = toml::from_str(&format!("{toml_load}\n")).unwrap();
     Profile::from_load(&load, Path::new(".")).unwrap_err()

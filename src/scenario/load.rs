@@ -17,7 +17,7 @@ pub enum ProfileKind {
     Trace,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     /// Evenly spaced requests (wrk2's constant throughput).
@@ -25,6 +25,39 @@ pub enum Arrivals {
     Uniform,
     /// A Poisson process with the profile's rate: independent arrivals, as real users make them.
     Poisson,
+    /// Gaps drawn from a gamma distribution of this burstiness (its shape; vLLM's `--burstiness`, AIPerf's
+    /// `--arrival-smoothness`), with the profile's rate: 1 is Poisson, below 1 burstier (clustered requests and
+    /// long silences), above 1 more even. The gaps' coefficient of variation is 1/√burstiness.
+    Gamma(Burstiness),
+}
+
+/// A gamma shape: above 0 (0 has no distribution) and at most 1,000 (gaps then vary by 3%: nearly uniform).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Burstiness(f64);
+
+impl Burstiness {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Burstiness {
+    type Error = String;
+
+    fn try_from(b: f64) -> Result<Self, String> {
+        if b > 0.0 && b <= 1000.0 {
+            Ok(Burstiness(b))
+        } else {
+            Err(format!("burstiness {b} is not above 0 and at most 1000 (1 is Poisson, below 1 burstier)"))
+        }
+    }
+}
+
+impl From<Burstiness> for f64 {
+    fn from(b: Burstiness) -> f64 {
+        b.0
+    }
 }
 
 /// The offered load. Which keys a profile needs is listed in `scenarios/README.md`; the others must be absent.
