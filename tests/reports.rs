@@ -166,6 +166,7 @@ fn compare_refuses_an_interrupted_run_and_names_what_makes_two_runs_different_te
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.path().join("cmp/compare.json")).unwrap()).unwrap();
     assert_eq!((json["incomplete"].clone(), json["comparable"].clone()), (serde_json::json!(["after"]), true.into()));
+    assert_eq!(json["outcome"], "not-judged", "the one field a script reads");
     let o = std::process::Command::new(common::bin())
         .args(["compare", "--allow-incomplete", "--out"])
         .arg(ws.path().join("cmp2"))

@@ -111,6 +111,17 @@ impl Change {
     }
 }
 
+/// compare.json's `outcome`: exit 0 no regression, 1 regressed (and insufficient data, unless the after run's
+/// `[sla] insufficient_data = "pass"`), 3 not judged (a side interrupted, or its generator fell behind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareOutcome {
+    NoRegression,
+    Regressed,
+    InsufficientData,
+    NotJudged,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricRow {
     pub metric: String,
@@ -128,6 +139,8 @@ pub struct MetricRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// The conclusion in one word, as the exit code reads it: the single field a script checks.
+    pub outcome: CompareOutcome,
     pub before: String,
     pub after: String,
     pub rows: Vec<MetricRow>,
@@ -159,7 +172,20 @@ impl Comparison {
     pub fn allowing_incomplete(mut self) -> Self {
         self.incomplete_allowed = true;
         self.regressed = self.judged() && self.rows.iter().chain(&self.tiers).any(|r| r.change == Change::Regressed);
+        self.outcome = self.settled();
         self
+    }
+
+    fn settled(&self) -> CompareOutcome {
+        if !self.judged() {
+            CompareOutcome::NotJudged
+        } else if self.regressed {
+            CompareOutcome::Regressed
+        } else if self.insufficient_data {
+            CompareOutcome::InsufficientData
+        } else {
+            CompareOutcome::NoRegression
+        }
     }
 
     /// Whether a regression can be called: no side's generator fell behind, and no side was interrupted (or
@@ -280,7 +306,8 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
     let judged = generator_bound.is_empty() && incomplete.is_empty();
     let regressed = judged && all().any(|r| r.change == Change::Regressed);
     let insufficient_data = all().any(|r| r.change == Change::InsufficientData);
-    Comparison {
+    let mut comparison = Comparison {
+        outcome: CompareOutcome::NotJudged,
         before: before.label.clone(),
         after: after.label.clone(),
         rows,
@@ -292,7 +319,9 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
         incomplete_allowed: false,
         comparable: differences.as_ref().map(Vec::is_empty),
         differences: differences.unwrap_or_default(),
-    }
+    };
+    comparison.outcome = comparison.settled();
+    comparison
 }
 
 fn ms(us: u64) -> f64 {

@@ -32,6 +32,7 @@ fn identical_runs_show_no_change() {
     let a = side(1, 30, 400, 1.0);
     let c = compare(&a, &a, &Tolerances::default());
     assert!(!c.regressed);
+    assert_eq!(c.outcome, CompareOutcome::NoRegression);
     for r in &c.rows {
         assert_eq!(r.delta, 0.0);
         assert!(matches!(r.change, Change::NoSignificantChange));
@@ -43,6 +44,7 @@ fn a_thirty_percent_slowdown_is_a_regression_and_the_reverse_an_improvement() {
     let (before, after) = (side(1, 30, 400, 1.0), side(2, 30, 400, 1.3));
     let c = compare(&before, &after, &Tolerances::default());
     assert!(c.regressed);
+    assert_eq!(c.outcome, CompareOutcome::Regressed);
     assert_eq!(change(&c, "p99"), Change::Regressed);
     assert_eq!(change(&c, "p50"), Change::Regressed);
     let r = compare(&after, &before, &Tolerances::default());
@@ -129,6 +131,7 @@ fn a_generator_bound_side_is_not_judged_and_exits_3() {
     assert!(!c.regressed, "but no regression is called");
     assert_eq!(c.generator_bound, ["after"]);
     assert_eq!(c.exit_code(false), 3);
+    assert_eq!(c.outcome, CompareOutcome::NotJudged);
     assert!(c.conclusion().starts_with("NOT JUDGED"), "{}", c.conclusion());
 }
 
@@ -136,6 +139,7 @@ fn a_generator_bound_side_is_not_judged_and_exits_3() {
 fn what_cannot_be_judged_fails_unless_the_run_lets_undecided_data_pass() {
     let c = compare(&side(1, 3, 400, 1.0), &side(2, 3, 400, 3.0), &Tolerances::default());
     assert!(c.insufficient_data && !c.regressed);
+    assert_eq!(c.outcome, CompareOutcome::InsufficientData);
     assert_eq!((c.exit_code(false), c.exit_code(true)), (1, 0));
     let same = compare(&side(1, 30, 400, 1.0), &side(2, 30, 400, 1.0), &Tolerances::default());
     assert!(!same.insufficient_data);
@@ -355,18 +359,25 @@ fn the_exit_code_and_the_conclusion_agree() {
         ..base.clone()
     };
     let cases = [
-        (with(false, false, &[]), (0, 0), "no regression"),
-        (with(true, false, &[]), (1, 1), "REGRESSED"),
-        (with(true, true, &[]), (1, 1), "REGRESSED"),
-        (with(false, true, &[]), (1, 0), "INSUFFICIENT DATA"),
-        (with(false, false, &["before"]), (3, 3), "NOT JUDGED: the generator fell behind on the before run"),
+        (with(false, false, &[]), (0, 0), "no regression", CompareOutcome::NoRegression),
+        (with(true, false, &[]), (1, 1), "REGRESSED", CompareOutcome::Regressed),
+        (with(true, true, &[]), (1, 1), "REGRESSED", CompareOutcome::Regressed),
+        (with(false, true, &[]), (1, 0), "INSUFFICIENT DATA", CompareOutcome::InsufficientData),
+        (
+            with(false, false, &["before"]),
+            (3, 3),
+            "NOT JUDGED: the generator fell behind on the before run",
+            CompareOutcome::NotJudged,
+        ),
         (
             with(false, true, &["before", "after"]),
             (3, 3),
             "NOT JUDGED: the generator fell behind on the before and after",
+            CompareOutcome::NotJudged,
         ),
     ];
-    for (c, codes, starts) in cases {
+    for (c, codes, starts, outcome) in cases {
+        assert_eq!(c.settled(), outcome, "{}", c.conclusion());
         assert_eq!((c.exit_code(false), c.exit_code(true)), codes, "{}", c.conclusion());
         assert!(c.conclusion().starts_with(starts), "{}", c.conclusion());
     }
