@@ -74,6 +74,13 @@
     };
   }
 
+  // Every time chart spans the same seconds, the last one to its end (a row's second t covers [t, t + 1)): the
+  // run's own charts and the scraped panels, whose scrapes fall anywhere in it, line up.
+  function runSeconds() {
+    const t = data.timeline.t;
+    return t.length ? [t[0], t[t.length - 1] + 1] : [0, 1];
+  }
+
   function timelineChart(el, title, yLabel, names, columns, fmt) {
     const series = [{ label: "second", value: (u, v) => (v == null ? "–" : v + " s") }];
     names.forEach((name, i) => {
@@ -84,7 +91,7 @@
       width: width(el),
       height: 260,
       cursor: { sync: { key: sync.key, setSeries: true }, drag: { x: true, y: false } },
-      scales: { x: { time: false } },
+      scales: { x: { time: false, range: runSeconds() } },
       axes: [{ label: "seconds since start" }, { label: yLabel, size: 70 }],
       series: series,
       plugins: [shadePlugin()],
@@ -191,7 +198,7 @@
         width: width(el),
         height: 220,
         cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
-        scales: { x: { time: false, range: [t.t[0], t.t[t.t.length - 1] + 1] } },
+        scales: { x: { time: false, range: runSeconds() } },
         axes: [{ label: "seconds since start" }, { label: panel.y_label, size: 70 }],
         series: series,
         plugins: [shadePlugin()],

@@ -50,6 +50,8 @@ fn tables(md: &str) -> String {
         }
         if let Some(rest) = line.strip_prefix("### ") {
             let _ = writeln!(body, "<h1>{}</h1>", heading(rest));
+        } else if let Some(rest) = line.strip_prefix("#### ") {
+            let _ = writeln!(body, "<h3>{}</h3>", inline(rest));
         } else if is_row {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
             if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':'))) {
@@ -268,6 +270,7 @@ mod tests {
             "<ul>\n<li>Tail: 94% were served by <code>mid&lt;1&gt;</code>, which served 11%</li>\n</ul>\n"
         );
         assert_eq!(inline("a `b` c `d` e"), "a <code>b</code> c <code>d</code> e");
+        assert_eq!(tables("#### The gateway's <metrics>\n"), "<h3>The gateway&apos;s &lt;metrics&gt;</h3>\n");
         assert_eq!(inline("one ` alone"), "one ` alone", "a backtick without its pair is text");
         assert_eq!(
             tables("| class `x` |\n|---|\n| `y` |\n"),
