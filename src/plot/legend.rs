@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// The legend column's width, in pixels: room for "observed failover episode" at the legend's size.
+/// The legend column's width, in pixels: room for "observed episode" at the legend's size.
 pub(super) const WIDTH: u32 = 215;
 const FONT_SIZE: u32 = 13;
 const ROW: i32 = 20;
@@ -102,7 +102,7 @@ impl Shaded<'_> {
             entries.push(Entry { label: "scheduled outage".into(), swatch: Swatch::Fill(OUTAGE) });
         }
         if !self.episodes.is_empty() {
-            entries.push(Entry { label: "observed failover episode".into(), swatch: Swatch::Hatch(EPISODE) });
+            entries.push(Entry { label: "observed episode".into(), swatch: Swatch::Hatch(EPISODE) });
         }
         entries
     }
@@ -155,11 +155,8 @@ mod tests {
     fn only_the_kinds_a_run_has_are_in_its_legend() {
         let spans = [(1.0, 2.0)];
         let labels = |s: Shaded| s.entries().into_iter().map(|e| e.label).collect::<Vec<_>>();
-        assert_eq!(
-            labels(Shaded { outages: &spans, episodes: &spans }),
-            ["scheduled outage", "observed failover episode"]
-        );
-        assert_eq!(labels(Shaded { outages: &[], episodes: &spans }), ["observed failover episode"]);
+        assert_eq!(labels(Shaded { outages: &spans, episodes: &spans }), ["scheduled outage", "observed episode"]);
+        assert_eq!(labels(Shaded { outages: &[], episodes: &spans }), ["observed episode"]);
         assert!(labels(Shaded { outages: &[], episodes: &[] }).is_empty());
     }
 }

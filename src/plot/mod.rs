@@ -464,7 +464,7 @@ mod tests {
         let both =
             Chart::Timeline { rows: &rows, outages: vec![(20.0, 35.0)], episodes: vec![(20.0, 35.0)], scraped: vec![] };
         let svg = render(dir.path(), "t", &both, false, false).unwrap();
-        assert!(svg.contains("scheduled outage") && svg.contains("observed failover episode"));
+        assert!(svg.contains("scheduled outage") && svg.contains("observed episode"));
         // The outage is a filled box in its own colour; the episode is hatched: lines in another.
         let outage = format!("fill=\"#{:02X}{:02X}{:02X}\"", legend::OUTAGE.0, legend::OUTAGE.1, legend::OUTAGE.2);
         let episode =
@@ -473,7 +473,7 @@ mod tests {
         assert!(svg.matches(&episode).count() > 30, "hatching: {}", svg.matches(&episode).count());
         let none = Chart::Timeline { rows: &rows, outages: vec![], episodes: vec![], scraped: vec![] };
         let svg = render(dir.path(), "t", &none, false, false).unwrap();
-        assert!(!svg.contains("scheduled outage") && !svg.contains("observed failover episode"));
+        assert!(!svg.contains("scheduled outage") && !svg.contains("observed episode"));
         assert!(!svg.contains(&outage) && !svg.contains(&episode));
     }
 

@@ -137,7 +137,7 @@ fn charts(body: &mut String, data: &Value) {
             ("outages", "<span class=\"legend-shade outage\"></span>scheduled outage"),
             (
                 "episodes",
-                "<span class=\"legend-shade episode\"></span>observed failover episode (found from the answers)",
+                "<span class=\"legend-shade episode\"></span>observed episode (failures or failover found from the answers)",
             ),
         ]
         .into_iter()
@@ -291,7 +291,7 @@ mod tests {
         };
         let both = page(data(json!([[1.0, 2.0]]), json!([[1.0, 2.5]])));
         assert!(both.contains("legend-shade outage\"></span>scheduled outage"), "{both}");
-        assert!(both.contains("legend-shade episode\"></span>observed failover episode"), "{both}");
+        assert!(both.contains("legend-shade episode\"></span>observed episode"), "{both}");
         let outage = page(data(json!([[1.0, 2.0]]), json!([])));
         assert!(outage.contains("scheduled outage") && !outage.contains("episode"), "{outage}");
         let none = page(data(json!([]), json!([])));
