@@ -82,7 +82,7 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     );
     assert!(md.contains(&outage), "{md}");
     let budget = format!(
-        "- Error budget: {errors} failures of 6.0 allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
+        "- Error budget: {errors} failures of 6 allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
         errors / 6.0 * 100.0,
         errors / 6.0
     );

@@ -93,10 +93,10 @@ fn the_brief_view_keeps_what_needs_attention_and_verbose_adds_the_detail() {
         assert!(!brief.contains(detail), "{detail} in the brief view: {brief}");
     }
     let verbose = text(&s, Detail::Verbose);
-    assert!(
-        verbose.contains(episode_line) && verbose.contains("error budget: 2 failures of 10.0 allowed"),
-        "{verbose}"
-    );
+    assert!(verbose.contains(episode_line) && verbose.contains("error budget: 2 failures of 10 allowed"), "{verbose}");
+    // 99.9% of 11,300 requests allows 11.3 failures: a fraction keeps its tenth.
+    let fraction = ErrorBudget { failures: 2, allowed_failures: 11.3 + 1e-14, consumed: 0.18, burn_rate: 0.18 };
+    assert!(super::text::error_budget_line(&fraction).contains("2 failures of 11.3 allowed"));
     assert!(verbose.contains(
         "observed failover episodes: 3, 2 of them isolated anomalies; judged against the primary upstream primary"
     ));

@@ -116,9 +116,10 @@ pub(super) fn finding_sentence(
 /// The availability target's error budget: how much of it the run used, and how fast.
 pub(super) fn error_budget_line(b: &ErrorBudget) -> String {
     format!(
-        "error budget: {} failures of {:.1} allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
+        "error budget: {} failures of {} allowed ({:.0}% used), burn rate {:.2}× the allowed pace",
         b.failures,
-        b.allowed_failures,
+        // A whole number of failures reads as one ("176", not "176.0"); 99.9% of 11,300 allows 11.3.
+        format!("{:.1}", b.allowed_failures).trim_end_matches(".0"),
         b.consumed * 100.0,
         b.burn_rate
     )
