@@ -75,14 +75,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(work, tls=False):
-    """nginx on CPU 0 answering `ok`; with tls, https with the test certificate of tests/fixtures/tls."""
+def start_nginx(work, tls=False, http2=False):
+    """nginx on CPU 0 answering `ok`; with tls, https with the test certificate of tests/fixtures/tls; with http2,
+    HTTP/2 only (h2c with prior knowledge, or ALPN h2 over TLS)."""
     port = free_port()
     fixtures = os.path.join(ROOT, "tests", "fixtures", "tls")
+    h2 = " http2" if http2 else ""
     listen = (
-        f"listen 127.0.0.1:{port} ssl; ssl_certificate {fixtures}/cert.pem; ssl_certificate_key {fixtures}/key.pem;"
+        f"listen 127.0.0.1:{port} ssl{h2}; ssl_certificate {fixtures}/cert.pem; ssl_certificate_key {fixtures}/key.pem;"
         if tls
-        else f"listen 127.0.0.1:{port};"
+        else f"listen 127.0.0.1:{port}{h2};"
     )
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
@@ -111,13 +113,14 @@ http {{
     raise SystemExit("nginx did not start")
 
 
-def scenario(work, name, url, load):
+def scenario(work, name, url, load, target=""):
     path = os.path.join(work, f"{name}.toml")
     with open(path, "w") as f:
         f.write(
             f"""name = "{name}"
 [target]
 url = "{url}"
+{target}
 body = '{{"model": "m", "messages": [{{"role": "user", "content": "ping"}}]}}'
 [load]
 {load}

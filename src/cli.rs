@@ -179,8 +179,8 @@ Environment:
       A proxy for the targets' requests, which then go through reqwest (a
       target on 127.0.0.1 or localhost is reached directly).
   SLACHECK_HTTP_CLIENT=reqwest
-      Send every request through reqwest instead of slacheck's lean HTTP/1.1
-      path (HTTP/2 and proxied requests always go through reqwest).
+      Send every request through reqwest instead of slacheck's lean path
+      (HTTP/1.1 and HTTP/2; proxied requests always go through reqwest).
   The variable a scenario names in api_key_env holds its API key; it is
   never printed."
     };

@@ -222,8 +222,8 @@ pub struct Attempt {
     pub phases: Option<Phases>,
 }
 
-/// The phases of one attempt before its body: opening a connection (only when a new one was opened, on the lean
-/// HTTP/1.1 path: the TCP connect, then for https the TLS handshake) and the time from sending to the answer's
+/// The phases of one attempt before its body: opening a connection (only when this attempt opened one, on the
+/// lean path: the TCP connect, then for https the TLS handshake) and the time from sending to the answer's
 /// status line and headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phases {

@@ -86,6 +86,8 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("no connections at all", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = 0\n"), 8, "load.max_connections", "at least 1"),
         ("a negative connection cap", format!("{GOOD_HEAD}{GOOD_LOAD}max_connections = -4\n"), 8, "load.max_connections", "invalid value"),
         ("a connection cap on a closed loop", format!("{GOOD_HEAD}{GOOD_LOAD}connections = 4\nmax_connections = 4\n"), 9, "load.max_connections", "closed loop"),
+        ("streams on HTTP/1.1", format!("{GOOD_HEAD}{GOOD_LOAD}streams_per_connection = 4\n"), 8, "load.streams_per_connection", "target.http = \"2\""),
+        ("no streams at all", format!("{GOOD_HEAD}http = \"2\"\n{GOOD_LOAD}streams_per_connection = 0\n"), 9, "load.streams_per_connection", "at least 1"),
         ("a scrape URL that does not read", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"gateway/metrics\"\n"), 9, "scrape[0].url", "not a valid URL"),
         ("a scrape URL that is not http", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"ftp://gateway/metrics\"\n"), 9, "scrape[0].url", "http:// or https://"),
         ("scrapes every 0s", format!("{GOOD_HEAD}{GOOD_LOAD}[[scrape]]\nurl = \"http://127.0.0.1:1/metrics\"\nevery = \"0s\"\n"), 10, "scrape[0].every", "at least 100ms"),

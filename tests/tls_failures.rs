@@ -35,7 +35,7 @@ fn a_certificate_that_fails_every_handshake_stops_the_run_at_start_with_its_reas
     for (what, id, reason) in cases {
         let config = server_config(&id, None);
         let port = serve_tls(move |_| Some(config.clone()));
-        for (client, http) in [("lean", "1.1"), ("reqwest", "1.1"), ("reqwest", "2")] {
+        for (client, http) in [("lean", "1.1"), ("lean", "2"), ("reqwest", "1.1"), ("reqwest", "2")] {
             let file = ws.write("case.toml", &scenario(port, &format!("http = \"{http}\"")));
             let env = [("SSL_CERT_FILE", ca.as_str()), ("SLACHECK_HTTP_CLIENT", client)];
             let r = ws.run_env(&file, &["--quiet"], &env);
@@ -191,7 +191,7 @@ fn a_server_that_never_answers_the_client_hello_times_out_alike_over_http_1_and_
     let ca = trust(&ws, &pki);
     let config = server_config(&pki.issue(&["127.0.0.1"], Validity::Now), None);
     let mut errors = Vec::new();
-    for (client, http) in [("lean", "1.1"), ("reqwest", "1.1"), ("reqwest", "2")] {
+    for (client, http) in [("lean", "1.1"), ("lean", "2"), ("reqwest", "1.1"), ("reqwest", "2")] {
         let config = config.clone();
         let port = serve_tls(move |n| (n == 0).then(|| config.clone()));
         let file = ws.write(

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseStats {
-    /// Connections opened by requests, and the time each took (the lean HTTP/1.1 path only: reqwest does not
-    /// tell). Those opened before the run, at its starting rate, are not among them.
+    /// Connections opened by requests, and the time each took (the lean path only: reqwest does not tell). Those opened before the run, at its starting rate, are not among them.
     pub opened: u64,
     /// Connections opened before the run into the pools of the tiers tried first (see `run`), untimed.
     #[serde(default)]

@@ -347,8 +347,8 @@ pub struct Summary {
     /// The `[[scrape]]` endpoints: scrapes, counters' increases over the run, and the reconciliation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_metrics: Option<crate::scrape::ServerMetrics>,
-    /// How attempts began: each new connection's TCP connect (the lean HTTP/1.1 path, http:// and https://;
-    /// reqwest, for HTTP/2 or a proxy, does not tell), and from sending to the answer's head, connecting
+    /// How attempts began: each new connection's TCP connect (the lean path, HTTP/1.1 and HTTP/2, http:// and
+    /// https://; reqwest, for a proxy, does not tell), and from sending to the answer's head, connecting
     /// included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_ms: Option<Percentiles>,

@@ -2,7 +2,7 @@
 //! target), classes with their bodies, the failover policy, the HTTP client and the request headers (the API key
 //! among them, never shown).
 
-use super::client::LeanTarget;
+use super::client::{LeanTarget, Protocol};
 use super::{mix, Class, Endpoint, Policy, Router, Tier};
 use crate::prompt::{PromptInputs, Prompts};
 use crate::scenario::{Api, HttpVersion, RoutingSpec};
@@ -139,12 +139,39 @@ pub fn build_router(
 }
 
 impl Endpoint {
-    /// An endpoint, with the lean HTTP/1.1 path when its URL and the scenario's HTTP version allow one.
+    /// An endpoint, with the lean path when its URL allows one.
     fn new(url: reqwest::Url, region: Option<u16>, weight: f64, spec: &RoutingSpec, tls: Option<&TlsConfig>) -> Self {
-        let max_idle = spec.max_connections.unwrap_or(usize::MAX).min(spec.max_in_flight);
-        let lean = LeanTarget::of(&url, spec.target.http == HttpVersion::Http1, max_idle, tls);
-        let slots = spec.max_connections.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
+        let (protocol, at_once) = match spec.target.http {
+            HttpVersion::Http1 => {
+                let max_idle = spec.max_connections.unwrap_or(usize::MAX).min(spec.max_in_flight);
+                (Protocol::Http1 { max_idle }, spec.max_connections)
+            }
+            HttpVersion::Http2 => http2_plan(spec),
+        };
+        let lean = LeanTarget::of(&url, protocol, tls);
+        let permits = at_once.map(|n| n.min(spec.max_in_flight).min(tokio::sync::Semaphore::MAX_PERMITS));
+        let slots = permits.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
         Endpoint { url, lean, slots, region, weight }
+    }
+}
+
+/// HTTP/2's connections to each endpoint and the streams on each, with the most requests at once to it when
+/// that needs a limit of its own (see `load.streams_per_connection`):
+/// - under `max_connections = M`, M connections of S streams (default 1): M × S at once;
+/// - in a closed loop of N, N / S connections (rounded up) of S streams (default 1): its N workers are the limit;
+/// - else one connection, as browsers and reqwest keep, with S at once when given, else the server's limit.
+fn http2_plan(spec: &RoutingSpec) -> (Protocol, Option<usize>) {
+    let streams = spec.streams_per_connection;
+    match (spec.max_connections, spec.closed_loop) {
+        (Some(m), _) => {
+            let s = streams.unwrap_or(1);
+            (Protocol::Http2 { connections: m, streams: Some(s) }, Some(m.saturating_mul(s)))
+        }
+        (None, Some(n)) => {
+            let s = streams.unwrap_or(1);
+            (Protocol::Http2 { connections: n.div_ceil(s), streams: Some(s) }, None)
+        }
+        (None, None) => (Protocol::Http2 { connections: 1, streams }, streams),
     }
 }
 

@@ -1,13 +1,18 @@
-//! Sending one attempt: a lean HTTP/1.1 path on hyper's connection API for `http://` and `https://` endpoints,
-//! and reqwest for the rest (HTTP/2, a proxy from the environment).
+//! Sending one attempt: a lean path on hyper's connection API for `http://` and `https://` endpoints, over
+//! HTTP/1.1 or HTTP/2 ([`super::http2`]), and reqwest for the rest (a proxy from the environment, or
+//! `SLACHECK_HTTP_CLIENT=reqwest`).
 //!
-//! The lean path keeps, per endpoint, the request's URI and `Host` value made once, and a pool of idle
-//! connections; it sends with no URL parse, no tower layers and no retry of its own. A connection goes back to
-//! its pool only once its answer has been read to the end; one left mid-answer (a deadline, a hedge that lost,
-//! a failure) is closed, so a connection never carries a stale answer into the next request. Its https uses
-//! the run's TLS configuration, as reqwest does ([`super::tls`]), and times the handshake apart from the TCP
-//! connect.
+//! The lean path keeps, per endpoint, the request's URI and `Host` value made once, and its connections; it
+//! sends with no URL parse, no tower layers and no retry of its own (but for a request that never reached the
+//! server, or that an HTTP/2 server says it did not process). Over HTTP/1.1 it keeps a pool of idle
+//! connections: a connection goes back to its pool only once its answer has been read to the end; one left
+//! mid-answer (a deadline, a hedge that lost, a failure) is closed, so a connection never carries a stale answer
+//! into the next request. Its https uses the run's TLS configuration, as reqwest does ([`super::tls`]), and
+//! times the handshake apart from the TCP connect ([`super::connect`]).
 
+use super::connect::{Dialed, Dialer, Tls};
+pub use super::connect::{Opening, SendError};
+use super::http2;
 use crate::prompt::RequestBody;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -15,70 +20,54 @@ use hyper::client::conn::http1::SendRequest;
 use reqwest::header::{HeaderMap, HeaderValue, HOST, USER_AGENT};
 use reqwest::Method;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// Where an endpoint's lean requests go, and its idle connections.
+/// Where an endpoint's lean requests go, and its connections.
 #[derive(Debug)]
 pub struct LeanTarget {
-    /// `host:port`, as connected to.
-    addr: String,
+    dialer: Dialer,
     host: HeaderValue,
-    /// The request target: path and query.
+    /// The request target: path and query over HTTP/1.1; the whole URL over HTTP/2 (its scheme and authority).
     uri: hyper::Uri,
-    idle: Mutex<Vec<SendRequest<RequestBody>>>,
-    /// The most idle connections kept.
-    max_idle: usize,
-    /// For https.
-    tls: Option<Tls>,
+    pool: Pool,
 }
 
-/// The TLS client and the name the server's certificate must carry.
-struct Tls {
-    connector: tokio_rustls::TlsConnector,
-    name: rustls::pki_types::ServerName<'static>,
-}
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TLS to {:?}", self.name)
-    }
-}
-
-/// How a new connection opened: TCP connect, then the TLS handshake for https.
+/// How the lean path speaks to an endpoint, and how many connections it keeps.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Opening {
-    pub connect: Duration,
-    pub tls: Option<Duration>,
+pub enum Protocol {
+    /// HTTP/1.1, with at most `max_idle` idle connections kept.
+    Http1 { max_idle: usize },
+    /// HTTP/2 over `connections` connections, each with at most `streams` requests at once (else the server's
+    /// limit).
+    Http2 { connections: usize, streams: Option<usize> },
+}
+
+#[derive(Debug)]
+enum Pool {
+    Http1 { idle: Mutex<Vec<SendRequest<RequestBody>>>, max_idle: usize },
+    Http2(Arc<http2::Pool>),
 }
 
 type Opened = (SendRequest<RequestBody>, Option<Opening>);
 
 impl LeanTarget {
-    /// The lean path for `url`, when it can take it: `http://` or `https://` over HTTP/1.1, with no proxy in the
-    /// environment (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`. An
-    /// https URL takes the run's TLS configuration `tls`.
-    pub fn of(
-        url: &reqwest::Url,
-        http1: bool,
-        max_idle: usize,
-        tls: Option<&Arc<rustls::ClientConfig>>,
-    ) -> Option<Arc<Self>> {
+    /// The lean path for `url`, when it can take it: `http://` or `https://`, with no proxy in the environment
+    /// (reqwest honours one; the lean path would not), unless `SLACHECK_HTTP_CLIENT=reqwest`. An https URL takes
+    /// the run's TLS configuration `tls`.
+    pub fn of(url: &reqwest::Url, protocol: Protocol, tls: Option<&Arc<rustls::ClientConfig>>) -> Option<Arc<Self>> {
         // An escape hatch, and the benchmark's way to measure both paths side by side.
         if std::env::var_os("SLACHECK_HTTP_CLIENT").is_some_and(|v| v == "reqwest") {
             return None;
         }
         let proxied = proxied(url.scheme(), |v| std::env::var_os(v));
         let loopback = url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        if !matches!(url.scheme(), "http" | "https") || !http1 || (proxied && !loopback) {
+        if !matches!(url.scheme(), "http" | "https") || (proxied && !loopback) {
             return None;
         }
         let host = url.host_str()?;
         let tls = match url.scheme() {
-            "https" => {
-                let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string()).ok()?;
-                Some(Tls { connector: tokio_rustls::TlsConnector::from(tls?.clone()), name })
-            }
+            "https" => Some(Tls::new(host, tls?)?),
             _ => None,
         };
         let port = url.port_or_known_default()?;
@@ -87,20 +76,41 @@ impl LeanTarget {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
+        let (uri, pool) = match protocol {
+            Protocol::Http1 { max_idle } => (path, Pool::Http1 { idle: Mutex::new(Vec::new()), max_idle }),
+            Protocol::Http2 { connections, streams } => {
+                (format!("{}://{authority}{path}", url.scheme()), Pool::Http2(http2::Pool::new(connections, streams)))
+            }
+        };
         Some(Arc::new(LeanTarget {
-            addr: format!("{host}:{port}"),
+            dialer: Dialer { addr: format!("{host}:{port}"), tls },
             host: HeaderValue::from_str(&authority).ok()?,
-            uri: path.parse().ok()?,
-            idle: Mutex::new(Vec::new()),
-            max_idle,
-            tls,
+            uri: uri.parse().ok()?,
+            pool,
         }))
     }
 
-    /// An idle connection that is still open, or a new one; with how a new one opened.
+    /// The request to send, as made for every attempt.
+    fn request(&self, method: &Method, headers: HeaderMap, body: RequestBody) -> hyper::Request<RequestBody> {
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = headers;
+        if matches!(self.pool, Pool::Http1 { .. }) {
+            // Over HTTP/2 the URI's authority says it.
+            request.headers_mut().insert(HOST, self.host.clone());
+        }
+        request
+            .headers_mut()
+            .insert(USER_AGENT, HeaderValue::from_static(concat!("slacheck/", env!("CARGO_PKG_VERSION"))));
+        request
+    }
+
+    /// An idle HTTP/1.1 connection that is still open, or a new one; with how a new one opened.
     async fn connection(&self) -> Result<Opened, SendError> {
+        let Pool::Http1 { idle, .. } = &self.pool else { unreachable!("HTTP/1.1 only") };
         loop {
-            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let idle = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match idle {
                 Some(mut sender) if !sender.is_closed() => {
                     if sender.ready().await.is_ok() {
@@ -114,41 +124,49 @@ impl LeanTarget {
         self.open().await
     }
 
-    /// A new connection, and how it opened.
+    /// A new HTTP/1.1 connection, and how it opened.
     async fn open(&self) -> Result<Opened, SendError> {
-        let began = Instant::now();
-        let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(SendError::connect)?;
-        let _ = stream.set_nodelay(true);
-        let connect = began.elapsed();
-        let Some(Tls { connector, name }) = &self.tls else {
-            return Ok((http1(stream).await?, Some(Opening { connect, tls: None })));
+        let (dialed, opening) = self.dialer.dial().await?;
+        let sender = match dialed {
+            Dialed::Tcp(tcp) => http1(tcp).await?,
+            Dialed::Tls(tls) => http1(tls).await?,
         };
-        let shaking = Instant::now();
-        let stream = connector.connect(name.clone(), stream).await.map_err(SendError::tls)?;
-        let tls = Some(shaking.elapsed());
-        Ok((http1(stream).await?, Some(Opening { connect, tls })))
+        Ok((sender, Some(opening)))
     }
 
-    /// Opens up to `count` connections into the pool before the run, giving up on those not open by `by`;
-    /// returns how many opened. Without them, a run that starts at a high rate opens a connection per request
-    /// until the first answers come back, and that storm made its first second's lag p99 about 100 ms at
-    /// 50,000/s. What fails here is left for the run's requests to meet and count.
+    /// Opens connections before the run, giving up on those not open by `by`; returns how many opened. Over
+    /// HTTP/1.1, up to `count` into the pool; over HTTP/2, each of its connections (all a run uses). Without
+    /// them, a run that starts at a high rate opens a connection per request until the first answers come back,
+    /// and that storm made its first second's lag p99 about 100 ms at 50,000/s. What fails here is left for
+    /// the run's requests to meet and count.
     pub async fn preconnect(self: &Arc<Self>, count: usize, by: Instant) -> usize {
         let mut opening = tokio::task::JoinSet::new();
-        for _ in 0..count.min(self.max_idle) {
-            let target = self.clone();
-            opening.spawn(async move { target.open().await.map(|(sender, _)| target.put_back(sender)) });
+        match &self.pool {
+            Pool::Http1 { max_idle, .. } => {
+                for _ in 0..count.min(*max_idle) {
+                    let target = self.clone();
+                    opening
+                        .spawn(async move { target.open().await.map(|(sender, _)| target.put_back(sender)).is_ok() });
+                }
+            }
+            Pool::Http2(pool) => {
+                for slot in 0..pool.connections() {
+                    let (target, pool) = (self.clone(), pool.clone());
+                    opening.spawn(async move { pool.open(slot, &target.dialer).await.unwrap_or(false) });
+                }
+            }
         }
         let mut opened = 0;
         while let Ok(Some(done)) = tokio::time::timeout_at(by.into(), opening.join_next()).await {
-            opened += usize::from(matches!(done, Ok(Ok(()))));
+            opened += usize::from(matches!(done, Ok(true)));
         }
         opened
     }
 
     fn put_back(&self, sender: SendRequest<RequestBody>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < self.max_idle && !sender.is_closed() {
+        let Pool::Http1 { idle, max_idle } = &self.pool else { return };
+        let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < *max_idle && !sender.is_closed() {
             idle.push(sender);
         }
     }
@@ -174,60 +192,6 @@ where
     Ok(sender)
 }
 
-/// Why an attempt got no answer, or lost it mid-way.
-#[derive(Debug)]
-pub enum SendError {
-    /// No connection: refused, unreachable, or no file descriptor left (the generator's limit).
-    Connect { out_of_files: bool, message: String },
-    /// The connection broke, or the answer was not HTTP.
-    Transport(String),
-    /// The TLS handshake failed: `reason` in a few words (see [`super::tls::reason`]), `message` in full.
-    Tls { reason: &'static str, message: String },
-}
-
-impl SendError {
-    /// A connection that opened but could not be used: its TLS or HTTP handshake failed.
-    fn handshake(message: String) -> Self {
-        SendError::Connect { out_of_files: false, message }
-    }
-
-    /// A TLS handshake that failed after the TCP connect: rustls's reason, or how the connection ended.
-    pub(super) fn tls(e: std::io::Error) -> Self {
-        let reason = super::tls::reason_in(&e).unwrap_or(match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => "connection closed during the handshake",
-            std::io::ErrorKind::ConnectionReset => "connection reset during the handshake",
-            _ => "handshake failed",
-        });
-        SendError::Tls { reason, message: format!("TLS handshake: {e}") }
-    }
-
-    /// A connection that broke; a TLS alert among its causes makes it a TLS failure (with TLS 1.3 a server
-    /// refuses a client certificate only after the client's side of the handshake is done).
-    fn transport(e: hyper::Error) -> Self {
-        match super::tls::reason_in(&e) {
-            Some(reason) => SendError::Tls { reason, message: e.to_string() },
-            None => SendError::Transport(e.to_string()),
-        }
-    }
-
-    pub(super) fn connect(e: std::io::Error) -> Self {
-        let out_of_files = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-        SendError::Connect { out_of_files, message: e.to_string() }
-    }
-
-    fn of_reqwest(e: reqwest::Error) -> Self {
-        if crate::machine::out_of_files(&e) {
-            SendError::Connect { out_of_files: true, message: e.to_string() }
-        } else if let Some(reason) = super::tls::reason_in(&e) {
-            SendError::Tls { reason, message: e.to_string() }
-        } else if e.is_connect() {
-            SendError::Connect { out_of_files: false, message: e.to_string() }
-        } else {
-            SendError::Transport(e.to_string())
-        }
-    }
-}
-
 /// An answer whose status and headers came, and whose body is read piece by piece.
 pub struct Answer {
     pub status: u16,
@@ -237,13 +201,15 @@ pub struct Answer {
 }
 
 enum Body {
-    Lean {
-        headers: HeaderMap,
-        incoming: hyper::body::Incoming,
-        sender: Option<SendRequest<RequestBody>>,
-        target: Arc<LeanTarget>,
-    },
+    Lean { headers: HeaderMap, incoming: hyper::body::Incoming, held: Held, target: Arc<LeanTarget> },
     Reqwest(reqwest::Response),
+}
+
+/// What a lean answer holds while it is read: its HTTP/1.1 connection (back to the pool at the body's end), or
+/// its HTTP/2 stream's place on a connection.
+enum Held {
+    Http1(Option<SendRequest<RequestBody>>),
+    Http2(#[allow(dead_code)] http2::Lease),
 }
 
 impl Answer {
@@ -258,7 +224,7 @@ impl Answer {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
         match &mut self.body {
             Body::Reqwest(r) => r.chunk().await.map_err(SendError::of_reqwest),
-            Body::Lean { incoming, sender, target, .. } => loop {
+            Body::Lean { incoming, held, target, .. } => loop {
                 match incoming.frame().await {
                     Some(Ok(frame)) => match frame.into_data() {
                         Ok(data) if data.is_empty() => continue,
@@ -267,8 +233,10 @@ impl Answer {
                     },
                     Some(Err(e)) => return Err(SendError::transport(e)),
                     None => {
-                        if let Some(s) = sender.take() {
-                            target.put_back(s);
+                        if let Held::Http1(sender) = held {
+                            if let Some(s) = sender.take() {
+                                target.put_back(s);
+                            }
                         }
                         return Ok(None);
                     }
@@ -305,14 +273,13 @@ pub async fn send(
             }
         }
     };
+    if let Pool::Http2(pool) = &target.pool {
+        let make = || target.request(method, headers.clone(), body.clone());
+        let (response, lease, opened) = pool.send(&target.dialer, make).await?;
+        return Ok(Answer::lean(response, opened, Held::Http2(lease), target));
+    }
     let (mut sender, mut opened) = target.connection().await?;
-    let mut request = hyper::Request::new(body);
-    *request.method_mut() = method.clone();
-    *request.uri_mut() = target.uri.clone();
-    *request.headers_mut() = headers;
-    request.headers_mut().insert(HOST, target.host.clone());
-    request.headers_mut().insert(USER_AGENT, HeaderValue::from_static(concat!("slacheck/", env!("CARGO_PKG_VERSION"))));
-    let response = match sender.try_send_request(request).await {
+    let response = match sender.try_send_request(target.request(method, headers, body)).await {
         Ok(response) => response,
         // An idle connection the server closed as it was taken: the request never left, so it goes once more,
         // on a new connection (as hyper's own pool does), and the target is not blamed for a stale socket.
@@ -324,12 +291,20 @@ pub async fn send(
             _ => return Err(SendError::transport(e.into_error())),
         },
     };
-    let (parts, incoming) = response.into_parts();
-    Ok(Answer {
-        status: parts.status.as_u16(),
-        opened,
-        body: Body::Lean { headers: parts.headers, incoming, sender: Some(sender), target: target.clone() },
-    })
+    Ok(Answer::lean(response, opened, Held::Http1(Some(sender)), target))
+}
+
+impl Answer {
+    fn lean(
+        response: hyper::Response<hyper::body::Incoming>,
+        opened: Option<Opening>,
+        held: Held,
+        target: &Arc<LeanTarget>,
+    ) -> Self {
+        let (parts, incoming) = response.into_parts();
+        let body = Body::Lean { headers: parts.headers, incoming, held, target: target.clone() };
+        Answer { status: parts.status.as_u16(), opened, body }
+    }
 }
 
 /// The most times one request waits again for a shared connection (each wait ends only when another request's
@@ -353,14 +328,16 @@ fn abandoned_wait(e: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn target(port: u16, max_idle: usize) -> Arc<LeanTarget> {
         let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/v1/chat/completions")).unwrap();
-        LeanTarget::of(&url, true, max_idle, None).expect("a plain http URL takes the lean path")
+        LeanTarget::of(&url, Protocol::Http1 { max_idle }, None).expect("a plain http URL takes the lean path")
     }
 
     fn idle(t: &LeanTarget) -> usize {
-        t.idle.lock().unwrap().len()
+        let Pool::Http1 { idle, .. } = &t.pool else { panic!("HTTP/1.1") };
+        idle.lock().unwrap().len()
     }
 
     #[test]

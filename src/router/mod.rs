@@ -8,6 +8,8 @@ mod answer;
 mod body;
 mod build;
 pub mod client;
+mod connect;
+mod http2;
 pub mod reach;
 mod served_by;
 pub mod tls;
@@ -42,7 +44,7 @@ pub struct Tier {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub url: Url,
-    /// The lean HTTP/1.1 path to it, for a plain `http://` URL (see [`client`]).
+    /// The lean path to it, for an `http://` or `https://` URL (see [`client`]).
     pub lean: Option<std::sync::Arc<client::LeanTarget>>,
     /// Under `load.max_connections`: one permit per connection to it. An attempt holds one from before its send
     /// to the end of its answer, and waits for one in turn (the semaphore is fair), so no more requests are out

@@ -2,7 +2,7 @@
 //! sent. Each endpoint must accept a TCP connection, and an https one must complete a TLS handshake with the
 //! run's own configuration: a certificate that would fail every request fails the start instead, with its reason.
 
-use super::client::SendError;
+use super::connect::SendError;
 use reqwest::Url;
 use std::sync::Arc;
 use std::time::Duration;

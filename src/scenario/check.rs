@@ -402,6 +402,16 @@ impl LoadedScenario {
                 "caps an open loop's connections; a closed loop (`connections`) already has that many",
             ));
         }
+        match load.streams_per_connection {
+            Some(0) => return Err(self.error("load.streams_per_connection", "must be at least 1")),
+            Some(_) if self.scenario.target.http != super::HttpVersion::Http2 => {
+                return Err(self.error(
+                    "load.streams_per_connection",
+                    "only HTTP/2 carries several requests on a connection: set target.http = \"2\", or remove it",
+                ))
+            }
+            _ => {}
+        }
         Ok(())
     }
 

@@ -110,11 +110,19 @@ pub struct Load {
     pub connections: Option<usize>,
     /// Open loop over at most this many connections to each endpoint (as oha's `-c`), opened before the run. A
     /// request due while every one is busy waits for one, first come first served, and its latency still counts
-    /// from its intended time; requests waiting past `max_in_flight` are not sent. Over HTTP/2 (which multiplexes
-    /// requests on one connection) it is the most requests at once to each endpoint. Absent: a connection per
-    /// request in flight.
+    /// from its intended time; requests waiting past `max_in_flight` are not sent. Over HTTP/2 each of them
+    /// carries up to `streams_per_connection` requests at once (default 1, so N is still the most requests at
+    /// once). Absent: a connection per request in flight over HTTP/1.1, one connection per endpoint over HTTP/2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// HTTP/2 only (`target.http = "2"`): the most requests at once on one connection, as streams (h2load's `-m`,
+    /// oha's `-p`). With `max_connections` or `connections` it defaults to 1 (oha's and h2load's default), so
+    /// those keep meaning the most requests at once, and a closed loop of N then goes over N / this many
+    /// connections, rounded up. Without either, the one connection per endpoint carries as many as the server
+    /// allows (its SETTINGS_MAX_CONCURRENT_STREAMS); the rest wait for a stream, their latency counted from when
+    /// they were due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams_per_connection: Option<usize>,
     /// The most memory the prompts may hold: shared prefixes and datasets for the whole run, and the request
     /// bodies in flight. A scenario whose prompts need more at `max_in_flight` is refused before it runs; while
     /// it runs, a request whose body would pass it is not sent.

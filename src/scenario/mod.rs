@@ -229,6 +229,8 @@ impl LoadedScenario {
             success_statuses: &s.sla.success_statuses,
             max_in_flight: s.load.max_in_flight,
             max_connections: s.load.max_connections,
+            closed_loop: s.load.connections,
+            streams_per_connection: s.load.streams_per_connection,
             seed: s.load.seed,
             prompts,
             tls: self.tls(),

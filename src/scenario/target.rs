@@ -290,8 +290,12 @@ pub struct RoutingSpec<'a> {
     pub served_by: Option<&'a ServedBySpec>,
     pub success_statuses: &'a [StatusPattern],
     pub max_in_flight: usize,
-    /// `load.max_connections`: the most requests at once to each endpoint.
+    /// `load.max_connections`: the most connections to each endpoint.
     pub max_connections: Option<usize>,
+    /// `load.connections`: a closed loop's requests at once.
+    pub closed_loop: Option<usize>,
+    /// `load.streams_per_connection` (HTTP/2).
+    pub streams_per_connection: Option<usize>,
     pub seed: u64,
     /// Each class's prompt settings, in the order of `classes`.
     pub prompts: Vec<PromptSpec>,

@@ -6,6 +6,7 @@ pub mod proxy;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod h2;
 pub mod stall;
 pub mod tls;
 
