@@ -349,8 +349,12 @@ fn latency_row(name: &str, before: f64, after: f64, ci: Option<(f64, f64)>, tole
 }
 
 /// (ok, total) from a summary.json.
+/// (ok, judged) as the run's own availability counts them: a request its client hung up on purpose is neither
+/// (`cancelled`, absent from summaries before hang-ups existed).
 fn counts(summary: &serde_json::Value) -> Option<(f64, f64)> {
-    Some((summary["counts"]["ok"].as_f64()?, summary["counts"]["total"].as_f64()?))
+    let c = &summary["counts"];
+    let cancelled = c["cancelled"].as_f64().unwrap_or(0.0);
+    Some((c["ok"].as_f64()?, c["total"].as_f64()? - cancelled))
 }
 
 fn availability_row((ok_b, n_b): (f64, f64), (ok_a, n_a): (f64, f64), tolerance_pp: f64) -> MetricRow {

@@ -1,6 +1,6 @@
 //! Whether two runs make a fair pair: each ran to its end (a run stopped early covers only part of its schedule),
-//! and both are the same test: the same scenario name, profile and rate, target and SLA targets, as their
-//! summaries record them. What the mock does is not part of the test's identity: a slower mock is exactly what a
+//! and both are the same test: the same scenario name, profile and rate, target (its API too), SLA targets and
+//! request classes, as their summaries record them. What the mock does is not part of the test's identity: a slower mock is exactly what a
 //! comparison is for.
 
 use super::Side;
@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 type Aspect = fn(&Value) -> Value;
 
 /// What makes two runs the same test.
-const ASPECTS: [(&str, Aspect); 4] = [
+const ASPECTS: [(&str, Aspect); 5] = [
     ("scenario name", |s| s["name"].clone()),
     ("profile and rate", load_shape),
     ("target", target),
     ("SLA targets", |s| s["sla"].clone()),
+    // What each request is: its prompt and answer lengths, hang-ups, conversations, the tokenizer.
+    ("request classes", |s| s["classes"].clone()),
 ];
 
 /// `[load]` without what changes how long or how precisely the test runs, not what it asks for: the duration
@@ -28,17 +30,18 @@ fn load_shape(scenario: &Value) -> Value {
     Value::Object(load)
 }
 
-/// Where the requests went: the target's URL or mock, and each tier's.
+/// Where the requests went: the target's URL or mock and its API (`endpoint`), and each tier's.
 fn target(scenario: &Value) -> Value {
     let mut out = Map::new();
-    for key in ["url", "mock"] {
+    for key in ["url", "mock", "endpoint"] {
         if let Some(v) = scenario["target"].get(key) {
             out.insert(key.into(), v.clone());
         }
     }
     let tiers = scenario["tiers"].as_array().into_iter().flatten().map(|tier| {
-        let keep =
-            ["name", "url", "mock", "endpoints"].iter().filter_map(|k| Some((k.to_string(), tier.get(*k)?.clone())));
+        let keep = ["name", "url", "mock", "endpoints", "endpoint"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), tier.get(*k)?.clone())));
         Value::Object(keep.collect())
     });
     let tiers: Vec<Value> = tiers.collect();
@@ -199,6 +202,24 @@ mod tests {
         let mut c = a.clone();
         c["scenario"]["tiers"][0]["price"] = json!(2.0);
         assert_eq!(differences(&side(Some(a)), &side(Some(c))), Some(vec![]));
+    }
+
+    #[test]
+    fn another_api_or_another_request_is_another_test() {
+        let chat = run("starter", "5/s", "http://g/v1", "1s");
+        let mut embeddings = chat.clone();
+        embeddings["scenario"]["target"]["endpoint"] = json!("embeddings");
+        assert_eq!(
+            differences(&side(Some(chat.clone())), &side(Some(embeddings))).unwrap(),
+            ["target (endpoint: none before, embeddings after)"]
+        );
+        let (mut plain, mut hanging) = (chat.clone(), chat);
+        plain["scenario"]["classes"] = json!([{ "name": "c", "input_tokens": 50 }]);
+        hanging["scenario"]["classes"] = json!([{ "name": "c", "input_tokens": 50, "cancel": { "share": "10%" } }]);
+        assert_eq!(
+            differences(&side(Some(plain)), &side(Some(hanging))).unwrap(),
+            ["request classes ([0].cancel.share: none before, 10% after)"]
+        );
     }
 
     #[test]

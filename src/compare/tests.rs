@@ -331,6 +331,12 @@ fn availability_and_error_rate_come_from_the_summaries_counts() {
     assert!((lo - 0.836_405).abs() < 1e-5 && (hi - 0.966_014).abs() < 1e-5, "{lo} {hi}");
     assert_eq!((e.change, e.tolerance), (Change::Regressed, a.tolerance));
     assert!(c.regressed);
+    // Hang-ups are the client's, neither ok nor failed: 222 ok of 238 with 16 cancelled is 100%, as the run said.
+    let hung_up = Some(serde_json::json!({ "counts": { "ok": 222, "total": 238, "cancelled": 16 } }));
+    let plain = Some(serde_json::json!({ "counts": { "ok": 238, "total": 238 } }));
+    let c = compare(&steady(&ladder(1), 10, plain), &steady(&ladder(1), 10, hung_up), &Tolerances::default());
+    let a = row(&c, "availability");
+    assert_eq!((a.before, a.after, a.change), (100.0, 100.0, Change::NoSignificantChange));
     // Without both summaries there is no availability row.
     let c = compare(&steady(&ladder(1), 10, summary(99_900)), &steady(&ladder(1), 10, None), &Tolerances::default());
     assert!(c.rows.iter().all(|r| r.metric != "availability"));
