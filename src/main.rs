@@ -483,7 +483,7 @@ fn print_outcome(outcome: &run::RunOutcome, shown: Printed) {
     match shown {
         Printed::Json => outln!("{}", serde_json::to_string_pretty(summary).unwrap_or_default()),
         Printed::Verdict => {
-            let verdict = slacheck::report::verdict_text(&summary.verdict);
+            let verdict = slacheck::report::verdict_text(summary);
             outln!("{}: {verdict}; results: {}", summary.scenario.name, outcome.dir.display());
             for warning in slacheck::report::warnings(summary) {
                 eprintln!("{warning}");

@@ -67,6 +67,19 @@ fn sigterm_and_sighup_leave_partial_results_marked_incomplete() {
         let limit = 100.0 * (sent_at.elapsed().as_secs_f64() + 61.0) / 2.0;
         assert!(total > 0.0 && total < limit.min(5000.0), "SIG{name}: {total} requests");
         assert!(out.join("latency.hlog").exists() && out.join("junit.xml").exists(), "SIG{name}");
+        // What a person or a dashboard reads never calls the part that ran a pass of the whole.
+        assert!(
+            r.stdout.starts_with("long: INTERRUPTED before its schedule ended; on the part that ran: "),
+            "{}",
+            r.stdout
+        );
+        let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(md.starts_with("### slacheck: long — ⚠️ INTERRUPTED"), "{md}");
+        let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+        let doc = roxmltree::Document::parse(&junit).unwrap();
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!((suite.attribute("tests"), suite.attribute("errors")), (Some("2"), Some("1")), "{junit}");
+        assert!(doc.descendants().any(|n| n.has_tag_name("error") && n.attribute("type") == Some("interrupted")));
         // Every request counted so far has its row.
         assert_eq!(common::parquet_rows(&out.join("requests.parquet")).len() as f64, total, "SIG{name}");
     }

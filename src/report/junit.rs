@@ -8,16 +8,16 @@ pub fn junit(summary: &Summary) -> String {
     let targets = &summary.verdict.targets;
     // Every target that did not pass is a <failure> below, undecided ones too: the attribute counts the same.
     let failures = targets.iter().filter(|t| !t.passed).count();
+    // An interrupted run is one more case, in error: the targets it held were judged on a part of the run, and a
+    // dashboard that reads only this file must not show it green.
+    let errors = usize::from(!summary.complete);
+    let tests = targets.len() + errors;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ =
+        writeln!(out, "<testsuites name=\"slacheck\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">");
     let _ = writeln!(
         out,
-        "<testsuites name=\"slacheck\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
-        targets.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
-        targets.len(),
+        "  <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
         summary.duration_s,
         xml_escape(summary.started_at.trim_end_matches('Z'))
     );
@@ -46,8 +46,12 @@ pub fn junit(summary: &Summary) -> String {
         }
     }
     if !summary.complete {
-        out.push_str(
-            "    <system-err>the run was interrupted; the numbers cover only the part that ran</system-err>\n",
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"{name}.run\" name=\"the whole schedule ran\" time=\"{:.3}\">\n      \
+             <error type=\"interrupted\" message=\"the run was interrupted; the numbers cover only the part that ran\" />\n    \
+             </testcase>",
+            summary.duration_s
         );
     }
     out.push_str("  </testsuite>\n</testsuites>\n");

@@ -6,12 +6,12 @@ use super::*;
 /// `summary.md`: a compact Markdown report for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
 pub fn markdown(summary: &Summary) -> String {
     let mut out = String::new();
-    let text = verdict_text(&summary.verdict);
+    let text = verdict_text(summary);
     let verdict = if summary.verdict.targets.is_empty() {
         text
     } else if summary.verdict.failed().count() > 0 {
         format!("❌ {text}")
-    } else if summary.verdict.insufficient_data {
+    } else if !summary.complete || summary.verdict.insufficient_data {
         format!("⚠️ {text}")
     } else {
         format!("✅ {text}")

@@ -58,7 +58,7 @@ pub fn terminal(summary: &Summary, results_dir: &Path, detail: Detail) -> String
         let _ = writeln!(out, "  {line}");
     }
     targets(&mut out, summary);
-    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(&summary.verdict), results_dir.display());
+    let _ = writeln!(out, "\n  {}\n  results: {}", verdict_text(summary), results_dir.display());
     out
 }
 

@@ -199,8 +199,19 @@ pub(super) fn interval_cell(t: &crate::sla::TargetResult) -> String {
     }
 }
 
-/// The one-line verdict: PASS, FAIL, UNDECIDED or GENERATOR-BOUND, the exit-code table's words.
-pub fn verdict_text(v: &crate::sla::Verdict) -> String {
+/// The run's one-line verdict: the targets' ([`targets_verdict_text`]), after "INTERRUPTED" when a signal
+/// stopped the run, so that the numbers of a part never read as a pass of the whole (the exit code is the signal's).
+pub fn verdict_text(summary: &Summary) -> String {
+    let verdict = targets_verdict_text(&summary.verdict);
+    if summary.complete {
+        verdict
+    } else {
+        format!("INTERRUPTED before its schedule ended; on the part that ran: {verdict}")
+    }
+}
+
+/// The targets' one-line verdict: PASS, FAIL, UNDECIDED or GENERATOR-BOUND, the exit-code table's words.
+pub fn targets_verdict_text(v: &crate::sla::Verdict) -> String {
     let n = v.targets.len();
     let failed = v.failed().count();
     let undecided: Vec<_> = v.undecided().collect();
