@@ -53,6 +53,9 @@ fn check_counts(r: &common::Ran) -> Value {
     assert_eq!(f(&s, &["availability"]), 1.0, "a hang-up is no failure of the target");
     assert_eq!(f(&s, &["latency_ms", "count"]), total - cancelled, "no latency for a hang-up");
     assert_eq!(f(&s, &["cancellations", "requests"]), cancelled);
+    let md = std::fs::read_to_string(r.out.join("summary.md")).unwrap();
+    let counts = format!("{} ok, 0 errors, 0 timeouts, 0 not sent, {cancelled} hung up on purpose", total - cancelled);
+    assert!(md.contains(&counts), "summary.md's counts add up to the total: {counts}\n{md}");
     let rows = cancelled_rows(r);
     assert_eq!(rows.len() as f64, cancelled);
     for row in &rows {

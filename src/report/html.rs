@@ -75,6 +75,8 @@ fn tables(md: &str) -> String {
             let _ = writeln!(body, "<li>{}</li>", inline(item));
         } else if let Some(warning) = line.strip_prefix("> ⚠️ ") {
             let _ = writeln!(body, "<p class=\"warning\"><b>Warning:</b> {}</p>", inline(warning));
+        } else if let Some(strong) = line.trim().strip_prefix("**").and_then(|l| l.strip_suffix("**")) {
+            let _ = writeln!(body, "<p><b>{}</b></p>", inline(strong));
         } else if !line.trim().is_empty() {
             let _ = writeln!(body, "<p>{}</p>", inline(line.trim()));
         }
@@ -271,6 +273,7 @@ mod tests {
         );
         assert_eq!(inline("a `b` c `d` e"), "a <code>b</code> c <code>d</code> e");
         assert_eq!(tables("#### The gateway's <metrics>\n"), "<h3>The gateway&apos;s &lt;metrics&gt;</h3>\n");
+        assert_eq!(tables("**errors: 3 < 5**\n"), "<p><b>errors: 3 &lt; 5</b></p>\n");
         assert_eq!(inline("one ` alone"), "one ` alone", "a backtick without its pair is text");
         assert_eq!(
             tables("| class `x` |\n|---|\n| `y` |\n"),

@@ -107,7 +107,8 @@ fn latency(out: &mut String, summary: &Summary) {
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent; availability {}.",
+        "{} requests in {:.1} s (offered {:.1}/s, achieved {:.1}/s): {} ok, {} errors, {} timeouts, {} not sent{}; \
+         availability {}.",
         c.total,
         summary.duration_s,
         summary.offered_rate_per_s,
@@ -116,6 +117,12 @@ fn latency(out: &mut String, summary: &Summary) {
         c.error,
         c.timeout,
         c.not_sent,
+        // The five add up to the total: a hang-up on purpose is counted, and is neither ok nor failed.
+        if c.cancelled > 0 {
+            format!(", {} hung up on purpose (cancelled, not judged)", c.cancelled)
+        } else {
+            String::new()
+        },
         fmt_ratio(summary.availability)
     );
     if !summary.errors.is_empty() {

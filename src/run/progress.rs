@@ -3,6 +3,7 @@
 //! that a CI log shows as garbage, and without any line a ten-minute run shows no sign of life until it ends.
 
 use crate::measure::Live;
+use slacheck_common::units::fmt_ms;
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -76,9 +77,11 @@ fn bar(live: Arc<Live>, expected: u64, duration: Duration) -> Shown {
             last = (done, Instant::now());
             let remaining = duration.saturating_sub(began.elapsed());
             task_bar.set_position(done);
+            let p99_us = live.last_p99_us.load(Ordering::Relaxed);
+            // No second has closed before the first answers: no p99 yet, rather than "0.0ms".
+            let p99 = if p99_us == 0 { "–".to_string() } else { fmt_ms(p99_us as f64 / 1000.0) };
             task_bar.set_message(format!(
-                "{rate:.0}/s  p99 {:.1}ms  failed {}  {}s left",
-                live.last_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                "{rate:.0}/s  p99 {p99}  failed {}  {}s left",
                 live.failed.load(Ordering::Relaxed),
                 remaining.as_secs()
             ));
@@ -115,12 +118,17 @@ fn lines(live: Arc<Live>, duration: Duration) -> Shown {
 
 /// One progress line: where the run is, its rate over the last line's interval, and the last second's p99.
 fn line(elapsed: Duration, planned: Duration, ended: u64, rate_per_s: f64, p99_us: u64, failed: u64) -> String {
+    let (elapsed, planned) = (elapsed.as_secs_f64(), planned.as_secs_f64());
+    // Past the schedule a run waits for its last answers, and a conversational one for its sessions' last turns.
+    let at = if elapsed <= planned + 0.5 {
+        format!("{elapsed:.0} s of {planned:.0} s")
+    } else {
+        format!("{elapsed:.0} s (the {planned:.0} s schedule is over: the last answers and turns)")
+    };
     format!(
-        "slacheck: {:.0} s of {:.0} s, {ended} requests ended ({rate_per_s:.1}/s), {failed} errors or timeouts, \
+        "slacheck: {at}, {ended} requests ended ({rate_per_s:.1}/s), {failed} errors or timeouts, \
          last second's p99 {}",
-        elapsed.as_secs_f64(),
-        planned.as_secs_f64(),
-        slacheck_common::units::fmt_ms(p99_us as f64 / 1000.0),
+        fmt_ms(p99_us as f64 / 1000.0),
     )
 }
 
@@ -134,6 +142,12 @@ mod tests {
         assert_eq!(
             l,
             "slacheck: 20 s of 60 s, 8600 requests ended (430.0/s), 3 errors or timeouts, last second's p99 149.2ms"
+        );
+        let past = line(Duration::from_secs(20), Duration::from_secs(15), 240, 12.0, 2_994_200, 0);
+        assert_eq!(
+            past,
+            "slacheck: 20 s (the 15 s schedule is over: the last answers and turns), 240 requests ended (12.0/s), \
+             0 errors or timeouts, last second's p99 2.99s"
         );
     }
 
