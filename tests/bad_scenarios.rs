@@ -61,6 +61,7 @@ fn cases() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
         ("a mock's tokenizer file that does not exist", format!("name = \"bad\"\n[target]\nmock = \"p\"\n{GOOD_LOAD}[[mock.providers]]\nname = \"p\"\ntokenizer = {{ file = \"gone.json\" }}\n"), 10, "mock.providers[0].tokenizer", "gone.json"),
         ("a misspelt key", format!("{GOOD_HEAD}[load]\nprofile = \"constant\"\nrate = \"10/s\"\ndurration = \"1s\"\n"), 7, "load.durration", "did you mean `duration`?"),
         ("a burstiness of zero", format!("{GOOD_HEAD}{GOOD_LOAD}arrivals = {{ gamma = 0 }}\n"), 8, "load.arrivals", "not above 0"),
+        ("gamma without its burstiness", format!("{GOOD_HEAD}{GOOD_LOAD}arrivals = \"gamma\"\n"), 8, "load.arrivals", "this choice takes a value"),
         ("a misspelt profile", format!("{GOOD_HEAD}[load]\nprofile = \"constnat\"\nrate = \"10/s\"\nduration = \"1s\"\n"), 5, "load.profile", "did you mean `constant`?"),
         ("goodput_min without goodput", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput_min = \"95%\"\n"), 9, "sla.goodput_min", "goodput = {"),
         ("goodput without an objective", format!("{GOOD_HEAD}{GOOD_LOAD}[sla]\ngoodput = {{}}\n"), 9, "sla.goodput", "at least one objective"),

@@ -98,7 +98,12 @@ pub fn error_at(file: &Path, source: &str, path: &str, message: impl Into<String
 }
 
 fn tidy(message: &str) -> String {
-    with_suggestion(&message.trim().replace('\n', " "))
+    let message = message.trim().replace('\n', " ");
+    // serde's words for a choice that takes a value written as a bare name, e.g. `arrivals = "gamma"`.
+    if message == "invalid type: unit variant, expected newtype variant" {
+        return "this choice takes a value: write it as a table, `{ choice = value }`, e.g. `arrivals = { gamma = 0.5 }`".into();
+    }
+    with_suggestion(&message)
 }
 
 /// serde's "unknown field `durration`, expected one of `duration`, …" with the name that was probably meant
