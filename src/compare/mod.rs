@@ -242,7 +242,14 @@ impl Comparison {
                 self.generator_bound.join(" and ")
             )
         } else if self.regressed {
-            "REGRESSED: at least one metric is worse beyond its tolerance and the noise".into()
+            let worse: Vec<String> = self
+                .rows
+                .iter()
+                .chain(&self.tiers)
+                .filter(|r| r.change == Change::Regressed)
+                .map(MetricRow::regression)
+                .collect();
+            format!("REGRESSED beyond tolerance and noise: {}", worse.join(", "))
         } else if self.insufficient_data {
             format!("INSUFFICIENT DATA: fewer than {MIN_INTERVALS} whole one-second intervals on a side; run longer")
         } else {
@@ -324,6 +331,26 @@ pub fn compare(before: &Side, after: &Side, tol: &Tolerances) -> Comparison {
     comparison
 }
 
+impl MetricRow {
+    /// What a regressed row says in the conclusion: its change against its tolerance, e.g. "p99 +14.2% (tolerance
+    /// 10%)", "availability -0.500pp (tolerance 0.05pp)".
+    fn regression(&self) -> String {
+        let tolerance = self.tolerance.unwrap_or_default();
+        match self.relative {
+            Some(r) => {
+                format!("{} {}% (tolerance {}%)", self.metric, signed(r * 100.0, 1), round_pct(tolerance * 100.0))
+            }
+            None => format!("{} {}pp (tolerance {}pp)", self.metric, signed(self.delta, 3), round_pct(tolerance)),
+        }
+    }
+}
+
+/// A tolerance as written: "10", "0.05", "2.5".
+fn round_pct(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
@@ -348,7 +375,6 @@ fn latency_row(name: &str, before: f64, after: f64, ci: Option<(f64, f64)>, tole
     MetricRow { metric: name.into(), before, after, delta: after - before, relative, ci, tolerance, change }
 }
 
-/// (ok, total) from a summary.json.
 /// (ok, judged) as the run's own availability counts them: a request its client hung up on purpose is neither
 /// (`cancelled`, absent from summaries before hang-ups existed).
 fn counts(summary: &serde_json::Value) -> Option<(f64, f64)> {

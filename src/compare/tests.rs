@@ -46,6 +46,9 @@ fn a_thirty_percent_slowdown_is_a_regression_and_the_reverse_an_improvement() {
     assert!(c.regressed);
     assert_eq!(c.outcome, CompareOutcome::Regressed);
     assert_eq!(change(&c, "p99"), Change::Regressed);
+    let p99 = row(&c, "p99");
+    let named = format!("p99 +{:.1}% (tolerance 10%)", p99.relative.unwrap() * 100.0);
+    assert!(c.conclusion().contains(&named), "{named} in {}", c.conclusion());
     assert_eq!(change(&c, "p50"), Change::Regressed);
     let r = compare(&after, &before, &Tolerances::default());
     assert_eq!(change(&r, "p99"), Change::Improved);
@@ -331,6 +334,12 @@ fn availability_and_error_rate_come_from_the_summaries_counts() {
     assert!((lo - 0.836_405).abs() < 1e-5 && (hi - 0.966_014).abs() < 1e-5, "{lo} {hi}");
     assert_eq!((e.change, e.tolerance), (Change::Regressed, a.tolerance));
     assert!(c.regressed);
+    // The conclusion names what regressed, against its tolerance (the latency rows are the same ladder: unchanged).
+    assert_eq!(
+        c.conclusion(),
+        "REGRESSED beyond tolerance and noise: availability -0.900pp (tolerance 0.05pp), error rate +0.900pp \
+         (tolerance 0.05pp)"
+    );
     // Hang-ups are the client's, neither ok nor failed: 222 ok of 238 with 16 cancelled is 100%, as the run said.
     let hung_up = Some(serde_json::json!({ "counts": { "ok": 222, "total": 238, "cancelled": 16 } }));
     let plain = Some(serde_json::json!({ "counts": { "ok": 238, "total": 238 } }));
