@@ -78,7 +78,7 @@ fn failover_hides_an_outage_and_its_numbers_match_the_schedule() {
     // on a busy machine, can meet the outage too, and counts in `errors` only).
     let user_errors = f(&s["outages"][0], &["user_errors"]);
     let outage = format!(
-        "- Scheduled outage of default 1s..2s: 200 requests due, none sent to another tier, {user_errors} failed"
+        "- Scheduled outage of primary (tier default) 1s..2s: 200 requests due, none sent to another tier, {user_errors} failed"
     );
     assert!(md.contains(&outage), "{md}");
     let budget = format!(
@@ -348,5 +348,5 @@ fn the_outage_line_shows_the_window_as_configured() {
         .replace("duration = \"3s\"", "duration = \"2s\"");
     let r = ws.run(&ws.write("fraction.toml", &text), &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("outage of default 1.2s..1.6s:"), "{}", r.stdout);
+    assert!(r.stdout.contains("outage of primary (tier default) 1.2s..1.6s:"), "{}", r.stdout);
 }

@@ -17,7 +17,7 @@ fn a_passing_run_prints_the_verdict_writes_summary_and_exits_0() {
     assert!(r.stdout.contains("PASS: all 2 SLA targets held"), "{}", r.stdout);
     assert!(r.stdout.contains("✓"));
     let summary = r.summary();
-    assert_eq!(summary["schema_version"], 8);
+    assert_eq!(summary["schema_version"], 9);
     assert_eq!(summary["complete"], true);
     assert_eq!(summary["outcome"], "pass");
     assert_eq!(summary["verdict"]["passed"], true);

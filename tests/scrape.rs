@@ -41,7 +41,7 @@ fn the_mocks_counters_reconcile_with_what_the_clients_saw_and_a_gateway_hiding_e
     let r = ws.run(&path, &[]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let s = r.summary();
-    assert_eq!(s["schema_version"], 8);
+    assert_eq!(s["schema_version"], 9);
 
     // What the clients saw, from requests.parquet: sent requests, failed ones, and the output tokens received.
     let rows = parquet_rows(&r.out.join("requests.parquet"));

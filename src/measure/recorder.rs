@@ -170,12 +170,14 @@ impl Recorder {
         self.result.goodput.judged = true;
     }
 
-    /// Watches a scheduled outage of tier `tier` from `start` to `end` (offsets from the start of the run).
-    pub fn watch_outage(&mut self, tier: u16, name: &str, start: Duration, end: Duration) {
+    /// Watches a scheduled outage of `provider`, tier `tier`'s mock, from `start` to `end` (offsets from the start
+    /// of the run).
+    pub fn watch_outage(&mut self, tier: u16, name: &str, provider: &str, start: Duration, end: Duration) {
         self.watched.push(tier);
         self.result.outages.push(OutageStats {
             failures: None,
             tier: name.to_string(),
+            provider: provider.to_string(),
             start_s: start.as_secs_f64(),
             end_s: end.as_secs_f64(),
             requests_due: 0,

@@ -166,6 +166,9 @@ pub struct OutageStats {
     #[serde(default, rename = "failures_s", skip_serializing_if = "Option::is_none")]
     pub(super) failures: Option<(f64, f64)>,
     pub tier: String,
+    /// The mock provider whose outage it is (the tier's `mock`; absent from summaries before schema 9).
+    #[serde(default)]
+    pub provider: String,
     pub start_s: f64,
     pub end_s: f64,
     /// Requests due during the window whose first attempt went to this tier.

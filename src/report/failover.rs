@@ -27,9 +27,14 @@ pub(super) fn outage_line(o: &OutageStats) -> String {
         Some(s) => format!("{} served again {} after it ended", o.tier, fmt_ms(s * 1000.0)),
         None => format!("{} did not serve again before the run ended", o.tier),
     };
+    // The outage is the provider's; the tier is where the requests went. One name when they are the same.
+    let whose = if o.provider.is_empty() || o.provider == o.tier {
+        o.tier.clone()
+    } else {
+        format!("{} (tier {})", o.provider, o.tier)
+    };
     format!(
-        "scheduled outage of {} {}..{}: {} requests due, {elsewhere}, {} failed; {back}",
-        o.tier,
+        "scheduled outage of {whose} {}..{}: {} requests due, {elsewhere}, {} failed; {back}",
         fmt_seconds(o.start_s),
         fmt_seconds(o.end_s),
         o.requests_due,
@@ -130,4 +135,24 @@ pub(super) fn isolated_line(summary: &Summary, shown: usize) -> Option<String> {
     let at: Vec<String> = isolated.iter().take(shown).map(|e| fmt_seconds(e.start_ms / 1000.0)).collect();
     let more = if isolated.len() > shown { ", …" } else { "" };
     Some(format!("{} (one request each): {}, at {}{more}", isolated_name(summary), isolated.len(), at.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outage(tier: &str, provider: &str) -> OutageStats {
+        serde_json::from_value(serde_json::json!({ "tier": tier, "provider": provider, "start_s": 20.0, "end_s": 35.0,
+            "requests_due": 200, "failed_over": 200, "user_errors": 0, "first_failover_after_s": 0.001,
+            "error_burst_s": 0.0, "back_to_tier_after_s": 0.002 }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_outage_is_named_by_its_provider_and_the_tier_it_served() {
+        let line = outage_line(&outage("default", "primary"));
+        assert!(line.starts_with("scheduled outage of primary (tier default) 20s..35s: 200 requests due"), "{line}");
+        let same = outage_line(&outage("default", "default"));
+        assert!(same.starts_with("scheduled outage of default 20s..35s:"), "{same}");
+    }
 }

@@ -9,7 +9,7 @@ use super::*;
 /// each class and upstream (a served-by list's earlier items), which an upstream's `availability` counts;
 /// 7: `server_metrics` (the `[[scrape]]` endpoints' scrapes, counter increases and reconciliation);
 /// 8: `server_metrics.shown`, the series `show` chose, scrape by scrape.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

@@ -122,7 +122,7 @@ fn open_requests(path: &Path, router: &Router, opts: &RunOptions) -> Result<Opti
 
 /// What the recorder watches besides every request: scheduled outages, SLA windows, the warm-up.
 pub(super) struct Watch {
-    outages: Vec<(u16, Duration, Duration)>,
+    outages: Vec<(u16, String, Duration, Duration)>,
     windows: Vec<(f64, f64)>,
     warmup: Duration,
     /// `[sla] goodput`'s objectives.
@@ -192,8 +192,8 @@ pub(super) fn spawn_recorder(
         if let Some(show) = snapshot {
             recorder.show_live(show);
         }
-        for (tier, start, end) in watch.outages {
-            recorder.watch_outage(tier, &tier_names[tier as usize], start, end);
+        for (tier, provider, start, end) in watch.outages {
+            recorder.watch_outage(tier, &tier_names[tier as usize], &provider, start, end);
         }
         // Drains in batches every millisecond instead of waiting on each sample: a waiting receiver costs
         // every request a thread wake-up, which at 20,000 req/s was a tenth of the generator's CPU.
@@ -212,15 +212,15 @@ fn hlog_comments(shard: Option<Shard>) -> Vec<String> {
     shard.map(|s| vec![format!("Shard: {s}")]).unwrap_or_default()
 }
 
-/// (tier index, start, end) of every scheduled outage of a mock provider behind a tier that begins within the
-/// run (a `--duration` override may end the run before a window).
-fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, Duration, Duration)> {
+/// (tier index, provider, start, end) of every scheduled outage of a mock provider behind a tier that begins
+/// within the run (a `--duration` override may end the run before a window).
+fn scheduled_outages(loaded: &LoadedScenario, run: Duration) -> Vec<(u16, String, Duration, Duration)> {
     let providers = loaded.mock_providers();
     let mut out = Vec::new();
     for (i, (_, mock)) in loaded.tiers().iter().enumerate() {
         let Some(p) = mock.and_then(|m| providers.iter().find(|p| &p.name == m)) else { continue };
         for o in p.outages.iter().filter(|o| o.window.start < run) {
-            out.push((i as u16, o.window.start, o.window.end));
+            out.push((i as u16, p.name.clone(), o.window.start, o.window.end));
         }
     }
     out
