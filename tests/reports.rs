@@ -197,7 +197,12 @@ fn compare_refuses_an_interrupted_run_and_names_what_makes_two_runs_different_te
     assert_eq!(json["comparable"], false);
     let md = std::fs::read_to_string(ws.path().join("cmp/compare.md")).unwrap();
     assert!(md.contains("> ⚠️ Warning: these runs are not the same test"), "{md}");
-    assert!(!out.contains("-0.0"), "no negative zero: {out}");
+    // A negative zero is "-0.00ms" or "-0.0%" alone; "-0.02ms" is a real change.
+    let negative_zero = |word: &&str| {
+        let number = word.trim_matches(|c: char| "[],%".contains(c)).trim_end_matches("ms").trim_end_matches("pp");
+        number.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c == '0' || c == '.'))
+    };
+    assert!(!out.split_whitespace().any(|w| negative_zero(&w)), "no negative zero: {out}");
 }
 
 /// A PNG file of the given size: the signature, then the IHDR chunk's width and height.

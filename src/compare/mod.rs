@@ -259,9 +259,9 @@ impl Comparison {
 }
 
 /// The quantiles compared, with their names.
-const QUANTILES: [(&str, f64); 4] = [("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999)];
+const QUANTILES: [(&str, f64); 5] = [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999)];
 /// Where p99 is in [`QUANTILES`]: tiers are compared on it.
-const P99: usize = 2;
+const P99: usize = 3;
 const RESAMPLES: usize = 1000;
 /// Fewer one-second intervals than this on either side: too few to estimate the noise, so no verdict.
 pub const MIN_INTERVALS: usize = 5;

@@ -192,12 +192,13 @@ fn row<'a>(c: &'a Comparison, metric: &str) -> &'a MetricRow {
 
 #[test]
 fn percentiles_and_the_maximum_are_the_ranked_values_of_the_merged_intervals() {
-    // 1..1,000 µs: p50 is the 500th value, p90 the 900th, p99 the 990th, p99.9 the 999th; the max 1,000 µs.
+    // 1..1,000 µs: p50 is the 500th value, p90 the 900th, p95 the 950th, p99 the 990th, p99.9 the 999th; the
+    // max 1,000 µs.
     // The after side is the same ladder doubled (2..2,000 µs, still exact in the histogram).
     let c = compare(&steady(&ladder(1), 10, None), &steady(&ladder(2), 10, None), &Tolerances::default());
     let values: Vec<(f64, f64)> =
-        ["p50", "p90", "p99", "p99.9", "max"].iter().map(|m| (row(&c, m).before, row(&c, m).after)).collect();
-    assert_eq!(values, [(0.5, 1.0), (0.9, 1.8), (0.99, 1.98), (0.999, 1.998), (1.0, 2.0)]);
+        ["p50", "p90", "p95", "p99", "p99.9", "max"].iter().map(|m| (row(&c, m).before, row(&c, m).after)).collect();
+    assert_eq!(values, [(0.5, 1.0), (0.9, 1.8), (0.95, 1.9), (0.99, 1.98), (0.999, 1.998), (1.0, 2.0)]);
     let p99 = row(&c, "p99");
     assert_eq!(p99.delta, 1.98 - 0.99);
     assert_eq!(p99.relative, Some(1.0));
@@ -211,7 +212,7 @@ fn percentiles_and_the_maximum_are_the_ranked_values_of_the_merged_intervals() {
 fn the_maximum_of_a_side_ignores_values_only_the_other_side_has() {
     let boot = Bootstrap::new(&[&ladder(1)], &[&ladder(2)]);
     assert_eq!((boot.max(0), boot.max(1)), (1.0, 2.0));
-    assert_eq!(boot.points(0), [0.5, 0.9, 0.99, 0.999]);
+    assert_eq!(boot.points(0), [0.5, 0.9, 0.95, 0.99, 0.999]);
 }
 
 #[test]

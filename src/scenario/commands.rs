@@ -86,7 +86,7 @@ impl CapacitySettings {
 /// How much worse a metric may get before it counts as a regression.
 #[derive(Debug, Clone)]
 pub struct Tolerances {
-    /// Relative, by percentile name (`p50`, `p90`, `p99`, `p99.9`).
+    /// Relative, by percentile name (`p50`, `p90`, `p95`, `p99`, `p99.9`).
     pub latency: BTreeMap<String, f64>,
     /// Availability, in percentage points.
     pub availability_pp: f64,
@@ -94,7 +94,7 @@ pub struct Tolerances {
 
 impl Default for Tolerances {
     fn default() -> Self {
-        let latency = [("p50", 0.10), ("p90", 0.10), ("p99", 0.10), ("p99.9", 0.20)];
+        let latency = [("p50", 0.10), ("p90", 0.10), ("p95", 0.10), ("p99", 0.10), ("p99.9", 0.20)];
         Tolerances { latency: latency.iter().map(|(k, v)| (k.to_string(), *v)).collect(), availability_pp: 0.05 }
     }
 }
@@ -121,7 +121,7 @@ impl Tolerances {
                 let ratio: crate::units::Ratio = value.parse().map_err(|e| refuse(format!("{item:?}: {e}")))?;
                 t.latency.insert(key.to_string(), ratio.0);
             } else {
-                return Err(refuse(format!("{key:?}: unknown metric; use p50, p90, p99, p99.9 or availability")));
+                return Err(refuse(format!("{key:?}: unknown metric; use p50, p90, p95, p99, p99.9 or availability")));
             }
         }
         Ok(t)
