@@ -105,6 +105,31 @@ fn a_server_stream_limit_makes_requests_wait_and_none_is_lost() {
 }
 
 #[test]
+fn streams_per_connection_alone_caps_the_one_connection_and_the_wait_is_told() {
+    // Two streams of 50 ms answers can carry 40/s; 100 requests due at 100/s wait for one (about 1.5 s at the
+    // end), within their 5 s timeout.
+    let server = serve(Options { delay: Duration::from_millis(50), ..Options::default() });
+    let url = format!("http://127.0.0.1:{}/v1/chat/completions", server.port);
+    let ws = Workspace::new();
+    let file = ws.write("two.toml", &scenario(&url, 100, 100, "streams_per_connection = 2\n"));
+    let r = ws.run(&file, &["--format", "json"]);
+    let s = r.summary();
+    assert_counts_add_up(&s);
+    assert_eq!(f(&s, &["counts", "ok"]), 100.0, "{}", r.stderr);
+    let seen = &server.seen;
+    assert_eq!(get(&seen.requests), 100, "each request answered once");
+    assert_eq!((get(&seen.used_connections), get(&seen.most_on_a_connection)), (1, 2), "one connection, 2 at once");
+    // The last requests waited about 100 / 40 - 1 = 1.5 s for a stream: in the wait and in their latency.
+    let (wait, latency) = (f(&s, &["connection_wait_ms", "max"]), f(&s, &["latency_ms", "max"]));
+    assert!(wait > 1000.0 && latency >= wait, "wait max {wait} ms, latency max {latency} ms");
+    assert!(
+        r.stdout.contains("requests waited for one of load.streams_per_connection's 2 streams on its connection"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn h2_over_tls_is_chosen_by_alpn_and_a_server_that_goes_away_is_connected_to_again() {
     let ca = fixture("ca.pem");
     let env = [("SSL_CERT_FILE", ca.to_str().unwrap())];

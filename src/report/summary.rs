@@ -362,8 +362,8 @@ pub struct Summary {
     pub connections_preopened: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers_ms: Option<Percentiles>,
-    /// Under `load.max_connections`: each attempt's wait for a free connection before it was sent, part of its
-    /// latency.
+    /// Under `load.max_connections` (or `load.streams_per_connection` over HTTP/2): each attempt's wait for a free
+    /// connection (or stream) before it was sent, part of its latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_wait_ms: Option<Percentiles>,
     pub cost: CostSummary,

@@ -136,7 +136,11 @@ fn phases(out: &mut String, summary: &Summary) {
     }
     if let Some(p) = &summary.connection_wait_ms {
         out.push_str(&percentile_line("conn wait", p));
-        let _ = writeln!(out, "  (conn wait: for one of load.max_connections' connections before the send)");
+        let _ = writeln!(
+            out,
+            "  (conn wait: for a free connection under load.max_connections, or HTTP/2 stream under \
+             streams_per_connection, before the send)"
+        );
     }
     if let Some(p) = &summary.connect_ms {
         out.push_str(&percentile_line("connect", p));

@@ -167,14 +167,21 @@ pub(super) fn generator_warning(summary: &Summary) -> String {
     )
 }
 
-/// Requests waited for one of `load.max_connections`' connections: that wait is in their latency, and it is the
-/// cap's (the generator's), not the target's. None when nothing waited a millisecond at p99.
+/// Requests waited for one of `load.max_connections`' connections (over HTTP/2, for one of their streams, or of
+/// `load.streams_per_connection`'s on its one connection): that wait is in their latency, and it is the cap's
+/// (the generator's), not the target's. None when nothing waited a millisecond at p99.
 pub(super) fn connection_cap_note(summary: &Summary) -> Option<String> {
     let wait = summary.connection_wait_ms.as_ref().filter(|w| w.p99 >= 1.0)?;
-    let cap = summary.scenario.load.max_connections?;
+    let load = &summary.scenario.load;
+    let what = match (load.max_connections, load.streams_per_connection) {
+        (Some(cap), None) => format!("one of load.max_connections' {cap} connections"),
+        (Some(cap), Some(s)) => format!("one of the {} streams of load.max_connections' {cap} connections", cap * s),
+        (None, Some(s)) => format!("one of load.streams_per_connection's {s} streams on its connection"),
+        (None, None) => return None,
+    };
     Some(format!(
-        "requests waited for one of load.max_connections' {cap} connections (wait p99 {}, max {}): that wait is \
-         in their latency, and comes from the cap, not from the target",
+        "requests waited for {what} (wait p99 {}, max {}): that wait is in their latency, and comes from the cap, \
+         not from the target",
         fmt_ms(wait.p99),
         fmt_ms(wait.max)
     ))
