@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Runs bench/profile.sh's two profiles (the lean path, then reqwest's) and prints their components side by side."""
+"""Runs bench/profile.sh's profiles (the lean path, then reqwest's; with BEFORE=binary, that binary's lean path
+first, as a before column) and prints their components side by side. PATHS (lean,reqwest) chooses the paths;
+SLACHECK another binary than target/profiling/slacheck (a release build has the symbols it needs)."""
 
 import json
 import os
@@ -11,8 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
 import profile_components  # noqa: E402
 
-BINARY = os.path.join(peers.ROOT, "target", "profiling", "slacheck")
+BINARY = os.environ.get("SLACHECK", os.path.join(peers.ROOT, "target", "profiling", "slacheck"))
 REQUESTS = int(os.environ.get("REQUESTS", "500000"))
+BEFORE = os.environ.get("BEFORE")
+PATHS = os.environ.get("PATHS", "lean,reqwest").split(",")
 OUT = os.path.join(peers.ROOT, "target", "bench-profile")
 
 
@@ -27,11 +31,13 @@ def main():
         )
         path = peers.scenario(work, "profile", f"http://127.0.0.1:{port}/", load)
         runs = []
-        for which in ("lean", "reqwest"):
-            data = os.path.join(OUT, f"{which}.data")
-            env = dict(os.environ, SLACHECK_HTTP_CLIENT=which)
+        columns = [("before: lean", BEFORE, "lean")] if BEFORE else []
+        columns += [(which, BINARY, which) for which in PATHS]
+        for which, binary, client in columns:
+            data = os.path.join(OUT, f"{which.replace(': ', '-')}.data")
+            env = dict(os.environ, SLACHECK_HTTP_CLIENT=client)
             argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(profile_components.FREQUENCY), "-o", data]
-            argv += ["--", BINARY, "run", path, "--json", "--format", "json", "--out", tempfile.mkdtemp(dir=work)]
+            argv += ["--", binary, "run", path, "--json", "--format", "json", "--out", tempfile.mkdtemp(dir=work)]
             out = subprocess.run(peers.pinned(peers.CLIENT_CPU, argv), env=env, capture_output=True, text=True)
             counts = json.loads(out.stdout)["counts"]
             runs.append((which, data, counts["total"] - counts["not_sent"]))
