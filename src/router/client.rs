@@ -121,7 +121,9 @@ impl LeanTarget {
                 None => break,
             }
         }
-        self.open().await
+        // Boxed: opening (a TCP connect and a TLS handshake) is rare, and its future is most of this one's size,
+        // which every request's future would otherwise carry and copy.
+        Box::pin(self.open()).await
     }
 
     /// A new HTTP/1.1 connection, and how it opened.
@@ -260,7 +262,7 @@ pub async fn send(
         loop {
             let body = reqwest::Body::wrap(body.clone());
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).body(body);
-            match request.send().await {
+            match Box::pin(request.send()).await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     return Ok(Answer { status, opened: None, body: Body::Reqwest(response) });
@@ -285,7 +287,7 @@ pub async fn send(
         // on a new connection (as hyper's own pool does), and the target is not blamed for a stale socket.
         Err(mut e) => match e.take_message() {
             Some(request) if opened.is_none() => {
-                (sender, opened) = target.open().await?;
+                (sender, opened) = Box::pin(target.open()).await?;
                 sender.send_request(request).await.map_err(SendError::transport)?
             }
             _ => return Err(SendError::transport(e.into_error())),

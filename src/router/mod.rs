@@ -353,7 +353,7 @@ impl Router {
         if let (Some(after), [first, second, rest @ ..]) = (self.policy.hedge_after, tiers) {
             let bodies = [first, second].map(|t| class.prompts.body(prompt, *t));
             let (e, hedged, lost) =
-                self.race([*first, *second], index, bodies, after, asked, start, cancel, &mut attempts).await;
+                Box::pin(self.race([*first, *second], index, bodies, after, asked, start, cancel, &mut attempts)).await;
             hedged_away = lost.map(|t| t as u16);
             hedge =
                 hedged.then(|| e.outcome == Outcome::Ok && attempts.last().is_some_and(|a| a.tier as usize == *second));
@@ -438,7 +438,8 @@ impl Router {
     /// The logical request's id as a header value, when it is sent (request id or idempotency key).
     fn request_key(&self, index: u64) -> Option<HeaderValue> {
         let sent = self.policy.idempotency_header.is_some() || self.request_id_header.is_some();
-        sent.then(|| HeaderValue::from_str(&request_id(self.run_id, index)).ok()).flatten()
+        // Shared bytes, so that each attempt's copy of the header allocates nothing.
+        sent.then(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(request_id(self.run_id, index))).ok()).flatten()
     }
 
     /// Who served a request, and whether an answer lacked the served-by value: with `served_by` only the answer
@@ -531,7 +532,12 @@ impl Router {
     /// One attempt; `asked.key` is the logical request's id, sent as its idempotency key and request id.
     async fn attempt(&self, tier: &Tier, index: u64, body: RequestBody, asked: Asked<'_>, start: Instant) -> Exchange {
         let endpoint = tier.endpoint(index);
-        let mut headers = self.headers.clone();
+        // Room for the headers added below and by the client (host, user agent, content length): a clone would
+        // have none and grow as each one comes.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 6);
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
         for name in [&self.policy.idempotency_header, &self.request_id_header].into_iter().flatten() {
             if let Some(key) = asked.key {
                 headers.insert(name, key.clone());
