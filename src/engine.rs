@@ -137,7 +137,9 @@ fn fire(
     let (router, samples, cancel) = (router.clone(), samples.clone(), cancel.clone());
     runtime.spawn(async move {
         let Some((index, intended, permit)) = request else { return };
-        let sample = router.route(index, intended, start, &cancel).await;
+        // Boxed, so that the task stays small: tokio copies a task's future when it is spawned and its whole
+        // room again when it finishes, and a request's future is kilobytes.
+        let sample = Box::pin(router.route(index, intended, start, &cancel)).await;
         drop(permit);
         let _ = samples.send(sample);
     })

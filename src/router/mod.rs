@@ -9,6 +9,7 @@ mod body;
 mod build;
 pub mod client;
 mod connect;
+mod hedge;
 mod http2;
 pub mod reach;
 mod served_by;
@@ -369,8 +370,10 @@ impl Router {
                 }
                 let began = start.elapsed();
                 let body = class.prompts.body(prompt, tier);
+                // Pinned in place, as in `attempt`: the select's tuple would take a copy of its kilobytes.
+                let attempt = std::pin::pin!(self.attempt(&self.tiers[tier], index, body, asked, start));
                 last = tokio::select! {
-                    e = self.attempt(&self.tiers[tier], index, body, asked, start) => e,
+                    e = attempt => e,
                     _ = cancel.cancelled() => Exchange::failed(Outcome::Error(ErrorKind::Interrupted)),
                 };
                 let elapsed = start.elapsed().saturating_sub(began);
@@ -453,66 +456,6 @@ impl Router {
         (upstream, missing)
     }
 
-    /// The first tier, and after `after` without an answer a duplicate on the second, if the hedge budget
-    /// allows; the first success wins and the other is cancelled (not in `attempts`: its outcome is unknown).
-    /// Returns the deciding exchange, whether a hedge was sent, and the tier whose attempt was cancelled.
-    #[allow(clippy::too_many_arguments)]
-    async fn race(
-        &self,
-        tiers: [usize; 2],
-        index: u64,
-        bodies: [RequestBody; 2],
-        after: Duration,
-        asked: Asked<'_>,
-        start: Instant,
-        cancel: &CancellationToken,
-        attempts: &mut Vec<Attempt>,
-    ) -> (Exchange, bool, Option<usize>) {
-        let [body_a, body_b] = bodies;
-        let record = |attempts: &mut Vec<Attempt>, tier: usize, began: Duration, e: &Exchange| {
-            attempts.push(self.attempt_of(tier, index, e, start.elapsed().saturating_sub(began)));
-        };
-        let interrupted = || Exchange::failed(Outcome::Error(ErrorKind::Interrupted));
-        let began_a = start.elapsed();
-        let first = self.attempt(&self.tiers[tiers[0]], index, body_a, asked, start);
-        tokio::pin!(first);
-        tokio::select! {
-            e = &mut first => {
-                record(attempts, tiers[0], began_a, &e);
-                return (e, false, None);
-            }
-            _ = tokio::time::sleep(after) => {}
-            _ = cancel.cancelled() => return (interrupted(), false, None),
-        }
-        let (sent, requests) =
-            (self.hedges_sent.load(Ordering::Relaxed), self.logical_requests.load(Ordering::Relaxed));
-        let allowed = (sent as f64) < self.policy.hedge_max_share * requests as f64;
-        if !allowed {
-            let e = tokio::select! { e = &mut first => e, _ = cancel.cancelled() => interrupted() };
-            record(attempts, tiers[0], began_a, &e);
-            return (e, false, None);
-        }
-        self.hedges_sent.fetch_add(1, Ordering::Relaxed);
-        let began_b = start.elapsed();
-        let second = self.attempt(&self.tiers[tiers[1]], index, body_b, asked, start);
-        tokio::pin!(second);
-        // Whichever answers first is recorded; a success wins and the other is dropped, else the other decides.
-        let (won, e) = tokio::select! {
-            e = &mut first => (0, e),
-            e = &mut second => (1, e),
-            _ = cancel.cancelled() => return (interrupted(), true, None),
-        };
-        let began = [began_a, began_b];
-        record(attempts, tiers[won], began[won], &e);
-        if e.outcome == Outcome::Ok {
-            return (e, true, Some(tiers[1 - won]));
-        }
-        let other = if won == 0 { second.as_mut() } else { first.as_mut() };
-        let e = tokio::select! { e = other => e, _ = cancel.cancelled() => interrupted() };
-        record(attempts, tiers[1 - won], began[1 - won], &e);
-        (e, true, None)
-    }
-
     /// Whether an attempt's result calls for another attempt (a retry or the next tier).
     fn triggers(&self, e: &Exchange) -> bool {
         match &e.outcome {
@@ -558,23 +501,29 @@ impl Router {
         let mut sse: Option<(SseReader, Instant)> = None;
         let mut head: Option<(u16, Vec<Option<String>>)> = None;
         let mut phases = None;
-        let exchange = async {
-            // Held to the end of the answer, whatever ends it; a wait counts against the attempt's deadline.
-            let waiting = Instant::now();
-            let slot = match &endpoint.slots {
-                Some(slots) => Some(slots.acquire().await.map_err(|_| client::SendError::Transport("closed".into()))?),
-                None => None,
-            };
-            let wait = slot.as_ref().map(|_| waiting.elapsed());
-            let sending = Instant::now();
-            let mut response =
-                client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body).await?;
-            let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
-            phases = Some(crate::sample::Phases { wait, connect, tls, headers: sending.elapsed() });
-            head = Some((response.status, self.captured(response.headers())));
-            self.read(&mut response, deadline, &mut sse, asked, tier.api).await
+        // Pinned where it is built: moved into the timeout, its kilobytes were copied on every request.
+        let result = {
+            let exchange = std::pin::pin!(async {
+                // Held to the end of the answer, whatever ends it; a wait counts against the attempt's deadline.
+                let waiting = Instant::now();
+                let slot = match &endpoint.slots {
+                    Some(slots) => {
+                        Some(slots.acquire().await.map_err(|_| client::SendError::Transport("closed".into()))?)
+                    }
+                    None => None,
+                };
+                let wait = slot.as_ref().map(|_| waiting.elapsed());
+                let sending = Instant::now();
+                let mut response =
+                    client::send(&self.client, &self.method, &endpoint.url, endpoint.lean.as_ref(), headers, body)
+                        .await?;
+                let (connect, tls) = response.opened.map_or((None, None), |o| (Some(o.connect), o.tls));
+                phases = Some(crate::sample::Phases { wait, connect, tls, headers: sending.elapsed() });
+                head = Some((response.status, self.captured(response.headers())));
+                self.read(&mut response, deadline, &mut sse, asked, tier.api).await
+            });
+            tokio::time::timeout_at(deadline, exchange).await
         };
-        let result = tokio::time::timeout_at(deadline, exchange).await;
         let at = |i: Instant| i.saturating_duration_since(start);
         let stream = sse.as_ref().map(|(r, headers)| StreamTiming {
             headers: at(*headers),
