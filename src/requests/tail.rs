@@ -3,13 +3,14 @@
 //! worst window; and the slowest requests. It is read back from requests.parquet, so the report and the file
 //! agree by construction, and memory stays that of one row group.
 
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{ByteArray, DataType};
 use parquet::errors::ParquetError;
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
-use parquet::schema::types::Type;
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use serde::{Deserialize, Serialize};
 use slacheck_common::units::fmt_ms;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::Path;
 
 /// The dimensions a request is attributed along, as the file's columns name them.
@@ -143,32 +144,62 @@ impl TailSettings {
 }
 
 /// Reads requests.parquet and attributes its tail. Requests that were not sent are left out: they are the
-/// generator's, not the target's.
+/// generator's, not the target's. The file is read a row group at a time, column by column: a row-by-row read
+/// built a record of owned strings per request and took a tenth of a closed-loop run's CPU.
 pub fn attribute(path: &Path, settings: &TailSettings) -> Result<Tail, ParquetError> {
     let reader = SerializedFileReader::new(std::fs::File::open(path)?)?;
-    let wanted = ["request", "intended_ms", "latency_ms", "outcome", "attempts", "request_id"];
-    let fields: Vec<_> = reader
-        .metadata()
-        .file_metadata()
-        .schema()
-        .get_fields()
-        .iter()
-        .filter(|f| wanted.contains(&f.name()) || DIMENSIONS.contains(&f.name()))
-        .cloned()
-        .collect();
-    let projection = Type::group_type_builder("request").with_fields(fields).build()?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let at = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let (mut run, mut window) = (Counter::default(), Counter::default());
     let mut slowest: Vec<SlowRequest> = Vec::new();
-    for row in reader.get_row_iter(Some(projection))? {
-        let r = read_row(row?.get_column_iter());
-        let Some(latency) = r.latency_ms().filter(|_| r.outcome != "not_sent") else { continue };
-        let (slow, failed) = (latency > settings.slow_over_ms, r.outcome != "ok");
-        let values = r.values();
-        run.add(&values, slow, failed);
-        if settings.window.as_ref().is_some_and(|(a, b, _)| (*a..*b).contains(&r.intended_ms)) {
-            window.add(&values, slow, failed);
+    // A status as text, made in one buffer instead of a new string per request.
+    let mut status_text = String::new();
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g)?;
+        let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+        let numbers = |name: &str| numbers(&*group, at(name), rows);
+        let texts = |name: &str| texts(&*group, at(name), rows);
+        let (request, intended, latency) = (numbers("request")?, numbers("intended_ms")?, numbers("latency_ms")?);
+        let (status, attempts) = (numbers("status")?, numbers("attempts")?);
+        let (outcome, class, tier) = (texts("outcome")?, texts("class")?, texts("tier")?);
+        let (upstream, region, request_id) = (texts("upstream")?, texts("region")?, texts("request_id")?);
+        for i in 0..rows {
+            let outcome_text = text(&outcome[i]).unwrap_or_default();
+            let Some(latency_ms) = latency[i].filter(|_| outcome_text != "not_sent") else { continue };
+            let (slow, failed) = (latency_ms > settings.slow_over_ms, outcome_text != "ok");
+            let status_of = status[i].map(|s| s as u16);
+            // A failure without a status is attributed to its outcome.
+            let status_value = match status_of {
+                Some(s) => {
+                    status_text.clear();
+                    let _ = write!(status_text, "{s}");
+                    status_text.as_str()
+                }
+                None => outcome_text,
+            };
+            let (class_text, upstream_text) =
+                (text(&class[i]).unwrap_or_default(), text(&upstream[i]).unwrap_or_default());
+            let values = [text(&tier[i]), Some(upstream_text), text(&region[i]), Some(class_text), Some(status_value)];
+            let intended_ms = intended[i].unwrap_or(0.0);
+            run.add(&values, slow, failed);
+            if settings.window.as_ref().is_some_and(|(a, b, _)| (*a..*b).contains(&intended_ms)) {
+                window.add(&values, slow, failed);
+            }
+            let request_number = request[i].unwrap_or(0.0) as u64;
+            keep_slowest(&mut slowest, request_number, latency_ms, || SlowRequest {
+                request: request_number,
+                intended_ms,
+                latency_ms,
+                outcome: outcome_text.to_string(),
+                status: status_of,
+                class: class_text.to_string(),
+                tier: text(&tier[i]).map(str::to_string),
+                upstream: upstream_text.to_string(),
+                region: text(&region[i]).map(str::to_string),
+                attempts: attempts[i].unwrap_or(0.0) as u32,
+                request_id: text(&request_id[i]).map(str::to_string),
+            });
         }
-        keep_slowest(&mut slowest, r, latency);
     }
     Ok(Tail {
         slow_over_ms: settings.slow_over_ms,
@@ -179,71 +210,71 @@ pub fn attribute(path: &Path, settings: &TailSettings) -> Result<Tail, ParquetEr
     })
 }
 
-/// Keeps the [`SLOWEST`] slowest, slowest first (ties: the earlier request first).
-fn keep_slowest(list: &mut Vec<SlowRequest>, r: SlowRequest, latency: f64) {
-    let before = |a: &SlowRequest| a.latency_ms > latency || (a.latency_ms == latency && a.request < r.request);
+/// Keeps the [`SLOWEST`] slowest, slowest first (ties: the earlier request first). `make` builds the request's
+/// record only when it is kept.
+fn keep_slowest(list: &mut Vec<SlowRequest>, request: u64, latency: f64, make: impl FnOnce() -> SlowRequest) {
+    let before = |a: &SlowRequest| a.latency_ms > latency || (a.latency_ms == latency && a.request < request);
     let at = list.iter().take_while(|a| before(a)).count();
     if at < SLOWEST {
-        list.insert(at, SlowRequest { latency_ms: latency, ..r });
+        list.insert(at, SlowRequest { latency_ms: latency, ..make() });
         list.truncate(SLOWEST);
     }
 }
 
-/// A row of the file as the attribution reads it (`latency_ms` is its own field: null when not sent).
-fn read_row<'a>(fields: impl Iterator<Item = (&'a String, &'a Field)>) -> SlowRequest {
-    let mut r = SlowRequest {
-        request: 0,
-        intended_ms: 0.0,
-        latency_ms: f64::NAN,
-        outcome: String::new(),
-        status: None,
-        class: String::new(),
-        tier: None,
-        upstream: String::new(),
-        region: None,
-        attempts: 0,
-        request_id: None,
-    };
-    for (name, field) in fields {
-        let text = || match field {
-            Field::Str(s) => Some(s.clone()),
-            _ => None,
-        };
-        let number = || match field {
-            Field::Long(n) => Some(*n as f64),
-            Field::Int(n) => Some(f64::from(*n)),
-            Field::Double(x) => Some(*x),
-            _ => None,
-        };
-        match name.as_str() {
-            "request" => r.request = number().unwrap_or(0.0) as u64,
-            "intended_ms" => r.intended_ms = number().unwrap_or(0.0),
-            "latency_ms" => r.latency_ms = number().unwrap_or(f64::NAN),
-            "outcome" => r.outcome = text().unwrap_or_default(),
-            "status" => r.status = number().map(|s| s as u16),
-            "class" => r.class = text().unwrap_or_default(),
-            "tier" => r.tier = text(),
-            "upstream" => r.upstream = text().unwrap_or_default(),
-            "region" => r.region = text(),
-            "attempts" => r.attempts = number().unwrap_or(0.0) as u32,
-            "request_id" => r.request_id = text(),
-            _ => {}
-        }
-    }
-    r
+/// A text cell as a string (`None` for a null, or bytes that are not UTF-8).
+fn text(cell: &Option<ByteArray>) -> Option<&str> {
+    cell.as_ref().and_then(|b| std::str::from_utf8(b.data()).ok())
 }
 
-impl SlowRequest {
-    /// The latency, when it was sent.
-    fn latency_ms(&self) -> Option<f64> {
-        (!self.latency_ms.is_nan()).then_some(self.latency_ms)
+/// A numeric column of one row group as numbers, one per row (`None` for a null); all `None` when the file has no
+/// such column (a file written before it existed) or it is not numeric.
+fn numbers(group: &dyn RowGroupReader, at: Option<usize>, rows: usize) -> Result<Vec<Option<f64>>, ParquetError> {
+    let Some(i) = at else { return Ok(vec![None; rows]) };
+    fn widen<V>(cells: Vec<Option<V>>, f: impl Fn(V) -> f64) -> Vec<Option<f64>> {
+        cells.into_iter().map(|c| c.map(&f)).collect()
     }
+    Ok(match group.get_column_reader(i)? {
+        ColumnReader::Int32ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i32| f64::from(v)),
+        ColumnReader::Int64ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i64| v as f64),
+        ColumnReader::DoubleColumnReader(r) => cells(r, nullable(group, i), rows)?,
+        _ => vec![None; rows],
+    })
+}
 
-    /// Its value along each of [`DIMENSIONS`]; a failure without a status is attributed to its outcome.
-    fn values(&self) -> [Option<String>; 5] {
-        let status = self.status.map(|s| s.to_string()).or_else(|| Some(self.outcome.clone()));
-        [self.tier.clone(), Some(self.upstream.clone()), self.region.clone(), Some(self.class.clone()), status]
+/// A text column of one row group, one cell per row; all `None` when the file has no such column.
+fn texts(group: &dyn RowGroupReader, at: Option<usize>, rows: usize) -> Result<Vec<Option<ByteArray>>, ParquetError> {
+    let Some(i) = at else { return Ok(vec![None; rows]) };
+    Ok(match group.get_column_reader(i)? {
+        ColumnReader::ByteArrayColumnReader(r) => cells(r, nullable(group, i), rows)?,
+        _ => vec![None; rows],
+    })
+}
+
+/// Whether column `i` may hold nulls (it has definition levels).
+fn nullable(group: &dyn RowGroupReader, i: usize) -> bool {
+    group.metadata().column(i).column_descr().max_def_level() > 0
+}
+
+/// Every cell of a flat column in a row group: its values put back in place between the nulls.
+fn cells<T: DataType>(
+    mut reader: ColumnReaderImpl<T>,
+    nullable: bool,
+    rows: usize,
+) -> Result<Vec<Option<T::T>>, ParquetError> {
+    let (mut defs, mut values) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let mut read = 0;
+    while read < rows {
+        match reader.read_records(rows - read, Some(&mut defs), None, &mut values)? {
+            (0, _, _) => break,
+            (records, _, _) => read += records,
+        }
     }
+    let mut values = values.into_iter();
+    if !nullable {
+        return Ok(values.map(Some).collect());
+    }
+    // A flat optional column: level 1 is a value, 0 a null.
+    Ok(defs.iter().map(|&d| if d > 0 { values.next() } else { None }).collect())
 }
 
 /// Counts of one scope: all, slow and failed, overall and by (dimension, value).
@@ -252,22 +283,28 @@ struct Counter {
     requests: u64,
     slow: u64,
     failed: u64,
-    /// (dimension index, value) → [requests, slow, failed].
-    by: BTreeMap<(usize, String), [u64; 3]>,
+    /// By dimension (in [`DIMENSIONS`]' order), value → [requests, slow, failed].
+    by: [BTreeMap<String, [u64; 3]>; 5],
+    /// Distinct (dimension, value) pairs counted, at most [`MAX_VALUES`].
+    distinct: usize,
 }
 
 impl Counter {
-    fn add(&mut self, values: &[Option<String>; 5], slow: bool, failed: bool) {
+    fn add(&mut self, values: &[Option<&str>; 5], slow: bool, failed: bool) {
         self.requests += 1;
         self.slow += slow as u64;
         self.failed += failed as u64;
         for (d, value) in values.iter().enumerate() {
-            let Some(value) = value else { continue };
-            let key = (d, value.clone());
-            if !self.by.contains_key(&key) && self.by.len() >= MAX_VALUES {
-                continue;
-            }
-            let n = self.by.entry(key).or_default();
+            let Some(value) = *value else { continue };
+            // Looked up by reference: a value's string is made once, when it is first seen.
+            let n = match self.by[d].get_mut(value) {
+                Some(n) => n,
+                None if self.distinct < MAX_VALUES => {
+                    self.distinct += 1;
+                    self.by[d].entry(value.to_string()).or_default()
+                }
+                None => continue,
+            };
             n[0] += 1;
             n[1] += slow as u64;
             n[2] += failed as u64;
@@ -278,13 +315,12 @@ impl Counter {
     fn scope(&self, window: Option<&(f64, f64, String)>) -> Scope {
         let mut findings = Vec::new();
         for (among, k, total) in [("slow", 1, self.slow), ("failed", 2, self.failed)] {
-            let mut found: Vec<Finding> = self
-                .by
-                .iter()
-                .filter(|(_, n)| n[k] > 0 && stands_out(n[k], total, n[0], self.requests))
-                .map(|((d, value), n)| Finding {
+            let mut found: Vec<Finding> = (0..DIMENSIONS.len())
+                .flat_map(|d| self.by[d].iter().map(move |(value, n)| (d, value, n)))
+                .filter(|(_, _, n)| n[k] > 0 && stands_out(n[k], total, n[0], self.requests))
+                .map(|(d, value, n)| Finding {
                     among: among.into(),
-                    dimension: DIMENSIONS[*d].into(),
+                    dimension: DIMENSIONS[d].into(),
                     value: value.clone(),
                     count: n[k],
                     share: n[k] as f64 / total as f64,
@@ -318,8 +354,8 @@ impl Counter {
 mod tests {
     use super::*;
 
-    fn values(upstream: &str) -> [Option<String>; 5] {
-        [Some("t".into()), Some(upstream.into()), None, Some("c".into()), Some("200".into())]
+    fn values(upstream: &str) -> [Option<&str>; 5] {
+        [Some("t"), Some(upstream), None, Some("c"), Some("200")]
     }
 
     /// `n` requests served by `upstream`, `slow` of them slow.
@@ -354,7 +390,7 @@ mod tests {
             // `x` (tier and upstream of the same name) has 25% of the traffic and 9 of the 10 slow; `y` 75%, 1.
             let name = if i % 4 == 0 { "x" } else { "y" };
             let slow = (name == "x" && i < 36) || i == 1;
-            c.add(&[Some(name.into()), Some(name.into()), None, Some("c".into()), None], slow, false);
+            c.add(&[Some(name), Some(name), None, Some("c"), None], slow, false);
         }
         let scope = c.scope(Some(&(1_000.0, 2_000.0, "why".into())));
         assert_eq!(scope.findings.len(), 1, "{:?}", scope.findings);
@@ -365,11 +401,23 @@ mod tests {
     #[test]
     fn the_slowest_are_kept_slowest_first_and_ties_by_the_earlier_request() {
         let mut list = Vec::new();
-        let request = |n: u64| SlowRequest { request: n, ..read_row(std::iter::empty()) };
+        let request = |n: u64| SlowRequest {
+            request: n,
+            intended_ms: 0.0,
+            latency_ms: f64::NAN,
+            outcome: String::new(),
+            status: None,
+            class: String::new(),
+            tier: None,
+            upstream: String::new(),
+            region: None,
+            attempts: 0,
+            request_id: None,
+        };
         for (n, latency) in
             [(0, 5.0), (1, 9.0), (2, 7.0), (3, 9.0), (4, 1.0)].into_iter().chain((5..20).map(|n| (n, 2.0)))
         {
-            keep_slowest(&mut list, request(n), latency);
+            keep_slowest(&mut list, n, latency, || request(n));
         }
         let kept: Vec<(u64, f64)> = list.iter().map(|r| (r.request, r.latency_ms)).collect();
         let mut expected = vec![(1, 9.0), (3, 9.0), (2, 7.0), (0, 5.0)];
@@ -429,5 +477,98 @@ mod tests {
         let (start, end, why) = without.window.unwrap();
         assert_eq!((start, end), (2_000.0, 3_000.0));
         assert!(why.starts_with("the highest p99: 30"), "{why}");
+    }
+}
+
+#[cfg(test)]
+mod reading {
+    use super::*;
+    use parquet::data_type::{ByteArrayType, DoubleType, Int32Type, Int64Type};
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    /// Writes a file of five requests in two row groups (rows 0–2, then 3–4), with nulls and with no tier, class,
+    /// region, attempts or request-id column (as a file from an older version would be):
+    /// 0: 10 ms ok from a (200); 1: not sent; 2: 500 ms ok from b (200); 3: 20 ms timeout from a; 4: 600 ms ok
+    /// from b (200).
+    fn write(path: &Path) {
+        let schema = "message request { REQUIRED INT64 request; REQUIRED DOUBLE intended_ms; \
+                      OPTIONAL DOUBLE latency_ms; REQUIRED BYTE_ARRAY outcome (UTF8); \
+                      REQUIRED BYTE_ARRAY upstream (UTF8); OPTIONAL INT32 status; }";
+        let schema = Arc::new(parse_message_type(schema).unwrap());
+        let mut w =
+            SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, Default::default()).unwrap();
+        let text = |list: &[&str]| list.iter().map(|s| ByteArray::from(*s)).collect::<Vec<_>>();
+        #[allow(clippy::type_complexity)]
+        let groups: [(&[i64], &[f64], (&[f64], &[i16]), &[&str], &[&str], (&[i32], &[i16])); 2] = [
+            (
+                &[0, 1, 2],
+                &[0.0, 10.0, 20.0],
+                (&[10.0, 500.0], &[1, 0, 1]),
+                &["ok", "not_sent", "ok"],
+                &["a", "", "b"],
+                (&[200, 200], &[1, 0, 1]),
+            ),
+            (&[3, 4], &[30.0, 40.0], (&[20.0, 600.0], &[1, 1]), &["timeout", "ok"], &["a", "b"], (&[200], &[0, 1])),
+        ];
+        for (request, intended, latency, outcome, upstream, status) in groups {
+            let mut g = w.next_row_group().unwrap();
+            let mut c = g.next_column().unwrap().unwrap();
+            c.typed::<Int64Type>().write_batch(request, None, None).unwrap();
+            c.close().unwrap();
+            let mut c = g.next_column().unwrap().unwrap();
+            c.typed::<DoubleType>().write_batch(intended, None, None).unwrap();
+            c.close().unwrap();
+            let mut c = g.next_column().unwrap().unwrap();
+            c.typed::<DoubleType>().write_batch(latency.0, Some(latency.1), None).unwrap();
+            c.close().unwrap();
+            for list in [outcome, upstream] {
+                let mut c = g.next_column().unwrap().unwrap();
+                c.typed::<ByteArrayType>().write_batch(&text(list), None, None).unwrap();
+                c.close().unwrap();
+            }
+            let mut c = g.next_column().unwrap().unwrap();
+            c.typed::<Int32Type>().write_batch(status.0, Some(status.1), None).unwrap();
+            c.close().unwrap();
+            g.close().unwrap();
+        }
+        w.close().unwrap();
+    }
+    #[test]
+    fn nulls_missing_columns_and_row_groups_are_read_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.parquet");
+        write(&path);
+        let settings =
+            TailSettings { slow_over_ms: 100.0, slow_rule: "r".into(), window: Some((15.0, 35.0, "w".into())) };
+        let tail = attribute(&path, &settings).unwrap();
+        // Sent: 0, 2, 3, 4. Slow (> 100 ms): 2 and 4, both from b (half the traffic: 2 × 2 × 4 ≥ 3 × 2 × 2).
+        // Failed: 3, a timeout with no status, so its status is its outcome (a quarter of the traffic).
+        assert_eq!((tail.run.requests, tail.run.slow, tail.run.failed), (4, 2, 1));
+        let found: Vec<(&str, &str, &str, u64, f64, f64)> = tail
+            .run
+            .findings
+            .iter()
+            .map(|f| (f.among.as_str(), f.dimension.as_str(), f.value.as_str(), f.count, f.share, f.traffic_share))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("slow", "upstream", "b", 2, 1.0, 0.5),
+                ("failed", "status", "timeout", 1, 1.0, 0.25),
+                ("failed", "upstream", "a", 1, 1.0, 0.5)
+            ]
+        );
+        // The window (intended 15..35 ms) holds requests 2 and 3.
+        let w = tail.worst_window.unwrap();
+        assert_eq!((w.requests, w.slow, w.failed), (2, 1, 1));
+        let slowest: Vec<(u64, f64, Option<u16>, &str)> =
+            tail.slowest.iter().map(|r| (r.request, r.latency_ms, r.status, r.upstream.as_str())).collect();
+        assert_eq!(
+            slowest,
+            [(4, 600.0, Some(200), "b"), (2, 500.0, Some(200), "b"), (3, 20.0, None, "a"), (0, 10.0, Some(200), "a")]
+        );
+        assert!(tail.slowest.iter().all(|r| r.tier.is_none() && r.class.is_empty() && r.request_id.is_none()));
     }
 }

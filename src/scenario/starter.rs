@@ -140,7 +140,10 @@ impl Starter {
                 line(out, "# Sent as is: name your model.", "");
                 line(out, &self.gateway_body(), "");
             }
-            (Some(_), true) => line(out, "# Each tier names its URL and model (below).", ""),
+            (Some(_), true) => {
+                line(out, "# Each tier names its URL and model (below): both start as the same gateway with two", "");
+                line(out, "# models; give the fallback its own URL when it is another gateway or provider.", "");
+            }
         }
         if let Some(var) = &self.api_key_env {
             line(
