@@ -4,13 +4,13 @@
 //! intended time. So is a failover inferred from who served (a gateway without a failover marker): the
 //! primary is known only once enough requests came back, and then `failed_over` is written again.
 
+use super::columns::{flags, numbers, text, texts};
 use super::{properties, Buffered, Column};
 use parquet::data_type::{BoolType, Int32Type};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::record::Field;
 use parquet::schema::types::Type;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -51,9 +51,6 @@ pub fn label(path: &Path, spans: &[Span], primaries: &Primaries) -> Result<(), P
     let mut fields = old.clone();
     fields.push(episode.field()?);
     let schema = Arc::new(Type::group_type_builder("request").with_fields(fields).build()?);
-    let read = ["intended_ms", "latency_ms", "outcome", "class", "upstream", "failed_over"];
-    let wanted: Vec<_> = old.iter().filter(|f| read.contains(&f.name())).cloned().collect();
-    let projection = Type::group_type_builder("request").with_fields(wanted).build()?;
     let rewritten = old.iter().position(|f| f.name() == "failed_over").filter(|_| !primaries.is_empty());
     let reader = SerializedFileReader::new(File::open(path)?)?;
     let tmp = crate::outdir::temporary_name(path);
@@ -64,11 +61,22 @@ pub fn label(path: &Path, spans: &[Span], primaries: &Primaries) -> Result<(), P
                 // No episode and nothing inferred: nothing to read, every row gets none.
                 (0..metadata.row_group(g).num_rows()).for_each(|_| episode.push(None));
             } else {
-                for row in reader.get_row_group(g)?.get_row_iter(Some(projection.clone()))? {
-                    let row = Row::of(row?.get_column_iter());
-                    episode.push(row.sent.then(|| episode_of(spans, row.intended)).flatten());
+                let group = reader.get_row_group(g)?;
+                let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+                let (intended, latency) =
+                    (numbers(&*group, "intended_ms", rows)?, numbers(&*group, "latency_ms", rows)?);
+                let (outcome, class) = (texts(&*group, "outcome", rows)?, texts(&*group, "class", rows)?);
+                let (upstream, was_failed_over) =
+                    (texts(&*group, "upstream", rows)?, flags(&*group, "failed_over", rows)?);
+                for i in 0..rows {
+                    // Sent, and not cut short by the run's stop: the episodes saw it.
+                    let sent = latency[i].is_some() && text(&outcome[i]) != Some("interrupted");
+                    episode.push(sent.then(|| episode_of(spans, intended[i].unwrap_or(0.0))).flatten());
                     if rewritten.is_some() {
-                        failed_over.push(Some(row.failed_over || row.sent && row.served_elsewhere(primaries)));
+                        let primary = primaries.get(text(&class[i]).unwrap_or_default()).map(String::as_str);
+                        let elsewhere =
+                            crate::measure::served_elsewhere(primary, text(&upstream[i]).unwrap_or_default());
+                        failed_over.push(Some(was_failed_over[i].unwrap_or(false) || sent && elsewhere));
                     }
                 }
             }
@@ -93,40 +101,6 @@ pub fn label(path: &Path, spans: &[Span], primaries: &Primaries) -> Result<(), P
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
-    }
-}
-
-/// What a row says about the episodes.
-#[derive(Default)]
-struct Row {
-    intended: f64,
-    /// It was sent, and not cut short by the run's stop: the episodes saw it.
-    sent: bool,
-    class: String,
-    upstream: String,
-    failed_over: bool,
-}
-
-impl Row {
-    fn of<'a>(fields: impl Iterator<Item = (&'a String, &'a Field)>) -> Self {
-        let (mut row, mut latency, mut interrupted) = (Row::default(), false, false);
-        for (name, field) in fields {
-            match (name.as_str(), field) {
-                ("intended_ms", Field::Double(v)) => row.intended = *v,
-                ("latency_ms", Field::Double(_)) => latency = true,
-                ("outcome", Field::Str(s)) => interrupted = s == "interrupted",
-                ("class", Field::Str(s)) => row.class = s.clone(),
-                ("upstream", Field::Str(s)) => row.upstream = s.clone(),
-                ("failed_over", Field::Bool(b)) => row.failed_over = *b,
-                _ => {}
-            }
-        }
-        row.sent = latency && !interrupted;
-        row
-    }
-
-    fn served_elsewhere(&self, primaries: &Primaries) -> bool {
-        crate::measure::served_elsewhere(primaries.get(&self.class).map(String::as_str), &self.upstream)
     }
 }
 

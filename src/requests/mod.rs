@@ -5,6 +5,7 @@
 //! The recorder hands each request to [`RequestLog`] through the [`RequestSink`] trait; this module knows the
 //! file format, the recorder does not.
 
+mod columns;
 mod concat;
 mod episodes;
 mod tail;

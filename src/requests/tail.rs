@@ -3,10 +3,9 @@
 //! worst window; and the slowest requests. It is read back from requests.parquet, so the report and the file
 //! agree by construction, and memory stays that of one row group.
 
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::{ByteArray, DataType};
+use super::columns::{self, text};
 use parquet::errors::ParquetError;
-use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use serde::{Deserialize, Serialize};
 use slacheck_common::units::fmt_ms;
 use std::collections::BTreeMap;
@@ -148,8 +147,6 @@ impl TailSettings {
 /// built a record of owned strings per request and took a tenth of a closed-loop run's CPU.
 pub fn attribute(path: &Path, settings: &TailSettings) -> Result<Tail, ParquetError> {
     let reader = SerializedFileReader::new(std::fs::File::open(path)?)?;
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let at = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
     let (mut run, mut window) = (Counter::default(), Counter::default());
     let mut slowest: Vec<SlowRequest> = Vec::new();
     // A status as text, made in one buffer instead of a new string per request.
@@ -157,8 +154,8 @@ pub fn attribute(path: &Path, settings: &TailSettings) -> Result<Tail, ParquetEr
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g)?;
         let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
-        let numbers = |name: &str| numbers(&*group, at(name), rows);
-        let texts = |name: &str| texts(&*group, at(name), rows);
+        let numbers = |name: &str| columns::numbers(&*group, name, rows);
+        let texts = |name: &str| columns::texts(&*group, name, rows);
         let (request, intended, latency) = (numbers("request")?, numbers("intended_ms")?, numbers("latency_ms")?);
         let (status, attempts) = (numbers("status")?, numbers("attempts")?);
         let (outcome, class, tier) = (texts("outcome")?, texts("class")?, texts("tier")?);
@@ -219,62 +216,6 @@ fn keep_slowest(list: &mut Vec<SlowRequest>, request: u64, latency: f64, make: i
         list.insert(at, SlowRequest { latency_ms: latency, ..make() });
         list.truncate(SLOWEST);
     }
-}
-
-/// A text cell as a string (`None` for a null, or bytes that are not UTF-8).
-fn text(cell: &Option<ByteArray>) -> Option<&str> {
-    cell.as_ref().and_then(|b| std::str::from_utf8(b.data()).ok())
-}
-
-/// A numeric column of one row group as numbers, one per row (`None` for a null); all `None` when the file has no
-/// such column (a file written before it existed) or it is not numeric.
-fn numbers(group: &dyn RowGroupReader, at: Option<usize>, rows: usize) -> Result<Vec<Option<f64>>, ParquetError> {
-    let Some(i) = at else { return Ok(vec![None; rows]) };
-    fn widen<V>(cells: Vec<Option<V>>, f: impl Fn(V) -> f64) -> Vec<Option<f64>> {
-        cells.into_iter().map(|c| c.map(&f)).collect()
-    }
-    Ok(match group.get_column_reader(i)? {
-        ColumnReader::Int32ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i32| f64::from(v)),
-        ColumnReader::Int64ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i64| v as f64),
-        ColumnReader::DoubleColumnReader(r) => cells(r, nullable(group, i), rows)?,
-        _ => vec![None; rows],
-    })
-}
-
-/// A text column of one row group, one cell per row; all `None` when the file has no such column.
-fn texts(group: &dyn RowGroupReader, at: Option<usize>, rows: usize) -> Result<Vec<Option<ByteArray>>, ParquetError> {
-    let Some(i) = at else { return Ok(vec![None; rows]) };
-    Ok(match group.get_column_reader(i)? {
-        ColumnReader::ByteArrayColumnReader(r) => cells(r, nullable(group, i), rows)?,
-        _ => vec![None; rows],
-    })
-}
-
-/// Whether column `i` may hold nulls (it has definition levels).
-fn nullable(group: &dyn RowGroupReader, i: usize) -> bool {
-    group.metadata().column(i).column_descr().max_def_level() > 0
-}
-
-/// Every cell of a flat column in a row group: its values put back in place between the nulls.
-fn cells<T: DataType>(
-    mut reader: ColumnReaderImpl<T>,
-    nullable: bool,
-    rows: usize,
-) -> Result<Vec<Option<T::T>>, ParquetError> {
-    let (mut defs, mut values) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    let mut read = 0;
-    while read < rows {
-        match reader.read_records(rows - read, Some(&mut defs), None, &mut values)? {
-            (0, _, _) => break,
-            (records, _, _) => read += records,
-        }
-    }
-    let mut values = values.into_iter();
-    if !nullable {
-        return Ok(values.map(Some).collect());
-    }
-    // A flat optional column: level 1 is a value, 0 a null.
-    Ok(defs.iter().map(|&d| if d > 0 { values.next() } else { None }).collect())
 }
 
 /// Counts of one scope: all, slow and failed, overall and by (dimension, value).
@@ -483,7 +424,7 @@ mod tests {
 #[cfg(test)]
 mod reading {
     use super::*;
-    use parquet::data_type::{ByteArrayType, DoubleType, Int32Type, Int64Type};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
     use std::sync::Arc;
