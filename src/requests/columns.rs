@@ -1,14 +1,20 @@
 //! Reading requests.parquet a row group at a time, column by column: each named column as one cell per row, its
 //! nulls in place. A row-by-row read builds a record of owned values per request, several times the cost.
 
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::{ByteArray, DataType};
+use parquet::basic::Type as PhysicalType;
+use parquet::column::reader::ColumnReaderImpl;
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, DoubleType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::reader::RowGroupReader;
 
 /// A text cell as a string (`None` for a null, or bytes that are not UTF-8).
 pub(super) fn text(cell: &Option<ByteArray>) -> Option<&str> {
     cell.as_ref().and_then(|b| std::str::from_utf8(b.data()).ok())
+}
+
+/// The number of rows of a row group.
+pub(super) fn rows(group: &dyn RowGroupReader) -> usize {
+    usize::try_from(group.metadata().num_rows()).unwrap_or(0)
 }
 
 /// A numeric column of one row group as numbers, one per row (`None` for a null); all `None` when the file has no
@@ -18,10 +24,10 @@ pub(super) fn numbers(group: &dyn RowGroupReader, name: &str, rows: usize) -> Re
         cells.into_iter().map(|c| c.map(&f)).collect()
     }
     let Some(i) = position(group, name) else { return Ok(vec![None; rows]) };
-    Ok(match group.get_column_reader(i)? {
-        ColumnReader::Int32ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i32| f64::from(v)),
-        ColumnReader::Int64ColumnReader(r) => widen(cells(r, nullable(group, i), rows)?, |v: i64| v as f64),
-        ColumnReader::DoubleColumnReader(r) => cells(r, nullable(group, i), rows)?,
+    Ok(match group.metadata().column(i).column_type() {
+        PhysicalType::INT32 => widen(typed::<Int32Type>(group, name, rows)?, f64::from),
+        PhysicalType::INT64 => widen(typed::<Int64Type>(group, name, rows)?, |v| v as f64),
+        PhysicalType::DOUBLE => typed::<DoubleType>(group, name, rows)?,
         _ => vec![None; rows],
     })
 }
@@ -32,20 +38,22 @@ pub(super) fn texts(
     name: &str,
     rows: usize,
 ) -> Result<Vec<Option<ByteArray>>, ParquetError> {
-    let Some(i) = position(group, name) else { return Ok(vec![None; rows]) };
-    Ok(match group.get_column_reader(i)? {
-        ColumnReader::ByteArrayColumnReader(r) => cells(r, nullable(group, i), rows)?,
-        _ => vec![None; rows],
-    })
+    typed::<ByteArrayType>(group, name, rows)
 }
 
 /// A boolean column of one row group, one cell per row; all `None` when the file has no such column.
 pub(super) fn flags(group: &dyn RowGroupReader, name: &str, rows: usize) -> Result<Vec<Option<bool>>, ParquetError> {
+    typed::<BoolType>(group, name, rows)
+}
+
+/// Column `name` of one row group, of type `T`, one cell per row; all `None` when the file has no such column or
+/// it is of another type.
+fn typed<T: DataType>(group: &dyn RowGroupReader, name: &str, rows: usize) -> Result<Vec<Option<T::T>>, ParquetError> {
     let Some(i) = position(group, name) else { return Ok(vec![None; rows]) };
-    Ok(match group.get_column_reader(i)? {
-        ColumnReader::BoolColumnReader(r) => cells(r, nullable(group, i), rows)?,
-        _ => vec![None; rows],
-    })
+    match T::get_column_reader(group.get_column_reader(i)?) {
+        Some(reader) => cells(reader, nullable(group, i), rows),
+        None => Ok(vec![None; rows]),
+    }
 }
 
 /// The index of the (top-level) column `name` in the row group.

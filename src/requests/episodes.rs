@@ -4,7 +4,7 @@
 //! intended time. So is a failover inferred from who served (a gateway without a failover marker): the
 //! primary is known only once enough requests came back, and then `failed_over` is written again.
 
-use super::columns::{flags, numbers, text, texts};
+use super::columns::{self, flags, numbers, text, texts};
 use super::{properties, Buffered, Column};
 use parquet::data_type::{BoolType, Int32Type};
 use parquet::errors::ParquetError;
@@ -62,12 +62,19 @@ pub fn label(path: &Path, spans: &[Span], primaries: &Primaries) -> Result<(), P
                 (0..metadata.row_group(g).num_rows()).for_each(|_| episode.push(None));
             } else {
                 let group = reader.get_row_group(g)?;
-                let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+                let rows = columns::rows(&*group);
                 let (intended, latency) =
                     (numbers(&*group, "intended_ms", rows)?, numbers(&*group, "latency_ms", rows)?);
-                let (outcome, class) = (texts(&*group, "outcome", rows)?, texts(&*group, "class", rows)?);
-                let (upstream, was_failed_over) =
-                    (texts(&*group, "upstream", rows)?, flags(&*group, "failed_over", rows)?);
+                let outcome = texts(&*group, "outcome", rows)?;
+                // Who served is read only when `failed_over` is written again.
+                let (class, upstream, was_failed_over) = match rewritten {
+                    Some(_) => (
+                        texts(&*group, "class", rows)?,
+                        texts(&*group, "upstream", rows)?,
+                        flags(&*group, "failed_over", rows)?,
+                    ),
+                    None => Default::default(),
+                };
                 for i in 0..rows {
                     // Sent, and not cut short by the run's stop: the episodes saw it.
                     let sent = latency[i].is_some() && text(&outcome[i]) != Some("interrupted");

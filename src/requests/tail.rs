@@ -153,7 +153,7 @@ pub fn attribute(path: &Path, settings: &TailSettings) -> Result<Tail, ParquetEr
     let mut status_text = String::new();
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g)?;
-        let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+        let rows = columns::rows(&*group);
         let numbers = |name: &str| columns::numbers(&*group, name, rows);
         let texts = |name: &str| columns::texts(&*group, name, rows);
         let (request, intended, latency) = (numbers("request")?, numbers("intended_ms")?, numbers("latency_ms")?);
