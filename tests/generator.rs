@@ -33,6 +33,12 @@ fn requests_left_unsent_by_max_in_flight_make_a_generator_bound_exit_3_with_a_hi
     assert_eq!(summary["verdict"]["targets"][0]["generator_bound"], true, "{summary}");
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("GENERATOR-BOUND"), "{}", r.stdout);
+    // The target's row says why the miss is the generator's.
+    assert!(
+        r.stdout.contains("the generator's: it holds without the requests the generator never sent"),
+        "{}",
+        r.stdout
+    );
     let hint = summary["generator"]["hint"].as_str().unwrap();
     assert!(
         hint.contains(&format!("{not_sent} requests were not sent")) && hint.contains("max_in_flight (5)"),
@@ -218,4 +224,48 @@ fn against_a_server_that_stalls_latency_is_the_truth_and_with_a_connection_cap_w
         let waited = waited.unwrap_or_default();
         assert!(waited >= 0.9 * (1000.0 - filled), "longest wait for a connection {waited:.1} ms");
     }
+}
+
+/// The in-process mocks' timing from a run's measurements.json: (answers modelled, their least and most modelled
+/// ms, answers whose lateness was counted), the modelled ones `None` when the run left them out.
+fn mock_timing(out: &std::path::Path) -> (Option<(u64, f64, f64)>, u64) {
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("measurements.json")).unwrap()).unwrap();
+    let timing = &m["result"]["mock_timing"];
+    let histogram = |field: &str| timing[field].as_str().map(|t| slacheck::measure::decode(t).unwrap());
+    let modelled = histogram("modelled").map(|h| (h.len(), h.min() as f64 / 1000.0, h.max() as f64 / 1000.0));
+    (modelled, histogram("lateness").map_or(0, |h| h.len()))
+}
+
+#[test]
+fn the_in_process_mocks_time_every_answer_by_their_model_and_count_how_late_it_left() {
+    let ws = Workspace::new();
+    let scenario = |name: &str, tiers: &str| {
+        format!(
+            "name = \"{name}\"\n[target]\ntimeout = \"5s\"\n[load]\nprofile = \"constant\"\nrate = \"50/s\"\nduration = \"1s\"\n\
+             {tiers}[sla]\navailability = \"50%\"\n{}",
+            slow_mock("30ms")
+        )
+    };
+    let direct = ws.run(
+        &ws.write("direct.toml", &scenario("direct", "[[tiers]]\nname = \"a\"\nmock = \"slow\"\nmodel = \"m\"\n")),
+        &[],
+    );
+    assert_eq!(direct.code, 0, "{}\n{}", direct.stdout, direct.stderr);
+    let (modelled, late) = mock_timing(&direct.out);
+    let (answers, least, most) = modelled.expect("the mock was the target: its model times the answers");
+    assert_eq!((answers, late), (50, 50), "every answer once");
+    // A fixed 30 ms, kept to two significant figures.
+    assert!(least >= 29.7 && most <= 30.3, "modelled {least}..{most} ms");
+
+    // A second tier that is not an in-process mock (a listener that never answers, never reached: the first tier
+    // serves every request): the model no longer times the whole answer, only the lateness counts.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = format!(
+        "[[tiers]]\nname = \"a\"\nmock = \"slow\"\nmodel = \"m\"\n[[tiers]]\nname = \"b\"\nurl = \"http://{}\"\nmodel = \"m\"\n\
+         [failover]\nchain = [\"a\", \"b\"]\n",
+        listener.local_addr().unwrap()
+    );
+    let mixed = ws.run(&ws.write("mixed.toml", &scenario("mixed", &other)), &[]);
+    assert_eq!(mixed.code, 0, "{}\n{}", mixed.stdout, mixed.stderr);
+    assert_eq!(mock_timing(&mixed.out), (None, 50));
 }

@@ -88,6 +88,8 @@ pub struct Generation {
     pub(crate) complete: bool,
     /// Tokens generated for this answer so far.
     pub(crate) tokens: u64,
+    /// The answer's time by its model, counted when the model settles it (or as never, if it is dropped first).
+    pub(crate) model: crate::provider::ModelledAnswer,
 }
 
 impl Generation {

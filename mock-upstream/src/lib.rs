@@ -26,7 +26,7 @@ pub mod tokens;
 pub mod wiremock_support;
 
 pub use config::{MockConfig, ProviderConfig};
-pub use provider::{Provider, Stats};
+pub use provider::{Provider, Stats, Timing};
 pub use server::{bind, start, BoundProvider, RunningProvider, ServeError};
 /// Units and located TOML errors come from the leaf both crates share.
 pub use slacheck_common::{tomlfile, units};

@@ -97,6 +97,29 @@ pub struct Provider {
     pub ledger: crate::ledger::Ledger,
     started: Instant,
     state: Mutex<State>,
+    /// Each answer's time as its model set it, and how late it left against that (see [`Timing`]).
+    timing: Mutex<Timing>,
+}
+
+/// How long answers took by this provider's own model, and how late they were against it (µs, one value per
+/// answer, error or stream that ended). Both histograms resize to fit: their size grows with the logarithm of
+/// the longest value, not with the count.
+///
+/// In-process, a provider shares the generator's CPU, and a starved runtime makes it late: slacheck then knows
+/// how much of a latency miss is its own, not the target's.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// From when a request began to wait its turn (the queue of `concurrency`) to when its model had it end.
+    pub modelled: hdrhistogram::Histogram<u64>,
+    /// From when an answer was due to end (a whole answer, an error, a stream's last event) to when its task ran.
+    pub lateness: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        let new = || hdrhistogram::Histogram::new(2).expect("2 significant figures are valid");
+        Timing { modelled: new(), lateness: new() }
+    }
 }
 
 impl Provider {
@@ -126,7 +149,14 @@ impl Provider {
             error_rate: config.errors.as_ref().map(|e| e.rate.0).unwrap_or(0.0),
             stats: Stats { provider: config.name.clone(), ..Stats::default() },
         };
-        Provider { config, tokens, ledger: Default::default(), started, state: Mutex::new(state) }
+        Provider {
+            config,
+            tokens,
+            ledger: Default::default(),
+            started,
+            state: Mutex::new(state),
+            timing: Mutex::default(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -265,8 +295,61 @@ impl Provider {
         stats.tokens_hung_up += tokens;
     }
 
+    /// Records that an answer its model had end at `due` was ready to leave at `ready`.
+    pub fn count_late(&self, due: Instant, ready: Instant) {
+        let late = micros(ready.saturating_duration_since(due));
+        let _ = self.timing.lock().unwrap_or_else(|p| p.into_inner()).lateness.record(late);
+    }
+
+    fn count_modelled(&self, took: Duration) {
+        let _ = self.timing.lock().unwrap_or_else(|p| p.into_inner()).modelled.record(micros(took));
+    }
+
+    /// The answers' modelled times and lateness so far.
+    pub fn timing(&self) -> Timing {
+        self.timing.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn stats(&self) -> Stats {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).stats.clone()
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// How long a model that never answers takes: a hang's own wait.
+pub const NEVER: Duration = Duration::from_secs(24 * 3600);
+
+/// One answer's time by its model, counted once in the provider's [`Timing`]: when the model has settled when it
+/// ends, or, when the answer is dropped first (its client left while it waited its turn or streamed), as a model
+/// that never answers, so that no answer the client gave up on is missing from the model's times.
+pub struct ModelledAnswer {
+    provider: std::sync::Arc<Provider>,
+    queued: Instant,
+    counted: bool,
+}
+
+impl ModelledAnswer {
+    /// An answer to a request that began to wait its turn at `queued`.
+    pub fn new(provider: std::sync::Arc<Provider>, queued: Instant) -> Self {
+        ModelledAnswer { provider, queued, counted: false }
+    }
+
+    /// The model has this answer end at `due`.
+    pub fn ends_at(&mut self, due: Instant) {
+        if !std::mem::replace(&mut self.counted, true) {
+            self.provider.count_modelled(due.saturating_duration_since(self.queued));
+        }
+    }
+}
+
+impl Drop for ModelledAnswer {
+    fn drop(&mut self) {
+        if !self.counted {
+            self.provider.count_modelled(NEVER);
+        }
     }
 }
 
@@ -411,6 +494,27 @@ mod tests {
             })
             .count();
         assert!((1005..=1012).contains(&admitted), "admitted {admitted}");
+    }
+
+    #[test]
+    fn an_answer_counts_its_modelled_time_from_its_queue_once_and_its_lateness_from_when_it_was_due() {
+        let p = std::sync::Arc::new(Provider::new(ProviderConfig::named("t")).unwrap());
+        let queued = Instant::now();
+        let mut answer = ModelledAnswer::new(p.clone(), queued);
+        answer.ends_at(queued + Duration::from_millis(30));
+        answer.ends_at(queued + Duration::from_millis(90));
+        drop(answer);
+        // Dropped before its model settled it: its client gave up on it.
+        drop(ModelledAnswer::new(p.clone(), queued));
+        p.count_late(queued + Duration::from_millis(30), queued + Duration::from_millis(35));
+        // Ready before it was due (a clock read out of order) is not late, and does not wrap.
+        p.count_late(queued + Duration::from_millis(10), queued + Duration::from_millis(9));
+        let t = p.timing();
+        let within_1_percent = |v: u64, want: u64| v.abs_diff(want) <= want / 100;
+        assert_eq!((t.modelled.len(), t.lateness.len()), (2, 2), "each answer's model counted once");
+        assert!(within_1_percent(t.modelled.min(), 30_000), "{t:?}");
+        assert!(within_1_percent(t.modelled.max(), NEVER.as_micros() as u64), "{t:?}");
+        assert!(within_1_percent(t.lateness.max(), 5_000) && t.lateness.min() == 0, "{t:?}");
     }
 
     #[test]

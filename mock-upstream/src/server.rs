@@ -8,7 +8,7 @@ use crate::apis::{self, Api};
 use crate::config::{ProviderConfig, StreamFaultKind};
 use crate::ledger::Generation;
 use crate::openai::{self, ChatRequest};
-use crate::provider::{Control, Decision, Provider};
+use crate::provider::{Control, Decision, ModelledAnswer, Provider, NEVER};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -174,12 +174,13 @@ async fn handle(
     Ok(match (method, path.as_str()) {
         (Method::POST, path) if Api::of_path(path).is_some() => {
             // Waits its turn before the provider even looks at it, as a saturated server's queue does.
+            let modelled = ModelledAnswer::new(provider.clone(), Instant::now());
             let _turn = match &queue {
                 Some(q) => Some(q.clone().acquire_owned().await.map_err(|_| ResetOnPurpose)?),
                 None => None,
             };
             let api = Api::of_path(path).unwrap_or(Api::Chat);
-            return generate(provider.clone(), ids, body, id, api).await;
+            return generate(provider.clone(), ids, body, id, api, modelled).await;
         }
         (Method::GET, "/v1/models") => json(p, 200, openai::models(&p.config.models)),
         (Method::GET, "/healthz") => json(p, 200, r#"{"status":"ok"}"#.to_string()),
@@ -201,13 +202,15 @@ async fn handle(
     })
 }
 
-/// Answers one request of `api` (chat, completions, embeddings or responses), whole or streamed.
+/// Answers one request of `api` (chat, completions, embeddings or responses), whole or streamed; `modelled`
+/// counts from when it began to wait its turn (the queue is part of the model's time).
 async fn generate(
     provider: Arc<Provider>,
     ids: Arc<AtomicU64>,
     body: Bytes,
     request_id: Option<String>,
     api: Api,
+    modelled: ModelledAnswer,
 ) -> Result<Response<Body>, ResetOnPurpose> {
     // Every wait of this answer is a deadline counted from here, so the timer's granularity is paid once, not
     // once a chunk.
@@ -216,7 +219,8 @@ async fn generate(
         provider.ledger.began(r);
     }
     // Ends the id's generation when dropped: when the answer is complete, or when its client went away first.
-    let mut generation = Generation { provider: provider.clone(), id: request_id, complete: false, tokens: 0 };
+    let mut generation =
+        Generation { provider: provider.clone(), id: request_id, complete: false, tokens: 0, model: modelled };
     let request = ChatRequest::parse(&body);
     let model = request.model().to_string();
     let stream = request.stream && api.streams();
@@ -239,13 +243,19 @@ async fn generate(
         generation.complete();
     }
     match decision {
-        Decision::Reset => Err(ResetOnPurpose),
+        Decision::Reset => {
+            generation.model.ends_at(began);
+            Err(ResetOnPurpose)
+        }
         Decision::Hang => {
-            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            generation.model.ends_at(began + NEVER);
+            tokio::time::sleep(NEVER).await;
             Err(ResetOnPurpose)
         }
         Decision::Error { status, delay, retry_after } => {
+            generation.model.ends_at(began + delay);
             tokio::time::sleep_until((began + delay).into()).await;
+            provider.count_late(began + delay, Instant::now());
             let mut r = json(&provider, status, openai::error_body(status, "injected by mock-upstream"));
             if let Some(s) = retry_after {
                 r.headers_mut().insert("retry-after", s.into());
@@ -262,7 +272,10 @@ async fn generate(
                 r.headers_mut().insert("cache-control", "no-cache".parse().expect("valid header"));
                 return Ok(r);
             }
-            tokio::time::sleep_until((began + delay + prefill + decode.saturating_mul(completion_tokens)).into()).await;
+            let due = began + delay + prefill + decode.saturating_mul(completion_tokens);
+            generation.model.ends_at(due);
+            tokio::time::sleep_until(due.into()).await;
+            provider.count_late(due, Instant::now());
             generation.produced(u64::from(completion_tokens));
             generation.complete();
             let text = match (malformed, api) {
@@ -348,6 +361,8 @@ fn sse_body(
             tokio::time::sleep_until(due.into()).await;
             let tokens = if index == 0 { first } else { 1 };
             let text = if index == chunks {
+                generation.model.ends_at(due);
+                provider.count_late(due, Instant::now());
                 generation.complete();
                 answer.end(chunks, &counts, provider.config.stream.usage)
             } else {
@@ -355,11 +370,13 @@ fn sse_body(
                 // client that went away); a malformed chunk carries no token.
                 match fault {
                     Some(StreamFaultKind::Truncate) if index == halfway => {
+                        generation.model.ends_at(due);
                         generation.complete();
                         return None;
                     }
                     Some(StreamFaultKind::Malformed) if index == halfway => openai::MALFORMED_CHUNK.to_string(),
                     Some(StreamFaultKind::Error) if index == halfway => {
+                        generation.model.ends_at(due);
                         generation.complete();
                         return Some((
                             Ok(Frame::data(Bytes::from(openai::ERROR_EVENT))),

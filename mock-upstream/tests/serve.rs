@@ -351,3 +351,60 @@ async fn streamed_chunks_keep_their_absolute_schedule() {
          {last:.2} ms (first to last took {total:.2} ms, planned 1000 ms)"
     );
 }
+
+#[tokio::test]
+async fn an_answer_held_up_by_a_blocked_runtime_is_counted_late_by_at_least_the_block() {
+    // One thread runs both the client and the provider (tokio's current-thread test runtime): blocking it keeps
+    // the provider's 20 ms timer from firing, as a starved generator process does to its in-process mock.
+    let mut cfg = ProviderConfig::named("late");
+    cfg.latency = Latency::Fixed { value: ms(20) };
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let (c, url) = (client(), p.chat_url());
+    let answer = tokio::spawn(async move { chat(&c, &url, "{}").await.bytes().await.unwrap() });
+    while p.provider.stats().requests == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The answer was due at most 20 ms after now: it began before its request was counted.
+    let due_by = Instant::now() + Duration::from_millis(20);
+    std::thread::sleep(Duration::from_millis(100));
+    let unblocked = Instant::now();
+    answer.await.unwrap();
+    let timing = p.provider.timing();
+    let lateness = &timing.lateness;
+    assert_eq!(lateness.len(), 1, "one answer, one lateness");
+    // Its model said 20 ms (two significant figures: read back within 1%).
+    assert!((timing.modelled.max() as f64 - 20_000.0).abs() <= 200.0, "modelled {} µs", timing.modelled.max());
+    let at_least = u64::try_from((unblocked - due_by).as_micros()).unwrap();
+    // Two significant figures: a recorded value reads back within 1% below it.
+    assert!(
+        lateness.max() as f64 >= at_least as f64 * 0.99,
+        "late by {} µs, blocked past the due time {at_least} µs",
+        lateness.max()
+    );
+    // An answer on a free runtime is counted too (how late it is depends on the machine; it is not asserted).
+    chat(&client(), &p.chat_url(), "{}").await.bytes().await.unwrap();
+    assert_eq!(p.provider.timing().lateness.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_counts_its_model_once_a_stream_at_its_end_and_a_hang_as_never() {
+    let mut cfg = ProviderConfig::named("m");
+    cfg.latency = Latency::Fixed { value: ms(5) };
+    let p = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let events = stream_events(&p.chat_url(), r#"{"model": "m", "stream": true, "max_tokens": 3}"#).await;
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let t = p.provider.timing();
+    assert_eq!((t.modelled.len(), t.lateness.len()), (1, 1), "a stream counts once, at its end");
+    // Its model had it end at least its 5 ms time to first token after it came (two significant figures).
+    assert!(t.modelled.max() >= 4_950, "modelled {} µs", t.modelled.max());
+
+    // A provider whose requests hang: the model never answers, and no answer is late.
+    let mut cfg = ProviderConfig::named("h");
+    cfg.outages = vec![Outage { window: "0s..1h".parse().unwrap(), mode: OutageMode::Hang, status: 503 }];
+    let h = mock_upstream::start(cfg, Instant::now()).await.unwrap();
+    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(200)).build().unwrap();
+    assert!(c.post(h.chat_url()).body("{}").send().await.is_err(), "a hang ends in the client's timeout");
+    let t = h.provider.timing();
+    assert_eq!((t.modelled.len(), t.lateness.len()), (1, 0));
+    assert!(t.modelled.max() >= mock_upstream::provider::NEVER.as_micros() as u64 * 99 / 100);
+}

@@ -12,6 +12,7 @@
 //! - [`goodput`]: requests that met every per-request objective, and the tokens delivered.
 //! - [`phases`]: how attempts began: connecting, and the wait for the answer's head.
 //! - [`cancellations`]: requests whose client hung up, and the tokens generated for them after it.
+//! - [`mock_timing`]: how the in-process mock providers kept to their latency models (their lateness).
 //! - [`sessions`]: conversations: sessions completed or broken, and latency and tokens by turn number.
 //! - [`recorder`]: folds samples into a result and hands closed intervals to a sink.
 
@@ -20,6 +21,7 @@ pub mod counts;
 pub mod episodes;
 pub mod goodput;
 pub mod histogram;
+pub mod mock_timing;
 pub mod phases;
 pub mod recorder;
 pub mod result;
@@ -30,6 +32,7 @@ pub use episodes::{served_elsewhere, Episode, EpisodeRules, Episodes, InferredFa
 pub use goodput::{Delivered, Goodput, Objectives};
 pub(crate) use histogram::decode_with;
 pub use histogram::{as_text, decode, encode, ms, new_histogram, option_as_text, HIST_MAX_US};
+pub use mock_timing::MockTiming;
 pub use phases::PhaseStats;
 pub use recorder::{IntervalSink, Live, Recorder, RequestSink, SinkError, Snapshot, OVERALL};
 pub use result::*;

@@ -118,6 +118,7 @@ impl Recorder {
                 windows: Vec::new(),
                 warmup: Counts::default(),
                 warmup_time: Duration::ZERO,
+                mock_timing: None,
             },
             rows: BTreeMap::new(),
             interval: tags.map(|t| (t, new_histogram())).collect(),

@@ -355,6 +355,9 @@ pub struct RunResult {
     /// How long the warm-up was.
     #[serde(default)]
     pub warmup_time: Duration,
+    /// How slacheck's in-process mock providers kept to their latency models; `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_timing: Option<super::MockTiming>,
 }
 
 impl RunResult {
@@ -386,6 +389,9 @@ impl RunResult {
         self.phases.merge(&other.phases).map_err(|e| ResultMergeError::Histogram(e.to_string()))?;
         self.sessions.merge(&other.sessions).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))?;
         self.cancellations.merge(&other.cancellations);
+        if let (Some(a), Some(b)) = (self.mock_timing.as_mut(), &other.mock_timing) {
+            a.merge(b).map_err(|e| ResultMergeError::Histogram(format!("{e:?}")))?;
+        }
         self.elapsed = self.elapsed.max(other.elapsed);
         self.last_due = self.last_due.max(other.last_due);
         let mut rows: BTreeMap<u64, TimelineRow> =

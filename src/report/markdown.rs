@@ -78,7 +78,8 @@ fn targets(out: &mut String, summary: &Summary) {
         .map(|t| {
             let (limit, measured) = target_cells(t);
             let mark = judgement_mark(t.judgement).1.to_string();
-            vec![t.name.clone(), limit, measured, interval_cell(t), mark, target_remark(t).unwrap_or_default()]
+            let remarks: Vec<String> = target_remark(t).into_iter().chain(generator_remark(t)).collect();
+            vec![t.name.clone(), limit, measured, interval_cell(t), mark, remarks.join("; ")]
         })
         .collect();
     let heads = [("SLA target", L), ("limit", R), ("measured", R), ("95% interval", R), ("verdict", C), ("note", L)];

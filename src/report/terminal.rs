@@ -464,6 +464,9 @@ fn targets(out: &mut String, summary: &Summary) {
                 t.name,
                 interval_cell(t)
             );
+            if let Some(why) = generator_remark(t) {
+                let _ = writeln!(out, "     {why}");
+            }
         }
     }
 }

@@ -15,6 +15,12 @@ pub(super) fn target_remark(t: &crate::sla::TargetResult) -> Option<String> {
     }
 }
 
+/// Why a missed target is the generator's, not the target's: the one thing a reader must know before blaming
+/// the target.
+pub(super) fn generator_remark(t: &crate::sla::TargetResult) -> Option<String> {
+    t.note.as_ref().filter(|_| t.generator_bound).map(|why| format!("the generator's: {why}"))
+}
+
 /// Who served the requests, most first, when the run says who (served-by is set, or more than one upstream).
 pub(super) fn served_by_line(summary: &Summary) -> Option<String> {
     if summary.scenario.served_by.is_none() && summary.upstreams.len() < 2 {
@@ -231,8 +237,9 @@ pub fn targets_verdict_text(v: &crate::sla::Verdict) -> String {
         "NO TARGETS: the scenario's [sla] sets none".to_string()
     } else if v.generator_bound() {
         format!(
-            "GENERATOR-BOUND: {failed} of {n} SLA targets missed, but each holds on service time or without the \
-             requests never sent: the generator's own limits explain the result, not the target"
+            "GENERATOR-BOUND: {failed} of {n} SLA targets missed, but each holds without what the generator added \
+             (its lag, the requests it never sent, or its in-process mock's lateness): the generator's own limits \
+             explain the result, not the target"
         )
     } else if failed > 0 {
         format!("FAIL: {failed} of {n} SLA targets missed")

@@ -7,7 +7,7 @@ mod recording;
 mod scraping;
 
 use crate::engine::{self, Controls};
-use crate::measure::Live;
+use crate::measure::{Live, MockTiming};
 use crate::outdir::{OutDirError, ResultsDir};
 use crate::profile::Profile;
 use crate::report::{self, Summary};
@@ -308,6 +308,7 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
         not_sent_memory: router.not_sent_memory.load(Ordering::Relaxed),
     };
     hang_ups::count_after_hang_ups(&mut result.cancellations, &providers, &router).await;
+    result.mock_timing = mock_timing(&providers, &router);
     let scraped = scraping::finish(scraping, &dir, &mut write_errors).await;
     drop(providers);
 
@@ -321,6 +322,15 @@ pub async fn run(plan: &RunPlan, opts: &RunOptions) -> Result<RunOutcome, RunErr
     let replaced = folder.replaced.clone();
     drop(folder);
     Ok(RunOutcome { summary, dir, interrupted, replaced, write_errors, metrics })
+}
+
+/// How the in-process mock providers kept to their models, all together; `None` without one. Their models
+/// time the whole answer only when every endpoint is one of them (no gateway between).
+fn mock_timing(providers: &[mock_upstream::RunningProvider], router: &Router) -> Option<MockTiming> {
+    let bases: Vec<String> = providers.iter().map(|p| p.base_url()).collect();
+    let mut endpoints = router.tiers.iter().flat_map(|t| &t.endpoints);
+    let direct = endpoints.all(|e| bases.contains(&e.url.origin().ascii_serialization()));
+    MockTiming::of(providers.iter().map(|p| p.provider.timing()), direct)
 }
 
 /// The API key from the variable the scenario names; it must be fit for an HTTP header.

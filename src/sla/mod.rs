@@ -400,7 +400,8 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
 
 /// Marks the run-wide targets that did not pass but would without what the generator itself added: latency
 /// judged on service time (from the actual send, so without the dispatcher's lag), availability without the
-/// requests never sent. Only then can the generator explain the result; any other miss is the target's.
+/// requests never sent, and latency without the lateness of an in-process mock (which shares the generator's
+/// CPU). Only then can the generator explain the result; any other miss is the target's.
 fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &RunResult) {
     let c = result.counts;
     let sent = crate::measure::Counts { total: c.total - c.not_sent, not_sent: 0, ..c };
@@ -413,6 +414,17 @@ fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &
                 None => "it holds on service time: the generator's lag explains the miss",
             };
             t.note = Some(why.into());
+        }
+    }
+    let Some(mocks) = result.mock_timing.as_ref().filter(|m| !m.lateness.is_empty()) else { return };
+    // Latency targets follow availability in scope_targets' order.
+    let latency_targets = targets.iter_mut().skip(usize::from(limits.availability.is_some()));
+    for (t, (name, q, limit)) in latency_targets.zip(limits.latency()) {
+        if t.judgement != Judgement::Pass && !t.generator_bound {
+            if let Some(why) = mock_lateness::explains(name, q, limit, &result.service_time, mocks) {
+                t.generator_bound = true;
+                t.note = Some(why);
+            }
         }
     }
 }
@@ -524,5 +536,6 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
 }
 
 mod episodes;
+mod mock_lateness;
 #[cfg(test)]
 mod tests;
