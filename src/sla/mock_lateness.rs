@@ -123,6 +123,18 @@ mod tests {
         assert_eq!(p99(&of(&[(200, 995), (35 * MS, 5)])), None);
         // Nothing late at all.
         assert_eq!(p99(&of(&[(200, 1_000)])), None);
+        // Nor when the target held anyway: no late answer explains anything.
+        let held = of(&[(10 * MS, 1_000)]);
+        assert_eq!(late_by_the_excess(0.99, Duration::from_millis(20), &held, &of(&[(200, 1_000)])), None);
+    }
+
+    #[test]
+    fn an_answer_late_by_exactly_the_excess_is_late_enough() {
+        // Values under 2,048 µs are kept exactly: a maximum of 2,000 µs against 1 ms is 1,000 µs over.
+        let service = of(&[(500, 999), (2_000, 1)]);
+        let max = |lateness: &Histogram<u64>| late_by_the_excess(1.0, Duration::from_millis(1), &service, lateness);
+        assert_eq!(max(&of(&[(1_000, 1)])), Some(1));
+        assert_eq!(max(&of(&[(999, 1)])), None);
     }
 
     #[test]
@@ -141,6 +153,8 @@ mod tests {
         let service = of(&[(10 * MS, 998), (50 * MS, 2)]);
         let max = |lateness: &Histogram<u64>| late_by_the_excess(1.0, Duration::from_millis(20), &service, lateness);
         assert_eq!(max(&of(&[(41 * MS, 2)])), Some(2));
+        // More late answers than requests over the limit: the two are all it takes.
+        assert_eq!(max(&of(&[(41 * MS, 5)])), Some(5));
         assert_eq!(max(&of(&[(41 * MS, 1)])), None, "one of the two slow requests is left");
         assert_eq!(max(&of(&[(29 * MS, 2)])), None, "the maximum is 30 ms over");
         assert_eq!(late_by_the_excess(1.0, Duration::from_millis(20), &new_histogram(), &of(&[(41 * MS, 2)])), None);
