@@ -80,44 +80,6 @@ impl Ledger {
     }
 }
 
-/// Ends an id's generation when dropped: at the answer's end, or when the server drops it because the client
-/// went away (then `client_left`).
-pub struct Generation {
-    pub(crate) provider: std::sync::Arc<crate::Provider>,
-    pub(crate) id: Option<String>,
-    pub(crate) complete: bool,
-    /// Tokens generated for this answer so far.
-    pub(crate) tokens: u64,
-    /// The answer's time by its model, counted when the model settles it (or as never, if it is dropped first).
-    pub(crate) model: crate::provider::ModelledAnswer,
-}
-
-impl Generation {
-    /// The answer ended on the provider's side (complete, or failed on purpose): not a client that went away.
-    pub fn complete(&mut self) {
-        self.complete = true;
-    }
-
-    pub fn produced(&mut self, tokens: u64) {
-        self.tokens += tokens;
-        if let Some(id) = &self.id {
-            self.provider.ledger.produced(id, tokens);
-        }
-        self.provider.count_tokens(tokens);
-    }
-}
-
-impl Drop for Generation {
-    fn drop(&mut self) {
-        if !self.complete {
-            self.provider.count_hang_up(self.tokens);
-        }
-        if let Some(id) = &self.id {
-            self.provider.ledger.ended(id, !self.complete);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! - [`provider`]: the fault logic as plain code: one decision per request, stats, run-time control.
 //! - [`tokens`]: answers whose time follows their tokens: prefill per prompt token, decode per answer token.
 //! - [`ledger`]: the tokens produced for each request id, and whether its client went away first.
+//! - [`generation`]: one answer's life: its tokens as they are made, and its time by the model, counted once.
 //! - [`metrics`]: `GET /metrics`: a provider's counters in the Prometheus text format, for scrapers.
 //! - [`server`]: a hyper server over a provider (streams SSE token by token; flat memory).
 //! - `wiremock_support` (feature `wiremock`): the same fault logic as a wiremock responder, for tests.
@@ -16,6 +17,7 @@
 pub mod apis;
 pub mod cli;
 pub mod config;
+pub mod generation;
 pub mod ledger;
 pub mod metrics;
 pub mod openai;

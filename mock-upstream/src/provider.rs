@@ -301,7 +301,7 @@ impl Provider {
         let _ = self.timing.lock().unwrap_or_else(|p| p.into_inner()).lateness.record(late);
     }
 
-    fn count_modelled(&self, took: Duration) {
+    pub(crate) fn count_modelled(&self, took: Duration) {
         let _ = self.timing.lock().unwrap_or_else(|p| p.into_inner()).modelled.record(micros(took));
     }
 
@@ -317,40 +317,6 @@ impl Provider {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// How long a model that never answers takes: a hang's own wait.
-pub const NEVER: Duration = Duration::from_secs(24 * 3600);
-
-/// One answer's time by its model, counted once in the provider's [`Timing`]: when the model has settled when it
-/// ends, or, when the answer is dropped first (its client left while it waited its turn or streamed), as a model
-/// that never answers, so that no answer the client gave up on is missing from the model's times.
-pub struct ModelledAnswer {
-    provider: std::sync::Arc<Provider>,
-    queued: Instant,
-    counted: bool,
-}
-
-impl ModelledAnswer {
-    /// An answer to a request that began to wait its turn at `queued`.
-    pub fn new(provider: std::sync::Arc<Provider>, queued: Instant) -> Self {
-        ModelledAnswer { provider, queued, counted: false }
-    }
-
-    /// The model has this answer end at `due`.
-    pub fn ends_at(&mut self, due: Instant) {
-        if !std::mem::replace(&mut self.counted, true) {
-            self.provider.count_modelled(due.saturating_duration_since(self.queued));
-        }
-    }
-}
-
-impl Drop for ModelledAnswer {
-    fn drop(&mut self) {
-        if !self.counted {
-            self.provider.count_modelled(NEVER);
-        }
-    }
 }
 
 fn count(map: &mut BTreeMap<String, u64>, kind: FaultKind) {
@@ -494,27 +460,6 @@ mod tests {
             })
             .count();
         assert!((1005..=1012).contains(&admitted), "admitted {admitted}");
-    }
-
-    #[test]
-    fn an_answer_counts_its_modelled_time_from_its_queue_once_and_its_lateness_from_when_it_was_due() {
-        let p = std::sync::Arc::new(Provider::new(ProviderConfig::named("t")).unwrap());
-        let queued = Instant::now();
-        let mut answer = ModelledAnswer::new(p.clone(), queued);
-        answer.ends_at(queued + Duration::from_millis(30));
-        answer.ends_at(queued + Duration::from_millis(90));
-        drop(answer);
-        // Dropped before its model settled it: its client gave up on it.
-        drop(ModelledAnswer::new(p.clone(), queued));
-        p.count_late(queued + Duration::from_millis(30), queued + Duration::from_millis(35));
-        // Ready before it was due (a clock read out of order) is not late, and does not wrap.
-        p.count_late(queued + Duration::from_millis(10), queued + Duration::from_millis(9));
-        let t = p.timing();
-        let within_1_percent = |v: u64, want: u64| v.abs_diff(want) <= want / 100;
-        assert_eq!((t.modelled.len(), t.lateness.len()), (2, 2), "each answer's model counted once");
-        assert!(within_1_percent(t.modelled.min(), 30_000), "{t:?}");
-        assert!(within_1_percent(t.modelled.max(), NEVER.as_micros() as u64), "{t:?}");
-        assert!(within_1_percent(t.lateness.max(), 5_000) && t.lateness.min() == 0, "{t:?}");
     }
 
     #[test]

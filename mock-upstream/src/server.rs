@@ -6,9 +6,9 @@
 
 use crate::apis::{self, Api};
 use crate::config::{ProviderConfig, StreamFaultKind};
-use crate::ledger::Generation;
+use crate::generation::{Generation, ModelledAnswer, NEVER};
 use crate::openai::{self, ChatRequest};
-use crate::provider::{Control, Decision, ModelledAnswer, Provider, NEVER};
+use crate::provider::{Control, Decision, Provider};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};

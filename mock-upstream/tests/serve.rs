@@ -406,5 +406,5 @@ async fn every_answer_counts_its_model_once_a_stream_at_its_end_and_a_hang_as_ne
     assert!(c.post(h.chat_url()).body("{}").send().await.is_err(), "a hang ends in the client's timeout");
     let t = h.provider.timing();
     assert_eq!((t.modelled.len(), t.lateness.len()), (1, 0));
-    assert!(t.modelled.max() >= mock_upstream::provider::NEVER.as_micros() as u64 * 99 / 100);
+    assert!(t.modelled.max() >= mock_upstream::generation::NEVER.as_micros() as u64 * 99 / 100);
 }

@@ -30,10 +30,11 @@ pub(super) fn explains(
             )
         }),
         None => late_by_the_excess(q, limit, service, late).map(|count| {
+            let floor = floor(q, limit, service);
             format!(
                 "it holds without the in-process mock's lateness: {count} of its answers left {} or more late, \
                  held up by the generator's busy process, which the mock shares",
-                fmt_ms(floor(q, limit, service).as_secs_f64() * 1000.0)
+                fmt_ms(floor.as_secs_f64() * 1000.0)
             )
         }),
     }
