@@ -230,7 +230,7 @@ fn plots_render_as_svg_and_png_with_their_labels() {
         assert!(spectrum.contains(label), "spectrum.svg lacks {label:?}");
     }
     let timeline = std::fs::read_to_string(r.out.join("timeline.svg")).unwrap();
-    for label in ["Requests per second", "offered", "achieved (sent)", "seconds"] {
+    for label in ["Requests per second", "offered", "sent (by send second)", "seconds"] {
         assert!(timeline.contains(label), "timeline.svg lacks {label:?}");
     }
     assert_png(&r.out.join("spectrum.png"), 1000, 600);

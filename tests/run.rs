@@ -166,6 +166,13 @@ fn every_request_is_counted_once_under_errors_timeouts_and_a_full_cap() {
     assert_counts_add_up(&summary);
     let availability = f(&summary, &["availability"]);
     assert!((availability - f(c, &["ok"]) / 600.0).abs() < 1e-12);
+    // A request not sent went to no upstream: none is `unknown` for it, in the summary or in its row.
+    assert!(!summary["upstreams"].to_string().contains("unknown"), "{}", summary["upstreams"]);
+    let rows = common::parquet_rows(&r.out.join("requests.parquet"));
+    let unsent: Vec<_> = rows.iter().filter(|row| row["outcome"] == "not_sent").collect();
+    assert_eq!(unsent.len() as f64, f(c, &["not_sent"]));
+    assert!(unsent.iter().all(|row| row["upstream"].is_null()), "{:?}", unsent[0]);
+    assert!(rows.iter().filter(|row| row["outcome"] != "not_sent").all(|row| row["upstream"] == "flaky"));
 }
 
 #[cfg(unix)]

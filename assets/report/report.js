@@ -145,7 +145,8 @@
   const charts = [];
   const t = data.timeline;
   if (t.t.length > 0) {
-    const rateNames = ["offered", "achieved (sent)", "ok", "failed (error or timeout)", "not sent", "failed over"];
+    // Each counted in the second its request was due; "sent" in the second it went out (the achieved rate).
+    const rateNames = ["offered", "sent (by send second)", "ok", "failed (error or timeout)", "not sent", "failed over"];
     const rateColumns = [t.offered, t.sent, t.ok, t.failed, t.not_sent, t.failovers];
     if (data.goodput) {
       rateNames.push("good (met [sla] goodput)");
@@ -154,7 +155,7 @@
     charts.push(
       timelineChart(
         document.getElementById("chart-rate"),
-        "Requests per second (by intended send second)",
+        "Requests per second (by the second each was due; sent: by the second it went out)",
         "requests / s",
         rateNames,
         rateColumns,

@@ -58,8 +58,8 @@ pub struct TimelineRow {
     pub sent: u64,
     /// Requests due in this second that failed over (as `failover.failed_over` counts them).
     pub failovers: u64,
-    /// Requests due in this second by who served them (as `upstreams`, `unknown` included): when traffic moved
-    /// to a fallback, and when it came back.
+    /// Requests due in this second by who served them (as `upstreams`, `unknown` included; those never sent are
+    /// under no one): when traffic moved to a fallback, and when it came back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub served_by: BTreeMap<String, u64>,
     /// Of the requests due in this second: those that met `[sla] goodput`, and the tokens of the answered.

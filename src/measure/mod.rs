@@ -44,5 +44,6 @@ pub const MAX_UPSTREAMS: usize = 64;
 
 /// Where the requests of served-by names past [`MAX_UPSTREAMS`] are counted.
 pub const OTHER_UPSTREAMS: &str = "(other)";
-/// Where requests that no one named are counted: not sent, no answer, or an answer without the served-by value.
+/// Where sent requests that no one named are counted: no answer, or an answer without the served-by value. A
+/// request never sent is counted under no upstream.
 pub const UNKNOWN_UPSTREAM: &str = "unknown";

@@ -23,9 +23,10 @@ pub trait IntervalSink: Send {
     fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
-/// Where every request goes, one by one, with the upstream it was counted under (requests.parquet).
+/// Where every request goes, one by one, with the upstream it was counted under, none when it was never sent
+/// (requests.parquet).
 pub trait RequestSink: Send {
-    fn write(&mut self, s: &Sample, upstream: &str) -> std::io::Result<()>;
+    fn write(&mut self, s: &Sample, upstream: Option<&str>) -> std::io::Result<()>;
     /// After the last request.
     fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
@@ -240,9 +241,11 @@ impl Recorder {
             }
         }
         let upstream = count_upstream(r, s);
-        match due_row.served_by.get_mut(upstream) {
-            Some(n) => *n += 1,
-            None => _ = due_row.served_by.insert(upstream.to_string(), 1),
+        if let Some(upstream) = upstream {
+            match due_row.served_by.get_mut(upstream) {
+                Some(n) => *n += 1,
+                None => _ = due_row.served_by.insert(upstream.to_string(), 1),
+            }
         }
         if let Some(tracker) = &mut self.episodes {
             observe_episode(tracker, s, upstream);
@@ -274,7 +277,7 @@ impl Recorder {
                 h.saturating_record(value);
             }
         }
-        if measured {
+        if let Some(upstream) = upstream.filter(|_| measured) {
             self.record_upstream_interval(upstream, latency);
         }
         self.record_routing(s);
@@ -389,11 +392,11 @@ impl Recorder {
 
 /// A request as the episodes see it. What the generator did not send, what the run's own stop cut short, and what
 /// the client hung up on, say nothing about the target.
-fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
+fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: Option<&str>) {
     let silent = matches!(s.outcome, Outcome::Error(crate::sample::ErrorKind::Interrupted) | Outcome::Cancelled);
-    if s.sent.is_none() || silent {
+    let Some(upstream) = upstream.filter(|_| !silent) else {
         return tracker.ended(s.request, None);
-    }
+    };
     let upstream = tracker.name(upstream);
     let observation = Observation {
         intended: s.intended,
@@ -407,29 +410,28 @@ fn observe_episode(tracker: &mut EpisodeTracker, s: &Sample, upstream: &str) {
     tracker.ended(s.request, Some(observation));
 }
 
-/// Counts a request under its upstream. Every request is counted under one, `unknown` when none was named, so
-/// that the counts add up to the total, failures and unsent requests included. Look up before inserting: a new
-/// key is a copy of the name, once per upstream rather than per sample. Past MAX_UPSTREAMS names (a header
-/// carrying a pod name or a request id), the rest share one group.
 /// Where an upstream's series is in the interval log: `upstream.<name>`.
 pub const UPSTREAM_TAG: &str = "upstream.";
 
-/// Returns the name it was counted under, for the request's timeline row.
-fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> &'a str {
+/// Counts a sent request under its upstream: every sent request under one, `unknown` when none was named, so
+/// that the counts add up to the requests sent, failures included. A request never sent went to no one, and is
+/// counted under none: served-by would otherwise name `unknown` for the generator's limit. Look up before
+/// inserting: a new key is a copy of the name, once per upstream rather than per sample. Past MAX_UPSTREAMS names
+/// (a header carrying a pod name or a request id), the rest share one group.
+///
+/// Returns the name it was counted under, for the request's timeline row; none when it was never sent.
+fn count_upstream<'a>(r: &mut RunResult, s: &'a Sample) -> Option<&'a str> {
     for tried in &s.gateway_tried {
         upstream_row(r, tried).failed_attempts += 1;
     }
+    s.sent?;
     let latency = s.sent.filter(|_| s.outcome != Outcome::Cancelled).map(|_| s.done.saturating_sub(s.intended));
     r.served_by_missing += s.served_by_missing as u64;
     let u = s.upstream.as_deref().unwrap_or(UNKNOWN_UPSTREAM);
     let beyond_cap = !r.upstreams.contains_key(u) && r.upstreams.len() >= MAX_UPSTREAMS;
     r.upstreams_beyond_cap += u64::from(beyond_cap);
     upstream_row(r, u).add(&s.outcome, latency);
-    if beyond_cap {
-        OTHER_UPSTREAMS
-    } else {
-        u
-    }
+    Some(if beyond_cap { OTHER_UPSTREAMS } else { u })
 }
 
 /// The row of an upstream by name, made on first sight, or `(other)` once [`MAX_UPSTREAMS`] are named.
@@ -527,6 +529,10 @@ mod tests {
         assert_eq!(res.availability(), Some(0.25));
         assert_eq!(res.cancellations.requests, 1);
         assert_eq!(res.timeline[0].offered, 3);
+        // Who served: the 4 sent, none named, under `unknown`; the one never sent went to no one.
+        let served: Vec<(&str, u64)> = res.upstreams.iter().map(|(n, g)| (n.as_str(), g.counts.total)).collect();
+        assert_eq!(served, [("unknown", 4)]);
+        assert_eq!(res.timeline[0].served_by, BTreeMap::from([("unknown".to_string(), 2)]));
         assert_eq!(res.errors.get("status 503"), Some(&1));
         // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.
         assert!((ms(res.latency.max()) - 1100.0).abs() < 2.0);
@@ -551,7 +557,7 @@ mod tests {
     }
 
     impl RequestSink for Failing {
-        fn write(&mut self, _: &Sample, _: &str) -> std::io::Result<()> {
+        fn write(&mut self, _: &Sample, _: Option<&str>) -> std::io::Result<()> {
             Failing::write(self)
         }
         fn finish(self: Box<Self>) -> std::io::Result<()> {

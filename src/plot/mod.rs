@@ -45,7 +45,7 @@ pub enum Chart<'a> {
         /// (label, quantile, limit in ms)
         limits: Vec<(String, f64, f64)>,
     },
-    /// Per second: offered, achieved and failed requests and failovers; below, p50 and p99; scheduled outages
+    /// Per second: offered, sent, failed and unsent requests and failovers; below, p50 and p99; scheduled outages
     /// and the failover episodes found from the requests shaded.
     Timeline {
         rows: &'a [TimelineRow],

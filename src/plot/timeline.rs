@@ -1,4 +1,4 @@
-//! timeline.png/svg: per second, the requests (offered, sent, failed, failed over, who served), their p50 and
+//! timeline.png/svg: per second, the requests (offered, sent, failed, not sent, failed over, who served), their p50 and
 //! p99 latency on a log scale, and the tokens when answers carried them; scheduled outages and observed
 //! failover episodes shaded behind every panel, each kind its own way; legends beside the panels; below, the
 //! target's own metrics that `[[scrape]] show` chose ([`scraped`](super::scraped)).
@@ -55,15 +55,22 @@ fn per_second(rows: &[TimelineRow], f: &dyn Fn(&TimelineRow) -> u64) -> Vec<(f64
     rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r) as f64)).collect()
 }
 
-/// The upper panel: offered, sent, failed and failed-over requests per second, and who served them when more
-/// than one upstream did (the four that served most); its legend names the shaded spans too.
+/// The upper panel: offered, sent, failed, not sent (when any was) and failed-over requests per second, and who
+/// served them when more than one upstream did (the four that served most); its legend names the shaded spans
+/// too. Each is counted in the second its request was due, but "sent", in the second it went out: the achieved
+/// rate, which trails the offered one when the generator falls behind.
 fn rates<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rows: &[TimelineRow], shaded: &Shaded) -> DrawResult<DB> {
     let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![
         ("offered".into(), per_second(rows, &|r| r.offered)),
-        ("achieved (sent)".into(), per_second(rows, &|r| r.sent)),
-        ("failed".into(), per_second(rows, &|r| r.error + r.timeout + r.not_sent)),
+        ("sent (by send second)".into(), per_second(rows, &|r| r.sent)),
+        ("failed (error or timeout)".into(), per_second(rows, &|r| r.error + r.timeout)),
         ("failovers".into(), per_second(rows, &|r| r.failovers)),
     ];
+    // The generator's, never the target's failures: drawn apart, and only when it happened.
+    if rows.iter().any(|r| r.not_sent > 0) {
+        series.push(("not sent".into(), per_second(rows, &|r| r.not_sent)));
+    }
+    let totals = series.len();
     let mut served: BTreeMap<&str, u64> = BTreeMap::new();
     for (name, n) in rows.iter().flat_map(|r| &r.served_by) {
         *served.entry(name.as_str()).or_default() += n;
@@ -79,8 +86,17 @@ fn rates<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, rows: &[TimelineRow]
         }
     }
     // Who served is drawn thinner, under the totals it splits.
-    let style = |i: usize| (COLORS[i % COLORS.len()], if i < 4 { 2 } else { 1 });
-    counts_panel(area, ("Requests per second", 22), "requests/s", rows.len(), &series, &style, shaded, true)
+    let style = |i: usize| (COLORS[i % COLORS.len()], if i < totals { 2 } else { 1 });
+    counts_panel(
+        area,
+        ("Requests per second, by the second each was due", 22),
+        "requests/s",
+        rows.len(),
+        &series,
+        &style,
+        shaded,
+        true,
+    )
 }
 
 /// The third panel, when answers carried tokens: input and output tokens per second (of the requests due in

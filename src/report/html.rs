@@ -37,7 +37,10 @@ fn tables(md: &str) -> String {
     let mut body = String::new();
     let mut in_table = false;
     let mut in_list = false;
-    for line in md.lines() {
+    // The table's columns' alignments, from the delimiter row under its header: a class on each cell.
+    let mut aligns: Vec<&str> = Vec::new();
+    let lines: Vec<&str> = md.lines().collect();
+    for (i, line) in lines.iter().copied().enumerate() {
         let is_row = line.starts_with('|');
         if in_table && !is_row {
             body.push_str("</table>\n");
@@ -53,18 +56,20 @@ fn tables(md: &str) -> String {
         } else if let Some(rest) = line.strip_prefix("#### ") {
             let _ = writeln!(body, "<h3>{}</h3>", inline(rest));
         } else if is_row {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells.iter().all(|c| c.chars().all(|ch| matches!(ch, '-' | ':'))) {
+            let cells = row_cells(line);
+            if is_delimiter(&cells) {
                 continue;
             }
             let tag = if in_table { "td" } else { "th" };
             if !in_table {
                 body.push_str("<table>\n");
                 in_table = true;
+                let next = lines.get(i + 1).filter(|l| l.starts_with('|')).map(|l| row_cells(l));
+                aligns = next.filter(|d| is_delimiter(d)).unwrap_or_default().iter().map(|d| alignment(d)).collect();
             }
             body.push_str("<tr>");
-            for c in cells {
-                let _ = write!(body, "<{tag}>{}</{tag}>", marked(c));
+            for (j, c) in cells.into_iter().enumerate() {
+                let _ = write!(body, "<{tag}{}>{}</{tag}>", aligns.get(j).copied().unwrap_or(""), marked(c));
             }
             body.push_str("</tr>\n");
         } else if let Some(item) = item {
@@ -88,6 +93,25 @@ fn tables(md: &str) -> String {
         body.push_str("</ul>\n");
     }
     body
+}
+
+/// A Markdown table row's cells, trimmed.
+fn row_cells(line: &str) -> Vec<&str> {
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+/// The row under a table's header that gives each column's alignment: `---`, `---:` or `:-:`.
+fn is_delimiter(cells: &[&str]) -> bool {
+    cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')))
+}
+
+/// A cell's class attribute for its column's alignment: left is the default (as in Markdown), so it needs none.
+fn alignment(delimiter: &str) -> &'static str {
+    match (delimiter.starts_with(':'), delimiter.ends_with(':')) {
+        (true, true) => " class=\"c\"",
+        (false, true) => " class=\"r\"",
+        _ => "",
+    }
 }
 
 /// `slacheck: NAME — ✅ PASS: …` as the name and the verdict in a coloured box.
@@ -259,8 +283,9 @@ mod tests {
             tables("| SLA target | |\n|---|:-:|\n| p99 | ✅ |\n| p99.9 | ⚠️ |\n\n> ⚠️ late & slow\n- one\n- two\n");
         assert_eq!(
             page,
-            "<table>\n<tr><th>SLA target</th><th></th></tr>\n<tr><td>p99</td><td><span class=\"mark pass\">PASS</span></td></tr>\n\
-             <tr><td>p99.9</td><td><span class=\"mark undecided\">UNDECIDED</span></td></tr>\n</table>\n\
+            "<table>\n<tr><th>SLA target</th><th class=\"c\"></th></tr>\n\
+             <tr><td>p99</td><td class=\"c\"><span class=\"mark pass\">PASS</span></td></tr>\n\
+             <tr><td>p99.9</td><td class=\"c\"><span class=\"mark undecided\">UNDECIDED</span></td></tr>\n</table>\n\
              <p class=\"warning\"><b>Warning:</b> late &amp; slow</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
         );
     }
@@ -278,6 +303,20 @@ mod tests {
         assert_eq!(
             tables("| class `x` |\n|---|\n| `y` |\n"),
             "<table>\n<tr><th>class <code>x</code></th></tr>\n<tr><td><code>y</code></td></tr>\n</table>\n"
+        );
+    }
+
+    #[test]
+    fn each_column_is_aligned_as_the_delimiter_row_says() {
+        assert_eq!(
+            tables("| target | limit | met | note |\n|---|---:|:-:|:--|\n| p99 | 1 s | yes | a long note |\n"),
+            "<table>\n<tr><th>target</th><th class=\"r\">limit</th><th class=\"c\">met</th><th>note</th></tr>\n\
+             <tr><td>p99</td><td class=\"r\">1 s</td><td class=\"c\">yes</td><td>a long note</td></tr>\n</table>\n"
+        );
+        // A table without a delimiter row is left-aligned, and a row of empty cells is a row, not a delimiter.
+        assert_eq!(
+            tables("| a | b |\n| | |\n"),
+            "<table>\n<tr><th>a</th><th>b</th></tr>\n<tr><td></td><td></td></tr>\n</table>\n"
         );
     }
 

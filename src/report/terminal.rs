@@ -279,13 +279,15 @@ fn routing_in_a_line(out: &mut String, summary: &Summary) {
 
 /// Who served, most first, as shares: "served by default 78.3%, fallback 11.4%".
 fn served_by_shares(summary: &Summary) -> Option<String> {
-    served_by_line(summary)?;
-    let total = summary.counts.total.max(1) as f64;
-    let mut groups: Vec<&GroupSummary> = summary.upstreams.iter().collect();
-    groups.sort_by(|a, b| b.counts.total.cmp(&a.counts.total).then(a.name.cmp(&b.name)));
+    let (groups, sent) = servers(summary)?;
     let list: Vec<String> =
-        groups.iter().map(|g| format!("{} {:.1}%", g.name, g.counts.total as f64 * 100.0 / total)).collect();
-    Some(format!("served by {}{}", list.join(", "), failed_attempts_note(summary).unwrap_or_default()))
+        groups.iter().map(|g| format!("{} {:.1}%", g.name, g.counts.total as f64 * 100.0 / sent)).collect();
+    Some(format!(
+        "served by {}{}{}",
+        list.join(", "),
+        of_the_sent(summary),
+        failed_attempts_note(summary).unwrap_or_default()
+    ))
 }
 
 /// The tier table, failover, who served, regions, hedges and retry reasons, when the run routed.

@@ -132,3 +132,27 @@ fn a_run_of_tiers_where_nothing_went_to_another_tier_says_so_rather_than_all_res
     let brief = text(&s, Detail::Brief);
     assert!(brief.contains("failover  4 requests (4.00%) went to another tier, 3 rescued"), "{brief}");
 }
+
+#[test]
+fn served_by_shares_are_of_the_requests_sent_and_say_so_when_some_were_not() {
+    let group = |name: &str, total: u64| GroupSummary {
+        name: name.into(),
+        counts: Counts { total, ok: total, error: 0, timeout: 0, not_sent: 0, cancelled: 0 },
+        failed_attempts: 0,
+        availability: Some(1.0),
+        latency_ms: Percentiles::of(&hdrhistogram::Histogram::new(3).unwrap()),
+        errors: Default::default(),
+    };
+    // 1,000 due, 400 never sent: the 600 sent were served 450 by the primary and 150 by the fallback.
+    let mut s = summary("", 1_000);
+    s.counts.ok = 600;
+    s.counts.not_sent = 400;
+    s.upstreams = vec![group("fallback", 150), group("primary", 450)];
+    let brief = text(&s, Detail::Brief);
+    assert!(brief.contains("served by primary 75.0%, fallback 25.0% (shares of the 600 requests sent)"), "{brief}");
+    let line = served_by_line(&s).unwrap();
+    assert_eq!(line, "served by: primary 450 (75.0%), fallback 150 (25.0%) (shares of the 600 requests sent)");
+    // Everything sent: the shares need no word.
+    s.counts = Counts { total: 600, ok: 600, error: 0, timeout: 0, not_sent: 0, cancelled: 0 };
+    assert_eq!(served_by_line(&s).unwrap(), "served by: primary 450 (75.0%), fallback 150 (25.0%)");
+}

@@ -99,7 +99,7 @@ impl RequestLog {
         b
     }
 
-    fn push(&mut self, s: &Sample, upstream: &str) {
+    fn push(&mut self, s: &Sample, upstream: Option<&str>) {
         // Tier, region and class names were made into byte arrays once: a row holds a reference, not a copy.
         let name = |list: &[ByteArray], i: Option<u16>| i.and_then(|i| list.get(i as usize)).cloned();
         let last = s.attempts.last();
@@ -113,7 +113,7 @@ impl RequestLog {
             Outcome::Cancelled => self.intern("cancelled"),
             Outcome::Error(kind) => self.intern(&kind.label()),
         };
-        let upstream = self.intern(upstream);
+        let upstream = upstream.map(|u| self.intern(u));
         let cost = match (s.served, s.tokens) {
             (Some(t), Some((input, output))) => {
                 self.names.prices.get(t as usize).map(|(pi, po)| cost_usd(input, output, *pi, *po))
@@ -138,7 +138,7 @@ impl RequestLog {
         r.status.push(s.status.map(i32::from));
         r.class.push(Some(class));
         r.tier.push(tier);
-        r.upstream.push(Some(upstream));
+        r.upstream.push(upstream);
         r.region.push(region);
         r.attempts.push(Some(s.attempts.len() as i32));
         r.failed_over.push(Some(s.failed_over()));
@@ -215,7 +215,7 @@ fn io(e: ParquetError) -> std::io::Error {
 }
 
 impl RequestSink for RequestLog {
-    fn write(&mut self, s: &Sample, upstream: &str) -> std::io::Result<()> {
+    fn write(&mut self, s: &Sample, upstream: Option<&str>) -> std::io::Result<()> {
         self.push(s, upstream);
         if self.rows.len >= ROW_GROUP {
             self.flush().map_err(io)?;
@@ -289,7 +289,7 @@ impl Rows {
             status: C::optional("status"),
             class: C::required("class"),
             tier: C::optional("tier"),
-            upstream: C::required("upstream"),
+            upstream: C::optional("upstream"),
             region: C::optional("region"),
             attempts: C::required("attempts"),
             failed_over: C::required("failed_over"),
@@ -418,7 +418,7 @@ mod tests {
                 outcome: Outcome::Ok,
                 ..Sample::not_sent(intended, intended * 2)
             };
-            log.write(&s, "up").unwrap();
+            log.write(&s, Some("up")).unwrap();
         }
         log.finish().unwrap();
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();

@@ -96,7 +96,14 @@ pub fn assert_counts_add_up(s: &serde_json::Value) {
             + f(row, &["not_sent"])
             + f(row, &["cancelled"]);
         assert_eq!(f(row, &["offered"]), sum, "row {row}");
+        // Who served: every sent request under one upstream, a request never sent under none.
+        if let Some(served) = row["served_by"].as_object() {
+            let served: f64 = served.values().map(|n| n.as_f64().unwrap()).sum();
+            assert_eq!(served, f(row, &["offered"]) - f(row, &["not_sent"]), "row {row}");
+        }
     }
+    let upstreams: f64 = s["upstreams"].as_array().unwrap().iter().map(|u| f(u, &["counts", "total"])).sum();
+    assert_eq!(upstreams, f(c, &["total"]) - f(c, &["not_sent"]), "upstreams: {}", s["upstreams"]);
 }
 
 /// The rows of a Parquet file, each as a JSON object (read with the parquet crate's record reader).
