@@ -86,3 +86,14 @@ fn a_listed_served_by_is_the_last_upstream_and_the_earlier_ones_were_tried_befor
     let names: Vec<&str> = long[..MAX_TRIED].iter().map(String::as_str).collect();
     assert_eq!(served_list(&long.join(", ")), list(Some("u12"), &names, 4));
 }
+
+#[test]
+fn a_request_id_is_the_run_in_sixteen_hex_digits_and_the_request_number() {
+    assert_eq!(request_id(0, 0), "slacheck-0000000000000000-0");
+    assert_eq!(request_id(0x0123_4567_89ab_cdef, 42), "slacheck-0123456789abcdef-42");
+    assert_eq!(request_id(u64::MAX, u64::MAX), "slacheck-ffffffffffffffff-18446744073709551615");
+    // As the standard formatter writes them, over a spread of values.
+    for (run, index) in [(1u64, 9u64), (0xa0b, 10), (7 << 60, 1_000_000), (0xfedc_ba98, 99_999_999_999)] {
+        assert_eq!(request_id(run, index), format!("slacheck-{run:016x}-{index}"));
+    }
+}
