@@ -173,7 +173,7 @@ pub(super) fn spawn_recorder(
     Sinks { hlog, requests }: Sinks,
     snapshot: Option<crate::measure::Snapshot>,
     live: Arc<Live>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::sample::Sample>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Box<crate::sample::Sample>>,
 ) -> std::thread::JoinHandle<(crate::measure::RunResult, Vec<SinkError>)> {
     let tier_names: Vec<String> = router.tiers.iter().map(|t| t.name.clone()).collect();
     let class_names: Vec<String> = router.classes.iter().map(|c| c.name.clone()).collect();
