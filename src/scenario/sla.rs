@@ -41,7 +41,8 @@ pub struct Sla {
     /// p99 of the latency failover added (end-to-end minus the serving attempt's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_added_p99: Option<HumanDuration>,
-    /// Longest run of consecutive seconds in which some request failed (timeline resolution: 1 s).
+    /// In every failover episode (see `failover_episodes`), isolated failures included: the longest error
+    /// burst, from the first of a run of failed requests' intended send to the last one's completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_error_burst: Option<HumanDuration>,
     /// In every failover episode (inferred from the requests, see `failover_episodes`): the longest time from

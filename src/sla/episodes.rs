@@ -1,6 +1,6 @@
 //! Targets on the failover episodes inferred from the requests (`max_time_to_failover`, `max_episode_errors`,
-//! `max_time_to_recover`), each judged on the worst episode. Isolated episodes (one anomalous request: noise)
-//! count for the errors only. Without episodes the targets hold, and the note says why; when episodes were not
+//! `max_error_burst`, `max_time_to_recover`), each judged on the worst episode. Isolated episodes (one anomalous
+//! request: noise) count for the errors and the error burst only. Without episodes the targets hold, and the note says why; when episodes were not
 //! tracked (a merge of shards: each shard saw a part) they are undecided.
 
 use super::{Judgement, TargetResult};
@@ -18,6 +18,9 @@ pub(super) fn episode_targets(sla: &Sla, episodes: &Episodes, run_end_ms: f64) -
     }
     if let Some(limit) = sla.max_episode_errors {
         targets.push(judged(episodes, "max_episode_errors", limit.to_string(), |list| episode_errors(list, limit)));
+    }
+    if let Some(limit) = sla.max_error_burst {
+        targets.push(judged(episodes, "max_error_burst", limit.to_string(), |list| error_burst(list, limit.0)));
     }
     if let Some(limit) = sla.max_time_to_recover {
         let judge = |list: &[Episode]| time_to_recover(list, limit.0, run_end_ms);
@@ -127,6 +130,25 @@ fn episode_errors(list: &[Episode], limit: u64) -> Worst {
     }
 }
 
+/// The longest error burst of any episode, isolated ones included (a lone failure that took its whole timeout
+/// kept its user waiting that long): from the first of a run of failed requests' intended send to the last
+/// one's completion, every request between failing.
+fn error_burst(list: &[Episode], limit: Duration) -> Worst {
+    let failing = list.iter().filter(|e| e.failed > 0);
+    match failing.max_by(|a, b| a.error_burst_ms.total_cmp(&b.error_burst_ms)) {
+        Some(e) => Worst {
+            judgement: pass_or_fail(e.error_burst_ms <= limit_ms(limit)),
+            ms: Some(e.error_burst_ms),
+            count: None,
+            note: Some(format!("worst: the episode at {}", at(e))),
+        },
+        None => {
+            let note = if list.is_empty() { no_outage(list) } else { "no request failed".into() };
+            Worst { judgement: Judgement::Pass, ms: Some(0.0), count: None, note: Some(note) }
+        }
+    }
+}
+
 /// The longest time to recover of the outages. One that had not recovered when the run ended took at least
 /// until then: a fail when that already passes the limit, else undecided.
 fn time_to_recover(list: &[Episode], limit: Duration, run_end_ms: f64) -> Worst {
@@ -227,6 +249,34 @@ mod tests {
         assert!(t.iter().all(|t| t.note.as_deref() == Some("worst: the episode at 1s..2s") && !t.passed), "{t:?}");
         let t = episode_targets(&sla(ALL), &tracked(vec![episode(0.0, 1_500.0, 0, Some(1.0), Some(1.0))]), 9_000.0);
         assert!(t.iter().all(|t| t.passed && t.note.as_deref() == Some("worst: the episode at 0s..1.5s")), "{t:?}");
+    }
+
+    #[test]
+    fn the_error_burst_is_the_longest_of_any_episode_isolated_failures_included() {
+        use Judgement::*;
+        let burst = |start_ms: f64, failed: u64, burst_ms: f64, isolated: bool| Episode {
+            error_burst_ms: burst_ms,
+            isolated,
+            ..episode(start_ms, start_ms + 2_000.0, failed, Some(10.0), Some(10.0))
+        };
+        let judged = |limit: &str, list: Vec<Episode>| {
+            let t = episode_targets(&sla(&format!("max_error_burst = \"{limit}\"")), &tracked(list), 9_000.0);
+            assert_eq!((t.len(), t[0].name.as_str()), (1, "max_error_burst"));
+            (t[0].judgement, t[0].measured_ms, t[0].note.clone().unwrap(), t[0].passed)
+        };
+        // Worst: the lone failure that waited out a 3 s timeout, though isolated.
+        let list = || vec![burst(1_000.0, 40, 1_200.0, false), burst(5_000.0, 1, 3_000.0, true)];
+        let at = "worst: the episode at 5s..7s".to_string();
+        assert_eq!(judged("3s", list()), (Pass, Some(3_000.0), at.clone(), true), "at the limit it holds");
+        assert_eq!(judged("2999ms", list()), (Fail, Some(3_000.0), at, false));
+        // Episodes in which nothing failed (failed over in time, or retried) hold, as does a run without any.
+        let clean = vec![burst(1_000.0, 0, 0.0, false)];
+        assert_eq!(judged("0s", clean), (Pass, Some(0.0), "no request failed".into(), true));
+        assert_eq!(judged("0s", vec![]), (Pass, Some(0.0), "no failover episode".into(), true));
+        // Merged shards tracked no episodes: undecided.
+        let untracked = Episodes { primary: None, ..tracked(list()) };
+        let t = episode_targets(&sla("max_error_burst = \"1s\""), &untracked, 9_000.0);
+        assert_eq!((t[0].judgement, t[0].measured_ms), (InsufficientData, None));
     }
 
     #[test]

@@ -447,16 +447,6 @@ fn goodput_target(sla: &Sla, result: &RunResult) -> Option<TargetResult> {
     Some(target)
 }
 
-/// The longest run of consecutive timeline seconds in which some request failed.
-pub fn longest_error_burst(result: &RunResult) -> Duration {
-    let (mut longest, mut current) = (0u64, 0u64);
-    for row in &result.timeline {
-        current = if row.error + row.timeout + row.not_sent > 0 { current + 1 } else { 0 };
-        longest = longest.max(current);
-    }
-    Duration::from_secs(longest)
-}
-
 /// Judges a run against the scenario's SLA. A target with nothing to measure fails: no data is no evidence.
 pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     let mut targets = scope_targets("", &sla.overall(), result.counts, &result.latency);
@@ -509,24 +499,6 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
         } else {
             targets.push(percentile_target("failover_added_p99".into(), 0.99, limit.0, h, ""));
         }
-    }
-    if let Some(limit) = sla.max_error_burst {
-        let burst = longest_error_burst(result);
-        let judgement = if burst <= limit.0 { Judgement::Pass } else { Judgement::Fail };
-        targets.push(TargetResult {
-            name: "max_error_burst".into(),
-            limit: limit.to_string(),
-            measured_ms: Some(burst.as_secs_f64() * 1000.0),
-            measured_ratio: None,
-            measured_count: None,
-            interval: None,
-            samples: result.timeline.len() as u64,
-            more_requests: None,
-            judgement,
-            passed: judgement == Judgement::Pass,
-            note: None,
-            generator_bound: false,
-        });
     }
     targets.extend(episodes::episode_targets(sla, &result.episodes, result.elapsed.as_secs_f64() * 1000.0));
     let failed = targets.iter().any(|t| t.judgement == Judgement::Fail);

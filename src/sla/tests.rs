@@ -395,30 +395,39 @@ fn a_window_target_is_undecided_when_a_window_is_and_none_failed() {
 }
 
 #[test]
-fn the_longest_error_burst_counts_consecutive_seconds_with_any_failure() {
-    use crate::sample::{ErrorKind, Outcome};
+fn the_error_burst_target_is_the_longest_run_of_failed_requests_and_never_the_generators_unsent_ones() {
+    use crate::sample::{ErrorKind, Outcome, Sample};
     let mut r = recorder();
-    // Seconds 0..10, one request each: failures at 2 (error), 3 (timeout), 4 (not sent), and 7 (error).
-    for s in 0..10u64 {
-        let sample = match s {
-            2 | 7 => request(1_000 * s, 5, Outcome::Error(ErrorKind::Status(503))),
-            3 => request(1_000 * s, 5, Outcome::Timeout),
-            4 => crate::sample::Sample::not_sent(Duration::from_secs(s), Duration::from_secs(s)),
-            _ => request(1_000 * s, 5, Outcome::Ok),
-        };
-        r.record(&sample);
-    }
+    let rules =
+        crate::measure::EpisodeRules { class_primary: None, recover_after: 3, numbers: (0, 1), infer_failover: false };
+    r.watch_episodes(rules);
+    let mut n = 0;
+    let mut record = |s: Sample| {
+        r.record(&Sample { request: n, ..s });
+        n += 1;
+    };
+    let ok = |at_ms| request(at_ms, 5, Outcome::Ok);
+    (0..10).for_each(|i| record(ok(100 * i)));
+    // Three failures in a row: from the first's intended send (1,000 ms) to the last's end (1,205 ms).
+    (10..13).for_each(|i| record(request(100 * i, 5, Outcome::Error(ErrorKind::Status(503)))));
+    (13..20).for_each(|i| record(ok(100 * i)));
+    // Ten requests the generator never sent: the target's burst they are not.
+    (20..30).for_each(|i| record(Sample::not_sent(Duration::from_millis(100 * i), Duration::from_millis(100 * i))));
+    (30..40).for_each(|i| record(ok(100 * i)));
+    // One request that waited out a 400 ms timeout: the longest burst, though alone.
+    record(request(4_000, 400, Outcome::Timeout));
+    (41..50).for_each(|i| record(ok(100 * i)));
     let result = r.finish().0;
-    assert_eq!(longest_error_burst(&result), Duration::from_secs(3));
-    let v = evaluate(&sla("max_error_burst = \"3s\""), &result);
-    let t = &v.targets[0];
-    assert_eq!(
-        (t.name.as_str(), t.judgement, t.measured_ms, t.samples),
-        ("max_error_burst", Judgement::Pass, Some(3_000.0), 10)
-    );
-    let v = evaluate(&sla("max_error_burst = \"2s\""), &result);
-    assert_eq!((v.targets[0].judgement, v.targets[0].passed, v.passed), (Judgement::Fail, false, false));
-    assert!(evaluate(&sla("max_error_burst = \"3s\""), &result).targets[0].passed);
+    let bursts: Vec<f64> = result.episodes.list.iter().map(|e| e.error_burst_ms).collect();
+    assert_eq!(bursts, [205.0, 400.0]);
+    let judged = |limit: &str| {
+        let v = evaluate(&sla(&format!("max_error_burst = \"{limit}\"")), &result);
+        let t = &v.targets[0];
+        assert_eq!(t.name, "max_error_burst");
+        (t.judgement, t.measured_ms, v.passed)
+    };
+    assert_eq!(judged("400ms"), (Judgement::Pass, Some(400.0), true));
+    assert_eq!(judged("399ms"), (Judgement::Fail, Some(400.0), false));
 }
 
 #[test]
