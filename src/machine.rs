@@ -55,19 +55,31 @@ pub fn hint(not_sent: u64, max_in_flight: usize, lagging: bool, usage: &Usage) -
              load.max_in_flight, or shorten the prompts"
         ));
     }
+    let (used, cores) = (usage.cores_used(), usage.cores);
+    let saturated = used >= 0.8 * cores as f64;
+    let busy = usage.load_average.filter(|l| *l > cores as f64);
     if not_sent > 0 {
-        return Some(format!(
-            "{not_sent} requests were not sent: load.max_in_flight ({max_in_flight}) requests were already out; \
-             raise it, or shard the load over several processes"
-        ));
+        // A starved process reads its answers late, so requests stay out longer: more room would not help.
+        let out = format!(
+            "{not_sent} requests were not sent: load.max_in_flight ({max_in_flight}) requests were already out"
+        );
+        return Some(match (saturated, busy) {
+            (true, _) => format!(
+                "{out} while the generator used {used:.1} of {cores} CPU cores, reading answers late: it needs \
+                 more CPU; shard the load over processes or machines"
+            ),
+            (false, Some(load)) => format!(
+                "{out} while the machine was busy (load average {load:.1} on {cores} cores), delaying the generator's \
+                 reading of answers: run on a quieter machine"
+            ),
+            (false, None) => format!("{out}; raise it, or shard the load over several processes"),
+        });
     }
     if !lagging {
         return None;
     }
-    let (used, cores) = (usage.cores_used(), usage.cores);
-    let busy = usage.load_average.filter(|l| *l > cores as f64);
     Some(match busy {
-        _ if used >= 0.8 * cores as f64 => format!(
+        _ if saturated => format!(
             "the generator used {used:.1} of {cores} CPU cores: it needs more CPU; shard the load over processes or machines"
         ),
         Some(load) => format!(
@@ -213,7 +225,16 @@ mod tests {
         let files = hint(988, 2000, true, &usage(1.0, None, 988)).unwrap();
         assert!(files.starts_with("988 requests could not open a socket") && files.contains("(1024)"), "{files}");
         let in_flight = hint(5, 2000, true, &usage(1.0, None, 0)).unwrap();
-        assert!(in_flight.contains("max_in_flight (2000)"), "{in_flight}");
+        assert!(in_flight.contains("max_in_flight (2000)") && in_flight.contains("raise it"), "{in_flight}");
+        // The same cap reached while the generator used 16 of its 20 CPU-seconds (0.8 of 2 cores): the CPU.
+        let starved = hint(5, 2000, true, &usage(16.0, None, 0)).unwrap();
+        assert!(starved.contains("used 1.6 of 2 CPU cores") && !starved.contains("raise it"), "{starved}");
+        let below = hint(5, 2000, true, &usage(15.9, None, 0)).unwrap();
+        assert!(below.contains("raise it"), "just below 80% of the cores: {below}");
+        // Below it, on a machine with a load average of 2.5 on 2 cores: other processes delayed the generator.
+        let busy = hint(5, 2000, true, &usage(15.9, Some(2.5), 0)).unwrap();
+        assert!(busy.contains("machine was busy (load average 2.5 on 2 cores)") && !busy.contains("raise it"));
+        assert!(hint(5, 2000, true, &usage(15.9, Some(2.0), 0)).unwrap().contains("raise it"), "2.0 is not past 2");
         let memory = hint(7, 2000, true, &Usage { not_sent_memory: 7, ..usage(1.0, None, 0) }).unwrap();
         assert!(memory.starts_with("7 requests were not sent: their prompts") && memory.contains("max_request_memory"));
         assert_eq!(hint(0, 2000, false, &usage(19.0, Some(9.0), 0)), None, "no lag, nothing to explain");

@@ -252,8 +252,9 @@ pub fn targets_verdict_text(v: &crate::sla::Verdict) -> String {
     } else if n == 0 {
         "NO TARGETS: the scenario's [sla] sets none".to_string()
     } else if v.generator_bound() {
+        let holds = if failed == 1 { "it holds" } else { "each holds" };
         format!(
-            "GENERATOR-BOUND: {failed} of {n} SLA targets missed, but each holds without what the generator added \
+            "GENERATOR-BOUND: {failed} of {n} SLA targets missed, but {holds} without what the generator added \
              (its lag, the requests it never sent, or its in-process mock's lateness): the generator's own limits \
              explain the result, not the target"
         )
