@@ -279,15 +279,7 @@ fn routing_in_a_line(out: &mut String, summary: &Summary) {
 
 /// Who served, most first, as shares: "served by default 78.3%, fallback 11.4%".
 fn served_by_shares(summary: &Summary) -> Option<String> {
-    let (groups, sent) = servers(summary)?;
-    let list: Vec<String> =
-        groups.iter().map(|g| format!("{} {:.1}%", g.name, g.counts.total as f64 * 100.0 / sent)).collect();
-    Some(format!(
-        "served by {}{}{}",
-        list.join(", "),
-        of_the_sent(summary),
-        failed_attempts_note(summary).unwrap_or_default()
-    ))
+    served_by_list(summary, "served by ", |name, _, share| format!("{name} {share:.1}%"))
 }
 
 /// The tier table, failover, who served, regions, hedges and retry reasons, when the run routed.

@@ -23,33 +23,27 @@ pub(super) fn generator_remark(t: &crate::sla::TargetResult) -> Option<String> {
 
 /// Who served the requests, most first, when the run says who (served-by is set, or more than one upstream).
 pub(super) fn served_by_line(summary: &Summary) -> Option<String> {
-    let (groups, sent) = servers(summary)?;
-    let list: Vec<String> = groups
-        .iter()
-        .map(|g| format!("{} {} ({:.1}%)", g.name, g.counts.total, g.counts.total as f64 * 100.0 / sent))
-        .collect();
-    let attempts = failed_attempts_note(summary).unwrap_or_default();
-    Some(format!("served by: {}{}{attempts}", list.join(", "), of_the_sent(summary)))
+    served_by_list(summary, "served by: ", |name, n, share| format!("{name} {n} ({share:.1}%)"))
 }
 
-/// The upstreams, most served first, and the requests they were sent, the whole of their shares (a request
-/// never sent went to no one); none when the run does not say who served.
-pub(super) fn servers(summary: &Summary) -> Option<(Vec<&GroupSummary>, f64)> {
+/// "served by" `lead`, then each upstream as `item` writes it (name, requests, percent of those sent), most
+/// first; what the shares are of when some requests were never sent (a request never sent went to no one); and
+/// the gateway's failed attempts. None when the run does not say who served.
+pub(super) fn served_by_list(summary: &Summary, lead: &str, item: fn(&str, u64, f64) -> String) -> Option<String> {
     if summary.scenario.served_by.is_none() && summary.upstreams.len() < 2 {
         return None;
     }
     let mut groups: Vec<&GroupSummary> = summary.upstreams.iter().collect();
     groups.sort_by(|a, b| b.counts.total.cmp(&a.counts.total).then(a.name.cmp(&b.name)));
-    let sent = groups.iter().map(|g| g.counts.total).sum::<u64>().max(1) as f64;
-    Some((groups, sent))
-}
-
-/// Says what the shares are of when some requests were never sent: " (shares of the 33422 requests sent)".
-pub(super) fn of_the_sent(summary: &Summary) -> String {
-    match summary.counts.not_sent {
+    let sent: u64 = groups.iter().map(|g| g.counts.total).sum();
+    let share = |n: u64| n as f64 * 100.0 / sent.max(1) as f64;
+    let list: Vec<String> = groups.iter().map(|g| item(&g.name, g.counts.total, share(g.counts.total))).collect();
+    let of_the_sent = match summary.counts.not_sent {
         0 => String::new(),
-        _ => format!(" (shares of the {} requests sent)", summary.counts.total - summary.counts.not_sent),
-    }
+        _ => format!(" (shares of the {sent} requests sent)"),
+    };
+    let attempts = failed_attempts_note(summary).unwrap_or_default();
+    Some(format!("{lead}{}{of_the_sent}{attempts}", list.join(", ")))
 }
 
 /// The attempts a gateway's served-by list reported failing on each upstream before another served, as a
