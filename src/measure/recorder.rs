@@ -208,6 +208,10 @@ impl Recorder {
         }
         let r = &mut self.result;
         r.counts.add(&s.outcome);
+        // Its latency comes from its interval series (fold_interval).
+        if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
+            class.add(&s.outcome, None);
+        }
         r.elapsed = r.elapsed.max(s.done);
         r.last_due = r.last_due.max(s.intended);
         r.sessions.observe(s);
@@ -263,11 +267,8 @@ impl Recorder {
         let latency = micros(s.done.saturating_sub(s.intended));
         let service = micros(s.done.saturating_sub(sent));
         let lag = micros(sent.saturating_sub(s.intended));
-        if measured {
-            r.latency.saturating_record(latency);
-            r.service_time.saturating_record(service);
-        }
-        r.lag.saturating_record(lag);
+        // Into this second's series only: the run-wide latency, service time, lag, tier and class histograms take
+        // them as the second closes (fold_interval), one record a request instead of two.
         let tiers = self.result.tiers.len();
         let series = [Some(0), Some(1), Some(2), s.served.map(|t| 3 + t as usize), Some(3 + tiers + s.class as usize)];
         for ((i, value), is_latency) in
@@ -299,9 +300,6 @@ impl Recorder {
     fn record_routing(&mut self, s: &Sample) {
         let r = &mut self.result;
         let e2e = s.done.saturating_sub(s.intended);
-        if let Some((_, class)) = r.classes.get_mut(s.class as usize) {
-            class.add(&s.outcome, (s.outcome != Outcome::Cancelled).then_some(e2e));
-        }
         r.phases.observe(s);
         if let Some((_, tier)) = s.hedged_away.and_then(|t| r.tiers.get_mut(t as usize)) {
             tier.hedged_away += 1;
@@ -316,7 +314,7 @@ impl Recorder {
             }
         }
         if let Some((_, tier)) = s.served.and_then(|t| r.tiers.get_mut(t as usize)) {
-            tier.serve(s, e2e);
+            tier.serve(s);
         }
         if let (Some(t), Some(sent)) = (&s.stream, s.sent) {
             r.stream.observe(t, s.intended, sent);
@@ -333,19 +331,19 @@ impl Recorder {
     }
 
     fn close_interval(&mut self) {
-        let overall = &self.interval[0].1;
-        if overall.is_empty() {
-            return;
-        }
-        if let Some(show) = &mut self.snapshot {
-            show(&self.result, self.episodes.as_ref().is_some_and(|e| e.open()));
-        }
+        self.fold_interval();
         let t = self.interval_second;
-        let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });
-        row.p50_ms = Some(ms(overall.value_at_quantile(0.50)));
-        let p99 = overall.value_at_quantile(0.99);
-        row.p99_ms = Some(ms(p99));
-        self.live.last_p99_us.store(p99, Ordering::Relaxed);
+        let overall = &self.interval[0].1;
+        if !overall.is_empty() {
+            if let Some(show) = &mut self.snapshot {
+                show(&self.result, self.episodes.as_ref().is_some_and(|e| e.open()));
+            }
+            let row = self.rows.entry(t).or_insert_with(|| TimelineRow { t_s: t, ..Default::default() });
+            row.p50_ms = Some(ms(overall.value_at_quantile(0.50)));
+            let p99 = overall.value_at_quantile(0.99);
+            row.p99_ms = Some(ms(p99));
+            self.live.last_p99_us.store(p99, Ordering::Relaxed);
+        }
         for (tag, h) in &mut self.interval {
             if let (Some(sink), false) = (&mut self.hlog, h.is_empty()) {
                 if let Err(e) = sink.write(h, Duration::from_secs(t), Duration::from_secs(1), tag) {
@@ -354,6 +352,25 @@ impl Recorder {
                 }
             }
             h.reset();
+        }
+    }
+
+    /// Adds this second's series to the run-wide histograms they are a part of: overall latency, service time and
+    /// lag, each tier's served latency and each class's latency. The upstreams' series are left: their groups
+    /// record each request themselves (an upstream's row can be `(other)`).
+    fn fold_interval(&mut self) {
+        let r = &mut self.result;
+        let (tiers, classes) = (r.tiers.len(), r.classes.len());
+        for (i, (_, h)) in self.interval.iter().enumerate().filter(|(_, (_, h))| !h.is_empty()) {
+            let whole = match i {
+                0 => &mut r.latency,
+                1 => &mut r.service_time,
+                2 => &mut r.lag,
+                i if i < 3 + tiers => &mut r.tiers[i - 3].1.served.latency,
+                i if i < 3 + tiers + classes => &mut r.classes[i - 3 - tiers].1.latency,
+                _ => break,
+            };
+            whole.add(h).expect("the series and the run's histograms have one range");
         }
     }
 
@@ -444,153 +461,4 @@ fn upstream_row<'r>(r: &'r mut RunResult, name: &str) -> &'r mut Group {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sample::{Attempt, ErrorKind};
-
-    fn sample(intended_ms: u64, sent_ms: Option<u64>, done_ms: u64, outcome: Outcome) -> Sample {
-        Sample {
-            sent: sent_ms.map(Duration::from_millis),
-            outcome,
-            ..Sample::not_sent(Duration::from_millis(intended_ms), Duration::from_millis(done_ms))
-        }
-    }
-
-    #[test]
-    fn merging_two_halves_gives_the_whole_exactly() {
-        let tiers = ["a".to_string(), "b".to_string()];
-        let recorder = || Recorder::new(Arc::default(), &tiers, &["c".to_string()], &[], None);
-        let (mut whole, mut even, mut odd) = (recorder(), recorder(), recorder());
-        for i in 0..2_000u64 {
-            let outcome = match i % 17 {
-                0 => Outcome::Error(ErrorKind::Status(503)),
-                1 => Outcome::Timeout,
-                2 => Outcome::NotSent,
-                3 => Outcome::Cancelled,
-                _ => Outcome::Ok,
-            };
-            let sent = (outcome != Outcome::NotSent).then_some(i * 3);
-            let done = i * 3 + 1 + (i * 7919) % 400;
-            let mut s = sample(i * 3, sent, done, outcome.clone());
-            if sent.is_some() {
-                let tier = (i % 3 == 0) as u16;
-                s.attempts = vec![Attempt {
-                    tier,
-                    region: None,
-                    outcome: outcome.clone(),
-                    elapsed: Duration::from_millis(done - i * 3),
-                    over_budget: false,
-                    phases: None,
-                }];
-                s.served = (outcome == Outcome::Ok).then_some(tier);
-                s.tokens = Some((10, i % 50));
-            }
-            whole.record(&s);
-            if i % 2 == 0 { &mut even } else { &mut odd }.record(&s);
-        }
-        let whole = whole.finish().0;
-        let mut merged = even.finish().0;
-        merged.merge(&odd.finish().0).unwrap();
-        assert_eq!(merged.counts, whole.counts);
-        assert!(whole.counts.cancelled > 100, "the mix has cancelled requests");
-        assert_eq!(merged.cancellations.requests, whole.cancellations.requests);
-        assert_eq!(merged.latency, whole.latency);
-        assert_eq!(merged.service_time, whole.service_time);
-        assert_eq!(merged.errors, whole.errors);
-        for ((_, m), (_, w)) in merged.tiers.iter().zip(&whole.tiers) {
-            assert_eq!((m.attempts.counts, m.served.counts), (w.attempts.counts, w.served.counts));
-            assert_eq!(m.attempts.latency, w.attempts.latency);
-            assert_eq!((m.prompt_tokens, m.completion_tokens), (w.prompt_tokens, w.completion_tokens));
-        }
-        assert_eq!(merged.classes[0].1.latency, whole.classes[0].1.latency);
-        let rows = |r: &RunResult| r.timeline.iter().map(|t| (t.t_s, t.offered, t.ok, t.sent)).collect::<Vec<_>>();
-        assert_eq!(rows(&merged), rows(&whole));
-        // And the measurements survive their JSON form unchanged.
-        let back: RunResult = serde_json::from_str(&serde_json::to_string(&merged).unwrap()).unwrap();
-        assert_eq!((back.counts, &back.latency, &back.lag), (merged.counts, &merged.latency, &merged.lag));
-    }
-
-    #[test]
-    fn every_sample_is_counted_once_overall_and_per_row() {
-        let mut r = Recorder::new(Arc::default(), &[], &[], &[], None);
-        r.record(&sample(0, Some(0), 10, Outcome::Ok));
-        r.record(&sample(500, Some(501), 1600, Outcome::Error(ErrorKind::Status(503))));
-        r.record(&sample(900, None, 900, Outcome::NotSent));
-        r.record(&sample(1200, Some(1200), 2300, Outcome::Timeout));
-        r.record(&sample(1300, Some(1300), 1450, Outcome::Cancelled));
-        let res = r.finish().0;
-        let c = res.counts;
-        assert_eq!((c.total, c.ok, c.error, c.timeout, c.not_sent, c.cancelled), (5, 1, 1, 1, 1, 1));
-        assert_eq!(c.total, c.ok + c.error + c.timeout + c.not_sent + c.cancelled);
-        for row in &res.timeline {
-            assert_eq!(row.offered, row.ok + row.error + row.timeout + row.not_sent + row.cancelled);
-        }
-        // Availability leaves out the request whose client hung up: 1 ok of the 4 judged.
-        assert_eq!(res.availability(), Some(0.25));
-        assert_eq!(res.cancellations.requests, 1);
-        assert_eq!(res.timeline[0].offered, 3);
-        // Who served: the 4 sent, none named, under `unknown`; the one never sent went to no one.
-        let served: Vec<(&str, u64)> = res.upstreams.iter().map(|(n, g)| (n.as_str(), g.counts.total)).collect();
-        assert_eq!(served, [("unknown", 4)]);
-        assert_eq!(res.timeline[0].served_by, BTreeMap::from([("unknown".to_string(), 2)]));
-        assert_eq!(res.errors.get("status 503"), Some(&1));
-        // Latency counts from the intended time: 1,100 ms for the second request though it was sent 1 ms late.
-        assert!((ms(res.latency.max()) - 1100.0).abs() < 2.0);
-        // The cancelled request has no latency (its lag is counted: the generator's).
-        assert_eq!((res.latency.len(), res.service_time.len(), res.lag.len()), (3, 3, 4));
-    }
-
-    /// A sink that fails at its `fail_at`-th write (1-based), counting the writes it was given.
-    struct Failing {
-        writes: Arc<AtomicU64>,
-        fail_at: u64,
-    }
-
-    impl Failing {
-        fn write(&mut self) -> std::io::Result<()> {
-            let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
-            match n >= self.fail_at {
-                true => Err(std::io::Error::from_raw_os_error(libc::ENOSPC)),
-                false => Ok(()),
-            }
-        }
-    }
-
-    impl RequestSink for Failing {
-        fn write(&mut self, _: &Sample, _: Option<&str>) -> std::io::Result<()> {
-            Failing::write(self)
-        }
-        fn finish(self: Box<Self>) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl IntervalSink for Failing {
-        fn write(&mut self, _: &Histogram<u64>, _: Duration, _: Duration, _: &str) -> std::io::Result<()> {
-            Failing::write(self)
-        }
-        fn finish(self: Box<Self>) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_sink_that_fails_is_dropped_and_the_result_is_whole() {
-        let (hlog_writes, request_writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let hlog = Failing { writes: hlog_writes.clone(), fail_at: 2 };
-        let mut r = Recorder::new(Arc::default(), &[], &[], &[], Some(Box::new(hlog)));
-        r.write_requests(Box::new(Failing { writes: request_writes.clone(), fail_at: 3 }));
-        for i in 0..10u64 {
-            r.record(&sample(i * 400, Some(i * 400), i * 400 + 5, Outcome::Ok));
-        }
-        let (res, errors) = r.finish();
-        assert_eq!(res.counts.total, 10);
-        assert_eq!(res.counts.ok, 10);
-        assert_eq!(res.timeline.len(), 4, "seconds 0 to 3");
-        assert_eq!(request_writes.load(Ordering::Relaxed), 3, "no write after the failed one");
-        assert_eq!(hlog_writes.load(Ordering::Relaxed), 2, "the interval log is dropped at its failure too");
-        // The third request (at 800 ms) fails requests.parquet before the second interval closes (at 1 s).
-        assert!(matches!(errors[..], [SinkError::Requests(_), SinkError::Intervals(_)]), "{errors:?}");
-        assert!(errors[0].to_string().contains("No space left on device"), "{}", errors[0]);
-    }
-}
+mod tests;

@@ -75,9 +75,10 @@ pub struct TierStats {
 }
 
 impl TierStats {
-    /// A logical request this tier answered: its end-to-end latency, stream timing and tokens.
-    pub(super) fn serve(&mut self, s: &Sample, e2e: Duration) {
-        self.served.add(&s.outcome, Some(e2e));
+    /// A logical request this tier answered: its count, stream timing and tokens. Its end-to-end latency is the
+    /// recorder's to add, a second's at a time.
+    pub(super) fn serve(&mut self, s: &Sample) {
+        self.served.add(&s.outcome, None);
         if let Some(first) = s.stream.and_then(|st| st.first_token) {
             self.ttft.get_or_insert_with(new_histogram).saturating_record(micros(first.saturating_sub(s.intended)));
         }

@@ -403,19 +403,7 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
 /// requests never sent, and latency without the lateness of an in-process mock (which shares the generator's
 /// CPU). Only then can the generator explain the result; any other miss is the target's.
 fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &RunResult) {
-    let c = result.counts;
-    let sent = crate::measure::Counts { total: c.total - c.not_sent, not_sent: 0, ..c };
-    let without_generator = scope_targets("", limits, sent, &result.service_time);
-    for (t, alone) in targets.iter_mut().zip(without_generator) {
-        if t.judgement != Judgement::Pass && alone.judgement == Judgement::Pass {
-            t.generator_bound = true;
-            let why = match t.measured_ratio {
-                Some(_) => "it holds without the requests the generator never sent",
-                None => "it holds on service time: the generator's lag explains the miss",
-            };
-            t.note = Some(why.into());
-        }
-    }
+    mark_held_without_generator(targets, limits, result.counts, &result.service_time);
     let Some(mocks) = result.mock_timing.as_ref().filter(|m| !m.lateness.is_empty()) else { return };
     // Latency targets follow availability in scope_targets' order.
     let latency_targets = targets.iter_mut().skip(usize::from(limits.availability.is_some()));
@@ -425,6 +413,28 @@ fn mark_generator_bound(targets: &mut [TargetResult], limits: &Limits, result: &
                 t.generator_bound = true;
                 t.note = Some(why);
             }
+        }
+    }
+}
+
+/// Marks a scope's missed targets that hold on what the target alone decides as the generator's: availability
+/// without the requests the generator never sent, latency on `generator_free` (service time, without the lag).
+fn mark_held_without_generator(
+    targets: &mut [TargetResult],
+    limits: &Limits,
+    counts: crate::measure::Counts,
+    generator_free: &Histogram<u64>,
+) {
+    let sent = crate::measure::Counts { total: counts.total - counts.not_sent, not_sent: 0, ..counts };
+    let without_generator = scope_targets("", limits, sent, generator_free);
+    for (t, alone) in targets.iter_mut().zip(without_generator) {
+        if t.judgement != Judgement::Pass && alone.judgement == Judgement::Pass {
+            t.generator_bound = true;
+            let why = match t.measured_ratio {
+                Some(_) => "it holds without the requests the generator never sent",
+                None => "it holds on service time: the generator's lag explains the miss",
+            };
+            t.note = Some(why.into());
         }
     }
 }
@@ -456,7 +466,10 @@ pub fn evaluate(sla: &Sla, result: &RunResult) -> Verdict {
     for (name, limits) in &sla.class {
         match result.classes.iter().find(|(n, _)| n == name) {
             Some((_, g)) if g.counts.total > 0 => {
-                targets.extend(scope_targets(&format!("class {name}"), limits, g.counts, &g.latency))
+                let mut class = scope_targets(&format!("class {name}"), limits, g.counts, &g.latency);
+                // A class has no service-time histogram: only its availability can be the generator's.
+                mark_held_without_generator(&mut class, limits, g.counts, &g.latency);
+                targets.extend(class);
             }
             _ => unmatched_scopes.push(format!("sla.class.{name}")),
         }
