@@ -36,7 +36,10 @@ pub fn fmt_seconds(s: f64) -> String {
 
 /// Milliseconds as people read them: `2.35s`, `148.7ms`, `0.36ms`.
 pub fn fmt_ms(v: f64) -> String {
-    if v >= 1000.0 {
+    if v == 0.0 {
+        // An exact zero (nothing failed, nothing added) reads as one, not as a rounded "0.00ms".
+        "0ms".into()
+    } else if v >= 1000.0 {
         format!("{:.2}s", v / 1000.0)
     } else if v >= 10.0 {
         format!("{v:.1}ms")
@@ -308,6 +311,14 @@ mod tests {
         assert_eq!(
             [fmt_seconds(7.0), fmt_seconds(7.2), fmt_seconds(7.25), fmt_seconds(0.6), fmt_seconds(1.5004)],
             ["7s", "7.2s", "7.25s", "0.6s", "1.5s"]
+        );
+    }
+
+    #[test]
+    fn milliseconds_read_at_their_scale_and_an_exact_zero_as_zero() {
+        assert_eq!(
+            [fmt_ms(2345.0), fmt_ms(148.74), fmt_ms(0.364), fmt_ms(0.004), fmt_ms(0.0), fmt_ms(-0.0)],
+            ["2.35s", "148.7ms", "0.36ms", "0.00ms", "0ms", "0ms"]
         );
     }
 

@@ -62,7 +62,7 @@ pub(super) fn episode_line(e: &Episode, failover_possible: bool) -> String {
         e.requests,
         e.failed,
         by.join(", "),
-        if e.error_burst_ms == 0.0 { "0ms".to_string() } else { fmt_ms(e.error_burst_ms) }
+        fmt_ms(e.error_burst_ms)
     )
 }
 

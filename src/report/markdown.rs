@@ -89,11 +89,12 @@ fn targets(out: &mut String, summary: &Summary) {
 /// Latency, service time and lag (and how attempts began, when the client timed it), the counts, the errors,
 /// and for streamed answers, goodput and tokens their own tables.
 fn latency(out: &mut String, summary: &Summary) {
+    // Each phase row says what it counts: attempts, or new connections (far fewer, and mostly at the start).
     let phases = [
-        ("headers (send to answer head)", &summary.headers_ms),
-        ("wait for a connection (max_connections)", &summary.connection_wait_ms),
-        ("TCP connect", &summary.connect_ms),
-        ("TLS handshake", &summary.tls_ms),
+        ("headers", "attempts, from send to answer head", &summary.headers_ms),
+        ("wait for a connection", "attempts, under max_connections", &summary.connection_wait_ms),
+        ("TCP connect", "new connections", &summary.connect_ms),
+        ("TLS handshake", "new connections", &summary.tls_ms),
     ];
     let rows = [
         ("latency", &summary.latency_ms),
@@ -101,8 +102,12 @@ fn latency(out: &mut String, summary: &Summary) {
         ("dispatcher lag", &summary.lag_ms),
     ]
     .into_iter()
-    .chain(phases.into_iter().filter_map(|(label, p)| p.as_ref().map(|p| (label, p))))
     .map(|(label, p)| percentile_cells(label, p))
+    .chain(
+        phases
+            .into_iter()
+            .filter_map(|(name, of, p)| p.as_ref().map(|p| percentile_cells(&format!("{name} ({} {of})", p.count), p))),
+    )
     .collect::<Vec<_>>();
     table(out, &PERCENTILE_HEADS, &rows);
     let c = &summary.counts;
@@ -153,7 +158,7 @@ fn routing(out: &mut String, summary: &Summary) {
         let f = &summary.failover;
         let _ = writeln!(
             out,
-            "\nFailover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; added latency p99 {}.",
+            "\nFailover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; the attempts before the serving one added p99 {}.",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,

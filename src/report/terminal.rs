@@ -298,7 +298,7 @@ fn routing(out: &mut String, summary: &Summary) {
         let _ = writeln!(
             out,
             "  failover: {} requests ({:.2}%) went to another tier, {} rescued, {} saved by a retry on the same \
-             tier; added latency p50 {} p99 {}; availability before failover {}",
+             tier; the attempts before the serving one added p50 {} p99 {}; availability before failover {}",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,

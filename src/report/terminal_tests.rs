@@ -4,6 +4,7 @@
 use super::terminal::achieved_below_offered;
 use super::*;
 use crate::measure::{Episode, Primary};
+use crate::sla::Judgement;
 
 /// A summary of an empty run of this scenario, with `total` requests offered over 10 s.
 fn summary(extra: &str, total: u64) -> Summary {
@@ -155,4 +156,34 @@ fn served_by_shares_are_of_the_requests_sent_and_say_so_when_some_were_not() {
     // Everything sent: the shares need no word.
     s.counts = Counts { total: 600, ok: 600, error: 0, timeout: 0, not_sent: 0, cancelled: 0 };
     assert_eq!(served_by_line(&s).unwrap(), "served by: primary 450 (75.0%), fallback 150 (25.0%)");
+}
+
+#[test]
+fn a_target_shows_what_its_verdict_rests_on_and_a_generator_bound_one_whose_miss_it_is() {
+    let target = |name: &str, judgement, note: &str, generator_bound| crate::sla::TargetResult {
+        name: name.into(),
+        limit: "1s".into(),
+        measured_ms: Some(0.0),
+        measured_ratio: None,
+        measured_count: None,
+        interval: None,
+        samples: 0,
+        more_requests: None,
+        judgement,
+        passed: judgement == Judgement::Pass,
+        note: Some(note.into()),
+        generator_bound,
+    };
+    let mut s = summary("", 10);
+    s.verdict.targets = vec![
+        target("max_error_burst", Judgement::Pass, "no failover episode", false),
+        target("p99", Judgement::Fail, "it holds on service time", true),
+    ];
+    let out = text(&s, Detail::Brief);
+    let row = |name: &str| out.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    // A ✓ on nothing measured says so, and an exact zero reads "0ms".
+    assert!(row("max_error_burst").ends_with("0ms                            (no failover episode)"), "{out}");
+    // The generator's note is on its own line, once, not in the row.
+    assert!(!row("p99").contains("service time"), "{out}");
+    assert_eq!(out.matches("the generator's: it holds on service time").count(), 1, "{out}");
 }

@@ -4,11 +4,12 @@ use super::*;
 
 pub(super) use crate::units::fmt_seconds;
 
-/// What a target's row adds after its numbers: how many more requests would settle it, and for a window target
-/// which window was worst.
+/// What a target's row adds after its numbers: how many more requests would settle it, and what the verdict rests
+/// on (the worst window or episode, or that there was nothing to measure: "no failover episode" beside a ✓ and a
+/// 0). A generator-bound target's note is [`generator_remark`]'s.
 pub(super) fn target_remark(t: &crate::sla::TargetResult) -> Option<String> {
     let more = t.more_requests.map(|m| format!("≈{m} more requests would settle it"));
-    let window = t.note.as_ref().filter(|_| t.name.ends_with("window")).map(|note| format!("({note})"));
+    let window = t.note.as_ref().filter(|_| !t.generator_bound).map(|note| format!("({note})"));
     match (more, window) {
         (Some(m), Some(w)) => Some(format!("{m}  {w}")),
         (m, w) => m.or(w),
@@ -168,7 +169,10 @@ pub(super) fn tier_cells(t: &TierSummary) -> [String; 7] {
     ]
 }
 
-pub(super) const TIER_HEADINGS: [&str; 7] = ["tier", "attempts", "availability", "served", "p50", "p99", "cost"];
+/// Per attempt but for `served` and `cost`: "attempts ok" is the tier's availability as the provider delivered
+/// it, before failover, not the run's availability per request.
+pub(super) const TIER_HEADINGS: [&str; 7] =
+    ["tier", "attempts", "attempts ok", "served", "attempt p50", "attempt p99", "cost"];
 
 /// The generator fell behind: by how much, and the hint that fits the evidence.
 pub(super) fn generator_warning(summary: &Summary) -> String {

@@ -126,8 +126,9 @@ fn line(elapsed: Duration, planned: Duration, ended: u64, rate_per_s: f64, p99_u
         format!("{elapsed:.0} s (the {planned:.0} s schedule is over: the last answers and turns)")
     };
     format!(
-        "slacheck: {at}, {ended} requests ended ({rate_per_s:.1}/s), {failed} errors or timeouts, \
-         last second's p99 {}",
+        "slacheck: {at}, {ended} requests ended ({rate_per_s:.1}/s over the last {} s), {failed} errors or \
+         timeouts, last second's p99 {}",
+        LINE_EVERY.as_secs(),
         fmt_ms(p99_us as f64 / 1000.0),
     )
 }
@@ -141,13 +142,14 @@ mod tests {
         let l = line(Duration::from_millis(20_040), Duration::from_secs(60), 8_600, 429.96, 149_200, 3);
         assert_eq!(
             l,
-            "slacheck: 20 s of 60 s, 8600 requests ended (430.0/s), 3 errors or timeouts, last second's p99 149.2ms"
+            "slacheck: 20 s of 60 s, 8600 requests ended (430.0/s over the last 10 s), 3 errors or timeouts, \
+             last second's p99 149.2ms"
         );
         let past = line(Duration::from_secs(20), Duration::from_secs(15), 240, 12.0, 2_994_200, 0);
         assert_eq!(
             past,
-            "slacheck: 20 s (the 15 s schedule is over: the last answers and turns), 240 requests ended (12.0/s), \
-             0 errors or timeouts, last second's p99 2.99s"
+            "slacheck: 20 s (the 15 s schedule is over: the last answers and turns), 240 requests ended \
+             (12.0/s over the last 10 s), 0 errors or timeouts, last second's p99 2.99s"
         );
     }
 
