@@ -149,8 +149,8 @@ fn phases(out: &mut String, summary: &Summary) {
         }
         let _ = writeln!(
             out,
-            "  (connect: each of the {} connections requests opened, {} more before the run; headers: send to \
-             answer head)",
+            "  (connect: each of the {} connections opened during the run, not the {} opened before it; headers: \
+             each attempt, from send to answer head)",
             summary.connections_opened, summary.connections_preopened
         );
     }
