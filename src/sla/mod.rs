@@ -368,11 +368,6 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
     };
     (0..first.len())
         .map(|k| {
-            // Worst: the lowest availability, or the highest latency.
-            let badness = |t: &TargetResult| t.measured_ratio.map(|r| -r).or(t.measured_ms).unwrap_or(f64::INFINITY);
-            let worst = (0..per_window.len())
-                .max_by(|a, b| badness(&per_window[*a][k]).total_cmp(&badness(&per_window[*b][k])))
-                .unwrap_or(0);
             let judgements: Vec<Judgement> = per_window.iter().map(|w| w[k].judgement).collect();
             let judgement = if judgements.contains(&Judgement::Fail) {
                 Judgement::Fail
@@ -382,6 +377,15 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
                 Judgement::Pass
             };
             let failing = judgements.iter().filter(|j| **j == Judgement::Fail).count();
+            // The window shown is the worst of those judged as the target is (the lowest availability, or the
+            // highest latency), so that its figures and interval bear out the verdict: an undecided target shows
+            // an undecided window, not a worse one that passed.
+            let badness = |t: &TargetResult| t.measured_ratio.map(|r| -r).or(t.measured_ms).unwrap_or(f64::INFINITY);
+            let worst = (0..per_window.len())
+                .filter(|i| judgements[*i] == judgement)
+                .max_by(|a, b| badness(&per_window[*a][k]).total_cmp(&badness(&per_window[*b][k])))
+                .unwrap_or(0);
+            let which = if judgement == Judgement::InsufficientData { "worst undecided" } else { "worst" };
             let w = &per_window[worst][k];
             TargetResult {
                 name: format!("{} in every window", first[k].name),
@@ -391,7 +395,11 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
                 more_requests: (judgement == Judgement::InsufficientData)
                     .then(|| per_window.iter().filter_map(|w| w[k].more_requests).max())
                     .flatten(),
-                note: Some(format!("worst of {} windows: {}; {failing} missed", per_window.len(), window_text(worst))),
+                note: Some(format!(
+                    "{which} of {} windows: {}; {failing} missed",
+                    per_window.len(),
+                    window_text(worst)
+                )),
                 ..w.clone()
             }
         })
