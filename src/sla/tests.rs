@@ -521,3 +521,33 @@ fn each_outcome_has_its_word_and_code() {
         assert_eq!(serde_json::to_value(outcome).unwrap(), word, "summary.json writes the same word");
     }
 }
+
+#[test]
+fn a_window_target_shows_the_worst_window_judged_as_it_is_and_asks_for_what_any_window_needs() {
+    use crate::sample::Outcome;
+    let judged = |windows: &[(u64, u64)]| {
+        let mut r = recorder();
+        let bounds: Vec<(f64, f64)> = (0..windows.len()).map(|w| (w as f64, w as f64 + 1.0)).collect();
+        r.watch_windows(&bounds);
+        for (w, (ok, total)) in windows.iter().enumerate() {
+            for i in 0..*total {
+                let outcome = if i < *ok { Outcome::Ok } else { Outcome::Error(crate::sample::ErrorKind::Status(503)) };
+                r.record(&request(1_000 * w as u64 + i * 900 / total, 5, outcome));
+            }
+        }
+        let v = evaluate(&sla("availability = \"99%\"\nwindow = \"1s\""), &r.finish().0);
+        v.targets.into_iter().find(|t| t.name == "availability in every window").unwrap()
+    };
+    // Both fail (95% and 98% of 2,000, each Wilson interval below 99%): the lower one is shown.
+    let t = judged(&[(1_960, 2_000), (1_900, 2_000)]);
+    assert_eq!((t.judgement, t.measured_ratio), (Judgement::Fail, Some(0.95)));
+    assert_eq!(t.note.as_deref(), Some("worst of 2 windows: 1s..2s; 2 missed"));
+    // Both undecided: 98 of 100 (Wilson 0.930..0.9945) and 199 of 200 (0.9722..0.9991). The lower is shown,
+    // but the target asks for what the other needs, 1,322 more (the share rule's test works it out).
+    let t = judged(&[(98, 100), (199, 200)]);
+    assert_eq!((t.judgement, t.measured_ratio), (Judgement::InsufficientData, Some(0.98)));
+    assert_eq!(
+        (t.more_requests, t.note.as_deref()),
+        (Some(1_322), Some("worst undecided of 2 windows: 0s..1s; 0 missed"))
+    );
+}
