@@ -95,7 +95,10 @@ fn the_knee_of_a_token_bucket_is_its_rate() {
     assert_eq!(rows.len(), steps.len(), "{}", s.stdout);
     let rates: Vec<f64> =
         rows.iter().map(|l| l.split_whitespace().next().unwrap().trim_end_matches("/s").parse().unwrap()).collect();
-    assert!(rates.windows(2).all(|w| w[0] < w[1]), "by rate: {rates:?}");
+    // A step the generator spoiled on a busy machine is run again at its rate: two rows of one rate.
+    let repeats = steps.iter().filter(|s| s["again"] == true).count();
+    assert!(rates.windows(2).all(|w| w[0] <= w[1]), "by rate: {rates:?}");
+    assert_eq!(rates.windows(2).filter(|w| w[0] == w[1]).count(), repeats, "by rate: {rates:?}");
 }
 
 #[test]
@@ -289,7 +292,7 @@ fn a_first_step_undecided_while_the_generator_stalls_is_judged_again_once() {
     assert_eq!((steps[0]["again"].as_bool(), steps[1]["again"].as_bool()), (None, Some(true)));
     assert!(steps[0]["dir"] != steps[1]["dir"], "each run has its own folder");
     assert_eq!(s.code, 1, "{}", s.stdout);
-    assert!(s.stdout.contains("(again: the first step was undecided while the generator fell behind)"), "{}", s.stdout);
+    assert!(s.stdout.contains("(again: the generator fell behind in the step before)"), "{}", s.stdout);
 }
 
 #[test]

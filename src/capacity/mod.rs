@@ -7,7 +7,7 @@
 //! requests due in its warm-up are counted but not judged. A step is judged by the rule `run` uses: it is
 //! "generator-bound" only when every target it missed holds without what the generator caused (on service time,
 //! or without the requests not sent); such a step says nothing about the target, so the search stops there and
-//! says so. A first step left undecided while the generator fell behind is run again at the same rate, once.
+//! says so. A step the generator may have spoiled (see [`judge_again`]) is run again at the same rate, once.
 
 mod plan;
 mod report;
@@ -83,7 +83,10 @@ pub struct Step {
     /// Why the generator fell behind and what to do, the run's own hint (`generator.hint` in its summary.json).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_hint: Option<String>,
-    /// This step repeats the first one, which was left undecided while the generator fell behind.
+    /// More than 1% of the step's requests were dispatched later than `lag_limit`: the generator's own delay.
+    #[serde(default)]
+    pub dispatcher_late: bool,
+    /// This step repeats the one before, which the generator may have spoiled (see `judge_again`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub again: bool,
     /// The targets missed or undecided, with what was measured.
@@ -192,12 +195,9 @@ pub async fn search(
         }
         let (mut step, signal) = run_step(loaded, settings, out, report.steps.len() + 1, rate).await?;
         step.settled_s = settled_s.0;
-        step.again = report.steps.len() == 1 && judge_again(&report.steps);
+        step.again = judge_again(&report.steps);
         on_step(&step);
-        let outcome = step.outcome;
-        if matches!(outcome, StepOutcome::Missed | StepOutcome::Undecided) {
-            report.first_failing_missed = step.missed.clone();
-        }
+        let (outcome, missed) = (step.outcome, step.missed.clone());
         report.steps.push(step);
         if signal.is_some() {
             report.interrupted = true;
@@ -206,6 +206,9 @@ pub async fn search(
         }
         if judge_again(&report.steps) {
             continue; // the same rate again, once; the search goes on from its outcome
+        }
+        if matches!(outcome, StepOutcome::Missed | StepOutcome::Undecided) {
+            report.first_failing_missed = missed;
         }
         match outcome {
             StepOutcome::GeneratorBound => {
@@ -249,10 +252,20 @@ fn step_outcome(v: &crate::sla::Verdict) -> StepOutcome {
     }
 }
 
-/// The first step, undecided while the generator fell behind (a stalled machine), is judged again at the same
-/// rate, once: a stall says nothing about the target, and the search cannot start without a first step.
+/// Whether the last step is run again at the same rate, once (a step that is itself a repeat never is): when it
+/// was undecided while the generator fell behind, or missed while the generator dispatched late. A late
+/// dispatcher sends its backlog at once, and such a burst can overrun a target's burst allowance (a token
+/// bucket) that the offered rate would not: the step is then the generator's stall, not evidence about the
+/// target. Requests not sent alone do not repeat a missed step: they are the target's doing when it slows and
+/// `max_in_flight` fills, which is what an overloaded step looks like.
 fn judge_again(steps: &[Step]) -> bool {
-    matches!(steps, [first] if first.outcome == StepOutcome::Undecided && first.generator_fell_behind)
+    let Some(last) = steps.last() else { return false };
+    !last.again
+        && match last.outcome {
+            StepOutcome::Undecided => last.generator_fell_behind,
+            StepOutcome::Missed => last.dispatcher_late,
+            _ => false,
+        }
 }
 
 /// How often a step says how far it is, on stderr.
@@ -331,6 +344,7 @@ async fn run_step(
         settled_s: 0.0,
         lag_p99_ms: s.lag_ms.p99,
         generator_fell_behind: s.generator.overloaded,
+        dispatcher_late: s.generator.dispatcher_late,
         generator_hint: s.generator.hint.clone(),
         again: false,
         missed,
@@ -373,4 +387,59 @@ async fn settle(
         }
     }
     Ok((began.elapsed().as_secs_f64(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(outcome: StepOutcome, fell_behind: bool, dispatcher_late: bool, again: bool) -> Step {
+        Step {
+            rate_per_s: 100.0,
+            duration_s: 3.0,
+            outcome,
+            requests: 300,
+            availability: None,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            p99_9_ms: 0.0,
+            errors: 0,
+            timeouts: 0,
+            not_sent: 0,
+            settled_s: 0.0,
+            lag_p99_ms: 0.0,
+            generator_fell_behind: fell_behind,
+            generator_hint: None,
+            dispatcher_late,
+            again,
+            missed: Vec::new(),
+            dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn a_step_the_generator_may_have_spoiled_is_judged_again_once_wherever_it_falls() {
+        use StepOutcome::*;
+        let held = step(Held, false, false, false);
+        let again = |s: Step| judge_again(&[held.clone(), s]);
+        // Undecided while the generator fell behind in any way (late, or requests not sent): again.
+        assert!(again(step(Undecided, true, false, false)));
+        assert!(again(step(Undecided, true, true, false)));
+        // Missed while the dispatcher was late: again; missed with requests not sent only (max_in_flight filled
+        // because the target slowed): that is overload, judged as it is.
+        assert!(again(step(Missed, true, true, false)));
+        assert!(!again(step(Missed, true, false, false)));
+        // The generator kept up: the outcome stands.
+        assert!(!again(step(Undecided, false, false, false)));
+        assert!(!again(step(Missed, false, false, false)));
+        // A repeat is never repeated, and a step that held or was the generator's is not either.
+        assert!(!again(step(Undecided, true, true, true)));
+        assert!(!again(step(Missed, true, true, true)));
+        assert!(!again(step(Held, true, true, false)));
+        assert!(!again(step(GeneratorBound, true, true, false)));
+        assert!(!again(step(Interrupted, true, true, false)));
+        // The first step too, and nothing before any step.
+        assert!(judge_again(&[step(Undecided, true, false, false)]));
+        assert!(!judge_again(&[]));
+    }
 }

@@ -35,7 +35,7 @@ pub fn step_line(step: &Step) -> String {
         }
     );
     if step.again {
-        line.push_str("  (again: the first step was undecided while the generator fell behind)");
+        line.push_str("  (again: the generator fell behind in the step before)");
     } else if step.generator_fell_behind && step.outcome != StepOutcome::GeneratorBound {
         line.push_str("  (the generator fell behind; the outcome is the target's)");
     }

@@ -56,6 +56,11 @@ pub struct Generator {
     /// Requests dispatched later than `lag_limit_ms` after they were due.
     #[serde(default)]
     pub lagging: u64,
+    /// More than 1% of requests (and at least 10) were dispatched later than the limit: the generator's own
+    /// delay (its CPU, its timer), whatever the target did. Requests not sent may be the target's doing instead
+    /// (`max_in_flight` fills when it slows).
+    #[serde(default)]
+    pub dispatcher_late: bool,
     /// What the machine did (CPU used, cores, load average, open-files limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<crate::machine::Usage>,
@@ -81,6 +86,7 @@ impl Generator {
             lag_limit_ms: facts.lag_limit_ms,
             overloaded: lags || not_sent > 0,
             lagging,
+            dispatcher_late: lags,
             hint: crate::machine::hint(not_sent, max_in_flight, lags, usage),
             machine: facts.machine.clone(),
         }
