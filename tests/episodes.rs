@@ -105,7 +105,7 @@ async fn an_internal_failover_is_one_episode_found_from_the_requests_alone() {
     let timeline_failovers: f64 = s["timeline"].as_array().unwrap().iter().map(|row| f(row, &["failovers"])).sum();
     assert_eq!(timeline_failovers, fallback as f64, "the timeline's failovers add up to the count");
     let said =
-        "observed failover episodes: 1, 0 of them isolated anomalies; judged against the primary upstream primary";
+        "observed failover episodes: 1, 0 of them isolated anomalies; judged against the primary upstream, `primary`";
     assert!(r.stdout.contains(said), "{}", r.stdout);
     let said = format!("failed over: {fallback} requests ({fallback} rescued), {fallback} of them inferred");
     assert!(r.stdout.contains(&said), "{}", r.stdout);

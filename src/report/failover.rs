@@ -79,13 +79,14 @@ pub(super) fn isolated_name(summary: &Summary) -> &'static str {
 fn primary_line(summary: &Summary, primary: &crate::measure::Primary) -> String {
     let names: Vec<&str> = primary.names.iter().map(|n| n.as_deref().unwrap_or("none")).collect();
     let classes = &summary.scenario.classes;
+    // Names in backticks: an upstream may well be called `primary`.
     let which = if names.windows(2).all(|w| w[0] == w[1]) || classes.len() != names.len() {
-        names.first().copied().unwrap_or("none").to_string()
+        format!("`{}`", names.first().copied().unwrap_or("none"))
     } else {
-        let each: Vec<String> = classes.iter().zip(&names).map(|(c, n)| format!("{} → {n}", c.name)).collect();
+        let each: Vec<String> = classes.iter().zip(&names).map(|(c, n)| format!("{} → `{n}`", c.name)).collect();
         format!("by class, {}", each.join(", "))
     };
-    format!("judged against the primary upstream {which} ({})", primary.chosen_by)
+    format!("judged against the primary upstream, {which} ({})", primary.chosen_by)
 }
 
 /// Every episode, one line each (the first [`MAX_EPISODE_LINES`]): a count and the primary they were judged

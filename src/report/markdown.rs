@@ -158,12 +158,14 @@ fn routing(out: &mut String, summary: &Summary) {
         let f = &summary.failover;
         let _ = writeln!(
             out,
-            "\nFailover: {} requests ({:.2}%), {} rescued, {} saved by a retry on the same tier; the attempts before the serving one added p99 {}.",
+            "\nFailover: {} requests ({:.2}%) went to another tier, {} rescued, {} saved by a retry on the same tier; {}; \
+             availability before failover {}.",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,
             f.retry_rescued,
-            fmt_ms(f.added_latency_ms.p99)
+            added_latency_text(f),
+            fmt_ratio(summary.availability_before_failover)
         );
     }
 }

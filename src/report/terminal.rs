@@ -298,13 +298,12 @@ fn routing(out: &mut String, summary: &Summary) {
         let _ = writeln!(
             out,
             "  failover: {} requests ({:.2}%) went to another tier, {} rescued, {} saved by a retry on the same \
-             tier; the attempts before the serving one added p50 {} p99 {}; availability before failover {}",
+             tier; {}; availability before failover {}",
             f.failed_over,
             f.rate * 100.0,
             f.rescued,
             f.retry_rescued,
-            fmt_ms(f.added_latency_ms.p50),
-            fmt_ms(f.added_latency_ms.p99),
+            added_latency_text(f),
             fmt_ratio(summary.availability_before_failover)
         );
         for r in &summary.regions {

@@ -99,7 +99,7 @@ fn the_brief_view_keeps_what_needs_attention_and_verbose_adds_the_detail() {
     let fraction = ErrorBudget { failures: 2, allowed_failures: 11.3 + 1e-14, consumed: 0.18, burn_rate: 0.18 };
     assert!(super::text::error_budget_line(&fraction).contains("2 failures of 11.3 allowed"));
     assert!(verbose.contains(
-        "observed failover episodes: 3, 2 of them isolated anomalies; judged against the primary upstream primary"
+        "observed failover episodes: 3, 2 of them isolated anomalies; judged against the primary upstream, `primary`"
     ));
     // The note on intended send time, the episodes' count and primary, the error budget.
     assert_eq!(verbose.lines().count(), brief.lines().count() + 3, "{verbose}");
@@ -158,9 +158,9 @@ fn served_by_shares_are_of_the_requests_sent_and_say_so_when_some_were_not() {
     assert_eq!(served_by_line(&s).unwrap(), "served by: primary 450 (75.0%), fallback 150 (25.0%)");
 }
 
-#[test]
-fn a_target_shows_what_its_verdict_rests_on_and_a_generator_bound_one_whose_miss_it_is() {
-    let target = |name: &str, judgement, note: &str, generator_bound| crate::sla::TargetResult {
+/// A latency target measured at 0 ms, with a note.
+fn target(name: &str, judgement: Judgement, note: &str, generator_bound: bool) -> crate::sla::TargetResult {
+    crate::sla::TargetResult {
         name: name.into(),
         limit: "1s".into(),
         measured_ms: Some(0.0),
@@ -173,7 +173,47 @@ fn a_target_shows_what_its_verdict_rests_on_and_a_generator_bound_one_whose_miss
         passed: judgement == Judgement::Pass,
         note: Some(note.into()),
         generator_bound,
+    }
+}
+
+#[test]
+fn an_undecided_verdict_asks_for_a_longer_run_or_fuller_windows_as_each_target_needs() {
+    let undecided = |name: &str, more| crate::sla::TargetResult {
+        more_requests: Some(more),
+        ..target(name, Judgement::InsufficientData, "", false)
     };
+    let verdict = |targets| Verdict { passed: false, insufficient_data: true, unmatched_scopes: Vec::new(), targets };
+    let run_wide = targets_verdict_text(&verdict(vec![undecided("p99", 500), undecided("p50", 20)]));
+    assert_eq!(
+        run_wide,
+        "UNDECIDED: 2 of 2 SLA targets could not be decided (insufficient data); about 500 more requests (a longer \
+         run) would settle them"
+    );
+    // More windows would not settle a window target: each window needs more requests.
+    let windows = targets_verdict_text(&verdict(vec![undecided("availability in every window", 1_322)]));
+    assert!(
+        windows.ends_with(
+            "about 1322 more requests in each window (a higher rate, or a wider `[sla] window`) would settle them"
+        ),
+        "{windows}"
+    );
+    let both = targets_verdict_text(&verdict(vec![
+        undecided("p99 in every window", 700),
+        undecided("p99", 300),
+        target("p50", Judgement::Pass, "", false),
+    ]));
+    assert!(both.starts_with("UNDECIDED: 2 of 3 SLA targets"), "{both}");
+    assert!(
+        both.ends_with(
+            "about 300 more requests (a longer run), and 700 more in each window (a higher rate, or a wider \
+             `[sla] window`), would settle them"
+        ),
+        "{both}"
+    );
+}
+
+#[test]
+fn a_target_shows_what_its_verdict_rests_on_and_a_generator_bound_one_whose_miss_it_is() {
     let mut s = summary("", 10);
     s.verdict.targets = vec![
         target("max_error_burst", Judgement::Pass, "no failover episode", false),
@@ -186,4 +226,43 @@ fn a_target_shows_what_its_verdict_rests_on_and_a_generator_bound_one_whose_miss
     // The generator's note is on its own line, once, not in the row.
     assert!(!row("p99").contains("service time"), "{out}");
     assert_eq!(out.matches("the generator's: it holds on service time").count(), 1, "{out}");
+}
+
+#[test]
+fn a_tail_finding_names_a_status_as_the_errors_line_does_and_never_rounds_a_share_to_nothing() {
+    use crate::requests::{Finding, Scope, Tail};
+    let scope =
+        Scope { start_ms: None, end_ms: None, why: None, requests: 12_888, slow: 130, failed: 3, findings: vec![] };
+    let tail = Tail {
+        slow_over_ms: 800.0,
+        slow_rule: "the p99 limit".into(),
+        run: scope.clone(),
+        worst_window: None,
+        slowest: vec![],
+    };
+    let finding = |among: &str, dimension: &str, value: &str, count: u64, share, traffic_share| Finding {
+        among: among.into(),
+        dimension: dimension.into(),
+        value: value.into(),
+        count,
+        share,
+        traffic_share,
+    };
+    // One failed request of 12,888 ended with a 500: 1/12,888 = 0.0078%.
+    let one = finding("failed", "status", "500", 1, 1.0 / 3.0, 1.0 / 12_888.0);
+    assert_eq!(
+        super::text::finding_sentence(&one, &scope, &tail),
+        "33% of the 3 failed requests ended with status 500, which was 0.0078% of all traffic"
+    );
+    // A failure without a status is named by its outcome; 64 of 12,888 is 0.50%, 1,289 of them 10%.
+    let timeouts = finding("failed", "status", "timeout", 2, 2.0 / 3.0, 64.0 / 12_888.0);
+    assert_eq!(
+        super::text::finding_sentence(&timeouts, &scope, &tail),
+        "67% of the 3 failed requests ended with `timeout`, which was 0.50% of all traffic"
+    );
+    let slow = finding("slow", "upstream", "mid", 122, 122.0 / 130.0, 1_289.0 / 12_888.0);
+    assert_eq!(
+        super::text::finding_sentence(&slow, &scope, &tail),
+        "94% of the 130 requests over 800.0ms (the p99 limit) were served by `mid`, which served 10% of all traffic"
+    );
 }

@@ -122,11 +122,44 @@ pub(super) fn finding_sentence(
         "class" => ("were of class", "was"),
         _ => ("ended with", "was"),
     };
+    // A status reads as the errors line has it ("status 500"); a failure without one is named by its outcome.
+    let value = match f.value.parse::<u16>() {
+        Ok(status) if f.dimension == "status" => format!("status {status}"),
+        _ => format!("`{}`", f.value),
+    };
     format!(
-        "{:.0}% of {which} {did} `{}`, which {had} {:.0}% of all traffic",
-        f.share * 100.0,
-        f.value,
-        f.traffic_share * 100.0
+        "{} of {which} {did} {value}, which {had} {} of all traffic",
+        fmt_share(f.share),
+        fmt_share(f.traffic_share)
+    )
+}
+
+/// A share as a whole percentage, or with two significant digits below 1% (one request in 12,888 is "0.0078%",
+/// not "0%").
+fn fmt_share(share: f64) -> String {
+    let percent = share * 100.0;
+    if percent >= 1.0 || percent <= 0.0 {
+        return format!("{percent:.0}%");
+    }
+    let decimals = (1.0 - percent.log10().floor()) as usize;
+    format!("{percent:.decimals$}%")
+}
+
+/// What failover cost in time: the attempts before the serving one, over the requests served after more than one
+/// attempt (a retry on the same tier, or another tier). The max is there because a latency-budget retry can add
+/// seconds to a handful of requests that p99 of a few thousand does not show.
+pub(super) fn added_latency_text(f: &FailoverSummary) -> String {
+    let added = &f.added_latency_ms;
+    if added.count == 0 {
+        return "no request was served after a failed attempt".into();
+    }
+    format!(
+        "the attempts before the serving one added p50 {} p99 {} max {} to the {} requests served after more than \
+         one attempt",
+        fmt_ms(added.p50),
+        fmt_ms(added.p99),
+        fmt_ms(added.max),
+        added.count
     )
 }
 
@@ -259,9 +292,21 @@ pub fn targets_verdict_text(v: &crate::sla::Verdict) -> String {
     } else if failed > 0 {
         format!("FAIL: {failed} of {n} SLA targets missed")
     } else if !undecided.is_empty() {
-        let more = undecided.iter().filter_map(|t| t.more_requests).max();
-        let hint =
-            more.map(|m| format!("; about {m} more requests (a longer run) would settle them")).unwrap_or_default();
+        // A longer run settles a run-wide target; a window target needs more requests in each window instead.
+        let more = |per_window: bool| {
+            undecided.iter().filter(|t| t.is_per_window() == per_window).filter_map(|t| t.more_requests).max()
+        };
+        let hint = match (more(false), more(true)) {
+            (Some(m), None) => format!("; about {m} more requests (a longer run) would settle them"),
+            (None, Some(w)) => format!(
+                "; about {w} more requests in each window (a higher rate, or a wider `[sla] window`) would settle them"
+            ),
+            (Some(m), Some(w)) => format!(
+                "; about {m} more requests (a longer run), and {w} more in each window (a higher rate, or a wider \
+                 `[sla] window`), would settle them"
+            ),
+            (None, None) => String::new(),
+        };
         format!("UNDECIDED: {} of {n} SLA targets could not be decided (insufficient data){hint}", undecided.len())
     } else {
         format!("PASS: all {n} SLA targets held")

@@ -226,7 +226,16 @@ fn trials_to_settle(p: f64, target: f64) -> Option<u64> {
     Some(enough)
 }
 
+/// How a target judged in every window ends its name (`p99 in every window`).
+const IN_EVERY_WINDOW: &str = " in every window";
+
 impl TargetResult {
+    /// A target judged in every window: its `more_requests` are what one window needs, so a longer run (more
+    /// windows) would not settle it; a higher rate or wider windows would.
+    pub fn is_per_window(&self) -> bool {
+        self.name.ends_with(IN_EVERY_WINDOW)
+    }
+
     /// A target with nothing to judge it on: a failure, never a pass, with the reason.
     fn without_data(name: String, limit: String, note: &str) -> Self {
         TargetResult {
@@ -388,7 +397,7 @@ fn window_targets(limits: &Limits, result: &RunResult) -> Vec<TargetResult> {
             let which = if judgement == Judgement::InsufficientData { "worst undecided" } else { "worst" };
             let w = &per_window[worst][k];
             TargetResult {
-                name: format!("{} in every window", first[k].name),
+                name: format!("{}{IN_EVERY_WINDOW}", first[k].name),
                 judgement,
                 passed: judgement == Judgement::Pass,
                 // A window that failed decides the target: more requests could not change that.
