@@ -239,7 +239,9 @@ impl Attempt {
     /// Why another attempt followed this one.
     pub fn reason(&self) -> String {
         match &self.outcome {
-            Outcome::Timeout if self.over_budget => "latency budget".into(),
+            // A timeout that the failover latency budget set: counted as a timeout (the tier's `timeout`), so
+            // named as one.
+            Outcome::Timeout if self.over_budget => "timeout (latency budget)".into(),
             Outcome::Timeout => "timeout".into(),
             Outcome::Error(k) => k.label(),
             Outcome::Ok => "ok".into(),

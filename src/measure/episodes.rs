@@ -40,6 +40,10 @@ pub struct Episode {
     pub failed: u64,
     /// Who served its requests (`unknown` for those no one named).
     pub served_by: BTreeMap<String, u64>,
+    /// Of its requests, those its class's own primary served at the first attempt: untouched by the episode
+    /// (another class's primary was the one in trouble, or the outage had not reached them).
+    #[serde(default)]
+    pub by_primary: u64,
     /// From the first anomaly to the first success served by another upstream (by its completion).
     pub time_to_failover_ms: Option<f64>,
     /// The longest stretch in which every request failed: from the first one's intended time to the last
@@ -359,6 +363,7 @@ impl EpisodeTracker {
                     requests: 0,
                     failed: 0,
                     served_by: BTreeMap::new(),
+                    by_primary: 0,
                     time_to_failover_ms: None,
                     error_burst_ms: 0.0,
                     time_to_recover_ms: None,
@@ -389,6 +394,7 @@ impl EpisodeTracker {
             let first = open.burst.map_or(at, |(first, _)| first);
             open.burst = Some((first, done));
         }
+        e.by_primary += u64::from(!anomaly);
         if anomaly {
             open.anomalies += 1;
             open.last_anomaly_ms = at;
@@ -413,6 +419,7 @@ impl EpisodeTracker {
     fn close_recovered(&mut self, mut open: Open) {
         let e = &mut open.episode;
         e.requests -= u64::from(open.clean);
+        e.by_primary -= u64::from(open.clean);
         for (upstream, clean) in &open.clean_served {
             if let Some(n) = e.served_by.get_mut(&self.names[*upstream as usize]) {
                 *n -= clean;

@@ -55,8 +55,14 @@ pub(super) fn episode_line(e: &Episode, failover_possible: bool) -> String {
         Some(ms) => format!("time to recover {}", fmt_ms(ms)),
         None => "not recovered by the end of the run".into(),
     };
+    // Requests due within it that their own class's primary served at once were not touched by it: said, so
+    // that "served by" is not read as all failed over.
+    let untouched = match e.by_primary {
+        0 => String::new(),
+        n => format!(" ({n} of them untouched: served at once by their class's own primary)"),
+    };
     format!(
-        "observed episode {}..{}: {} requests, {} failed, served by {}; {failover}error burst {}, {recover}",
+        "observed episode {}..{}: {} requests{untouched}, {} failed, served by {}; {failover}error burst {}, {recover}",
         fmt_seconds(e.start_ms / 1000.0),
         fmt_seconds(e.end_ms / 1000.0),
         e.requests,
@@ -100,11 +106,13 @@ pub(super) fn episode_lines(summary: &Summary) -> Vec<String> {
     let total = found.list.len() as u64 + found.beyond_cap;
     let isolated = found.list.iter().filter(|e| e.isolated).count();
     let kind = if summary.failover_possible { "observed failover episodes" } else { "observed error episodes" };
-    let mut lines = vec![format!(
-        "{kind}: {total}, {isolated} of them {}; {}",
-        isolated_name(summary),
-        primary_line(summary, primary)
-    )];
+    // All of them isolated is no episode at all: said so, rather than "3, 3 of them isolated errors".
+    let count = if isolated as u64 == total {
+        format!("none, only {isolated} {}", isolated_name(summary))
+    } else {
+        format!("{total}, {isolated} of them {}", isolated_name(summary))
+    };
+    let mut lines = vec![format!("{kind}: {count}; {}", primary_line(summary, primary))];
     let f = &summary.failover;
     if f.source == "inferred" && f.inferred > 0 {
         lines.push(format!(

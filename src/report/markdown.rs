@@ -91,7 +91,7 @@ fn targets(out: &mut String, summary: &Summary) {
 fn latency(out: &mut String, summary: &Summary) {
     // Each phase row says what it counts: attempts, or new connections (far fewer, and mostly at the start).
     let phases = [
-        ("headers", "attempts, from send to answer head", &summary.headers_ms),
+        ("headers", "attempts whose answer began, from send to answer head", &summary.headers_ms),
         ("wait for a connection", "attempts, under max_connections", &summary.connection_wait_ms),
         ("TCP connect", "new connections", &summary.connect_ms),
         ("TLS handshake", "new connections", &summary.tls_ms),

@@ -147,10 +147,13 @@ fn phases(out: &mut String, summary: &Summary) {
         if let Some(tls) = &summary.tls_ms {
             out.push_str(&percentile_line("tls", tls));
         }
+        // Headers count fewer attempts than the tiers: an attempt that timed out or broke before its answer
+        // began has no head.
+        let heads = summary.headers_ms.as_ref().map_or(0, |h| h.count);
         let _ = writeln!(
             out,
             "  (connect: each of the {} connections opened during the run, not the {} opened before it; headers: \
-             each attempt, from send to answer head)",
+             each of the {heads} attempts whose answer began, from send to answer head)",
             summary.connections_opened, summary.connections_preopened
         );
     }
@@ -322,7 +325,8 @@ fn routing(out: &mut String, summary: &Summary) {
         }
         if !f.reasons.is_empty() {
             let list: Vec<_> = f.reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            let _ = writeln!(out, "  retried because: {}", list.join(", "));
+            // Why an attempt was followed by another (on the same tier or the next): not only retries.
+            let _ = writeln!(out, "  another attempt because: {}", list.join(", "));
         }
     }
     if let Some(line) = served_by_line(summary) {

@@ -32,6 +32,7 @@ fn episode(start_ms: f64, requests: u64, isolated: bool) -> Episode {
         requests,
         failed: if isolated { 1 } else { 0 },
         served_by: [("fallback".to_string(), requests)].into_iter().collect(),
+        by_primary: 0,
         time_to_failover_ms: Some(12.0),
         error_burst_ms: 0.0,
         time_to_recover_ms: Some(5.0),
@@ -113,7 +114,7 @@ fn isolated_errors_where_nothing_can_fail_over_are_never_failover_episodes() {
     assert!(!brief.contains("episode") && !brief.contains("isolated"), "the errors line counts them: {brief}");
     let verbose = text(&s, Detail::Verbose);
     assert!(verbose.contains("isolated errors (one request each): 2, at 1s, 2s"), "{verbose}");
-    assert!(verbose.contains("observed error episodes: 2, 2 of them isolated errors"), "{verbose}");
+    assert!(verbose.contains("observed error episodes: none, only 2 isolated errors"), "{verbose}");
     assert!(!verbose.contains("failover episode") && !verbose.contains("time to failover"), "{verbose}");
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["failover_possible"], false);
@@ -264,5 +265,12 @@ fn a_tail_finding_names_a_status_as_the_errors_line_does_and_never_rounds_a_shar
     assert_eq!(
         super::text::finding_sentence(&slow, &scope, &tail),
         "94% of the 130 requests over 800.0ms (the p99 limit) were served by `mid`, which served 10% of all traffic"
+    );
+    // In the worst window, the share is of the window's requests (1 of 809 is 0.12%).
+    let window = Scope { start_ms: Some(17_000.0), end_ms: Some(18_000.0), failed: 2, requests: 809, ..scope.clone() };
+    let one_in_window = finding("failed", "status", "500", 1, 0.5, 1.0 / 809.0);
+    assert_eq!(
+        super::text::finding_sentence(&one_in_window, &window, &tail),
+        "50% of the 2 failed requests ended with status 500, which was 0.12% of the window's traffic"
     );
 }

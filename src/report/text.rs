@@ -127,11 +127,9 @@ pub(super) fn finding_sentence(
         Ok(status) if f.dimension == "status" => format!("status {status}"),
         _ => format!("`{}`", f.value),
     };
-    format!(
-        "{} of {which} {did} {value}, which {had} {} of all traffic",
-        fmt_share(f.share),
-        fmt_share(f.traffic_share)
-    )
+    // A window's finding is against the window's traffic, not the run's.
+    let traffic = if scope.start_ms.is_some() { "the window's traffic" } else { "all traffic" };
+    format!("{} of {which} {did} {value}, which {had} {} of {traffic}", fmt_share(f.share), fmt_share(f.traffic_share))
 }
 
 /// A share as a whole percentage, or with two significant digits below 1% (one request in 12,888 is "0.0078%",

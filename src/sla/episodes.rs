@@ -207,6 +207,7 @@ mod tests {
             requests: failed.max(1) * 10,
             failed,
             served_by: BTreeMap::new(),
+            by_primary: 0,
             time_to_failover_ms: to_failover,
             error_burst_ms: 0.0,
             time_to_recover_ms: to_recover,

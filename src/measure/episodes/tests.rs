@@ -37,6 +37,11 @@ fn rules(primary: Option<&str>) -> EpisodeRules {
     }
 }
 
+/// Class 0's primary is `a`, class 1's is `b`.
+fn two_classes() -> EpisodeRules {
+    EpisodeRules { class_primary: Some((vec!["a".into(), "b".into()], "the class's first tier")), ..rules(None) }
+}
+
 /// The episodes of `requests`, given in intended order and ending in that order.
 fn track(rules: EpisodeRules, requests: Vec<Observation>) -> (Option<Primary>, Vec<Episode>) {
     track_numbered(rules, requests.into_iter().enumerate().map(|(i, o)| (i as u64, o)))
@@ -195,6 +200,29 @@ fn two_outages_stay_two_episodes_unless_the_primary_did_not_recover_between_them
     let (_, one) = track(rules(Some("a")), gap(19));
     assert_eq!(one.len(), 1);
     assert_eq!((one[0].requests, one[0].served_by["a"], one[0].served_by["b"]), (119, 19, 100));
+    // The 19 that `a` served at once between the two were untouched; the 20 that ended the first are not in it.
+    assert_eq!((one[0].by_primary, two[0].by_primary, two[1].by_primary), (19, 0, 0));
+}
+
+#[test]
+fn requests_their_own_primary_served_during_another_classs_outage_are_said_to_be_untouched() {
+    // Class 0's primary `a` fails over to `b` for 100 requests; class 1, whose primary is `b`, sends one request
+    // after each of them, served by `b` as always. Class 1's last request begins the run of 20 successes that
+    // ends the episode (with 19 of class 0's from `a`), so it is not in it: 199 requests, all served by `b`, 99
+    // of them class 1's, untouched.
+    let rules = two_classes();
+    let mut all = steady(0, 20, "a", true);
+    for o in steady(100, 100, "b", true) {
+        let class_1 = Observation { class: 1, intended: o.intended + Duration::from_millis(1), ..o };
+        all.extend([o, class_1]);
+    }
+    all.extend(steady(600, 20, "a", true));
+    let (_, episodes) = track(rules, all);
+    assert_eq!(episodes.len(), 1, "{episodes:?}");
+    let e = &episodes[0];
+    assert_eq!((e.requests, e.failed, e.by_primary), (199, 0, 99));
+    assert_eq!(e.served_by, BTreeMap::from([("b".to_string(), 199)]));
+    assert_eq!((e.start_ms, e.end_ms), (100.0, 596.0));
 }
 
 #[test]
@@ -247,12 +275,7 @@ fn past_the_cap_episodes_are_only_counted() {
 fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
     // Class 0's primary is `a`, class 1's is `b`. One failure, then 20 successes alternating between the
     // classes, each by its own primary: the run that ends the episode is not part of it, for either upstream.
-    let rules = EpisodeRules {
-        class_primary: Some((vec!["a".into(), "b".into()], "the class's first tier")),
-        recover_after: 20,
-        numbers: (0, 1),
-        infer_failover: false,
-    };
+    let rules = two_classes();
     let mut all = steady(0, 10, "a", true);
     all.extend(steady(50, 1, "unknown", false));
     for (i, o) in steady(55, 20, "a", true).into_iter().enumerate() {
@@ -265,6 +288,7 @@ fn a_recovery_served_by_two_classes_primaries_leaves_each_count_whole() {
     let e = &episodes[0];
     assert_eq!((e.requests, e.failed), (1, 1));
     assert_eq!(e.served_by, BTreeMap::from([("unknown".to_string(), 1)]));
+    assert_eq!(e.by_primary, 0);
     assert_eq!((e.start_ms, e.end_ms), (50.0, 55.0));
 }
 
